@@ -1,0 +1,33 @@
+"""AIVM precompiles. Importing this package registers every precompile.
+
+The address table lives in docs/precompiles.md (a test keeps it in sync).
+To add one: write a module here that calls `registry.register(...)` and import it below.
+"""
+from precompiles import registry
+from precompiles.registry import (
+    CallContext,
+    Precompile,
+    PrecompileError,
+    PrecompileRevert,
+    all_precompiles,
+    by_name,
+    genesis_accounts,
+    py_evm_table,
+    register,
+)
+
+# Each import registers one precompile (or one family).
+from precompiles import version  # noqa: E402,F401  0x0100
+
+__all__ = [
+    "CallContext",
+    "Precompile",
+    "PrecompileError",
+    "PrecompileRevert",
+    "all_precompiles",
+    "by_name",
+    "genesis_accounts",
+    "py_evm_table",
+    "register",
+    "registry",
+]

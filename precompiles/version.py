@@ -1,0 +1,30 @@
+"""0x0100 `aivm_version`: lets a contract check which AIVM it runs on.
+
+Returns abi.encode(string version, uint256 chainId, uint256 precompileCount).
+"""
+from eth_abi import encode
+
+from precompiles.registry import Precompile, register
+
+VERSION = "aivm/0.1.0"
+GAS = 200  # a few keccaks' worth: it reads no state
+
+
+def _run(ctx) -> bytes:
+    from precompiles.registry import all_precompiles
+
+    return encode(
+        ["string", "uint256", "uint256"],
+        [VERSION, ctx.chain_id, len(all_precompiles())],
+    )
+
+
+VERSION_PRECOMPILE = register(
+    Precompile(
+        name="aivm_version",
+        address=0x0100,
+        gas=lambda data: GAS,
+        run=_run,
+        doc="abi.encode(string version, uint256 chainId, uint256 precompileCount)",
+    )
+)

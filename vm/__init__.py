@@ -1,0 +1,1 @@
+"""The AIVM node: chain adapter over py-evm, on-disk store, JSON-RPC server, CLI."""

@@ -1,0 +1,104 @@
+"""py-evm's database, made transactional over a KV store.
+
+py-evm writes a block in several batches (state, trie nodes, header, canonical
+head). `AtomicStore.transaction()` buffers every write made inside it, py-evm's
+and the node's own indexes alike, and hands them to the KV store as one atomic
+batch, so a `kill -9` leaves either the whole block or none of it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from eth.db.atomic import AtomicDBWriteBatch
+from eth.db.backends.base import BaseAtomicDB
+
+from vm.store.kv import KV
+
+_DELETED = None
+
+
+class AtomicStore(BaseAtomicDB):
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+        self._pending: Optional[dict[bytes, Optional[bytes]]] = None
+
+    # -- py-evm's DatabaseAPI --
+    def __getitem__(self, key: bytes) -> bytes:
+        pending = self._pending
+        if pending is not None and key in pending:
+            value = pending[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return value
+        value = self.kv.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        if self._pending is not None:
+            self._pending[key] = value
+        else:
+            self.kv.put(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        if not self._exists(key):
+            raise KeyError(key)
+        if self._pending is not None:
+            self._pending[key] = _DELETED
+        else:
+            self.kv.delete(key)
+
+    def _exists(self, key: bytes) -> bool:
+        pending = self._pending
+        if pending is not None and key in pending:
+            return pending[key] is not _DELETED
+        return self.kv.get(key) is not None
+
+    @contextmanager
+    def atomic_batch(self) -> Iterator[AtomicDBWriteBatch]:
+        with self.transaction():
+            with AtomicDBWriteBatch._commit_unless_raises(self) as batch:
+                yield batch
+
+    # -- the node's side --
+    def get(self, key: bytes) -> Optional[bytes]:
+        try:
+            return self[key]
+        except KeyError:
+            return None
+
+    def put(self, key: bytes, value: Optional[bytes]) -> None:
+        if value is None:
+            if self._exists(key):
+                del self[key]
+        else:
+            self[key] = value
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside land in one atomic batch (nested calls join the outer one)."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = {}
+        try:
+            yield
+        except BaseException:
+            self._pending = None
+            raise
+        changes, self._pending = self._pending, None
+        if changes:
+            self.kv.write_batch(changes)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._pending is not None
+
+    def items(self, prefix: bytes, start: bytes = b"", stop: Optional[bytes] = None, reverse: bool = False):
+        """Ordered scan of committed keys (the indexes are read outside transactions)."""
+        return self.kv.items(prefix, start, stop, reverse)
+
+    def close(self) -> None:
+        self.kv.close()

@@ -1,0 +1,120 @@
+"""Ordered key-value stores: LevelDB on disk, a sorted dict in memory.
+
+Both write a batch atomically, which is what makes a mined block (state, header,
+receipts, indexes) all-or-nothing on disk.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from typing import Iterator, Mapping, Optional
+
+from sortedcontainers import SortedDict
+
+
+class KV(abc.ABC):
+    @abc.abstractmethod
+    def get(self, key: bytes) -> Optional[bytes]: ...
+
+    @abc.abstractmethod
+    def put(self, key: bytes, value: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, key: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def write_batch(self, changes: Mapping[bytes, Optional[bytes]]) -> None:
+        """Apply all changes atomically; a None value deletes the key."""
+
+    @abc.abstractmethod
+    def items(
+        self, prefix: bytes, start: bytes = b"", stop: Optional[bytes] = None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) for keys starting with prefix, from prefix+start up to prefix+stop."""
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryKV(KV):
+    def __init__(self) -> None:
+        self._data: SortedDict = SortedDict()
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        return self._data.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._data[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._data.pop(key, None)
+
+    def write_batch(self, changes: Mapping[bytes, Optional[bytes]]) -> None:
+        for k, v in changes.items():
+            if v is None:
+                self._data.pop(k, None)
+            else:
+                self._data[k] = v
+
+    def items(self, prefix, start=b"", stop=None, reverse=False):
+        lo = prefix + start
+        hi = prefix + stop if stop is not None else _prefix_end(prefix)
+        keys = list(self._data.irange(lo, hi, inclusive=(True, False), reverse=reverse))
+        for k in keys:
+            v = self._data.get(k)
+            if v is not None:
+                yield k, v
+
+
+class LevelKV(KV):
+    def __init__(self, path: str) -> None:
+        import plyvel
+
+        os.makedirs(path, exist_ok=True)
+        try:
+            self._db = plyvel.DB(path, create_if_missing=True, lru_cache_size=64 << 20)
+        except plyvel.IOError as exc:
+            raise RuntimeError(
+                f"cannot open the database in {path}: {exc} (is another node using it?)"
+            ) from None
+
+    def get(self, key: bytes) -> Optional[bytes]:
+        return self._db.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._db.put(key, value)
+
+    def delete(self, key: bytes) -> None:
+        self._db.delete(key)
+
+    def write_batch(self, changes: Mapping[bytes, Optional[bytes]]) -> None:
+        with self._db.write_batch(transaction=True) as wb:
+            for k, v in changes.items():
+                if v is None:
+                    wb.delete(k)
+                else:
+                    wb.put(k, v)
+
+    def items(self, prefix, start=b"", stop=None, reverse=False):
+        lo = prefix + start
+        hi = prefix + stop if stop is not None else _prefix_end(prefix)
+        kwargs = {"start": lo, "reverse": reverse}
+        if hi is not None:
+            kwargs["stop"] = hi
+        with self._db.iterator(**kwargs) as it:
+            yield from it
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+
+def _prefix_end(prefix: bytes) -> Optional[bytes]:
+    """The first key greater than every key with this prefix."""
+    p = bytearray(prefix)
+    while p:
+        if p[-1] < 0xFF:
+            p[-1] += 1
+            return bytes(p)
+        p.pop()
+    return None

@@ -18,6 +18,8 @@ from precompiles.registry import (
 
 # Each import registers one precompile (or one family).
 from precompiles import version  # noqa: E402,F401  0x0100
+from precompiles import pqc_verify  # noqa: E402,F401  0x0110-0x0113
+from precompiles import consensus  # noqa: E402,F401  0x0118
 
 __all__ = [
     "CallContext",

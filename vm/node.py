@@ -1,0 +1,232 @@
+"""The running node: one chain, one chain thread, a transaction queue, subscribers.
+
+py-evm is single-threaded, and the AI precompile will block a block's
+execution while validators answer over RPC; so every chain operation runs on
+one dedicated worker thread and the asyncio loop stays free to serve requests.
+Transactions that arrive while a block is being sealed are mined together in
+the next block (automine stays instant for a lone transaction).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from vm.chain import Chain, ChainConfig, ExecutionResult, MinedBlock, TxRejected
+
+log = logging.getLogger("aivm.node")
+
+
+@dataclass
+class _Queued:
+    tx: Any
+    sender: bytes
+    future: Optional[asyncio.Future]
+
+
+@dataclass
+class NodeOptions:
+    block_time: float = 0.0  # 0 = automine
+    data_dir: Optional[str] = None  # None = in memory
+    chain: ChainConfig = field(default_factory=ChainConfig)
+
+
+class Node:
+    def __init__(self, options: NodeOptions, services: Any = None) -> None:
+        self.options = options
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aivm-chain")
+        if options.data_dir:
+            self.chain = Chain.open(options.data_dir, options.chain, services)
+        else:
+            self.chain = Chain.ephemeral(options.chain, services)
+        self.started_at = time.time()
+        self._queue: list[_Queued] = []
+        self._inflight: collections.Counter[bytes] = collections.Counter()  # chain thread only
+        self._inflight_hashes: set[bytes] = set()  # chain thread only
+        self._mining: Optional[asyncio.Task] = None
+        self._interval: Optional[asyncio.Task] = None
+        self._block_listeners: list[Callable[[MinedBlock], None]] = []
+        self._pending_listeners: list[Callable[[bytes], None]] = []
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self.automine = options.block_time <= 0
+
+    # -- lifecycle --
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if not self.automine:
+            self._interval = asyncio.create_task(self._interval_miner())
+        self._uptime = await self.run(self._load_uptime)
+        self._heartbeat = asyncio.create_task(self._uptime_heartbeat())
+
+    # -- uptime (kept in the store, so a restart counts its downtime) --
+    UPTIME_TICK = 10.0
+
+    def _load_uptime(self) -> dict:
+        up = self.chain.index.meta("uptime") or {"first_start": time.time(), "alive": 0.0}
+        with self.chain.store.transaction():
+            self.chain.index.set_meta("uptime", up)
+        return up
+
+    def _save_uptime(self, alive: float) -> None:
+        with self.chain.store.transaction():
+            self.chain.index.set_meta("uptime", {"first_start": self._uptime["first_start"], "alive": alive})
+
+    def _alive_seconds(self) -> float:
+        return self._uptime["alive"] + (time.time() - self.started_at)
+
+    def uptime_percent(self) -> float:
+        up = getattr(self, "_uptime", None)
+        if up is None:
+            return 100.0
+        span = time.time() - up["first_start"]
+        return 100.0 if span <= 0 else min(100.0, 100.0 * self._alive_seconds() / span)
+
+    async def _uptime_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.UPTIME_TICK)
+            await self.run(self._save_uptime, self._alive_seconds())
+
+    async def stop(self) -> None:
+        if self._interval:
+            self._interval.cancel()
+        if getattr(self, "_heartbeat", None):
+            self._heartbeat.cancel()
+            await self.run(self._save_uptime, self._alive_seconds())
+        if self._mining:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._mining), timeout=10)
+            except Exception:
+                pass
+        await self.run(self.chain.close)
+        self._executor.shutdown(wait=True)
+
+    async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run fn on the chain thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    # -- listeners (filters, subscriptions) --
+    def on_block(self, fn: Callable[[MinedBlock], None]) -> None:
+        self._block_listeners.append(fn)
+
+    def on_pending(self, fn: Callable[[bytes], None]) -> None:
+        self._pending_listeners.append(fn)
+
+    def _publish(self, mined: MinedBlock) -> None:
+        for fn in list(self._block_listeners):
+            try:
+                fn(mined)
+            except Exception:
+                log.exception("block listener failed")
+
+    # -- transactions --
+    def pending_nonce(self, sender: bytes) -> int:
+        """Chain thread: the nonce the sender's next transaction must carry."""
+        return self.chain.nonce(sender) + self._inflight[sender]
+
+    def _admit(self, tx: Any, sender: bytes) -> None:
+        """Chain thread: check a transaction against state plus the queue, then reserve it."""
+        if tx.hash in self._inflight_hashes:
+            raise TxRejected("already known: this transaction is already queued")
+        if self.chain.index.transaction(tx.hash) is not None:
+            raise TxRejected("already known: this transaction is already mined")
+        self.chain.check(tx, sender, expected_nonce=self.pending_nonce(sender))
+        self._inflight[sender] += 1
+        self._inflight_hashes.add(tx.hash)
+
+    def _admit_raw(self, raw: bytes) -> tuple[Any, bytes]:
+        tx = self.chain.decode_raw(raw)
+        sender = self.chain.sender_of(tx)
+        self._admit(tx, sender)
+        return tx, sender
+
+    def _admit_unsigned(self, fields: dict) -> tuple[Any, bytes]:
+        sender = fields.pop("sender")
+        if fields.get("nonce") is None:
+            fields["nonce"] = self.pending_nonce(sender)
+        tx, sender = self.chain.sign(sender, **fields)
+        self._admit(tx, sender)
+        return tx, sender
+
+    async def send_raw(self, raw: bytes) -> tuple[bytes, Optional[ExecutionResult]]:
+        tx, sender = await self.run(self._admit_raw, raw)
+        return tx.hash, await self._enqueue(tx, sender)
+
+    async def send_unsigned(self, fields: dict) -> tuple[bytes, Optional[ExecutionResult]]:
+        tx, sender = await self.run(self._admit_unsigned, dict(fields))
+        return tx.hash, await self._enqueue(tx, sender)
+
+    async def _enqueue(self, tx: Any, sender: bytes) -> Optional[ExecutionResult]:
+        for fn in list(self._pending_listeners):
+            fn(tx.hash)
+        if not self.automine:
+            self._queue.append(_Queued(tx, sender, None))
+            return None
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append(_Queued(tx, sender, fut))
+        if self._mining is None or self._mining.done():
+            self._mining = asyncio.create_task(self._mine_queue())
+        return await fut
+
+    async def _mine_queue(self) -> None:
+        while self._queue:
+            await self.mine_block()
+
+    async def mine_block(self, timestamp: Optional[int] = None) -> MinedBlock:
+        """Seal everything queued (up to the gas limit) into one block."""
+        batch, self._queue = self._queue, []
+        try:
+            mined = await self.run(self._mine, batch, timestamp)
+        except Exception as exc:
+            for q in batch:
+                if q.future and not q.future.done():
+                    q.future.set_exception(exc if isinstance(exc, TxRejected) else TxRejected(f"mining failed: {exc}"))
+            raise
+        by_hash = {r.tx_hash: r for r in mined.results}
+        rejected = {tx.hash: why for tx, why in mined.rejected}
+        deferred = {tx.hash for tx, _ in mined.deferred}
+        requeue = []
+        for q in batch:
+            h = q.tx.hash
+            if h in deferred:
+                requeue.append(q)
+            elif q.future is not None and not q.future.done():
+                if h in by_hash:
+                    q.future.set_result(by_hash[h])
+                else:
+                    q.future.set_exception(TxRejected(rejected.get(h, "transaction dropped")))
+        self._queue[:0] = requeue
+        self._publish(mined)
+        return mined
+
+    def _mine(self, batch: list[_Queued], timestamp: Optional[int]) -> MinedBlock:
+        """Chain thread: mine, then release the reservations of what left the queue."""
+        try:
+            mined = self.chain.mine([(q.tx, q.sender) for q in batch], timestamp)
+        except Exception:
+            for q in batch:
+                self._release(q)
+            raise
+        deferred = {tx.hash for tx, _ in mined.deferred}
+        for q in batch:
+            if q.tx.hash not in deferred:
+                self._release(q)
+        return mined
+
+    def _release(self, q: _Queued) -> None:
+        self._inflight[q.sender] -= 1
+        if self._inflight[q.sender] <= 0:
+            del self._inflight[q.sender]
+        self._inflight_hashes.discard(q.tx.hash)
+
+    async def _interval_miner(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.block_time)
+            try:
+                await self.mine_block()
+            except Exception:
+                log.exception("interval mining failed")

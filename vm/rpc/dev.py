@@ -1,0 +1,127 @@
+"""Dev-chain controls, under the names Hardhat and Anvil scripts already call."""
+from typing import Any, Optional
+
+from vm.chain import TxRejected
+from vm.codec import InvalidValue, parse_quantity, quantity
+from vm.rpc.dispatch import method
+from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from vm.rpc.eth import chain_read
+from vm.rpc.params import Address, Bool, Data, Json, Quantity
+
+
+def _aliases(*names: str):
+    def register(fn):
+        for n in names:
+            method(n)(fn)
+        return fn
+
+    return register
+
+
+@_aliases("evm_snapshot", "anvil_snapshot")
+async def evm_snapshot(node) -> str:
+    return quantity(await node.run(node.chain.snapshot))
+
+
+@_aliases("evm_revert", "anvil_revert")
+async def evm_revert(node, snapshot_id: Quantity) -> bool:
+    if node._queue:
+        raise RpcError(SERVER_ERROR, "cannot revert while transactions are queued for mining")
+    return await node.run(node.chain.revert, snapshot_id)
+
+
+@_aliases("evm_mine", "anvil_mine_detailed")
+async def evm_mine(node, timestamp: Json = None) -> str:
+    ts = None
+    if isinstance(timestamp, dict):  # ethers / hardhat style {timestamp, blocks}
+        timestamp = timestamp.get("timestamp")
+    if timestamp is not None:
+        try:
+            ts = parse_quantity(timestamp, "timestamp")
+        except InvalidValue as exc:
+            raise RpcError(INVALID_PARAMS, f"evm_mine param 1: {exc}") from None
+    try:
+        await node.mine_block(ts)
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return "0x0"
+
+
+@_aliases("hardhat_mine", "anvil_mine")
+async def hardhat_mine(node, blocks: Quantity = 1, interval: Quantity = 1) -> None:
+    if blocks > 10_000:
+        raise RpcError(INVALID_PARAMS, "mine at most 10000 blocks per call")
+    for i in range(blocks):
+        ts = None
+        if i > 0 and interval != 1:
+            ts = node.chain.head.timestamp + interval
+        await node.mine_block(ts)
+    return None
+
+
+@_aliases("evm_increaseTime", "anvil_increaseTime")
+async def evm_increase_time(node, seconds: Json) -> str:
+    try:
+        secs = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else parse_quantity(seconds, "seconds")
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"evm_increaseTime param 1: {exc}") from None
+    return quantity(await node.run(node.chain.increase_time, secs))
+
+
+@_aliases("evm_setNextBlockTimestamp", "anvil_setNextBlockTimestamp")
+async def evm_set_next_block_timestamp(node, timestamp: Json) -> None:
+    try:
+        ts = timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else parse_quantity(timestamp, "timestamp")
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"evm_setNextBlockTimestamp param 1: {exc}") from None
+    try:
+        await node.run(node.chain.set_next_timestamp, ts)
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return None
+
+
+@_aliases("evm_setAutomine", "anvil_setAutomine")
+async def evm_set_automine(node, on: Bool) -> bool:
+    node.automine = on
+    if on and node._queue:
+        await node.mine_block()
+    return True
+
+
+@_aliases("hardhat_setBalance", "anvil_setBalance")
+async def set_balance(node, address: Address, wei: Quantity) -> bool:
+    await node.run(node.chain.set_balance, address, wei)
+    return True
+
+
+@_aliases("hardhat_setCode", "anvil_setCode")
+async def set_code(node, address: Address, code: Data) -> bool:
+    await node.run(node.chain.set_code, address, code)
+    return True
+
+
+@_aliases("hardhat_setNonce", "anvil_setNonce")
+async def set_nonce(node, address: Address, nonce: Quantity) -> bool:
+    await node.run(node.chain.set_nonce, address, nonce)
+    return True
+
+
+@_aliases("hardhat_setStorageAt", "anvil_setStorageAt")
+async def set_storage_at(node, address: Address, slot: Quantity, value: Data) -> bool:
+    if len(value) != 32:
+        raise RpcError(INVALID_PARAMS, "storage value must be exactly 32 bytes")
+    await node.run(node.chain.set_storage, address, slot, int.from_bytes(value, "big"))
+    return True
+
+
+@_aliases("hardhat_impersonateAccount", "anvil_impersonateAccount")
+async def impersonate(node, address: Address) -> bool:
+    node.chain.impersonate(address, True)
+    return True
+
+
+@_aliases("hardhat_stopImpersonatingAccount", "anvil_stopImpersonatingAccount")
+async def stop_impersonating(node, address: Address) -> bool:
+    node.chain.impersonate(address, False)
+    return True

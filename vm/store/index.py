@@ -1,0 +1,315 @@
+"""The node's read side: blocks, transactions, receipts and logs as RPC records.
+
+Each mined block is written here once, in the same atomic batch as py-evm's
+own writes, in the shape JSON-RPC returns; reads are one key lookup, and log
+queries walk per-address / per-topic block indexes instead of re-reading
+receipts (the eth-tester trap).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional, Sequence
+
+import orjson
+import rlp
+from eth._utils.address import generate_contract_address
+
+from vm.codec import checksum, data, quantity
+from vm.store.atomic import AtomicStore
+
+P_BLOCK = b"aivm/blk/"  # number -> block record (tx hashes only)
+P_BLOCK_HASH = b"aivm/bh/"  # hash -> number
+P_TX = b"aivm/tx/"  # hash -> {"tx": ..., "receipt": ...}
+P_LOGS = b"aivm/lg/"  # number -> [log, ...] (only blocks that have logs)
+P_LOG_ADDR = b"aivm/la/"  # address + number -> b""
+P_LOG_TOPIC = b"aivm/lt/"  # topic + number -> b""
+P_FEES = b"aivm/fee/"  # number -> [[priority fee, gas used], ...] sorted
+P_META = b"aivm/meta/"
+
+ZERO_ADDRESS = b"\x00" * 20
+
+
+def _num(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def effective_gas_price(tx: Any, base_fee: int) -> int:
+    if hasattr(tx, "max_fee_per_gas"):
+        return min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas)
+    return tx.gas_price
+
+
+def tx_type(tx: Any) -> int:
+    return getattr(tx, "type_id", None) or 0
+
+
+class ChainIndex:
+    def __init__(self, db: AtomicStore) -> None:
+        self.db = db
+
+    # -- meta (node records: head, contracts, counters) --
+    def meta(self, name: str, default: Any = None) -> Any:
+        raw = self.db.get(P_META + name.encode())
+        return default if raw is None else orjson.loads(raw)
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self.db.put(P_META + name.encode(), None if value is None else _dumps(value))
+
+    def meta_items(self, prefix: str) -> Iterable[tuple[str, Any]]:
+        p = P_META + prefix.encode()
+        for k, v in self.db.items(p):
+            yield k[len(P_META):].decode(), orjson.loads(v)
+
+    # -- writes --
+    def add_block(self, block: Any, receipts: Sequence[Any], senders: Sequence[bytes]) -> dict:
+        header = block.header
+        number = header.block_number
+        block_hash = header.hash
+        base_fee = header.base_fee_per_gas
+        tx_hashes = []
+        fees = []
+        logs_out: list[dict] = []
+        log_index = 0
+        prev_cumulative = 0
+        common = {"blockHash": data(block_hash), "blockNumber": quantity(number)}
+        for i, (tx, receipt, sender) in enumerate(zip(block.transactions, receipts, senders)):
+            h = tx.hash
+            tx_hashes.append(data(h))
+            gas_used = receipt.gas_used - prev_cumulative
+            prev_cumulative = receipt.gas_used
+            price = effective_gas_price(tx, base_fee)
+            fees.append([price - base_fee, gas_used])
+            contract = None
+            if not tx.to:
+                contract = checksum(generate_contract_address(sender, tx.nonce))
+            tx_logs = []
+            for log in receipt.logs:
+                entry = {
+                    "address": checksum(log.address),
+                    "topics": [data(t.to_bytes(32, "big")) for t in log.topics],
+                    "data": data(log.data),
+                    **common,
+                    "transactionHash": data(h),
+                    "transactionIndex": quantity(i),
+                    "logIndex": quantity(log_index),
+                    "removed": False,
+                }
+                log_index += 1
+                tx_logs.append(entry)
+            logs_out.extend(tx_logs)
+            record = {
+                "tx": {**self._tx_fields(tx, sender, price), **common, "transactionIndex": quantity(i)},
+                "receipt": {
+                    "transactionHash": data(h),
+                    "transactionIndex": quantity(i),
+                    **common,
+                    "from": checksum(sender),
+                    "to": checksum(tx.to) if tx.to else None,
+                    "cumulativeGasUsed": quantity(receipt.gas_used),
+                    "gasUsed": quantity(gas_used),
+                    "effectiveGasPrice": quantity(price),
+                    "contractAddress": contract,
+                    "logs": tx_logs,
+                    "logsBloom": data(receipt.bloom.to_bytes(256, "big")),
+                    "type": quantity(tx_type(tx)),
+                    "status": quantity(1 if receipt.state_root == b"\x01" else 0),
+                },
+            }
+            self.db.put(P_TX + h, _dumps(record))
+        record = self._block_fields(block, tx_hashes)
+        self.db.put(P_BLOCK + _num(number), _dumps(record))
+        self.db.put(P_BLOCK_HASH + block_hash, _num(number))
+        if fees:
+            fees.sort()
+            self.db.put(P_FEES + _num(number), _dumps(fees))
+        if logs_out:
+            self.db.put(P_LOGS + _num(number), _dumps(logs_out))
+            for addr in {bytes.fromhex(l["address"][2:]) for l in logs_out}:
+                self.db.put(P_LOG_ADDR + addr + _num(number), b"")
+            for topic in {t for l in logs_out for t in l["topics"]}:
+                self.db.put(P_LOG_TOPIC + bytes.fromhex(topic[2:]) + _num(number), b"")
+        return record
+
+    def truncate_after(self, number: int) -> None:
+        """Forget blocks above `number` (evm_revert)."""
+        for key, raw in list(self.db.items(P_BLOCK, _num(number + 1))):
+            rec = orjson.loads(raw)
+            n = int(rec["number"], 16)
+            for h in rec["transactions"]:
+                self.db.put(P_TX + bytes.fromhex(h[2:]), None)
+            self.db.put(P_BLOCK_HASH + bytes.fromhex(rec["hash"][2:]), None)
+            logs_raw = self.db.get(P_LOGS + _num(n))
+            if logs_raw:
+                for l in orjson.loads(logs_raw):
+                    self.db.put(P_LOG_ADDR + bytes.fromhex(l["address"][2:]) + _num(n), None)
+                    for t in l["topics"]:
+                        self.db.put(P_LOG_TOPIC + bytes.fromhex(t[2:]) + _num(n), None)
+                self.db.put(P_LOGS + _num(n), None)
+            self.db.put(P_FEES + _num(n), None)
+            self.db.put(key, None)
+
+    # -- reads --
+    def block(self, number: int) -> Optional[dict]:
+        raw = self.db.get(P_BLOCK + _num(number))
+        return None if raw is None else orjson.loads(raw)
+
+    def block_number(self, block_hash: bytes) -> Optional[int]:
+        raw = self.db.get(P_BLOCK_HASH + block_hash)
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def latest_number(self) -> Optional[int]:
+        for key, _ in self.db.items(P_BLOCK, reverse=True):
+            return int.from_bytes(key[len(P_BLOCK):], "big")
+        return None
+
+    def transaction(self, tx_hash: bytes) -> Optional[dict]:
+        raw = self.db.get(P_TX + tx_hash)
+        return None if raw is None else orjson.loads(raw)
+
+    def fees(self, number: int) -> list[list[int]]:
+        raw = self.db.get(P_FEES + _num(number))
+        return [] if raw is None else orjson.loads(raw)
+
+    def logs(
+        self,
+        from_block: int,
+        to_block: int,
+        addresses: Optional[Sequence[bytes]] = None,
+        topics: Optional[Sequence[Optional[Sequence[bytes]]]] = None,
+        limit: int = 0,
+    ) -> list[dict]:
+        """Logs in [from_block, to_block] matching the filter (eth_getLogs semantics)."""
+        if to_block < from_block:
+            return []
+        blocks = self._candidate_blocks(from_block, to_block, addresses, topics)
+        want_addr = {checksum(a) for a in addresses} if addresses else None
+        want_topics = [
+            None if t is None else {data(x) for x in t} for t in (topics or [])
+        ]
+        out: list[dict] = []
+        for n in blocks:
+            raw = self.db.get(P_LOGS + _num(n))
+            if raw is None:
+                continue
+            for log in orjson.loads(raw):
+                if want_addr is not None and log["address"] not in want_addr:
+                    continue
+                if not _topics_match(log["topics"], want_topics):
+                    continue
+                out.append(log)
+                if limit and len(out) > limit:
+                    raise OverflowError(limit)
+        return out
+
+    def _candidate_blocks(self, lo, hi, addresses, topics) -> list[int]:
+        if addresses:
+            return self._indexed_blocks(P_LOG_ADDR, addresses, lo, hi)
+        for position in topics or []:
+            if position:  # the first constrained position narrows best
+                return self._indexed_blocks(P_LOG_TOPIC, position, lo, hi)
+        return [
+            int.from_bytes(k[len(P_LOGS):], "big")
+            for k, _ in self.db.items(P_LOGS, _num(lo), _num(hi + 1))
+        ]
+
+    def _indexed_blocks(self, prefix: bytes, keys: Iterable[bytes], lo: int, hi: int) -> list[int]:
+        found: set[int] = set()
+        for key in keys:
+            p = prefix + key
+            for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
+                found.add(int.from_bytes(k[len(p):], "big"))
+        return sorted(found)
+
+    # -- shapes --
+    @staticmethod
+    def _tx_fields(tx: Any, sender: bytes, price: int) -> dict:
+        t = tx_type(tx)
+        out = {
+            "hash": data(tx.hash),
+            "type": quantity(t),
+            "nonce": quantity(tx.nonce),
+            "from": checksum(sender),
+            "to": checksum(tx.to) if tx.to else None,
+            "value": quantity(tx.value),
+            "gas": quantity(tx.gas),
+            "input": data(tx.data),
+            "gasPrice": quantity(price),
+            "r": quantity(tx.r),
+            "s": quantity(tx.s),
+        }
+        if t == 0:
+            out["v"] = quantity(tx.v)
+            if tx.v >= 35:
+                out["chainId"] = quantity((tx.v - 35) // 2)
+        else:
+            out["v"] = quantity(tx.y_parity)
+            out["yParity"] = quantity(tx.y_parity)
+            out["chainId"] = quantity(tx.chain_id)
+            out["accessList"] = [
+                {"address": checksum(a), "storageKeys": [data(k.to_bytes(32, "big")) for k in keys]}
+                for a, keys in tx.access_list
+            ]
+        if hasattr(tx, "max_fee_per_gas"):
+            out["maxFeePerGas"] = quantity(tx.max_fee_per_gas)
+            out["maxPriorityFeePerGas"] = quantity(tx.max_priority_fee_per_gas)
+        return out
+
+    @staticmethod
+    def _block_fields(block: Any, tx_hashes: list[str]) -> dict:
+        h = block.header
+        out = {
+            "number": quantity(h.block_number),
+            "hash": data(h.hash),
+            "parentHash": data(h.parent_hash),
+            "nonce": data(h.nonce),
+            "sha3Uncles": data(h.uncles_hash),
+            "logsBloom": data(h.bloom.to_bytes(256, "big")),
+            "transactionsRoot": data(h.transaction_root),
+            "stateRoot": data(h.state_root),
+            "receiptsRoot": data(h.receipt_root),
+            "miner": checksum(h.coinbase),
+            "difficulty": quantity(h.difficulty),
+            "totalDifficulty": quantity(0),
+            "extraData": data(h.extra_data),
+            "size": quantity(_block_size(block)),
+            "gasLimit": quantity(h.gas_limit),
+            "gasUsed": quantity(h.gas_used),
+            "timestamp": quantity(h.timestamp),
+            "transactions": tx_hashes,
+            "uncles": [],
+            "mixHash": data(h.mix_hash),
+            "baseFeePerGas": quantity(h.base_fee_per_gas),
+            "withdrawals": [],
+            "withdrawalsRoot": data(h.withdrawals_root),
+            "blobGasUsed": quantity(h.blob_gas_used),
+            "excessBlobGas": quantity(h.excess_blob_gas),
+            "parentBeaconBlockRoot": data(h.parent_beacon_block_root),
+        }
+        requests_hash = getattr(h, "requests_hash", None)
+        if requests_hash is not None:
+            out["requestsHash"] = data(requests_hash)
+        return out
+
+
+def _block_size(block: Any) -> int:
+    """RLP size of [header, txs, uncles, withdrawals] (typed txs count as their envelope)."""
+    header = len(rlp.encode(block.header))
+    txs = sum(len(rlp.encode(tx.encode())) if tx_type(tx) else len(tx.encode()) for tx in block.transactions)
+    body = txs
+    return header + _list_overhead(body) + body + 2 * _list_overhead(0)
+
+
+def _list_overhead(payload: int) -> int:
+    return 1 if payload < 56 else 1 + (payload.bit_length() + 7) // 8
+
+
+def _topics_match(log_topics: list[str], wanted: list[Optional[set[str]]]) -> bool:
+    if len(wanted) > len(log_topics):
+        return False
+    for have, want in zip(log_topics, wanted):
+        if want is not None and have not in want:
+            return False
+    return True

@@ -460,13 +460,14 @@ class Chain:
             if header.gas_used + tx.gas > header.gas_limit:
                 deferred.append((tx, sender))
                 continue
-            snapshot = vm.state.snapshot()
-            try:
-                receipt, comp = vm.apply_transaction(header, SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s))
+            spoof = SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s)
+            try:  # validate first: apply_transaction locks the journal, so it cannot be undone
+                vm.validate_transaction_against_header(header, spoof)
+                vm.state.validate_transaction(spoof)
             except ValidationError as exc:
-                vm.state.revert(snapshot)
                 rejected.append((tx, _friendly_validation(str(exc))))
                 continue
+            receipt, comp = vm.apply_transaction(header, spoof)
             header = vm.add_receipt_to_header(header, receipt)
             included.append(tx)
             senders.append(sender)

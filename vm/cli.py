@@ -46,12 +46,12 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
             chain_id=chain_id, validators=validators,
         )
     except config_mod.ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:
         asyncio.run(_run_node(cfg, ephemeral))
     except RuntimeError as exc:  # e.g. data dir locked or inconsistent
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
 

@@ -57,7 +57,7 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
 
 async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
     from vm.chain import ChainConfig
-    from vm.node import Node, NodeOptions
+    from vm.node import Node, NodeOptions, Services
     from vm.rpc.server import serve
 
     n = cfg.node
@@ -67,8 +67,11 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         chain=ChainConfig(chain_id=n.chain_id, gas_limit=n.gas_limit, accounts=n.accounts,
                           balance_eth=n.account_balance_eth),
     )
-    node = Node(options)
+    services = Services()
+    node = Node(options, services)
     node.config = cfg
+    if cfg.aivm.enabled:
+        await _start_ai(node, services, cfg)
     await node.start()
     try:
         runner = await serve(node, n.host, n.port)
@@ -76,6 +79,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         await node.stop()
         raise RuntimeError(f"cannot listen on {n.host}:{n.port}: {exc.strerror or exc}") from None
     port = runner.addresses[0][1] if runner.addresses else n.port
+    local = await _start_local_validators(node, n.validators, port, options) if node.ai else []
     _banner(node, n.host, port, options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -83,9 +87,50 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     console.print("shutting down…")
+    if local:
+        from ai.validator import local as local_validators
+
+        await asyncio.to_thread(local_validators.stop, local)
+    if node.ai:
+        await node.ai.stop()
     await runner.cleanup()
     await node.stop()
     console.print("stopped cleanly")
+
+
+async def _start_ai(node, services, cfg: config_mod.Config) -> None:
+    from ai.service import AIService, load_manifests
+
+    console.print("preparing models (the first run trains and converts them; later runs reuse the cache)…")
+    manifests = await asyncio.to_thread(load_manifests)
+    n = cfg.node
+    node.ai = AIService(node, manifests, cache=n.ai_cache, task_timeout=float(n.ai_task_timeout),
+                        max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout))
+    services["ai"] = node.ai
+    node.ai_stats = node.ai.stats
+    await node.ai.start()
+
+
+async def _start_local_validators(node, count: int, port: int, options) -> list:
+    if count <= 0:
+        return []
+    import tempfile
+
+    from ai.validator import local
+
+    base = Path(options.data_dir) if options.data_dir else Path(tempfile.mkdtemp(prefix="aivm-validators-"))
+    validators = await asyncio.to_thread(local.prepare, base / "validators", count)
+    stake = (local.STAKE_ETH + 1) * 10**18
+
+    def fund() -> None:
+        for v in validators:
+            if node.chain.balance(v.address) < stake:
+                node.chain.set_balance(v.address, stake)
+
+    await node.run(fund)
+    local.start(validators, f"http://127.0.0.1:{port}", base / "validators" / "logs")
+    console.print(f"started {count} local validators (logs in {base / 'validators' / 'logs'})", highlight=False)
+    return validators
 
 
 def _banner(node, host: str, port: int, options) -> None:
@@ -101,6 +146,16 @@ def _banner(node, host: str, port: int, options) -> None:
     # the line tools wait for: keep its wording stable
     print(f"Listening on http://{host}:{port} (HTTP and WebSocket)", flush=True)
 
+
+def _register_commands() -> None:
+    from ai.validator.cli import validator
+    from pqc.cli import keys
+
+    main.add_command(keys)
+    main.add_command(validator)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()

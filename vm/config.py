@@ -48,6 +48,10 @@ class NodeSection(_Table):
     account_balance_eth: Annotated[StrictInt, Field(ge=0)] = 10_000
     gas_limit: Annotated[StrictInt, Field(ge=1_000_000, le=1_000_000_000)] = 30_000_000
     validators: Annotated[StrictInt, Field(ge=0, le=64)] = 5
+    ai_cache: StrictBool = True  # reuse a quorum's answer for an identical (model, input)
+    ai_task_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 30
+    ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 120
+    ai_max_new_tokens: Annotated[StrictInt, Field(ge=1, le=256)] = 32  # distributed_ai_model answer length
 
 
 class Config(_Table):

@@ -28,6 +28,10 @@ class _Queued:
     future: Optional[asyncio.Future]
 
 
+class Services(dict):
+    """Node services that precompiles may reach (`ctx.services.get("ai")`)."""
+
+
 @dataclass
 class NodeOptions:
     block_time: float = 0.0  # 0 = automine
@@ -53,6 +57,8 @@ class Node:
         self._pending_listeners: list[Callable[[bytes], None]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.automine = options.block_time <= 0
+        self.ai = None  # the AI service, when [aivm] enabled (set by the CLI before start)
+        self.config = None
 
     # -- lifecycle --
     async def start(self) -> None:

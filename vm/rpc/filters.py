@@ -64,6 +64,7 @@ class FilterHub:
         self.node = node
         self.filters: dict[str, Filter] = {}
         self.subscriptions: dict[str, tuple[str, Optional[dict], Callable[[Any], None]]] = {}
+        self.task_feeds: dict[str, Callable[[], None]] = {}
         node.on_block(self._on_block)
         node.on_pending(self._on_pending)
 
@@ -178,10 +179,12 @@ async def eth_uninstall_filter(node, fid: Text) -> bool:
 
 
 # -- subscriptions (WebSocket only: the connection passes `send`) --
-SUBSCRIPTION_KINDS = ("newHeads", "logs", "newPendingTransactions")
+SUBSCRIPTION_KINDS = ("newHeads", "logs", "newPendingTransactions", "synergy_aiTasks")
 
 
 def subscribe(node: Any, kind: Any, criteria: Any, send: Callable[[str, Any], None]) -> str:
+    if kind == "synergy_aiTasks":
+        return _subscribe_tasks(node, criteria, send)
     if kind not in SUBSCRIPTION_KINDS:
         raise RpcError(INVALID_PARAMS, f"eth_subscribe: unknown subscription {str(kind)[:40]!r}; use one of {', '.join(SUBSCRIPTION_KINDS)}")
     crit = None
@@ -192,8 +195,31 @@ def subscribe(node: Any, kind: Any, criteria: Any, send: Callable[[str, Any], No
     return sid
 
 
+def _subscribe_tasks(node: Any, address: Any, send: Callable[[str, Any], None]) -> str:
+    """A validator's task feed: each task assigned to `address`, as synergy_getValidatorAITasks shows it."""
+    from vm.addresses import parse_any_address
+
+    service = getattr(node, "ai", None)
+    if service is None:
+        raise RpcError(-32000, "distributed AI is disabled on this node")
+    try:
+        addr = parse_any_address(address if isinstance(address, str) else "")
+    except ValueError as exc:
+        raise RpcError(INVALID_PARAMS, f"eth_subscribe synergy_aiTasks: validator address: {exc}") from None
+    sid = FilterHub.new_id()
+    cancel = service.subscribe(addr, lambda task: send(sid, task))
+    hub(node).task_feeds[sid] = cancel
+    return sid
+
+
 def unsubscribe(node: Any, sid: Any) -> bool:
-    return hub(node).subscriptions.pop(sid, None) is not None if isinstance(sid, str) else False
+    if not isinstance(sid, str):
+        return False
+    cancel = hub(node).task_feeds.pop(sid, None)
+    if cancel is not None:
+        cancel()
+        return True
+    return hub(node).subscriptions.pop(sid, None) is not None
 
 
 @method("eth_subscribe")

@@ -111,3 +111,10 @@ def aivm_stats(node) -> dict:
 @method("synergy_getAIVMStats")
 async def synergy_get_aivm_stats(node) -> dict:
     return await node.run(aivm_stats, node)
+
+
+@method("synergy_getPQCSecurityStats")
+async def synergy_get_pqc_security_stats(node) -> dict:
+    from pqc.stats import security_stats
+
+    return security_stats()

@@ -1,0 +1,1 @@
+"""AI side of AIVM: the models every validator imports (see ``ai.models``)."""

@@ -1,0 +1,165 @@
+"""Pipeline stages of ``distributed_ai_model``: what a validator holding one stage file runs.
+
+Stage i holds decoder layers [first, last) of SmolLM2 (stage 0 also the token embedding, the last
+stage also the final norm and lm_head). One generation step runs every stage in order over the
+whole sequence — no KV cache, batch 1, float32, eager attention — so each stage is a pure function
+of its input bytes and any validator can run any step:
+
+    stage 0 input : AIVT int64   [1, T]      token ids (prompt + tokens generated so far)
+    stage k output: AIVT float32 [1, T, 576] hidden states after its last layer (input of stage k+1)
+    last  output  : AIVT int64   [1]         the greedy next token id (argmax of the last position's logits)
+
+The ops are exactly those of ``LlamaModel.forward`` (same modules, same mask and rotary helpers),
+so the chained stages give bit-identical logits to the unsharded model (tested).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .commit import canonical_hidden_states, commitment_digest
+from .errors import InvalidInputError, UnknownModelError
+from .manifest import Manifest, verify_shard
+from .smollm2 import MANIFEST, MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2_stages, offline_env
+from .tensorio import decode_tensor, encode_tensor
+
+offline_env()
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+ATTN_IMPLEMENTATION = "eager"
+MAX_TOKENS = 2048  # longest sequence a stage accepts (prompt + generated)
+
+
+def llama_config(config_json: str):
+    from transformers import LlamaConfig
+
+    config = LlamaConfig.from_dict(json.loads(config_json))
+    config._attn_implementation = ATTN_IMPLEMENTATION
+    config.use_cache = False
+    return config
+
+
+class Stage(nn.Module):
+    """Layers [first, last) of the Llama stack, plus embedding (first stage) or norm + lm_head (last stage)."""
+
+    def __init__(self, config, stage: int, num_stages: int, first: int, last: int) -> None:
+        super().__init__()
+        from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRMSNorm, LlamaRotaryEmbedding
+
+        self.config, self.stage, self.num_stages, self.first, self.last = config, stage, num_stages, first, last
+        self.is_first, self.is_last = stage == 0, stage == num_stages - 1
+        self.rotary_emb = LlamaRotaryEmbedding(config=config)  # no weights: computed from the config
+        with torch.device("meta"):  # real tensors come from the stage file (load_state_dict assign=True)
+            if self.is_first:
+                self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
+            self.layers = nn.ModuleList(LlamaDecoderLayer(config, i) for i in range(first, last))
+            if self.is_last:
+                self.norm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+                self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Stage":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata()
+            tensors = {name: fh.get_tensor(name) for name in fh.keys()}
+        first, last = (int(x) for x in meta["aivm.layers"].split(","))
+        module = cls(llama_config(meta["aivm.config"]), int(meta["aivm.stage"]), int(meta["aivm.num_stages"]), first, last)
+        state = {}
+        for name, tensor in tensors.items():
+            if name.startswith("model.layers."):
+                index, rest = name[len("model.layers."):].split(".", 1)
+                name = f"layers.{int(index) - first}.{rest}"
+            state[name.removeprefix("model.")] = tensor
+        module.load_state_dict(state, strict=False, assign=True)
+        missing = [n for n, p in module.named_parameters() if p.is_meta]
+        if missing:
+            raise InvalidInputError(f"stage file {path} lacks tensors: {missing[:3]}")
+        return module.eval()
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Token ids or hidden states in; hidden states or last-position logits [1, 1, vocab] out."""
+        from transformers.masking_utils import create_causal_mask
+
+        hidden = self.embed_tokens(x) if self.is_first else x
+        position_ids = torch.arange(hidden.shape[1]).unsqueeze(0)
+        mask = create_causal_mask(config=self.config, inputs_embeds=hidden, attention_mask=None,
+                                  cache=None, position_ids=position_ids)
+        position_embeddings = self.rotary_emb(hidden, position_ids=position_ids)
+        for layer in self.layers:
+            hidden = layer(hidden, attention_mask=mask, position_ids=position_ids,
+                           position_embeddings=position_embeddings, cache=None, use_cache=False)
+        if not self.is_last:
+            return hidden
+        return self.lm_head(self.norm(hidden)[:, -1:, :])
+
+    def check_input(self, x: torch.Tensor) -> None:
+        if self.is_first:
+            if x.dtype != torch.int64 or x.dim() != 2 or x.shape[0] != 1:
+                raise InvalidInputError(f"stage 0 takes int64 token ids of shape [1, T], got {x.dtype} {list(x.shape)}")
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.vocab_size):
+                raise InvalidInputError(f"token ids must be in 0..{self.config.vocab_size - 1}")
+        else:
+            width = self.config.hidden_size
+            if x.dtype != torch.float32 or x.dim() != 3 or x.shape[0] != 1 or x.shape[2] != width:
+                raise InvalidInputError(f"stage {self.stage} takes float32 hidden states [1, T, {width}], got {x.dtype} {list(x.shape)}")
+            if not bool(torch.isfinite(x).all()):
+                raise InvalidInputError(f"stage {self.stage} input hidden states contain NaN or inf")
+        if not 1 <= x.shape[1] <= MAX_TOKENS:
+            raise InvalidInputError(f"sequence length {x.shape[1]} is outside 1..{MAX_TOKENS}")
+
+
+class StageRunner:
+    """A validator's handle on one verified stage: ``infer`` (bytes -> bytes) and ``commitment``."""
+
+    model_id, version = MODEL_ID, VERSION
+
+    def __init__(self, directory: Path, stage: int, manifest: Manifest | None = None) -> None:
+        self.manifest = manifest or Manifest.load(Path(directory) / MANIFEST)
+        if not 0 <= stage < self.manifest.num_stages:
+            raise UnknownModelError(f"{MODEL_ID} has stages 0..{self.manifest.num_stages - 1}, not {stage}")
+        entry = self.manifest.stage_shard(stage)
+        verify_shard(Path(directory) / entry.name, self.manifest)
+        self.stage, self.num_stages = stage, self.manifest.num_stages
+        self.module = Stage.from_file(Path(directory) / entry.name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.module.check_input(x)
+        return self.module(x)
+
+    def infer(self, input_bytes: bytes) -> bytes:
+        out = self.forward(decode_tensor(input_bytes))
+        if self.module.is_last:
+            return encode_tensor(out[0, -1].argmax().reshape(1))
+        return encode_tensor(out.contiguous())
+
+    def commitment(self, output_bytes: bytes) -> bytes:
+        """Last stage: the token id exactly. Other stages: hidden states rounded to bfloat16."""
+        if self.module.is_last:
+            token = decode_tensor(output_bytes)
+            if token.dtype != torch.int64 or list(token.shape) != [1]:
+                raise InvalidInputError("last stage output is AIVT int64 [1]")
+            canonical = encode_tensor(token)
+        else:
+            canonical = canonical_hidden_states(output_bytes)
+        return commitment_digest(MODEL_ID, VERSION, self.stage, canonical)
+
+
+_RUNNERS: dict[tuple[str, int, int], StageRunner] = {}
+
+
+def stage_runner(stage_index: int, cache_dir=None, num_stages: int = NUM_STAGES) -> StageRunner:
+    """The (per-process cached) runner of one stage, built from the local cache."""
+    directory = ensure_smollm2_stages(cache_dir, num_stages)
+    key = (str(directory), num_stages, stage_index)
+    if key not in _RUNNERS:
+        _RUNNERS[key] = StageRunner(directory, stage_index)
+    return _RUNNERS[key]
+
+
+def run_stage(stage_index: int, stage_input_bytes: bytes, cache_dir=None, num_stages: int = NUM_STAGES) -> bytes:
+    """Run one pipeline stage on AIVT input bytes and return its AIVT output bytes."""
+    return stage_runner(stage_index, cache_dir, num_stages).infer(stage_input_bytes)

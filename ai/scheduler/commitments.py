@@ -1,0 +1,43 @@
+"""The node's side of commitments: the same digests validators sign, computed without weights.
+
+A validator commits with its runner (`runner.commitment`); the node recomputes
+the commitment from the submitted output bytes so it can rebuild the vote the
+validator must have signed. Both use `ai.models.commit`, so they cannot drift.
+"""
+from __future__ import annotations
+
+from ai.models.catalog import MODELS
+from ai.models.commit import canonical_hidden_states, commitment_digest
+from ai.models.errors import InvalidInputError
+
+
+def commitment(model_id: str, stage: int, output: bytes) -> bytes:
+    info = MODELS[model_id]
+    if info.num_stages == 1:
+        if model_id == "digits_cnn" and (len(output) != 1 or output[0] > 9):
+            raise InvalidInputError("digits_cnn output is one byte 0..9")
+        return commitment_digest(model_id, info.version, None, output)
+    from ai.models.tensorio import decode_tensor, encode_tensor
+
+    if stage == info.num_stages - 1:
+        import torch
+
+        token = decode_tensor(output)
+        if token.dtype != torch.int64 or list(token.shape) != [1]:
+            raise InvalidInputError("last stage output is AIVT int64 [1]")
+        return commitment_digest(model_id, info.version, stage, encode_tensor(token))
+    return commitment_digest(model_id, info.version, stage, canonical_hidden_states(output))
+
+
+def validate_request(model_id: str, data: bytes) -> None:
+    """Refuse inputs no validator could run, before any work is handed out."""
+    if model_id == "digits_cnn":
+        if len(data) != 64 or max(data, default=0) > 16:
+            raise InvalidInputError("digits_cnn input is 64 bytes of pixel values 0..16 (an 8x8 image)")
+    elif model_id == "distributed_ai_model":
+        if not data:
+            raise InvalidInputError("distributed_ai_model input is a non-empty UTF-8 prompt")
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError("distributed_ai_model input must be UTF-8 text") from None

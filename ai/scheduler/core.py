@@ -1,0 +1,575 @@
+"""The distributed inference scheduler: computations -> rounds -> tasks -> quorum.
+
+A computation runs as rounds, one per (step, stage): a single-stage model has
+one round; the sharded text model runs its stages in pipeline order for every
+generated token, each stage's agreed output feeding the next. A round is
+handed to eligible holders of that stage (best cluster first); it is decided
+when a quorum (67% of the stage's validator set) signed the same vote. Late
+or missing validators are replaced while candidates remain; when a quorum can
+no longer form, the computation fails with the reason and no answer.
+
+Thread-safe: RPC handlers (event loop), the block producer (chain thread,
+through the AI precompile) and the deadline ticker all call in; one lock
+guards the state, and waiting happens on a condition.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from eth_hash.auto import keccak
+
+from ai import protocol
+from ai.models.catalog import MODELS
+from ai.models.errors import InvalidInputError
+from ai.protocol import LEVEL, TaskVote, quorum_size, stage_set_id
+from ai.records import AIRecords
+from ai.scheduler import economics
+from ai.scheduler.commitments import commitment, validate_request
+from ai.scheduler.validators import HEARTBEAT_INTERVAL, MIN_STAKE, Validator, clusters
+from pqc import bundle
+from pqc.errors import FormatError, VerificationError
+from pqc.keys import PublicKeys
+from pqc.quorum import QuorumCertificate
+from vm.addresses import to_syn
+
+log = logging.getLogger("aivm.ai")
+
+SPARE = 1  # validators assigned beyond the quorum, so one fault costs no round trip
+TASK_TIMEOUT = 30.0  # seconds a validator has for one task
+COMPUTATION_TIMEOUT = 600.0
+HEARTBEAT_WINDOW = 60.0
+
+
+class AIError(Exception):
+    """A refused request or submission; the message is for the caller."""
+
+
+@dataclass
+class Task:
+    task_id: str
+    computation_id: str
+    address: bytes
+    stage: int
+    step: int
+    assigned_at: float
+    deadline: float
+    status: str = "Assigned"  # Assigned | Submitted | TimedOut | Closed
+    vote_hash: Optional[bytes] = None
+    output: Optional[bytes] = None
+    signature: Optional[bytes] = None
+    latency: float = 0.0
+
+
+@dataclass
+class Round:
+    step: int
+    stage: int
+    input: bytes
+    set_size: int
+    required: int
+    tasks: dict = field(default_factory=dict)  # address -> Task
+    votes: dict = field(default_factory=dict)  # vote hash -> TaskVote
+    prefix_ids: Optional[list] = None  # text model, last stage: tokens agreed so far
+
+
+@dataclass
+class Computation:
+    id: str
+    model_id: str
+    input: bytes
+    requester: Optional[str]
+    created: float
+    status: str = "Pending"  # Pending | Running | Completed | Failed
+    reason: str = ""
+    finished: float = 0.0
+    result: Optional[bytes] = None
+    certificate: Optional[dict] = None
+    cached: bool = False
+    rounds_done: int = 0
+    validators: set = field(default_factory=set)
+    round: Optional[Round] = None
+    generation: Any = None
+
+    @property
+    def request_hash(self) -> bytes:
+        return keccak(self.input)
+
+    def to_record(self) -> dict:
+        return {
+            "id": self.id, "model_id": self.model_id, "input": self.input.hex(), "requester": self.requester,
+            "created": self.created, "status": self.status, "reason": self.reason, "finished": self.finished,
+            "result": None if self.result is None else self.result.hex(), "certificate": self.certificate,
+            "cached": self.cached, "rounds": self.rounds_done, "validators": sorted(a.hex() for a in self.validators),
+        }
+
+    @classmethod
+    def from_record(cls, d: dict) -> "Computation":
+        c = cls(d["id"], d["model_id"], bytes.fromhex(d["input"]), d["requester"], d["created"], d["status"],
+                d["reason"], d["finished"], None if d["result"] is None else bytes.fromhex(d["result"]),
+                d["certificate"], d.get("cached", False), d.get("rounds", 0),
+                {bytes.fromhex(a) for a in d.get("validators", [])})
+        return c
+
+
+class ChainHooks:
+    """What the scheduler needs from the chain (run on the chain thread by the node)."""
+
+    def lock_stake(self, address: bytes, amount: int) -> None: ...
+    def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
+        """Atomically: writes = compute_writes(read_storage); apply them."""
+    def read_storage(self, address: bytes, slot: int) -> int: ...
+
+
+class Scheduler:
+    def __init__(self, records: AIRecords, chain_id: int, manifests: dict, hooks: ChainHooks,
+                 notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
+                 task_timeout: float = TASK_TIMEOUT, codec_loader: Callable[[], Any] = None,
+                 max_new_tokens: int = 32) -> None:
+        self.records = records
+        self.chain_id = chain_id
+        self.manifests = manifests  # model_id -> Manifest registered on the node
+        self.hooks = hooks
+        self.notify = notify
+        self.cache = cache
+        self.task_timeout = task_timeout
+        self._codec_loader = codec_loader
+        self.max_new_tokens = max_new_tokens
+        self._lock = threading.RLock()
+        self._done = threading.Condition(self._lock)
+        self.validators: dict[bytes, Validator] = {a: Validator.from_record(r) for a, r in records.validators()}
+        self._beats: dict[bytes, collections.deque] = collections.defaultdict(collections.deque)
+        self.counters = {"computations": 0, "completed": 0, "failed": 0, "participations": 0,
+                         "rewards": 0, "total_time": 0.0, "cached": 0, **records.counters()}
+        self.computations: dict[str, Computation] = {}
+        self._seq = itertools.count(self.counters["computations"] + 1)
+        self._tasks: dict[str, Task] = {}
+        self._recover()
+
+    def _recover(self) -> None:
+        """Computations that were running when the node stopped cannot resume: mark them failed."""
+        interrupted = {}
+        for cid, rec in self.records.computations():
+            if rec["status"] in ("Pending", "Running"):
+                rec.update(status="Failed", reason="interrupted by a node restart", finished=time.time())
+                interrupted[cid] = rec
+        if interrupted:
+            self.counters["failed"] += len(interrupted)
+            self.records.write(computations=interrupted, counters=self.counters)
+
+    # -- validators --
+    def register(self, public_keys: bytes, stake: int, proof: bytes) -> Validator:
+        try:
+            keys = PublicKeys.decode(public_keys)
+        except FormatError as exc:
+            raise AIError(f"invalid public keys: {exc}") from None
+        if keys.level != LEVEL:
+            raise AIError(f"validators sign AI results at level {LEVEL.title}; these keys are {keys.level.title}")
+        address = protocol.validator_address(keys)
+        msg = protocol.registration_message(self.chain_id, address, keys.key_hash, stake)
+        ok, why = bundle.check(proof, keys, msg, LEVEL)
+        if not ok:
+            raise AIError(f"registration proof does not verify: {why}")
+        if stake < MIN_STAKE:
+            raise AIError(f"stake {stake} wei is below the minimum of {MIN_STAKE} wei")
+        with self._lock:
+            existing = self.validators.get(address)
+            if existing is not None:
+                return existing  # same keys, same address: registering twice is harmless
+        self.hooks.lock_stake(address, stake)  # raises AIError when the account cannot pay
+        with self._lock:
+            v = Validator(address, keys.encode(), stake, time.time())
+            self.validators[address] = v
+            self.records.write(validators={address: v.to_record()})
+        log.info("validator %s registered with stake %d", to_syn(address), stake)
+        return v
+
+    def _verify(self, v: Validator, message: bytes, signature: bytes, what: str) -> None:
+        ok, why = bundle.check(signature, v.keys, message, LEVEL)
+        if not ok:
+            raise AIError(f"{what} signature does not verify under the registered keys of {to_syn(v.address)}: {why}")
+
+    def validator(self, address: bytes) -> Validator:
+        v = self.validators.get(address)
+        if v is None:
+            raise AIError(f"validator {to_syn(address)} is not registered")
+        return v
+
+    def attest(self, address: bytes, attestation: dict, signature: bytes) -> Validator:
+        with self._lock:
+            v = self.validator(address)
+        self._verify(v, protocol.attestation_message(self.chain_id, address, attestation), signature, "attestation")
+        holds, error = self._check_attestation(attestation)
+        with self._lock:
+            v.attestation = attestation
+            v.attestation_valid = not error
+            v.attestation_error = error
+            v.holds = holds if not error else []
+            self.records.write(validators={address: v.to_record()})
+        if error:
+            raise AIError(f"attestation refused: {error}")
+        from pqc.validators import registration_writes
+
+        sets = [stage_set_id(model_id, stage) for model_id, stage in holds]
+        # read-and-write in one chain-thread step: two attestations must not both bump a set size from n to n+1
+        self.hooks.update_storage(lambda read: [w for sid in sets for w in registration_writes(v.keys, read, sid)])
+        return v
+
+    def _check_attestation(self, att: dict) -> tuple[list, str]:
+        need = {"software_version": str, "shards": list, "cores": int, "memory_mb": int, "timestamp": int}
+        for key, kind in need.items():
+            if not isinstance(att.get(key), kind):
+                return [], f"field {key} missing or not a {kind.__name__}"
+        if abs(att["timestamp"] - time.time()) > 300:
+            return [], "timestamp is more than 5 minutes off"
+        holds = []
+        for s in att["shards"]:
+            if not isinstance(s, dict) or not {"model_id", "stage", "sha256"} <= set(s):
+                return [], "each shard needs model_id, stage and sha256"
+            manifest = self.manifests.get(s["model_id"])
+            if manifest is None:
+                return [], f"unknown model {s['model_id']!r}"
+            try:
+                expected = manifest.stage_shard(s["stage"]).sha256
+            except Exception:
+                return [], f"{s['model_id']} has no stage {s['stage']!r}"
+            if s["sha256"] != expected:
+                return [], (f"{s['model_id']} stage {s['stage']} shard hash {str(s['sha256'])[:16]}… does not match "
+                            f"the registered manifest ({expected[:16]}…): tampered or wrong version")
+            holds.append([s["model_id"], s["stage"]])
+        return holds, ""
+
+    def heartbeat(self, address: bytes, timestamp: int, signature: bytes) -> Validator:
+        with self._lock:
+            v = self.validator(address)
+        self._verify(v, protocol.heartbeat_message(self.chain_id, address, timestamp), signature, "heartbeat")
+        now = time.time()
+        if abs(timestamp - now) > 60:
+            raise AIError("heartbeat timestamp is more than a minute off")
+        with self._lock:
+            if timestamp <= v.last_heartbeat:
+                raise AIError("heartbeat replayed: its timestamp is not after the last one")
+            beats = self._beats[address]
+            if not beats:
+                v.online_since = now
+            beats.append(now)
+            while beats and beats[0] < now - HEARTBEAT_WINDOW:
+                beats.popleft()
+            v.heartbeats = len(beats)
+            v.online_since = max(v.online_since, now - HEARTBEAT_WINDOW)
+            v.last_heartbeat = timestamp
+        return v
+
+    def _refresh_liveness(self, now: float) -> None:
+        for address, beats in self._beats.items():
+            while beats and beats[0] < now - HEARTBEAT_WINDOW:
+                beats.popleft()
+            v = self.validators.get(address)
+            if v is not None:
+                v.heartbeats = len(beats)
+                v.online_since = max(v.online_since, now - HEARTBEAT_WINDOW)
+
+    def eligible(self, model_id: str, stage: int, now: float) -> list[Validator]:
+        """Eligible holders of a stage, best cluster first, best score first within it."""
+        self._refresh_liveness(now)
+        out = []
+        for cluster in clusters(list(self.validators.values())):
+            out += [v for v in cluster if not v.ineligibility(model_id, stage, now)]
+        return out
+
+    def stage_set_size(self, model_id: str, stage: int) -> int:
+        from pqc.validators import set_size
+
+        return set_size(self.hooks.read_storage, stage_set_id(model_id, stage))
+
+    # -- computations --
+    def initiate(self, model_id: str, data: bytes, requester: Optional[str] = None) -> Computation:
+        if model_id not in MODELS or model_id not in self.manifests:
+            raise AIError(f"unknown model {model_id!r}; available: {', '.join(sorted(self.manifests))}")
+        try:
+            validate_request(model_id, data)
+        except InvalidInputError as exc:
+            raise AIError(str(exc)) from None
+        notes = []
+        with self._lock:
+            n = next(self._seq)
+            cid = f"ai_comp_{int(time.time())}_{n}"
+            comp = Computation(cid, model_id, bytes(data), requester, time.time())
+            self.computations[cid] = comp
+            self.counters["computations"] = n
+            cached = self.recorded(model_id, comp.request_hash) if self.cache else None
+            if cached is not None:
+                comp.status, comp.result, comp.certificate = "Completed", bytes.fromhex(cached["result"]), cached["certificate"]
+                comp.cached, comp.finished = True, time.time()
+                comp.validators = {bytes.fromhex(a) for a in cached.get("validators", [])}
+                self.counters["completed"] += 1
+                self.counters["cached"] += 1
+                self._persist(comp)
+                self._done.notify_all()
+                return comp
+            comp.status = "Running"
+            if MODELS[model_id].num_stages > 1:
+                comp.generation = self._new_generation(data)
+                first = comp.generation.stage0_input()
+            else:
+                first = comp.input
+            self._start_round(comp, 0, 0, first, notes)
+            self._persist(comp)
+        self._send(notes)
+        return comp
+
+    def _new_generation(self, prompt: bytes):
+        from ai.models.generation import Generation
+
+        try:
+            return Generation(self._codec_loader(), prompt, self.max_new_tokens)
+        except InvalidInputError as exc:
+            raise AIError(str(exc)) from None
+
+    def recorded(self, model_id: str, request_hash: bytes) -> Optional[dict]:
+        """The completed computation that first answered (model, input), if any."""
+        cid = self.records.answer(model_id.encode() + b"/" + request_hash)
+        return None if cid is None else self.records.computation(cid)
+
+    def _start_round(self, comp: Computation, step: int, stage: int, data: bytes, notes: list) -> None:
+        now = time.time()
+        set_size = self.stage_set_size(comp.model_id, stage)
+        required = quorum_size(set_size)
+        rnd = Round(step, stage, data, set_size, required)
+        if comp.generation is not None and stage == MODELS[comp.model_id].num_stages - 1:
+            rnd.prefix_ids = list(comp.generation.generated)
+        comp.round = rnd
+        candidates = self.eligible(comp.model_id, stage, now)
+        if len(candidates) < required:
+            self._fail(comp, f"Validator AI task assignment failed: {len(candidates)} eligible validators hold "
+                             f"{comp.model_id} stage {stage}, a quorum needs {required} of {set_size}")
+            return
+        for v in candidates[: required + SPARE]:
+            self._assign(comp, rnd, v, now, notes)
+
+    def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
+        single = MODELS[comp.model_id].num_stages == 1
+        tid = protocol.task_id(comp.id, v.address, rnd.stage, rnd.step, single)
+        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout)
+        rnd.tasks[v.address] = task
+        self._tasks[tid] = task
+        notes.append((v.address, self.task_json(task)))
+
+    def task_json(self, task: Task) -> dict:
+        comp = self.computations[task.computation_id]
+        rnd = comp.round
+        out = {
+            "task_id": task.task_id,
+            "computation_id": comp.id,
+            "validator_address": to_syn(task.address),
+            "model_id": comp.model_id,
+            "status": task.status,
+            "stage": task.stage,
+            "step": task.step,
+            "deadline": task.deadline,
+            "request_hash": "0x" + comp.request_hash.hex(),
+        }
+        if rnd is not None and (rnd.step, rnd.stage) == (task.step, task.stage) and task.status == "Assigned":
+            out["input"] = rnd.input.hex()
+            if rnd.prefix_ids is not None:
+                out["prefix_ids"] = rnd.prefix_ids
+        return out
+
+    def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
+        """The vote an honest validator signs for `output` in this round."""
+        info = MODELS[comp.model_id]
+        final = rnd.stage == info.num_stages - 1
+        result_hash = protocol.ZERO32
+        if final:
+            result_hash = keccak(self._result_so_far(comp, rnd, output))
+        return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
+                        keccak(rnd.input), commitment(comp.model_id, rnd.stage, output), result_hash)
+
+    def _result_so_far(self, comp: Computation, rnd: Round, output: bytes) -> bytes:
+        if comp.generation is None:
+            return output
+        from ai.models.tensorio import decode_tensor
+
+        token = int(decode_tensor(output)[0])
+        return comp.generation.codec.decode(list(rnd.prefix_ids) + [token]).encode("utf-8")
+
+    def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
+        notes: list = []
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                raise AIError(f"unknown task {task_id[:120]}")
+            if task.address != address:
+                raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
+            if task.status == "Submitted":
+                raise AIError(f"task {task_id} already has a result: replayed submission refused")
+            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+                raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
+            comp = self.computations[task.computation_id]
+            rnd = comp.round
+            v = self.validators[address]
+            try:
+                vote = self.vote_for(comp, rnd, output)
+            except (InvalidInputError, ValueError, IndexError) as exc:
+                raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
+            ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+            if not ok:
+                raise AIError(f"result signature does not verify under the registered keys of {to_syn(address)}: {why}")
+            task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
+            task.vote_hash, task.latency = vote.message_hash, time.time() - task.assigned_at
+            rnd.votes[vote.message_hash] = vote
+            self.counters["participations"] += 1
+            self._settle(comp, rnd, notes)
+        self._send(notes)
+        return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _settle(self, comp: Computation, rnd: Round, notes: list) -> None:
+        """Decide the round if a quorum agrees; replace or fail if it no longer can."""
+        tally = collections.Counter(t.vote_hash for t in rnd.tasks.values() if t.status == "Submitted")
+        if tally:
+            best, count = tally.most_common(1)[0]
+            if count >= rnd.required:
+                self._decide(comp, rnd, best, notes)
+                return
+        pending = sum(1 for t in rnd.tasks.values() if t.status == "Assigned")
+        top = tally.most_common(1)[0][1] if tally else 0
+        while top + pending < rnd.required:
+            now = time.time()
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in rnd.tasks]
+            if not spare:
+                self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: "
+                                 f"{top} identical results, {pending} pending, {rnd.required} needed "
+                                 f"(too many validators failed or disagreed)")
+                return
+            self._assign(comp, rnd, spare[0], now, notes)
+            pending += 1
+
+    def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
+        winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
+        losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
+        for t in rnd.tasks.values():
+            if t.status == "Assigned":
+                t.status = "Closed"
+        for t in losers:
+            penalty = economics.slash(self.validators[t.address])
+            log.warning("validator %s signed a losing result in %s: slashed %d wei", to_syn(t.address), comp.id, penalty)
+            self._maybe_remove(self.validators[t.address])
+        for t in winners:
+            economics.agreed(self.validators[t.address], t.latency)
+        paid = economics.share_fee(MODELS[comp.model_id].gas_price // 100,
+                                   [(self.validators[t.address], t.latency) for t in winners])
+        self.counters["rewards"] += sum(paid.values())
+        comp.validators |= {t.address for t in rnd.tasks.values()}
+        comp.rounds_done += 1
+        output = winners[0].output
+        info = MODELS[comp.model_id]
+        touched = {t.address: self.validators[t.address].to_record() for t in winners + losers}
+        for t in rnd.tasks.values():
+            self._tasks.pop(t.task_id, None)
+        if rnd.stage < info.num_stages - 1:
+            self._start_round(comp, rnd.step, rnd.stage + 1, output, notes)
+        elif comp.generation is not None and not comp.generation.accept(output):
+            self._start_round(comp, rnd.step + 1, 0, comp.generation.stage0_input(), notes)
+        else:
+            result = comp.generation.text.encode("utf-8") if comp.generation is not None else output
+            vote = rnd.votes[winner]
+            if vote.result_hash != keccak(result):
+                self._fail(comp, "the quorum's result hash does not match the agreed output")
+                return
+            cert = QuorumCertificate(winner, LEVEL, stage_set_id(comp.model_id, rnd.stage), rnd.required,
+                                     tuple((self.validators[t.address].public_keys, t.signature) for t in winners))
+            comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
+                                "signers": [to_syn(t.address) for t in winners], "threshold": rnd.required,
+                                "set_id": str(cert.set_id), "level": LEVEL.title}
+            self._complete(comp, result)
+        self.records.write(validators=touched, counters=self.counters)
+
+    def _maybe_remove(self, v: Validator) -> None:
+        """A validator slashed below the minimum stake leaves the on-chain sets it was in."""
+        if v.stake >= MIN_STAKE:
+            return
+        from pqc.validators import removal_writes
+
+        sets = [stage_set_id(model_id, stage) for model_id, stage in v.holds]
+        keys = v.keys
+        v.holds, v.attestation_valid, v.attestation_error = [], False, "stake slashed below the minimum"
+        self.hooks.update_storage(lambda read: [w for sid in sets for w in removal_writes(keys, read, sid)])
+
+    def _complete(self, comp: Computation, result: bytes) -> None:
+        comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
+        self.counters["completed"] += 1
+        self.counters["total_time"] += comp.finished - comp.created
+        # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
+        self._persist(comp, {comp.model_id.encode() + b"/" + comp.request_hash: comp.id})
+        self._done.notify_all()
+
+    def _fail(self, comp: Computation, reason: str) -> None:
+        if comp.round is not None:
+            for t in comp.round.tasks.values():
+                t.status = "Closed" if t.status == "Assigned" else t.status
+                self._tasks.pop(t.task_id, None)
+        comp.status, comp.reason, comp.finished, comp.round = "Failed", reason, time.time(), None
+        self.counters["failed"] += 1
+        log.warning("computation %s failed: %s", comp.id, reason)
+        self._persist(comp)
+        self._done.notify_all()
+
+    def _persist(self, comp: Computation, answers: Optional[dict] = None) -> None:
+        self.records.write(computations={comp.id: comp.to_record()}, answers=answers or {}, counters=self.counters)
+
+    def _send(self, notes: list) -> None:
+        for address, task in notes:
+            try:
+                self.notify(address, task)
+            except Exception:
+                log.exception("task notification failed")
+
+    def tick(self) -> None:
+        """Time out overdue tasks (and replace them), and computations that ran too long."""
+        notes: list = []
+        with self._lock:
+            now = time.time()
+            for comp in [c for c in self.computations.values() if c.status == "Running"]:
+                if now - comp.created > COMPUTATION_TIMEOUT:
+                    self._fail(comp, f"Consensus timeout: no result after {COMPUTATION_TIMEOUT:.0f} s")
+                    continue
+                rnd = comp.round
+                overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
+                for t in overdue:
+                    t.status = "TimedOut"
+                    self._tasks.pop(t.task_id, None)
+                    economics.timed_out(self.validators[t.address])
+                if overdue:
+                    self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
+                    self._settle(comp, rnd, notes)
+        self._send(notes)
+
+    def wait(self, cid: str, timeout: float) -> Computation:
+        deadline = time.time() + timeout
+        with self._done:
+            comp = self.get(cid)
+            while comp.status in ("Pending", "Running"):
+                left = deadline - time.time()
+                if left <= 0:
+                    break
+                self._done.wait(min(left, 1.0))
+            return comp
+
+    def get(self, cid: str) -> Computation:
+        with self._lock:
+            comp = self.computations.get(cid)
+            if comp is None:
+                rec = self.records.computation(cid) if isinstance(cid, str) else None
+                if rec is None:
+                    raise AIError(f"unknown computation {str(cid)[:80]}")
+                comp = Computation.from_record(rec)
+            return comp
+
+    def tasks_for(self, address: bytes) -> list[dict]:
+        with self._lock:
+            return [self.task_json(t) for t in self._tasks.values() if t.address == address and t.status == "Assigned"]

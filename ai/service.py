@@ -1,0 +1,133 @@
+"""The node's AI service: the scheduler wired to the chain, the RPC server and local validators.
+
+It owns the model manifests the node registers, the chain hooks (stake
+locking and on-chain validator sets, always applied on the chain thread),
+task notifications to subscribed validators, the deadline ticker, and the
+answers the AI precompile reads.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from ai.records import AIRecords
+from ai.scheduler import AIError, Scheduler
+from ai.scheduler.core import ChainHooks
+
+log = logging.getLogger("aivm.ai")
+
+STAKING_POOL = (0x0122).to_bytes(20, "big")  # holds validators' locked stakes
+
+
+def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
+    """Build (train / convert) missing artifacts once, and return their manifests."""
+    from ai.models import get_manifest, list_models
+
+    ids = model_ids or [m.model_id for m in list_models()]
+    return {mid: get_manifest(mid, cache_dir) for mid in ids}
+
+
+class NodeChainHooks(ChainHooks):
+    """Chain access for the scheduler: on the chain thread, whoever calls."""
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def _on_chain(self, fn: Callable, *args: Any) -> Any:
+        if threading.current_thread().name.startswith("aivm-chain"):
+            return fn(*args)
+        return self.node._executor.submit(fn, *args).result()
+
+    def lock_stake(self, address: bytes, amount: int) -> None:
+        def move():
+            chain = self.node.chain
+            balance = chain.balance(address)
+            if balance < amount:
+                raise AIError(f"{'0x' + address.hex()} holds {balance} wei, cannot stake {amount} wei: fund it first")
+            chain.set_balance(address, balance - amount)
+            chain.set_balance(STAKING_POOL, chain.balance(STAKING_POOL) + amount)
+
+        self._on_chain(move)
+
+    def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
+        def apply():
+            for address, slot, value in compute_writes(self.node.chain.storage):
+                self.node.chain.set_storage(address, slot, value)
+
+        self._on_chain(apply)
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        return self._on_chain(self.node.chain.storage, address, slot)
+
+
+class AIService:
+    def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = 30.0,
+                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0) -> None:
+        self.node = node
+        self.cache_dir = cache_dir
+        self._subscribers: dict[bytes, list[Callable[[dict], None]]] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self.scheduler = Scheduler(
+            AIRecords(node.chain.store.kv), node.chain.config.chain_id, manifests, NodeChainHooks(node),
+            notify=self._notify, cache=cache, task_timeout=task_timeout, codec_loader=self._codec,
+            max_new_tokens=max_new_tokens,
+        )
+        self.infer_timeout = infer_timeout
+        self._ticker: Optional[asyncio.Task] = None
+
+    def _codec(self):
+        from ai.models import prompt_codec
+
+        return prompt_codec(self.cache_dir)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._ticker = asyncio.create_task(self._tick_forever())
+
+    async def stop(self) -> None:
+        if self._ticker:
+            self._ticker.cancel()
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await asyncio.to_thread(self.scheduler.tick)
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    # -- task delivery to WebSocket subscribers --
+    def subscribe(self, address: bytes, send: Callable[[dict], None]) -> Callable[[], None]:
+        self._subscribers.setdefault(address, []).append(send)
+        return lambda: self._subscribers.get(address, []).remove(send) if send in self._subscribers.get(address, []) else None
+
+    def _notify(self, address: bytes, task: dict) -> None:
+        sends = list(self._subscribers.get(address, []))
+        if not sends or self._loop is None:
+            return
+        for send in sends:
+            self._loop.call_soon_threadsafe(send, task)
+
+    # -- what the AI precompile calls (on the chain thread, inside a block) --
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float) -> tuple[bytes, dict, str]:
+        """The quorum's answer for (model, input): recorded once, never recomputed."""
+        comp = self.scheduler.initiate(model_id, data, requester)
+        comp = self.scheduler.wait(comp.id, timeout)
+        if comp.status != "Completed":
+            reason = comp.reason or f"no quorum within {timeout:.0f} s"
+            raise AIError(reason)
+        return comp.result, comp.certificate, comp.id
+
+    def stats(self) -> dict:
+        s = self.scheduler
+        now = time.time()
+        active = sum(1 for v in s.validators.values() if v.attestation_valid and v.uptime(now) > 0.95)
+        return {
+            "distributed_computations": s.counters["computations"],
+            "completed_computations": s.counters["completed"],
+            "active_validators": active,
+            "total_ai_rewards_distributed": s.counters["rewards"],
+        }

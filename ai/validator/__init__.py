@@ -1,0 +1,1 @@
+"""The validator process (`aivm validator`) and the node's local validators."""

@@ -1,0 +1,74 @@
+"""`aivm validator --rpc URL --keystore FILE`: run one validator against a node."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from pqc import keystore
+from pqc.cli import _password, password_option
+
+ETHER = 10**18
+
+
+def parse_holds(text: str) -> list[tuple[str, int]]:
+    """"digits_cnn,distributed_ai_model:0-1" -> [(digits_cnn, 0), (distributed_ai_model, 0), (…, 1)]."""
+    from ai.models.catalog import MODELS
+
+    holds = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        model_id, _, stages = part.partition(":")
+        if model_id not in MODELS:
+            raise click.BadParameter(f"unknown model {model_id!r}; known: {', '.join(MODELS)}", param_hint="--holds")
+        n = MODELS[model_id].num_stages
+        if not stages:
+            wanted = range(n)
+        else:
+            lo, _, hi = stages.partition("-")
+            try:
+                wanted = range(int(lo), int(hi or lo) + 1)
+            except ValueError:
+                raise click.BadParameter(f"bad stage range {stages!r}", param_hint="--holds") from None
+        for s in wanted:
+            if not 0 <= s < n:
+                raise click.BadParameter(f"{model_id} has stages 0..{n - 1}, not {s}", param_hint="--holds")
+            holds.append((model_id, s))
+    return holds
+
+
+@click.command("validator")
+@click.option("--rpc", "rpc_url", required=True, help="The node's JSON-RPC URL (http://host:port).")
+@click.option("--keystore", "keystore_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@password_option
+@click.option("--stake", type=float, default=10.0, show_default=True, help="ETH to stake (locked from the validator's account).")
+@click.option("--holds", default="digits_cnn,distributed_ai_model", show_default=True,
+              help="Model stages to serve: model[:first-last],…")
+@click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
+@click.option("-v", "--verbose", is_flag=True)
+def validator(rpc_url, keystore_path, password_file, stake, holds, behaviour, verbose) -> None:
+    """Join a node's validator set and answer its AI tasks."""
+    from ai.validator.client import Behaviour, Validator
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        store = keystore.load(keystore_path)
+        keys = store.unlock(_password(password_file, confirm=False))
+    except keystore.KeystoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    try:
+        fault = Behaviour.parse(behaviour)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--behaviour") from None
+    v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault)
+    click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
+    try:
+        asyncio.run(v.run())
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # the node refused us, or went away: say why in one line
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

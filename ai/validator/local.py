@@ -1,0 +1,76 @@
+"""The node's own validator processes (`aivm start --validators N`).
+
+Each gets a keystore under `<data dir>/validators/` (created once, its
+password in a 0600 file beside it), an account funded on the dev chain for its
+stake, and a process of its own that stops with the node.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ai import protocol
+from pqc import keystore
+from pqc.keys import KeySet
+
+STAKE_ETH = 10
+
+
+@dataclass
+class LocalValidator:
+    index: int
+    keystore_path: Path
+    password_path: Path
+    address: bytes
+    process: Optional[subprocess.Popen] = None
+
+
+def prepare(directory: Path, count: int) -> list[LocalValidator]:
+    """Keystores for `count` validators (reused across restarts)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        ks_path, pw_path = directory / f"validator-{i}.json", directory / f"validator-{i}.password"
+        if not ks_path.exists():
+            password = secrets.token_urlsafe(24)
+            fd = os.open(pw_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            keystore.save(keystore.create(KeySet.generate(protocol.LEVEL, with_kem=False), password), ks_path)
+        store = keystore.load(ks_path)
+        out.append(LocalValidator(i, ks_path, pw_path, protocol.validator_address(store.signing_keys)))
+    return out
+
+
+def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: Optional[str] = None,
+          behaviours: Optional[dict[int, str]] = None) -> None:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for v in validators:
+        cmd = [sys.executable, "-m", "vm.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
+               "--password-file", str(v.password_path), "--stake", str(STAKE_ETH)]
+        if holds:
+            cmd += ["--holds", holds]
+        if behaviours and v.index in behaviours:
+            cmd += ["--behaviour", behaviours[v.index]]
+        log = open(log_dir / f"validator-{v.index}.log", "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+        v.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def stop(validators: list[LocalValidator], timeout: float = 10) -> None:
+    for v in validators:
+        if v.process and v.process.poll() is None:
+            v.process.send_signal(signal.SIGTERM)
+    for v in validators:
+        if v.process:
+            try:
+                v.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                v.process.kill()
+                v.process.wait()

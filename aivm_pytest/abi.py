@@ -1,0 +1,48 @@
+"""ABI plumbing shared by contracts, events and errors: canonical types, selectors, decoding."""
+from __future__ import annotations
+
+from typing import Any
+
+import eth_abi
+from eth_utils import keccak, to_checksum_address
+
+
+def abi_type(p: dict) -> str:
+    """The canonical type of one ABI parameter (tuples spelled out)."""
+    t = p["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(abi_type(c) for c in p.get("components", [])) + ")" + t[len("tuple"):]
+    return t
+
+
+def signature(entry: dict) -> str:
+    return f"{entry['name']}({','.join(abi_type(i) for i in entry.get('inputs', []))})"
+
+
+def selector(entry: dict) -> bytes:
+    return keccak(text=signature(entry))[:4]
+
+
+def encode(params: list[dict], values: tuple) -> bytes:
+    return eth_abi.encode([abi_type(p) for p in params], [_to_abi(v) for v in values])
+
+
+def decode(params: list[dict], data: bytes) -> tuple:
+    return tuple(_from_abi(v) for v in eth_abi.decode([abi_type(p) for p in params], data))
+
+
+def _to_abi(v: Any) -> Any:
+    """Lists for tuples/arrays as eth-abi wants; everything else as given (checksum strings welcome)."""
+    if isinstance(v, (list, tuple)):
+        return [_to_abi(x) for x in v]
+    if hasattr(v, "address") and isinstance(getattr(v, "address"), str):  # a contract object
+        return v.address
+    return v
+
+
+def _from_abi(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return tuple(_from_abi(x) for x in v)
+    if isinstance(v, str) and len(v) == 42 and v.startswith("0x"):
+        return to_checksum_address(v)
+    return v

@@ -1,0 +1,80 @@
+"""Local validators that answer `ai.infer`, with faults on demand.
+
+A thin layer over the scheduler's `ai.cluster.LocalCluster(chain, n=, models=)`:
+in-process validators attached to the chain's AI service, with `crash(i)`,
+`make_slow(i, seconds)`, `make_liar(i)`, `heal(i)` and `stop()`. What this adds is
+bookkeeping, so every fault a test injects is healed when the test ends.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterable, Iterator
+
+UNAVAILABLE = "distributed AI cluster not available yet (needs ai.cluster.LocalCluster)"
+
+
+def cluster_class() -> Any:
+    """`ai.cluster.LocalCluster`, or None while the scheduler does not provide it."""
+    try:
+        from ai.cluster import LocalCluster
+    except ModuleNotFoundError as exc:
+        if exc.name in ("ai.cluster", "ai"):
+            return None
+        raise  # ai.cluster exists but something it imports is missing: say so loudly
+    return LocalCluster
+
+
+class Validators:
+    """`validators` fixture: `crash`, `make_slow`, `make_liar`, `heal`, and `faults(...)` as a block."""
+
+    def __init__(self, cluster: Any, n: int) -> None:
+        self.cluster = cluster
+        self.n = n
+        self.faulty: set[int] = set()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _check(self, indexes: Iterable[int]) -> list[int]:
+        out = list(indexes)
+        for i in out:
+            if not 0 <= i < self.n:
+                raise IndexError(f"validator {i} out of range: there are {self.n} (0..{self.n - 1})")
+        return out
+
+    def crash(self, *indexes: int) -> None:
+        """These validators stop answering (their votes never arrive)."""
+        for i in self._check(indexes):
+            self.cluster.crash(i)
+            self.faulty.add(i)
+
+    def make_slow(self, *indexes: int, seconds: float) -> None:
+        """These validators answer `seconds` late (past the scheduler's deadline, if you like)."""
+        for i in self._check(indexes):
+            self.cluster.make_slow(i, seconds)
+            self.faulty.add(i)
+
+    def make_liar(self, *indexes: int) -> None:
+        """These validators answer with a wrong result (the quorum should outvote them)."""
+        for i in self._check(indexes):
+            self.cluster.make_liar(i)
+            self.faulty.add(i)
+
+    def heal(self, *indexes: int) -> None:
+        """Back to honest and prompt; all faulty validators when none are named."""
+        for i in self._check(indexes or sorted(self.faulty)):
+            self.cluster.heal(i)
+            self.faulty.discard(i)
+
+    @contextlib.contextmanager
+    def faults(self, crash: Iterable[int] = (), lie: Iterable[int] = (), slow: Iterable[int] = (),
+               seconds: float = 30.0) -> Iterator["Validators"]:
+        """Inject faults for the block only: `with validators.faults(crash=[0], lie=[1]): ...`."""
+        self.crash(*crash)
+        self.make_liar(*lie)
+        if slow:
+            self.make_slow(*slow, seconds=seconds)
+        try:
+            yield self
+        finally:
+            self.heal(*set(crash) | set(lie) | set(slow))

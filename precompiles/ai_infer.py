@@ -1,0 +1,66 @@
+"""0x0120 `ai_infer`: a contract asks the validator quorum and gets the answer in the same call.
+
+Input abi.encode(string modelId, bytes input); output abi.encode(bytes result).
+The block producer waits for the quorum (bounded by the AI service's timeout).
+An answer is recorded once per (model, input) and every later execution —
+replaying the block, an eth_call on past state, a gas estimate — reads the
+record instead of recomputing, so it never differs. A failure reverts with
+Error("Distributed AI computation failed: <reason>").
+"""
+from eth_abi import decode, encode
+from eth_hash.auto import keccak
+
+from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
+
+BASE_GAS = 2_000
+GAS_PER_INPUT_BYTE = 16
+FAILED = "Distributed AI computation failed: "
+
+
+def _parse(data: bytes) -> tuple[str, bytes]:
+    try:
+        model_id, payload = decode(["string", "bytes"], data)
+    except Exception as exc:
+        raise PrecompileError(f"ai_infer input must be abi.encode(string modelId, bytes input): {exc}") from None
+    return model_id, payload
+
+
+def _gas(data: bytes) -> int:
+    from ai.models.catalog import MODELS
+
+    model_id, payload = _parse(data)
+    info = MODELS.get(model_id)
+    price = info.gas_price if info else 0  # an unknown model fails in run() with a reason
+    return BASE_GAS + price + GAS_PER_INPUT_BYTE * len(payload)
+
+
+def error(reason: str) -> bytes:
+    return bytes.fromhex("08c379a0") + encode(["string"], [FAILED + reason])
+
+
+def _run(ctx) -> bytes:
+    model_id, payload = _parse(ctx.data)
+    service = ctx.services.get("ai")
+    if service is None:
+        raise PrecompileRevert(error("distributed AI is not enabled on this chain"))
+    recorded = service.scheduler.recorded(model_id, keccak(payload))
+    if recorded is not None:
+        return encode(["bytes"], [bytes.fromhex(recorded["result"])])
+    from ai.scheduler import AIError
+
+    try:
+        result, _certificate, _cid = service.infer(model_id, payload, "0x" + ctx.sender.hex(), service.infer_timeout)
+    except AIError as exc:
+        raise PrecompileRevert(error(str(exc))) from None
+    return encode(["bytes"], [result])
+
+
+AI_INFER = register(
+    Precompile(
+        name="ai_infer",
+        address=0x0120,
+        gas=_gas,
+        run=_run,
+        doc="abi.encode(string modelId, bytes input) -> abi.encode(bytes result)",
+    )
+)

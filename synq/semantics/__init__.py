@@ -1,0 +1,5 @@
+"""Stage 2: AST -> checked Analysis (`analyze`)."""
+from synq.semantics import types
+from synq.semantics.analysis import Analysis, analyze
+
+__all__ = ["Analysis", "analyze", "types"]

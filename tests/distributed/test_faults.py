@@ -1,0 +1,93 @@
+"""Validators that lie, forge, replay, stall or die never change an answer; too many make it fail cleanly."""
+import signal
+import time
+
+import pytest
+from sklearn.datasets import load_digits
+
+from tests.distributed.cluster import start_cluster
+
+DIGITS = load_digits()
+
+
+def image(i: int) -> bytes:
+    return bytes(int(x) for x in DIGITS.data[i])
+
+
+def test_two_of_seven_lying_never_change_the_answer_and_get_slashed(tmp_path):
+    behaviours = {0: "lie", 1: "forge", 2: "replay"}
+    c = start_cluster(tmp_path, 7, behaviours=behaviours, task_timeout=6)
+    try:
+        for i in (3, 17):
+            out = c.compute("digits_cnn", image(i))
+            assert out["status"] == "Completed", out
+            assert bytes.fromhex(out["result"])[0] == DIGITS.target[i]
+            verdict = c.rpc("synergy_verifyAIResult", out["computation_id"])
+            assert verdict["valid"] and verdict["signers"] >= verdict["required"] == 5
+        liar, forger = (c.validators[i].address for i in (0, 1))
+        liar_rewards = c.rpc("synergy_getValidatorAIRewards", "0x" + liar.hex())
+        assert liar_rewards["slashed"] > 0 and liar_rewards["total_rewards"] == 0
+        stats = c.rpc("synergy_getValidatorAIStats", "0x" + liar.hex())
+        assert stats["synergy_score"] < 85 and stats["ai_tasks_failed"] >= 1
+        forger_rewards = c.rpc("synergy_getValidatorAIRewards", "0x" + forger.hex())
+        assert forger_rewards["total_rewards"] == 0
+        honest = c.rpc("synergy_getValidatorAIRewards", "0x" + c.validators[5].address.hex())
+        assert honest["total_rewards"] > 0 and honest["slashed"] == 0
+        # the replaying validator's duplicate was refused (it logs that), its first answer counted
+        log = (tmp_path / "logs" / "validator-2.log").read_text()
+        assert "replay refused as expected" in log and "was accepted" not in log
+    finally:
+        c.stop()
+
+
+def test_too_many_liars_fail_cleanly(tmp_path):
+    c = start_cluster(tmp_path, 4, behaviours={0: "lie", 1: "lie"}, task_timeout=5)
+    try:
+        out = c.compute("digits_cnn", image(8))
+        assert out["status"] == "Failed" and out["success"] is False
+        assert out["error"].startswith("Distributed AI computation failed: no quorum possible")
+        assert "result" not in out
+        assert c.rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is False
+    finally:
+        c.stop()
+
+
+def test_a_validator_killed_mid_task_does_not_stop_the_computation(tmp_path):
+    c = start_cluster(tmp_path, 5, behaviours={4: "delay=4"}, task_timeout=3)
+    try:
+        cid = c.rpc("synergy_initiateDistributedAI", "digits_cnn", image(21).hex())["computation_id"]
+        time.sleep(0.5)
+        c.validators[4].process.send_signal(signal.SIGKILL)  # dies while "computing"
+        out = c.wait(cid)
+        assert out["status"] == "Completed" and bytes.fromhex(out["result"])[0] == DIGITS.target[21]
+        # it lost score for the time-out (or never answered before the quorum decided)
+        dead = c.rpc("synergy_getValidatorAIStats", "0x" + c.validators[4].address.hex())
+        assert dead["ai_tasks_completed"] == 0
+    finally:
+        c.stop()
+
+
+def test_records_survive_a_node_restart(tmp_path):
+    data = tmp_path / "chain"
+    c = start_cluster(tmp_path / "a", 3, data_dir=data)
+    try:
+        out = c.compute("digits_cnn", image(30))
+        assert out["status"] == "Completed"
+        rewards = {v.address: c.rpc("synergy_getValidatorAIRewards", "0x" + v.address.hex()) for v in c.validators}
+        stats = c.rpc("synergy_getAIDistributedStats")
+    finally:
+        c.stop()
+    from tests.nodeproc import start_node
+
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        def rpc(m, *p):
+            return node.rpc(m, *p)["result"]
+
+        assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
+        assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True
+        for address, before in rewards.items():
+            assert rpc("synergy_getValidatorAIRewards", "0x" + address.hex()) == before
+        assert rpc("synergy_getAIDistributedStats") == stats
+    finally:
+        node.stop()

@@ -1,0 +1,11 @@
+"""Small helpers shared by the PQC tests (imported as a top-level module)."""
+from __future__ import annotations
+
+MESSAGE = b"AIVM quorum message"
+
+
+def flip(data: bytes, bit: int) -> bytes:
+    """`data` with one bit flipped (bit index over the whole byte string)."""
+    out = bytearray(data)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)

@@ -86,6 +86,8 @@ class AIService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ticker = asyncio.create_task(self._tick_forever())
+        if "distributed_ai_model" in self.scheduler.manifests:
+            await asyncio.to_thread(self._codec)  # load the tokenizer now, not on the first request
 
     async def stop(self) -> None:
         if self._ticker:

@@ -54,10 +54,12 @@ def _as_path(obj: Any, search: tuple[Path, ...]) -> Optional[Path]:
     text = str(obj)
     if "\n" in text or len(text) > 4096 or not text.endswith((".synq", ".vy", ".json")):
         if isinstance(obj, Path):
-            raise FileNotFoundError(obj)
+            raise ValueError(f"deploy() reads .synq, .vy or .json files, not {obj}")
         return None
     p = Path(text)
-    for base in (Path.cwd(), *search):
+    if p.is_file():  # relative to the working directory: keep it short in error messages
+        return p
+    for base in search:
         if (base / p).is_file():
             return base / p
     raise FileNotFoundError(f"no contract file {text!r} (looked in {', '.join(str(b) for b in (Path.cwd(), *search))})")

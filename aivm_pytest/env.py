@@ -48,6 +48,10 @@ class Env:
         self.last_tx: Optional[ExecutionResult] = None
         self._contracts: dict[bytes, Contract] = {}  # address -> the object that knows its ABI and source
 
+    def __repr__(self) -> str:
+        where = "in-process chain" if self.raw is not None else f"node at {self.backend.url}"
+        return f"<Env: {where}, head #{self.block_number}>"
+
     @property
     def raw(self) -> Any:
         """The in-process `vm.chain.Chain` (None with --network)."""
@@ -104,13 +108,16 @@ class Env:
     def _error(self, result: ExecutionResult, art: Artifact, fn: str) -> Reverted:
         """The exception for a failed result, naming the function and, for SynQ, the source line."""
         where = f"in {art.name}.{fn}"
-        at = self.backend.revert_pc(result)
-        if at is not None:
-            address, pc, in_init = at
-            owner = art if in_init else getattr(self._contracts.get(address), "artifact", None)
+        frames = self.backend.revert_frames(result)
+        for depth, (address, pc, in_init) in reversed(list(enumerate(frames))):
+            if in_init:  # only the constructor being deployed has a known init source map
+                owner = art if depth == 0 else None
+            else:
+                owner = getattr(self._contracts.get(address), "artifact", None)
             line = source_line_for(owner, pc, in_init) if owner is not None else ""
             if line:
                 where += f" at {line}"
+                break
         errors = {cls.selector: cls for cls in (error_class(e) for c in [art, *[x.artifact for x in self._contracts.values()]]
                                                 for e in c.abi if e.get("type") == "error")}
         gas = result.gas_used if result.tx_hash else 0
@@ -148,8 +155,9 @@ class Env:
             self.backend.mine(timestamp if i == 0 else None)
 
     def time_travel(self, seconds: int) -> None:
-        """Move time forward and mine a block, so views and the next transaction both see it."""
-        self.backend.increase_time(seconds)
+        """Mine a block `seconds` after the latest one, so views and later blocks see the new time."""
+        if seconds > 0:
+            self.backend.set_next_timestamp(self.timestamp + seconds)
         self.backend.mine(None)
 
     def set_next_timestamp(self, timestamp: int) -> None:

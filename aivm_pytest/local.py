@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from vm.chain import Chain, ChainConfig, ExecutionResult
+from vm.node import Services
 
 
 class LocalBackend:
@@ -15,7 +16,9 @@ class LocalBackend:
 
     def __init__(self, chain: Optional[Chain] = None, config: Optional[ChainConfig] = None,
                  services: Any = None) -> None:
-        self.chain = chain or Chain.ephemeral(config, services)
+        # the node's services mapping, empty: an AI cluster attached later puts "ai" into it
+        self.services = services if services is not None else Services()
+        self.chain = chain or Chain.ephemeral(config, self.services)
         self.accounts = [a.address for a in self.chain.accounts]
         self.gas_limit = self.chain.config.gas_limit
 
@@ -28,23 +31,21 @@ class LocalBackend:
     def call(self, sender: bytes, to: bytes, data: bytes, value: int, gas: Optional[int]) -> ExecutionResult:
         return self.chain.call(sender, to, data, value, gas)
 
-    def revert_pc(self, result: ExecutionResult) -> Optional[tuple[bytes, int, bool]]:
-        """(code address, pc, in init code) of the REVERT that failed the call.
+    def revert_frames(self, result: ExecutionResult) -> list[tuple[bytes, int, bool]]:
+        """(code address, pc, in init code) of the failing REVERT, outermost call first.
 
-        When a failure only bubbled up a child call's revert data, the child is where it happened.
+        When a call failed only by bubbling up a child's revert data, the child's frame follows;
+        the caller picks the deepest frame it has a source map for (a precompile has none).
         """
         comp = result.computation
-        if comp is None or result.success:
-            return None
-        while True:
-            child = next((c for c in reversed(comp.children)
-                          if c.is_error and comp.output and c.output == comp.output), None)
-            if child is None:
-                break
-            comp = child
-        msg = comp.msg
-        address = msg.storage_address if msg.is_create else msg.code_address
-        return address, comp.code.program_counter - 1, msg.is_create
+        frames: list[tuple[bytes, int, bool]] = []
+        while comp is not None and not result.success:
+            msg = comp.msg
+            frames.append((msg.storage_address if msg.is_create else msg.code_address,
+                           comp.code.program_counter - 1, msg.is_create))
+            comp = next((c for c in reversed(comp.children)
+                         if c.is_error and comp.output and c.output == comp.output), None)
+        return frames
 
     # -- snapshots
     def snapshot(self) -> int:

@@ -74,8 +74,8 @@ class RpcBackend:
             contract_address=bytes.fromhex(created[2:]) if created else None, receipt=dict(receipt),
         )
 
-    def revert_pc(self, result: ExecutionResult) -> None:
-        return None  # a node does not say where a transaction reverted
+    def revert_frames(self, result: ExecutionResult) -> list:
+        return []  # a node does not say where a transaction reverted
 
     # -- snapshots
     def snapshot(self) -> str:

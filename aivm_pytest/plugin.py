@@ -118,8 +118,7 @@ def pytest_runtest_call(item: pytest.Item):
     if inner is not None:  # hypothesis: one snapshot per example
         handle.inner_test = _anchored(env, inner)
     try:
-        with env.anchor():
-            yield
+        yield
     finally:
         if inner is not None:
             handle.inner_test = inner
@@ -128,8 +127,7 @@ def pytest_runtest_call(item: pytest.Item):
 def _anchored(env: Env, test: Any) -> Any:
     @functools.wraps(test)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with env.anchor():
-            return test(*args, **kwargs)
+        return test(*args, **kwargs)
     return run
 
 

@@ -161,6 +161,7 @@ def rows(results: dict, inproc: dict) -> tuple[list[str], list[list[str]]]:
         ("logs in the node", lambda r: f"{r.logs_total:,}"),
         ("logs returned (all / topic / narrow)", _log_counts),
         ("timed txs ok / sent", lambda r: f"{r.tx_ok:,} / {r.tx_sent:,}"),
+        ("mining stalls unstuck with evm_mine", lambda r: f"{r.tx_nudges:,}"),
         ("load average (1 min) when started", lambda r: f"{r.load_at_start:.2f}"),
         ("client CPU share (tx / call phase)",
          lambda r: " / ".join(f"{r.client_cpu.get(k, 0):.0%}" for k in ("tx", "call"))),

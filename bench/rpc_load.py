@@ -67,6 +67,7 @@ class LoadConfig:
     tx_budget_s: float = 300.0   # the tx phase stops sending after this
     call_budget_s: float = 60.0  # the call phase stops after this
     receipt_timeout_s: float = 60.0  # give up after this long without a new receipt
+    nudge_after_s: float = 1.0       # evm_mine after this long without a new receipt
 
     @classmethod
     def quick(cls) -> "LoadConfig":
@@ -85,6 +86,7 @@ class LoadResult:
     tx_seconds: float = 0.0
     tx_blocks: int = 0             # distinct blocks the timed txs landed in
     tx_truncated: bool = False     # stopped by tx_budget_s
+    tx_nudges: int = 0             # evm_mine calls needed to unstick mining
     calls: int = 0
     calls_per_s: float = 0.0
     call_p50_ms: float = 0.0
@@ -269,38 +271,67 @@ def read_memory(pid: int | None) -> tuple[float | None, float | None]:
 
 
 # ------------------------------------------------------------------- phases
-async def wait_receipts(rpc: Rpc, hashes: list[str], workers: int,
-                        idle_timeout: float) -> list[dict | None]:
+@dataclass
+class ReceiptWait:
+    receipts: list
+    nudges: int = 0  # evm_mine calls needed to get stuck transactions mined
+
+
+async def wait_receipts(rpc: Rpc, hashes: list[str], workers: int, idle_timeout: float,
+                        nudge_after: float | None = None) -> ReceiptWait:
     """Fetch every receipt, polling the ones not mined yet.
 
     Gives up (leaving None) once no new receipt has arrived for
     `idle_timeout` seconds, so a slow but progressing node is waited for.
+    With `nudge_after`, a stall that long gets an ``evm_mine``: Anvil's
+    automine can leave ready transactions in its pool when they arrive
+    concurrently (foundry-rs/foundry#10122); every nudge is counted.
     """
-    out: list[dict | None] = [None] * len(hashes)
+    wait = ReceiptWait([None] * len(hashes))
     todo = iter(range(len(hashes)))
-    last_progress = time.monotonic()
+    last_progress = last_nudge = time.monotonic()
+    pending = len(hashes)
 
     async def worker():
-        nonlocal last_progress
+        nonlocal last_progress, pending
         for i in todo:
             while True:
                 receipt = await rpc.call("eth_getTransactionReceipt", [hashes[i]])
                 if receipt is not None:
-                    out[i] = receipt
+                    wait.receipts[i] = receipt
                     last_progress = time.monotonic()
+                    pending -= 1
                     break
                 if time.monotonic() - last_progress > idle_timeout:
                     break
                 await asyncio.sleep(0.01)
 
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return out
+    async def nudger():
+        nonlocal last_nudge
+        while pending and nudge_after:
+            await asyncio.sleep(nudge_after / 4)
+            now = time.monotonic()
+            if pending and now - max(last_progress, last_nudge) > nudge_after:
+                try:
+                    await rpc.call("evm_mine", [])
+                except RpcError:
+                    return
+                wait.nudges += 1
+                last_nudge = now
+
+    workers_done = asyncio.gather(*(worker() for _ in range(workers)))
+    nudging = asyncio.ensure_future(nudger())
+    try:
+        await workers_done
+    finally:
+        nudging.cancel()
+    return wait
 
 
 async def send_and_confirm(rpc: Rpc, raws: list[str], workers: int) -> list[dict]:
     """Untimed helper: send in order, then wait for every receipt; all must succeed."""
     hashes = [await rpc.call("eth_sendRawTransaction", [raw]) for raw in raws]
-    receipts = await wait_receipts(rpc, hashes, workers, 60.0)
+    receipts = (await wait_receipts(rpc, hashes, workers, 60.0, nudge_after=1.0)).receipts
     for h, r in zip(hashes, receipts):
         if r is None or int(r["status"], 16) != 1:
             raise RuntimeError(f"setup transaction {h} failed: {r}")
@@ -368,7 +399,10 @@ async def tx_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> Non
 
     await asyncio.gather(*(sender(b) for b in batches))
     t_sent = time.perf_counter()
-    receipts = await wait_receipts(rpc, hashes, cfg.pool, cfg.receipt_timeout_s)
+    wait = await wait_receipts(rpc, hashes, cfg.pool, cfg.receipt_timeout_s,
+                               nudge_after=cfg.nudge_after_s)
+    receipts = wait.receipts
+    res.tx_nudges = wait.nudges
     t_done = time.perf_counter()
     res.client_cpu["tx"] = (time.process_time() - cpu0) / (t_done - t0)
     ok = [r for r in receipts if r is not None and int(r["status"], 16) == 1]
@@ -384,6 +418,10 @@ async def tx_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> Non
         res.notes.append(f"{len(rejected)} transactions rejected, first: {rejected[0]}")
     if res.tx_failed:
         res.notes.append(f"{res.tx_failed} transactions reverted or had no receipt")
+    if res.tx_nudges:
+        res.notes.append(f"mining stalled with transactions pending: {res.tx_nudges} evm_mine "
+                         f"calls after {cfg.nudge_after_s:.0f} s without a new receipt "
+                         "(the stalls count in the timed window)")
     if res.tx_truncated:
         res.notes.append(f"tx phase stopped sending after {cfg.tx_budget_s:.0f} s")
 

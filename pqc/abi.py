@@ -51,14 +51,14 @@ def _plan(types: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
     return tuple(plan)
 
 
-def decode(types: list[str], data: bytes) -> list:
+def decode(types: "tuple[str, ...] | list[str]", data: bytes) -> list:
     """Decode canonical `abi.encode(...)` output of `types`; FormatError otherwise.
 
     Written flat (few calls, no string work unless failing) because it runs on
     every precompile call.
     """
     data = bytes(data)
-    plan = _plan(tuple(types))
+    plan = _plan(types if type(types) is tuple else tuple(types))
     tail = 32 * len(plan)
     out: list = []
     for i, (t, field, bits) in enumerate(plan):

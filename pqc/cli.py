@@ -6,6 +6,7 @@ modifies the keystore. Secrets are never printed.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -39,8 +40,6 @@ def _password(password_file: str | None, *, confirm: bool) -> str:
 
 def _fail_cleanly(fn):
     """Turn PQC errors into `Error: reason` and exit status 1."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:

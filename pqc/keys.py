@@ -35,6 +35,10 @@ def _suite_ids(level: SecurityLevel, role: Role) -> tuple[int, ...]:
     return level.suite.signatures if role is Role.SIGNING else level.suite.kems
 
 
+def _names(ids) -> str:
+    return ", ".join(alg.name_of(i) for i in ids) or "none"
+
+
 def _algorithm(alg_id: int, role: Role):
     return alg.signature(alg_id) if role is Role.SIGNING else alg.kem(alg_id)
 
@@ -51,10 +55,9 @@ class PublicKeys:
         expected = _suite_ids(self.level, self.role)
         got = tuple(a for a, _ in self.keys)
         if got != expected:
-            names = lambda ids: ", ".join(alg.name_of(i) for i in ids) or "none"  # noqa: E731
             raise FormatError(
-                f"{self.level.title} {self.role.name.lower()} keys must be [{names(expected)}], "
-                f"got [{names(got)}]"
+                f"{self.level.title} {self.role.name.lower()} keys must be [{_names(expected)}], "
+                f"got [{_names(got)}]"
             )
         for alg_id, key in self.keys:
             size = _algorithm(alg_id, self.role).public_key_size

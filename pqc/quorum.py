@@ -22,7 +22,7 @@ from pqc.keys import KeySet, PublicKeys, Role
 from pqc.levels import SecurityLevel
 from pqc.validators import CONSENSUS_ADDRESS, Read, is_registered, set_size
 
-ABI_TYPES = ["bytes32", "uint8", "uint256", "uint256", "bytes[]", "bytes[]"]
+ABI_TYPES = ("bytes32", "uint8", "uint256", "uint256", "bytes[]", "bytes[]")
 MAX_VOTES = 1024
 
 
@@ -35,7 +35,7 @@ class QuorumCertificate:
     votes: tuple[tuple[bytes, bytes], ...]  # (key bundle, signature bundle)
 
     def encode(self) -> bytes:
-        return abi_encode(ABI_TYPES, [
+        return abi_encode(list(ABI_TYPES), [
             self.message_hash, int(self.level), self.set_id, self.threshold,
             [k for k, _ in self.votes], [s for _, s in self.votes],
         ])

@@ -150,7 +150,9 @@ def open_sealed(sealed: "SealedMessage | bytes", keys: KeySet, *,
     if not isinstance(sealed, SealedMessage):
         sealed = SealedMessage.decode(sealed)
     kem_keys = keys.kem_keys()
-    if kem_keys is None or keys.level != sealed.level:
+    if kem_keys is None:
+        raise SealError("these keys have no KEM keys (Basic or sign-only); they cannot open messages")
+    if keys.level != sealed.level:
         raise SealError(f"message is level {sealed.level.title}, keys are {keys.level.title}")
     if kem_keys.key_hash != sealed.recipient_key_hash:
         raise SealError("message was sealed to different recipient keys")

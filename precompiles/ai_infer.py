@@ -42,7 +42,7 @@ def _run(ctx) -> bytes:
     model_id, payload = _parse(ctx.data)
     service = ctx.services.get("ai")
     if service is None:
-        raise PrecompileRevert(error("distributed AI is not enabled on this chain"))
+        raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
     recorded = service.scheduler.recorded(model_id, keccak(payload))
     if recorded is not None:
         return encode(["bytes"], [bytes.fromhex(recorded["result"])])

@@ -21,8 +21,8 @@ from pqc.keys import PublicKeys
 from pqc.levels import SecurityLevel
 from precompiles.registry import Precompile, PrecompileError, register
 
-SIG_TYPES = ["uint16", "bytes", "bytes", "bytes"]
-BUNDLE_TYPES = ["uint8", "bytes", "bytes", "bytes"]
+SIG_TYPES = ("uint16", "bytes", "bytes", "bytes")
+BUNDLE_TYPES = ("uint8", "bytes", "bytes", "bytes")
 ONE, ZERO = (1).to_bytes(32, "big"), bytes(32)
 
 

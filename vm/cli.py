@@ -70,8 +70,6 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
     services = Services()
     node = Node(options, services)
     node.config = cfg
-    if cfg.aivm.enabled:
-        await _start_ai(node, services, cfg)
     await node.start()
     try:
         runner = await serve(node, n.host, n.port)
@@ -79,14 +77,18 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         await node.stop()
         raise RuntimeError(f"cannot listen on {n.host}:{n.port}: {exc.strerror or exc}") from None
     port = runner.addresses[0][1] if runner.addresses else n.port
-    local = await _start_local_validators(node, n.validators, port, options) if node.ai else []
     _banner(node, n.host, port, options)
+    local: list = []
+    # models load (and, the first time, train / convert) while the chain already serves
+    ai_task = asyncio.create_task(_start_ai(node, services, cfg, port, options, local)) if cfg.aivm.enabled else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     console.print("shutting down…")
+    if ai_task and not ai_task.done():
+        ai_task.cancel()
     if local:
         from ai.validator import local as local_validators
 
@@ -98,17 +100,25 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
     console.print("stopped cleanly")
 
 
-async def _start_ai(node, services, cfg: config_mod.Config) -> None:
+async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, local: list) -> None:
     from ai.service import AIService, load_manifests
 
-    console.print("preparing models (the first run trains and converts them; later runs reuse the cache)…")
-    manifests = await asyncio.to_thread(load_manifests)
+    node.ai_status = "loading models (the first run trains and converts them; later runs reuse the cache)"
+    console.print(f"distributed AI: {node.ai_status}…", highlight=False)
+    try:
+        manifests = await asyncio.to_thread(load_manifests)
+    except Exception as exc:  # the chain keeps serving; AI methods say why they cannot
+        node.ai_status = f"model preparation failed: {exc}"
+        logging.getLogger("aivm.ai").exception("model preparation failed")
+        return
     n = cfg.node
-    node.ai = AIService(node, manifests, cache=n.ai_cache, task_timeout=float(n.ai_task_timeout),
-                        max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout))
-    services["ai"] = node.ai
-    node.ai_stats = node.ai.stats
-    await node.ai.start()
+    ai = AIService(node, manifests, cache=n.ai_cache, task_timeout=float(n.ai_task_timeout),
+                   max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout))
+    await ai.start()
+    node.ai, services["ai"], node.ai_stats = ai, ai, ai.stats
+    node.ai_status = "ready"
+    console.print(f"distributed AI ready: models {', '.join(manifests)}", highlight=False)
+    local += await _start_local_validators(node, n.validators, port, options)
 
 
 async def _start_local_validators(node, count: int, port: int, options) -> list:

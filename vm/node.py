@@ -57,7 +57,8 @@ class Node:
         self._pending_listeners: list[Callable[[bytes], None]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.automine = options.block_time <= 0
-        self.ai = None  # the AI service, when [aivm] enabled (set by the CLI before start)
+        self.ai = None  # the AI service, once [aivm] enabled and its models are loaded
+        self.ai_status: Optional[str] = None
         self.config = None
 
     # -- lifecycle --

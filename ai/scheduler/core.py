@@ -44,6 +44,7 @@ SPARE = 1  # validators assigned beyond the quorum, so one fault costs no round 
 TASK_TIMEOUT = 30.0  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
+MAX_TASKS_KEPT = 100_000
 
 
 class AIError(Exception):
@@ -148,7 +149,7 @@ class Scheduler:
                          "rewards": 0, "total_time": 0.0, "cached": 0, **records.counters()}
         self.computations: dict[str, Computation] = {}
         self._seq = itertools.count(self.counters["computations"] + 1)
-        self._tasks: dict[str, Task] = {}
+        self._tasks: collections.OrderedDict[str, Task] = collections.OrderedDict()
         self._recover()
 
     def _recover(self) -> None:
@@ -296,6 +297,8 @@ class Scheduler:
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
         notes = []
+        # the tokenizer may load on first use: never while holding the lock (heartbeats need it)
+        generation = self._new_generation(data) if MODELS[model_id].num_stages > 1 else None
         with self._lock:
             n = next(self._seq)
             cid = f"ai_comp_{int(time.time())}_{n}"
@@ -313,8 +316,8 @@ class Scheduler:
                 self._done.notify_all()
                 return comp
             comp.status = "Running"
-            if MODELS[model_id].num_stages > 1:
-                comp.generation = self._new_generation(data)
+            if generation is not None:
+                comp.generation = generation
                 first = comp.generation.stage0_input()
             else:
                 first = comp.input
@@ -358,6 +361,8 @@ class Scheduler:
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout)
         rnd.tasks[v.address] = task
         self._tasks[tid] = task
+        while len(self._tasks) > MAX_TASKS_KEPT:  # finished tasks are kept a while to name replays
+            self._tasks.popitem(last=False)
         notes.append((v.address, self.task_json(task)))
 
     def task_json(self, task: Task) -> dict:
@@ -469,8 +474,6 @@ class Scheduler:
         output = winners[0].output
         info = MODELS[comp.model_id]
         touched = {t.address: self.validators[t.address].to_record() for t in winners + losers}
-        for t in rnd.tasks.values():
-            self._tasks.pop(t.task_id, None)
         if rnd.stage < info.num_stages - 1:
             self._start_round(comp, rnd.step, rnd.stage + 1, output, notes)
         elif comp.generation is not None and not comp.generation.accept(output):
@@ -512,7 +515,6 @@ class Scheduler:
         if comp.round is not None:
             for t in comp.round.tasks.values():
                 t.status = "Closed" if t.status == "Assigned" else t.status
-                self._tasks.pop(t.task_id, None)
         comp.status, comp.reason, comp.finished, comp.round = "Failed", reason, time.time(), None
         self.counters["failed"] += 1
         log.warning("computation %s failed: %s", comp.id, reason)
@@ -542,7 +544,6 @@ class Scheduler:
                 overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
                 for t in overdue:
                     t.status = "TimedOut"
-                    self._tasks.pop(t.task_id, None)
                     economics.timed_out(self.validators[t.address])
                 if overdue:
                     self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})

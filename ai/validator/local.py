@@ -48,14 +48,16 @@ def prepare(directory: Path, count: int) -> list[LocalValidator]:
     return out
 
 
-def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: Optional[str] = None,
+def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: "str | dict[int, str] | None" = None,
           behaviours: Optional[dict[int, str]] = None) -> None:
+    """`holds`: one --holds value for all, or one per validator index."""
     log_dir.mkdir(parents=True, exist_ok=True)
     for v in validators:
         cmd = [sys.executable, "-m", "vm.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
                "--password-file", str(v.password_path), "--stake", str(STAKE_ETH)]
-        if holds:
-            cmd += ["--holds", holds]
+        mine = holds.get(v.index) if isinstance(holds, dict) else holds
+        if mine:
+            cmd += ["--holds", mine]
         if behaviours and v.index in behaviours:
             cmd += ["--behaviour", behaviours[v.index]]
         log = open(log_dir / f"validator-{v.index}.log", "ab")

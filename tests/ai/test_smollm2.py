@@ -28,7 +28,16 @@ def test_manifest_lists_every_stage_and_the_tokenizer(stages_dir):
     assert manifest.num_stages == 3
     assert [manifest.stage_shard(i).layers for i in range(3)] == [(0, 10), (10, 20), (20, 30)]
     assert {s.name for s in manifest.shards if s.role == "tokenizer"} >= {"tokenizer.json", "chat_template.jinja"}
+    assert [s.name for s in manifest.shards if s.role == "config"] == ["config.json"]
     assert len(manifest.root) == 64
+
+
+def test_conversion_is_reproducible(stages_dir):
+    """Every validator converts the same GGUF to the same bytes: the root matches the one built here."""
+    from ai.models.catalog import SMOLLM2
+
+    root = Manifest.load(stages_dir / "manifest.json").root
+    assert root == SMOLLM2.reference_root, "conversion gave other bytes than the reference build"
 
 
 def test_each_stage_file_holds_only_its_layers(stages_dir):
@@ -74,12 +83,13 @@ def test_whole_runner_returns_utf8_text(models_dir, stages_dir):
         runner.infer(b"\xff\xfe")
 
 
-def test_a_validator_needs_only_its_stage_file(models_dir, stages_dir, stages, tmp_path):
+def test_a_validator_needs_only_its_stage_file_and_config(models_dir, stages_dir, stages, tmp_path):
     manifest = Manifest.load(stages_dir / "manifest.json")
     only = tmp_path / "distributed_ai_model" / "v1" / "stages-3"
     only.mkdir(parents=True)
     name = manifest.stage_shard(1).name
     shutil.copy(stages_dir / name, only / name)
+    shutil.copy(stages_dir / "config.json", only / "config.json")
     from ai.models.pipeline import StageRunner
 
     lonely = StageRunner(only, 1, manifest)
@@ -91,6 +101,7 @@ def test_tampered_stage_is_refused(stages_dir, tmp_path):
     manifest = Manifest.load(stages_dir / "manifest.json")
     name = manifest.stage_shard(2).name
     shutil.copy(stages_dir / name, tmp_path / name)
+    shutil.copy(stages_dir / "config.json", tmp_path / "config.json")
     with open(tmp_path / name, "r+b") as fh:  # flip one weight byte near the end
         fh.seek(-100, 2)
         byte = fh.read(1)

@@ -73,6 +73,9 @@ def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviou
     node = start_node(workdir, "--config", str(cfg), data_dir=data_dir)
     cluster = Cluster(node, workdir=workdir)
     try:
+        deadline = time.monotonic() + 600
+        while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
+            time.sleep(0.5)  # models load in the background
         validators = local.prepare(workdir / "keys", count)
         for v in validators:
             node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex((local.STAKE_ETH + 1) * 10**18))

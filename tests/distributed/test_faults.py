@@ -14,9 +14,10 @@ def image(i: int) -> bytes:
     return bytes(int(x) for x in DIGITS.data[i])
 
 
-def test_two_of_seven_lying_never_change_the_answer_and_get_slashed(tmp_path):
+def test_two_of_seven_lying_never_change_the_answer_get_slashed_and_records_survive_restart(tmp_path):
     behaviours = {0: "lie", 1: "forge", 2: "replay"}
-    c = start_cluster(tmp_path, 7, behaviours=behaviours, task_timeout=6)
+    data = tmp_path / "chain"
+    c = start_cluster(tmp_path, 7, behaviours=behaviours, task_timeout=6, data_dir=data)
     try:
         for i in (3, 17):
             out = c.compute("digits_cnn", image(i))
@@ -36,8 +37,57 @@ def test_two_of_seven_lying_never_change_the_answer_and_get_slashed(tmp_path):
         # the replaying validator's duplicate was refused (it logs that), its first answer counted
         log = (tmp_path / "logs" / "validator-2.log").read_text()
         assert "replay refused as expected" in log and "was accepted" not in log
+        rewards = {v.address: c.rpc("synergy_getValidatorAIRewards", "0x" + v.address.hex()) for v in c.validators}
+        stats = c.rpc("synergy_getAIDistributedStats")
     finally:
         c.stop()
+    _check_records_after_restart(tmp_path, data, out, rewards, stats)
+
+
+def _check_records_after_restart(tmp_path, data, out, rewards, stats):
+    from tests.nodeproc import start_node
+
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        def rpc(m, *p):
+            return node.rpc(m, *p)["result"]
+
+        assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
+        assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True
+        for address, before in rewards.items():
+            assert rpc("synergy_getValidatorAIRewards", "0x" + address.hex()) == before
+        assert rpc("synergy_getAIDistributedStats") == stats
+    finally:
+        node.stop()
+
+
+def test_too_many_liars_fail_cleanly(tmp_path):
+    c = start_cluster(tmp_path, 4, behaviours={0: "lie", 1: "lie"}, task_timeout=5)
+    try:
+        out = c.compute("digits_cnn", image(8))
+        assert out["status"] == "Failed" and out["success"] is False
+        assert out["error"].startswith("Distributed AI computation failed: no quorum possible")
+        assert "result" not in out
+        assert c.rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is False
+    finally:
+        c.stop()
+
+
+def _check_records_after_restart(tmp_path, data, out, rewards, stats):
+    from tests.nodeproc import start_node
+
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        def rpc(m, *p):
+            return node.rpc(m, *p)["result"]
+
+        assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
+        assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True
+        for address, before in rewards.items():
+            assert rpc("synergy_getValidatorAIRewards", "0x" + address.hex()) == before
+        assert rpc("synergy_getAIDistributedStats") == stats
+    finally:
+        node.stop()
 
 
 def test_too_many_liars_fail_cleanly(tmp_path):
@@ -65,29 +115,3 @@ def test_a_validator_killed_mid_task_does_not_stop_the_computation(tmp_path):
         assert dead["ai_tasks_completed"] == 0
     finally:
         c.stop()
-
-
-def test_records_survive_a_node_restart(tmp_path):
-    data = tmp_path / "chain"
-    c = start_cluster(tmp_path / "a", 3, data_dir=data)
-    try:
-        out = c.compute("digits_cnn", image(30))
-        assert out["status"] == "Completed"
-        rewards = {v.address: c.rpc("synergy_getValidatorAIRewards", "0x" + v.address.hex()) for v in c.validators}
-        stats = c.rpc("synergy_getAIDistributedStats")
-    finally:
-        c.stop()
-    from tests.nodeproc import start_node
-
-    node = start_node(tmp_path, data_dir=data)
-    try:
-        def rpc(m, *p):
-            return node.rpc(m, *p)["result"]
-
-        assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
-        assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True
-        for address, before in rewards.items():
-            assert rpc("synergy_getValidatorAIRewards", "0x" + address.hex()) == before
-        assert rpc("synergy_getAIDistributedStats") == stats
-    finally:
-        node.stop()

@@ -98,3 +98,22 @@ def test_unknown_algorithm_is_a_format_error(key):
 def test_lookup_by_name_is_case_insensitive():
     assert alg.signature("falcon-1024").id == 0x0202
     assert alg.kem("ml-kem-768").id == 0x1002
+
+
+def test_known_answer_vectors_still_verify():
+    """Signatures made once and stored: a library upgrade that changes verification
+    (e.g. SPHINCS+ moving to FIPS 205 encoding) would fork consensus, so it must fail here."""
+    import base64
+    import json
+    from pathlib import Path
+
+    kat = json.loads((Path(__file__).parent / "vectors" / "signatures.json").read_text())
+    message = kat["message"].encode()
+    assert len(kat["vectors"]) == 8
+    for v in kat["vectors"]:
+        a = alg.signature(v["id"])
+        assert a.name == v["name"]
+        pk, sig = base64.b64decode(v["public_key"]), base64.b64decode(v["signature"])
+        assert a.verify(pk, message, sig), a.name
+        assert not a.verify(pk, message + b".", sig), a.name
+        assert not a.verify(pk, message, flip(sig, 8 * (len(sig) - 1))), a.name

@@ -193,3 +193,25 @@ def test_cli_never_prints_secrets(tmp_path):
     for _, _, sk in (*keyset.signing, *keyset.kem):
         assert sk[-16:].hex() not in out
     assert "pw" not in out.split()
+
+
+def test_sign_only_key_set_round_trips(tmp_path):
+    """Validators that only sign keep no KEM keys; their keystores work the same way."""
+    keys = KeySet.generate("Enhanced", with_kem=False)
+    path = tmp_path / "signer.json"
+    keystore.save(keystore.create(keys, "pw"), path)
+    store = keystore.load(path)
+    assert store.kem_keys is None and store.summary()["kem"] == []
+    assert store.unlock("pw") == keys
+
+
+def test_aivm_cli_has_the_keys_group(tmp_path):
+    """`aivm keys ...` is the same group, registered on the node's CLI."""
+    from vm.cli import main
+
+    path = tmp_path / "v.json"
+    r = CliRunner().invoke(main, ["keys", "new", "--level", "Basic", "--out", str(path)],
+                           env={"AIVM_PASSWORD": "pw"})
+    assert r.exit_code == 0, r.output
+    shown = CliRunner().invoke(main, ["keys", "show", str(path)])
+    assert shown.exit_code == 0 and "level: Basic" in shown.output

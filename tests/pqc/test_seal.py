@@ -54,11 +54,14 @@ def test_empty_payload(keysets):
 
 
 def test_basic_has_no_encryption(keysets):
-    enhanced_kem = keysets[SecurityLevel.ENHANCED].kem_keys()
+    from pqc.keys import PublicKeys, Role
+
+    with pytest.raises(SealError, match="level Basic has no KEM or AEAD"):
+        seal.seal(PAYLOAD, PublicKeys(SecurityLevel.BASIC, Role.KEM, ()), sender=SENDER,
+                  recipient=RECIPIENT)
     with pytest.raises(SealError, match="signing keys"):
         seal.seal(PAYLOAD, keysets[SecurityLevel.BASIC].signing_keys(), sender=SENDER,
                   recipient=RECIPIENT)
-    assert enhanced_kem is not None
 
 
 def test_wrong_recipient_keys(keysets, sealed):
@@ -110,3 +113,9 @@ def test_military_bit_flips_in_each_region(keysets, sealed):
     for pos in (6, 40, header - 208 - 1600, mceliece_ct + 100, header + 4, len(encoded) - 1):
         with pytest.raises(PQCError):
             seal.open_sealed(flip(encoded, 8 * pos), keysets[SecurityLevel.MILITARY])
+
+
+def test_sign_only_keys_cannot_open(sealed, keysets):
+    signer = KeySet(SecurityLevel.ENHANCED, keysets[SecurityLevel.ENHANCED].signing, ())
+    with pytest.raises(SealError, match="no KEM keys"):
+        seal.open_sealed(sealed[SecurityLevel.ENHANCED], signer)

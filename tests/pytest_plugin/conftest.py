@@ -83,7 +83,8 @@ def pair(a: uint256) -> (uint256, address):
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run the sample suite in pytester's folder with the plugin loaded."""
-    return pytester.runpytest(*PLUGIN, *args)
+    # the plugin module is already imported (above), so pytest cannot assert-rewrite it: fine
+    return pytester.runpytest(*PLUGIN, "-W", "ignore::pytest.PytestAssertRewriteWarning", *args)
 
 
 @pytest.fixture

@@ -126,7 +126,6 @@ def test_isolation_between_tests_and_hypothesis_examples(suite):
     result.assert_outcomes(passed=8)
 
 
-
 GAS = '''
 def test_gas(deploy):
     counter = deploy("Counter.synq", 5)

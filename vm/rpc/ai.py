@@ -22,6 +22,9 @@ from vm.rpc.params import Integer, Json, Object, Text
 def _ai(node):
     service = getattr(node, "ai", None)
     if service is None:
+        status = getattr(node, "ai_status", None)
+        if status:
+            raise RpcError(SERVER_ERROR, f"distributed AI is not ready: {status}")
         raise RpcError(SERVER_ERROR, "distributed AI is disabled on this node ([aivm] enabled = false)")
     return service
 

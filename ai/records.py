@@ -15,6 +15,7 @@ from vm.store.kv import KV
 P_VALIDATOR = b"aivm/ai/val/"
 P_COMPUTATION = b"aivm/ai/comp/"
 P_ANSWER = b"aivm/ai/ans/"  # (model, request hash) -> computation id (the cache and replay index)
+P_CALLBACK = b"aivm/ai/cb/"  # computation id -> pending callback to a contract (ai_request)
 K_COUNTERS = b"aivm/ai/counters"
 
 
@@ -54,6 +55,16 @@ class AIRecords:
     def answer(self, key: bytes) -> str | None:
         raw = self.kv.get(P_ANSWER + key)
         return None if raw is None else raw.decode()
+
+    def set_callback(self, cid: str, callback: "dict | None") -> None:
+        self.kv.write_batch({P_CALLBACK + cid.encode(): None if callback is None else orjson.dumps(callback)})
+
+    def callback(self, cid: str) -> dict | None:
+        return self._get(P_CALLBACK + cid.encode())
+
+    def callbacks(self) -> Iterator[tuple[str, dict]]:
+        for k, v in self.kv.items(P_CALLBACK):
+            yield k[len(P_CALLBACK):].decode(), orjson.loads(v)
 
     def counters(self) -> dict:
         return self._get(K_COUNTERS) or {}

@@ -20,6 +20,8 @@ from ai.scheduler.core import ChainHooks
 log = logging.getLogger("aivm.ai")
 
 STAKING_POOL = (0x0122).to_bytes(20, "big")  # holds validators' locked stakes
+CALLBACK_SENDER = (0x0121).to_bytes(20, "big")  # the ai_request precompile: callbacks come from it
+CALLBACK_GAS = 1_000_000
 
 
 def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
@@ -77,6 +79,8 @@ class AIService:
         )
         self.infer_timeout = infer_timeout
         self._ticker: Optional[asyncio.Task] = None
+        self.scheduler.on_finish = self._on_finish
+        self._delivering: set[str] = set()
 
     def _codec(self):
         from ai.models import prompt_codec
@@ -86,6 +90,9 @@ class AIService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ticker = asyncio.create_task(self._tick_forever())
+        self.node.chain.impersonate(CALLBACK_SENDER)  # callbacks come from the precompile's address
+        for cid, _ in list(self.scheduler.records.callbacks()):  # owed since before a restart
+            self._loop.create_task(self._deliver(cid))
         if "distributed_ai_model" in self.scheduler.manifests:
             await asyncio.to_thread(self._codec)  # load the tokenizer now, not on the first request
 
@@ -122,6 +129,56 @@ class AIService:
             reason = comp.reason or f"no quorum within {timeout:.0f} s"
             raise AIError(reason)
         return comp.result, comp.certificate, comp.id
+
+    # -- the asynchronous form (ai_request precompile) --
+    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes) -> str:
+        """Start a computation whose answer is delivered to `caller` in a callback transaction."""
+        callback = {"caller": caller.hex(), "selector": selector.hex(), "request_id": request_id.hex()}
+        comp = self.scheduler.initiate(model_id, data, "0x" + caller.hex(), callback=callback)
+        return comp.id
+
+    def _on_finish(self, comp) -> None:
+        if self._loop is not None and self.scheduler.records_callback(comp.id) is not None:
+            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._deliver(comp.id)))
+
+    async def _deliver(self, cid: str) -> None:
+        from eth_abi import encode
+
+        from precompiles.ai_request import pending_slot
+
+        callback = self.scheduler.records_callback(cid)
+        if callback is None or cid in self._delivering:
+            return
+        self._delivering.add(cid)
+        try:
+            comp = self.scheduler.get(cid)
+            caller = bytes.fromhex(callback["caller"])
+            ok = comp.status == "Completed"
+            result = comp.result if ok else f"Distributed AI computation failed: {comp.reason}".encode()
+            cert = bytes.fromhex(comp.certificate["encoded"][2:]) if ok and comp.certificate else b""
+            data = bytes.fromhex(callback["selector"]) + encode(
+                ["bytes32", "bool", "bytes", "bytes"], [bytes.fromhex(callback["request_id"]), ok, result, cert])
+
+            def settle() -> None:
+                chain = self.node.chain
+                slot = pending_slot(caller)
+                chain.set_storage(CALLBACK_SENDER, slot, max(0, chain.storage(CALLBACK_SENDER, slot) - 1))
+                if chain.balance(CALLBACK_SENDER) < 10**18:
+                    chain.set_balance(CALLBACK_SENDER, 10 * 10**18)
+
+            await self.node.run(settle)
+            from vm.chain import ExecutionFailed
+
+            fields = {"sender": CALLBACK_SENDER, "to": caller, "data": data}
+            try:
+                await self.node.send_unsigned({**fields, "gas": None})
+            except ExecutionFailed:  # the contract's callback reverts: deliver anyway, so it is on record
+                await self.node.send_unsigned({**fields, "gas": CALLBACK_GAS})
+            self.scheduler.records.set_callback(cid, None)
+        except Exception:
+            log.exception("callback delivery for %s failed", cid)
+        finally:
+            self._delivering.discard(cid)
 
     def stats(self) -> dict:
         s = self.scheduler

@@ -6,8 +6,9 @@
     token.events.Transfer[0].value             # events of this contract's last transaction
     token.last_gas                             # gas of this contract's last transaction (receipt gasUsed)
 
-Attributes of the object itself (`address`, `abi`, `events`, `errors`, `last_tx`, `last_gas`)
-win over ABI functions of the same name; reach those with `contract.function("address")`.
+Attributes of the object itself (`address`, `abi`, `artifact`, `env`, `events`, `errors`,
+`last_tx`, `last_gas`, `function`, `decode_logs`) win over ABI functions of the same name;
+reach such a function with `contract.function("address")`.
 """
 from __future__ import annotations
 

@@ -118,10 +118,14 @@ class Env:
             if line:
                 where += f" at {line}"
                 break
-        errors = {cls.selector: cls for cls in (error_class(e) for c in [art, *[x.artifact for x in self._contracts.values()]]
-                                                for e in c.abi if e.get("type") == "error")}
         gas = result.gas_used if result.tx_hash else 0
-        return make_error(result.output, result.error, errors, where, gas)
+        return make_error(result.output, result.error, self._error_classes(art), where, gas)
+
+    def _error_classes(self, art: Artifact) -> dict:
+        """selector -> CustomError class, over every ABI we know: a revert may come from a callee."""
+        abis = [art.abi, *(c.artifact.abi for c in self._contracts.values())]
+        classes = (error_class(e) for abi in abis for e in abi if e.get("type") == "error")
+        return {cls.selector: cls for cls in classes}
 
     # -- snapshots
     @contextlib.contextmanager

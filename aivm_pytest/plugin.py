@@ -118,7 +118,8 @@ def pytest_runtest_call(item: pytest.Item):
     if inner is not None:  # hypothesis: one snapshot per example
         handle.inner_test = _anchored(env, inner)
     try:
-        yield
+        with env.anchor():
+            yield
     finally:
         if inner is not None:
             handle.inner_test = inner
@@ -127,7 +128,8 @@ def pytest_runtest_call(item: pytest.Item):
 def _anchored(env: Env, test: Any) -> Any:
     @functools.wraps(test)
     def run(*args: Any, **kwargs: Any) -> Any:
-        return test(*args, **kwargs)
+        with env.anchor():
+            return test(*args, **kwargs)
     return run
 
 

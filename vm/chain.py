@@ -8,6 +8,7 @@ It is single-threaded by contract: the node calls it from one worker thread.
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -119,6 +120,7 @@ class Chain:
         self.store = AtomicStore(kv)
         self.index = ChainIndex(self.store)
         self.vm_class = vm_with_services(services)
+        self.services = services
         self._chain_class = PyEvmChain.configure(
             __name__="AIVMChain",
             vm_configuration=((0, self.vm_class),),
@@ -456,6 +458,22 @@ class Chain:
         vm = self._chain.get_vm(header)
         included, senders, receipts, computations = [], [], [], []
         rejected, deferred = [], []
+        with self._producing(header.block_number):
+            header = self._apply_all(vm, header, txs, included, senders, receipts, computations, rejected, deferred)
+        return self._seal(vm, header, included, senders, receipts, computations, rejected, deferred)
+
+    @contextmanager
+    def _producing(self, number: int):
+        """Tell precompiles (through services) that this execution is a block, not a call."""
+        if isinstance(self.services, dict):
+            self.services["producing_block"] = number
+        try:
+            yield
+        finally:
+            if isinstance(self.services, dict):
+                self.services["producing_block"] = None
+
+    def _apply_all(self, vm, header, txs, included, senders, receipts, computations, rejected, deferred):
         for tx, sender in txs:
             if header.gas_used + tx.gas > header.gas_limit:
                 deferred.append((tx, sender))
@@ -473,6 +491,10 @@ class Chain:
             senders.append(sender)
             receipts.append(receipt)
             computations.append(comp)
+        return header
+
+    def _seal(self, vm, header, included, senders, receipts, computations, rejected, deferred) -> MinedBlock:
+        """Finalise the block and write it, with its records, in one atomic batch."""
         with self.store.transaction():
             header = header.copy(
                 transaction_root=ordered_trie_root([tx.encode() for tx in included]),

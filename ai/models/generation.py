@@ -109,16 +109,20 @@ def prompt_codec(cache_dir=None, num_stages: int = NUM_STAGES) -> PromptCodec:
     return _CODECS[directory]
 
 
-def generate_pipelined(prompt: str | bytes, max_new_tokens: int, run_stage: RunStage, cache_dir=None,
-                       num_stages: int = NUM_STAGES) -> str:
-    """Greedy generation where every step calls ``run_stage(i, bytes) -> bytes`` for i = 0..num_stages-1."""
-    gen = Generation(prompt_codec(cache_dir, num_stages), prompt, max_new_tokens)
+def drive(gen: Generation, run_stage: RunStage, num_stages: int) -> str:
+    """Run ``gen`` to the end: each step passes the sequence through stages 0..num_stages-1 in order."""
     while not gen.done:
         data = gen.stage0_input()
         for stage in range(num_stages):
             data = run_stage(stage, data)
         gen.accept(data)
     return gen.text
+
+
+def generate_pipelined(prompt: str | bytes, max_new_tokens: int, run_stage: RunStage, cache_dir=None,
+                       num_stages: int = NUM_STAGES) -> str:
+    """Greedy generation where every step calls ``run_stage(i, bytes) -> bytes`` for i = 0..num_stages-1."""
+    return drive(Generation(prompt_codec(cache_dir, num_stages), prompt, max_new_tokens), run_stage, num_stages)
 
 
 class WholeModel:
@@ -179,12 +183,7 @@ class TextModelRunner:
 
     def infer(self, input_bytes: bytes) -> bytes:
         gen = Generation(self.codec, bytes(input_bytes), self.max_new_tokens)
-        while not gen.done:
-            data = gen.stage0_input()
-            for stage in range(len(self.stages)):
-                data = self.run_stage(stage, data)
-            gen.accept(data)
-        return gen.text.encode("utf-8")
+        return drive(gen, self.run_stage, len(self.stages)).encode("utf-8")
 
     def commitment(self, output_bytes: bytes) -> bytes:
         """The generated text is a function of the token ids, which are committed exactly."""

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from .commit import canonical_hidden_states, commitment_digest
-from .errors import InvalidInputError, UnknownModelError
+from .errors import ArtifactError, InvalidInputError, UnknownModelError
 from .manifest import Manifest, verify_shard
 from .smollm2 import CONFIG, MANIFEST, MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2_stages, offline_env
 from .tensorio import decode_tensor, encode_tensor
@@ -71,10 +71,10 @@ class Stage(nn.Module):
                 index, rest = name[len("model.layers."):].split(".", 1)
                 name = f"layers.{int(index) - first}.{rest}"
             state[name.removeprefix("model.")] = tensor
-        module.load_state_dict(state, strict=False, assign=True)
-        missing = [n for n, p in module.named_parameters() if p.is_meta]
-        if missing:
-            raise InvalidInputError(f"stage file {path} lacks tensors: {missing[:3]}")
+        try:
+            module.load_state_dict(state, strict=True, assign=True)
+        except RuntimeError as exc:  # the file passed its hash check, so the manifest and code disagree
+            raise ArtifactError(f"stage file {path} does not fit stage {stage} layers {first}..{last}: {exc}") from None
         return module.eval()
 
     @torch.no_grad()

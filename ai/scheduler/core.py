@@ -141,6 +141,7 @@ class Scheduler:
         self.task_timeout = task_timeout
         self._codec_loader = codec_loader
         self.max_new_tokens = max_new_tokens
+        self.on_finish: Callable[[Computation], None] = lambda comp: None  # must not block: called under the lock
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self.validators: dict[bytes, Validator] = {a: Validator.from_record(r) for a, r in records.validators()}
@@ -289,7 +290,11 @@ class Scheduler:
         return set_size(self.hooks.read_storage, stage_set_id(model_id, stage))
 
     # -- computations --
-    def initiate(self, model_id: str, data: bytes, requester: Optional[str] = None) -> Computation:
+    def records_callback(self, cid: str) -> Optional[dict]:
+        return self.records.callback(cid) if cid else None
+
+    def initiate(self, model_id: str, data: bytes, requester: Optional[str] = None,
+                 callback: Optional[dict] = None) -> Computation:
         if model_id not in MODELS or model_id not in self.manifests:
             raise AIError(f"unknown model {model_id!r}; available: {', '.join(sorted(self.manifests))}")
         try:
@@ -304,6 +309,8 @@ class Scheduler:
             cid = f"ai_comp_{int(time.time())}_{n}"
             comp = Computation(cid, model_id, bytes(data), requester, time.time())
             self.computations[cid] = comp
+            if callback is not None:  # recorded before any work, so a restart still owes it
+                self.records.set_callback(cid, callback)
             self.counters["computations"] = n
             cached = self.recorded(model_id, comp.request_hash) if self.cache else None
             if cached is not None:
@@ -314,6 +321,7 @@ class Scheduler:
                 self.counters["cached"] += 1
                 self._persist(comp)
                 self._done.notify_all()
+                self.on_finish(comp)
                 return comp
             comp.status = "Running"
             if generation is not None:
@@ -510,6 +518,7 @@ class Scheduler:
         # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
         self._persist(comp, {comp.model_id.encode() + b"/" + comp.request_hash: comp.id})
         self._done.notify_all()
+        self.on_finish(comp)
 
     def _fail(self, comp: Computation, reason: str) -> None:
         if comp.round is not None:
@@ -520,6 +529,7 @@ class Scheduler:
         log.warning("computation %s failed: %s", comp.id, reason)
         self._persist(comp)
         self._done.notify_all()
+        self.on_finish(comp)
 
     def _persist(self, comp: Computation, answers: Optional[dict] = None) -> None:
         self.records.write(computations={comp.id: comp.to_record()}, answers=answers or {}, counters=self.counters)

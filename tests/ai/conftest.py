@@ -17,6 +17,14 @@ sys.path.insert(0, str(ROOT))  # until the editable install is refreshed to incl
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
+
+def pytest_configure(config):
+    # One torch thread in the test process: on a shared 2-core box, oversubscribed OpenMP threads
+    # make forwards 10x slower. Commitments do not depend on it (test_determinism checks 1 vs 2).
+    import torch
+
+    torch.set_num_threads(1)
+
 BUILD_SOURCES = ("catalog.py", "digits.py", "smollm2.py", "manifest.py", "cache.py")
 
 

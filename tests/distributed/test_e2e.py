@@ -74,3 +74,42 @@ def test_sharded_model_across_validators_equals_the_unsharded_model(tmp_path):
         assert verdict["valid"] is True
     finally:
         c.stop()
+
+
+def test_async_request_is_answered_in_a_callback_transaction(tmp_path):
+    import time
+
+    from eth_utils import keccak
+
+    from tests.distributed.async_contract import compiled as async_compiled
+    from web3.exceptions import ContractLogicError
+
+    c = start_cluster(tmp_path, 3, holds="digits_cnn")
+    try:
+        w3 = Web3(Web3.HTTPProvider(c.node.url, request_kwargs={"timeout": 120}))
+        art = async_compiled()
+        C = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        r = w3.eth.wait_for_transaction_receipt(C.constructor().transact({"from": w3.eth.accounts[0]}))
+        oracle = w3.eth.contract(address=r.contractAddress, abi=art["abi"])
+        i = 77
+        image = bytes(int(x) for x in DIGITS.data[i])
+        w3.eth.wait_for_transaction_receipt(oracle.functions.ask("digits_cnn", image).transact({"from": w3.eth.accounts[0]}))
+        rid = oracle.functions.last_request().call()
+        # a second concurrent request without the fee is refused, with the fee it queues
+        if oracle.functions.results(rid).call() == b"":
+            with pytest.raises(ContractLogicError, match="one pending request per sender"):
+                oracle.functions.ask("digits_cnn", image).call({"from": w3.eth.accounts[0]})
+        deadline = time.monotonic() + 120
+        while oracle.functions.results(rid).call() == b"" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert oracle.functions.succeeded(rid).call() is True
+        from ai.models import load_model
+
+        assert oracle.functions.results(rid).call() == load_model("digits_cnn").infer(image)  # the model's own answer
+        logs = oracle.events.Delivered().get_logs(from_block=0)
+        assert len(logs) == 1
+        tx = w3.eth.get_transaction(logs[0].transactionHash)
+        assert tx["from"] == "0x0000000000000000000000000000000000000121"
+        assert oracle.functions.certificate_hashes(rid).call() != keccak(b"")  # a certificate came with it
+    finally:
+        c.stop()

@@ -157,3 +157,33 @@ def test_anchor_undoes_blocks_state_and_time(chain):
         chain.time_travel(10_000)
     assert counter.count() == 5
     assert (chain.block_number, chain.timestamp) == (n, t)
+
+
+def test_the_repo_erc20_in_synq(chain):
+    token = chain.deploy("contracts/ERC20.synq", "Token", "TKN", 18, 1_000)
+    alice, bob = chain.accounts[:2]
+    assert (token.name(), token.symbol(), token.decimals()) == ("Token", "TKN", 18)  # `name` is the ABI's
+    assert token.transfer(bob, 5 * 10**18) is True
+    assert token.events.Transfer == [token.events[0]] and token.events[0].value == 5 * 10**18
+    with reverts(panic=0x11):  # checked arithmetic: bob has too little
+        token.transfer(alice, 6 * 10**18, sender=bob)
+    with reverts("only the minter can mint"):
+        token.mint(bob, 1, sender=bob)
+
+
+def test_synq_errors_surface_rendered(chain):
+    import synq
+
+    with pytest.raises(synq.SynqUserError, match=r"<source>:1:\d+: error"):
+        chain.deploy("external fn f( {")
+
+
+def test_synq_compiles_are_cached_on_disk(tmp_path, monkeypatch):
+    from aivm_pytest import compile as comp
+
+    first = comp.compile_synq(COUNTER, "Counter", "Counter.synq", tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    monkeypatch.setattr(comp, "_memory", {})
+    monkeypatch.setattr(comp, "_synq_outputs", lambda *a: pytest.fail("compiled again"))
+    again = comp.compile_synq(COUNTER, "Counter", "Counter.synq", tmp_path)
+    assert (again.abi, again.bytecode, again.source_map) == (first.abi, first.bytecode, first.source_map)

@@ -28,7 +28,9 @@ def encode(params: list[dict], values: tuple) -> bytes:
 
 
 def decode(params: list[dict], data: bytes) -> tuple:
-    return tuple(_from_abi(v) for v in eth_abi.decode([abi_type(p) for p in params], data))
+    """Values as tests compare them: addresses checksummed, arrays as lists, structs as tuples."""
+    values = eth_abi.decode([abi_type(p) for p in params], data)
+    return tuple(_from_abi(p, v) for p, v in zip(params, values))
 
 
 def _to_abi(v: Any) -> Any:
@@ -40,9 +42,13 @@ def _to_abi(v: Any) -> Any:
     return v
 
 
-def _from_abi(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return tuple(_from_abi(x) for x in v)
-    if isinstance(v, str) and len(v) == 42 and v.startswith("0x"):
+def _from_abi(p: dict, v: Any) -> Any:
+    t = p["type"]
+    if t.endswith("]"):
+        inner = {**p, "type": t[:t.rindex("[")]}
+        return [_from_abi(inner, x) for x in v]
+    if t == "tuple":
+        return tuple(_from_abi(c, x) for c, x in zip(p.get("components", []), v))
+    if t == "address":
         return to_checksum_address(v)
     return v

@@ -181,9 +181,32 @@ def test_synq_errors_surface_rendered(chain):
 def test_synq_compiles_are_cached_on_disk(tmp_path, monkeypatch):
     from aivm_pytest import compile as comp
 
+    monkeypatch.setattr(comp, "_memory", {})
     first = comp.compile_synq(COUNTER, "Counter", "Counter.synq", tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 1
     monkeypatch.setattr(comp, "_memory", {})
     monkeypatch.setattr(comp, "_synq_outputs", lambda *a: pytest.fail("compiled again"))
     again = comp.compile_synq(COUNTER, "Counter", "Counter.synq", tmp_path)
     assert (again.abi, again.bytecode, again.source_map) == (first.abi, first.bytecode, first.source_map)
+
+
+ARRAYS_VY = """\
+# pragma version 0.4.3
+struct Pair:
+    who: address
+    n: uint256
+
+@external
+@view
+def shapes(a: DynArray[address, 3]) -> (DynArray[address, 3], Pair, String[42]):
+    return a, Pair(who=msg.sender, n=len(a)), "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"
+"""
+
+
+def test_decoding_follows_the_abi_types(chain):
+    c = chain.deploy(compile_vyper(ARRAYS_VY, "Shapes"))
+    a, b = chain.accounts[1], chain.accounts[2]
+    addrs, pair, text = c.shapes([a, b])
+    assert addrs == [a, b]  # arrays as lists, addresses checksummed
+    assert pair == (chain.accounts[0], 2)  # structs as tuples
+    assert text == "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"  # a string is left alone

@@ -27,9 +27,11 @@ CALLBACK_GAS = 1_000_000
 def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
     """Build (train / convert) missing artifacts once, and return their manifests."""
     from ai.models import get_manifest, list_models
+    from ai.models.catalog import ENDPOINT_MODELS
 
     ids = model_ids or [m.model_id for m in list_models()]
-    return {mid: get_manifest(mid, cache_dir) for mid in ids}
+    # endpoint-served models have no weights here: validators attest which model their server runs
+    return {mid: None if mid in ENDPOINT_MODELS else get_manifest(mid, cache_dir) for mid in ids}
 
 
 class NodeChainHooks(ChainHooks):

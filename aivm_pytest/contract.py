@@ -3,7 +3,7 @@
     token.transfer(bob, 10, sender=alice)      # a transaction (its own block); returns the decoded value
     token.balanceOf(bob)                       # view/pure: an eth_call
     token.transfer.call(bob, 10)               # simulate a non-view function without a transaction
-    token.events.Transfer[0].value             # events of this contract's last transaction
+    token.events.Transfer[0].value             # events of this contract's last transaction (any emitter)
     token.last_gas                             # gas of this contract's last transaction (receipt gasUsed)
 
 Attributes of the object itself (`address`, `abi`, `artifact`, `env`, `events`, `errors`,
@@ -104,11 +104,15 @@ class Contract:
         return self.last_tx.gas_used if self.last_tx is not None else None
 
     def decode_logs(self, logs: list) -> EventList:
+        """Events in `logs` this contract's ABI can read (whoever emitted them)."""
         return self._decoder.decode_all(logs)
 
     def _record(self, result: "ExecutionResult") -> None:
         self.last_tx = result
-        self.events = self.decode_logs(result.logs)
+        self.events = self.env.decode_logs(result.logs, self)
+
+    def __dir__(self) -> list[str]:  # tab completion in a debugger shows the ABI functions
+        return sorted(set(super().__dir__()) | set(self._functions))
 
     def __repr__(self) -> str:
         return f"<{self._name} at {self.address}>"

@@ -15,6 +15,7 @@ from eth_utils import to_canonical_address, to_checksum_address
 from aivm_pytest.abi import encode
 from aivm_pytest.compile import Artifact, load
 from aivm_pytest.contract import Contract
+from aivm_pytest.events import EventList
 from aivm_pytest.gas import GasLog
 from aivm_pytest.reverts import Reverted, error_class, make_error, source_line_for
 from vm.chain import ExecutionResult
@@ -82,6 +83,23 @@ class Env:
         c = Contract(self, to_checksum_address(raw_address(address)), load(contract, name, self.cache_dir, self.search))
         self._contracts.setdefault(raw_address(address), c)
         return c
+
+    def decode_logs(self, logs: list, fallback: Optional[Contract] = None) -> EventList:
+        """Every log as an Event: by the ABI of the contract that emitted it when we deployed
+        (or `at()`-ed) it, else by `fallback`'s ABI; logs neither can read are left out."""
+        out = EventList()
+        for log in logs:
+            for c in (self._contracts.get(log.address), fallback):
+                ev = c._decoder.decode(log) if c is not None else None
+                if ev is not None:
+                    out.append(ev)
+                    break
+        return out
+
+    @property
+    def events(self) -> EventList:
+        """The events of the last transaction sent through this Env."""
+        return self.decode_logs(self.last_tx.logs) if self.last_tx is not None else EventList()
 
     def _sender(self, sender: Any) -> bytes:
         return raw_address(sender) if sender is not None else raw_address(self.accounts[0])

@@ -28,7 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gas-report", action="store_true", default=False,
                     help="print min/median/max gas per contract and function at the end of the session")
     parser.addini("aivm_validators", "number of local validators for the `validators` fixture", default="5")
-    parser.addini("aivm_models", "models the local validators load (space separated)", type="args", default=[])
+    parser.addini("aivm_models", "models the local validators load (space separated; none: the cluster's default)",
+                  type="args", default=[])
 
 
 def make_env(config: pytest.Config) -> Env:
@@ -40,7 +41,10 @@ def make_env(config: pytest.Config) -> Env:
     if url:
         from aivm_pytest.network import RpcBackend
 
-        backend: Any = RpcBackend(url)
+        try:
+            backend: Any = RpcBackend(url)
+        except Exception as exc:
+            raise RuntimeError(f"--network {url}: no AIVM node answers there ({type(exc).__name__}: {exc})") from None
     else:
         from aivm_pytest.local import LocalBackend
 

@@ -66,7 +66,8 @@ class LoadConfig:
     warmup_per_sender: int = 5
     tx_budget_s: float = 300.0   # the tx phase stops sending after this
     call_budget_s: float = 60.0  # the call phase stops after this
-    receipt_timeout_s: float = 60.0  # give up after this long without a new receipt
+    receipt_timeout_s: float = 20.0  # give up after this long without a new receipt
+    receipt_max_wait_s: float = 120.0  # ... and after this long in any case
     nudge_after_s: float = 1.0       # evm_mine after this long without a new receipt
 
     @classmethod
@@ -275,21 +276,25 @@ def read_memory(pid: int | None) -> tuple[float | None, float | None]:
 class ReceiptWait:
     receipts: list
     nudges: int = 0  # evm_mine calls needed to get stuck transactions mined
+    last_at: float = 0.0  # time.perf_counter() when the last receipt arrived
 
 
 async def wait_receipts(rpc: Rpc, hashes: list[str], workers: int, idle_timeout: float,
-                        nudge_after: float | None = None) -> ReceiptWait:
+                        nudge_after: float | None = None,
+                        max_wait: float | None = None) -> ReceiptWait:
     """Fetch every receipt, polling the ones not mined yet.
 
     Gives up (leaving None) once no new receipt has arrived for
-    `idle_timeout` seconds, so a slow but progressing node is waited for.
+    `idle_timeout` seconds, so a slow but progressing node is waited for,
+    and in any case after `max_wait` seconds.
     With `nudge_after`, a stall that long gets an ``evm_mine``: Anvil's
     automine can leave ready transactions in its pool when they arrive
     concurrently (foundry-rs/foundry#10122); every nudge is counted.
     """
     wait = ReceiptWait([None] * len(hashes))
     todo = iter(range(len(hashes)))
-    last_progress = last_nudge = time.monotonic()
+    last_progress = last_nudge = started = time.monotonic()
+    give_up_at = started + (max_wait or float("inf"))
     pending = len(hashes)
 
     async def worker():
@@ -300,9 +305,11 @@ async def wait_receipts(rpc: Rpc, hashes: list[str], workers: int, idle_timeout:
                 if receipt is not None:
                     wait.receipts[i] = receipt
                     last_progress = time.monotonic()
+                    wait.last_at = time.perf_counter()
                     pending -= 1
                     break
-                if time.monotonic() - last_progress > idle_timeout:
+                now = time.monotonic()
+                if now - last_progress > idle_timeout or now > give_up_at:
                     break
                 await asyncio.sleep(0.01)
 
@@ -400,10 +407,11 @@ async def tx_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> Non
     await asyncio.gather(*(sender(b) for b in batches))
     t_sent = time.perf_counter()
     wait = await wait_receipts(rpc, hashes, cfg.pool, cfg.receipt_timeout_s,
-                               nudge_after=cfg.nudge_after_s)
+                               nudge_after=cfg.nudge_after_s, max_wait=cfg.receipt_max_wait_s)
     receipts = wait.receipts
     res.tx_nudges = wait.nudges
-    t_done = time.perf_counter()
+    # the clock stops at the last receipt, not at the give-up on missing ones
+    t_done = time.perf_counter() if all(receipts) else max(wait.last_at, t_sent)
     res.client_cpu["tx"] = (time.process_time() - cpu0) / (t_done - t0)
     ok = [r for r in receipts if r is not None and int(r["status"], 16) == 1]
     res.tx_sent = len(hashes) + len(rejected)
@@ -416,8 +424,13 @@ async def tx_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> Non
     res.tx_blocks = len({r["blockNumber"] for r in ok})
     if rejected:
         res.notes.append(f"{len(rejected)} transactions rejected, first: {rejected[0]}")
-    if res.tx_failed:
-        res.notes.append(f"{res.tx_failed} transactions reverted or had no receipt")
+    missing = sum(1 for r in receipts if r is None)
+    if missing:
+        res.notes.append(f"{missing} accepted transactions never got a receipt "
+                         f"(gave up after {cfg.receipt_timeout_s:.0f} s without a new one; "
+                         "tx/s counts up to the last receipt)")
+    if res.tx_failed - missing:
+        res.notes.append(f"{res.tx_failed - missing} transactions reverted")
     if res.tx_nudges:
         res.notes.append(f"mining stalled with transactions pending: {res.tx_nudges} evm_mine "
                          f"calls after {cfg.nudge_after_s:.0f} s without a new receipt "

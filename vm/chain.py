@@ -24,6 +24,9 @@ from eth_utils import ValidationError
 import precompiles
 from vm.fork import vm_with_services
 from vm.trie_root import ordered_trie_root
+from vm import trie_cache
+
+trie_cache.install()
 from vm.store.atomic import AtomicStore
 from vm.store.index import ChainIndex
 from vm.store.kv import KV, LevelKV, MemoryKV

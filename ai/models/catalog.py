@@ -50,4 +50,16 @@ SMOLLM2 = ModelInfo(
     reference_root="cb439440e09555020af94d7ce31bd25563da2852e63ffbc9ff5ff19d3690eff8",
 )
 
-MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2)}
+GPT_OSS_CHAT = ModelInfo(
+    model_id="gpt_oss_chat",
+    version="1",
+    architecture="openai-compatible endpoint: each validator calls its own server "
+                 "([aivm] model_endpoint / [ai_models] gpt_oss_endpoint, e.g. transformers serve gpt-oss-20b)",
+    input_kind="utf8-prompt: UTF-8 user message",
+    output_kind="utf8-text: the endpoint's completion (agreement needs temperature = 0)",
+    gas_price=400_000,
+    num_stages=1,
+)
+
+MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2, GPT_OSS_CHAT)}
+ENDPOINT_MODELS = frozenset({GPT_OSS_CHAT.model_id})  # no weights on the node: no shards, no manifest

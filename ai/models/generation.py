@@ -99,14 +99,15 @@ class Generation:
         return self.codec.decode(self.generated)
 
 
-_CODECS: dict[str, PromptCodec] = {}
+_CODECS: dict[str, PromptCodec] = {}  # keyed by the cache_dir argument
 
 
 def prompt_codec(cache_dir=None, num_stages: int = NUM_STAGES) -> PromptCodec:
-    directory = str(ensure_smollm2_stages(cache_dir, num_stages))
-    if directory not in _CODECS:
-        _CODECS[directory] = PromptCodec(Path(directory))
-    return _CODECS[directory]
+    """The (per-process cached) tokenizer + chat template of the local build."""
+    key = f"{cache_dir}/{num_stages}"
+    if key not in _CODECS:
+        _CODECS[key] = PromptCodec(ensure_smollm2_stages(cache_dir, num_stages))
+    return _CODECS[key]
 
 
 def drive(gen: Generation, run_stage: RunStage, num_stages: int) -> str:
@@ -158,7 +159,7 @@ _WHOLE: dict[str, WholeModel] = {}
 
 def generate_whole(prompt: str | bytes, max_new_tokens: int, cache_dir=None) -> str:
     """Greedy generation on the unsharded model, for comparison with ``generate_pipelined``."""
-    key = str(ensure_smollm2(cache_dir))
+    key = str(cache_dir)
     if key not in _WHOLE:
         _WHOLE[key] = WholeModel(cache_dir)
     return _WHOLE[key].generate(prompt, max_new_tokens)

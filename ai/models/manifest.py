@@ -57,7 +57,10 @@ class Manifest:
                 return shard
         raise UnknownModelError(f"{self.model_id} v{self.version} has no shard named {name!r}")
 
-    def stage_shard(self, stage: int) -> Shard:
+    def stage_shard(self, stage: int | None) -> Shard:
+        """The weights of pipeline stage ``stage`` (``None``: the only stage of an unsharded model)."""
+        if stage is None and self.num_stages == 1:
+            stage = 0
         for shard in self.shards:
             if shard.stage == stage and shard.role == "weights":
                 return shard

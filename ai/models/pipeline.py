@@ -154,10 +154,9 @@ _RUNNERS: dict[tuple[str, int, int], StageRunner] = {}
 
 def stage_runner(stage_index: int, cache_dir=None, num_stages: int = NUM_STAGES) -> StageRunner:
     """The (per-process cached) runner of one stage, built from the local cache."""
-    directory = ensure_smollm2_stages(cache_dir, num_stages)
-    key = (str(directory), num_stages, stage_index)
+    key = (str(cache_dir), num_stages, stage_index)
     if key not in _RUNNERS:
-        _RUNNERS[key] = StageRunner(directory, stage_index)
+        _RUNNERS[key] = StageRunner(ensure_smollm2_stages(cache_dir, num_stages), stage_index)
     return _RUNNERS[key]
 
 

@@ -13,6 +13,7 @@ A validator needs only its stage's file and ``config.json`` (the driver needs th
 """
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -55,10 +56,17 @@ def find_gguf() -> Path:
     raise ArtifactError(f"{GGUF_NAME} not found inside {PACKAGE} ({list(spec.submodule_search_locations)})")
 
 
+@functools.lru_cache(maxsize=None)
+def _source_info(gguf: Path, mtime_ns: int, size: int) -> tuple:
+    return tuple(sorted({"package": PACKAGE, "package_version": importlib.metadata.version(PACKAGE),
+                         "gguf": GGUF_NAME, "gguf_sha256": sha256_file(gguf), "converter": CONVERTER}.items()))
+
+
 def source_info() -> dict:
+    """What the artifacts are built from; hashing the 98 MB GGUF is done once per process."""
     gguf = find_gguf()
-    return {"package": PACKAGE, "package_version": importlib.metadata.version(PACKAGE),
-            "gguf": GGUF_NAME, "gguf_sha256": sha256_file(gguf), "converter": CONVERTER}
+    stat = gguf.stat()
+    return dict(_source_info(gguf, stat.st_mtime_ns, stat.st_size))
 
 
 def _fresh(directory: Path, source: dict) -> bool:

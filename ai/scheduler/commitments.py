@@ -34,10 +34,10 @@ def validate_request(model_id: str, data: bytes) -> None:
     if model_id == "digits_cnn":
         if len(data) != 64 or max(data, default=0) > 16:
             raise InvalidInputError("digits_cnn input is 64 bytes of pixel values 0..16 (an 8x8 image)")
-    elif model_id == "distributed_ai_model":
+    elif model_id in ("distributed_ai_model", "gpt_oss_chat"):
         if not data:
-            raise InvalidInputError("distributed_ai_model input is a non-empty UTF-8 prompt")
+            raise InvalidInputError(f"{model_id} input is a non-empty UTF-8 prompt")
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInputError("distributed_ai_model input must be UTF-8 text") from None
+            raise InvalidInputError(f"{model_id} input must be UTF-8 text") from None

@@ -231,17 +231,22 @@ class Scheduler:
             return [], "timestamp is more than 5 minutes off"
         holds = []
         for s in att["shards"]:
-            if not isinstance(s, dict) or not {"model_id", "stage", "sha256"} <= set(s):
-                return [], "each shard needs model_id, stage and sha256"
-            manifest = self.manifests.get(s["model_id"])
-            if manifest is None:
+            if not isinstance(s, dict) or not {"model_id", "stage"} <= set(s):
+                return [], "each shard needs model_id and stage (and sha256, or endpoint_model for an endpoint)"
+            if s["model_id"] not in self.manifests:
                 return [], f"unknown model {s['model_id']!r}"
+            manifest = self.manifests[s["model_id"]]
+            if manifest is None:  # served from the validator's own endpoint
+                if s["stage"] != 0 or not isinstance(s.get("endpoint_model"), str):
+                    return [], f"{s['model_id']} is endpoint-served: attest stage 0 and the endpoint_model it runs"
+                holds.append([s["model_id"], 0])
+                continue
             try:
                 expected = manifest.stage_shard(s["stage"]).sha256
             except Exception:
                 return [], f"{s['model_id']} has no stage {s['stage']!r}"
-            if s["sha256"] != expected:
-                return [], (f"{s['model_id']} stage {s['stage']} shard hash {str(s['sha256'])[:16]}… does not match "
+            if s.get("sha256") != expected:
+                return [], (f"{s['model_id']} stage {s['stage']} shard hash {str(s.get('sha256'))[:16]}… does not match "
                             f"the registered manifest ({expected[:16]}…): tampered or wrong version")
             holds.append([s["model_id"], s["stage"]])
         return holds, ""

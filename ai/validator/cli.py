@@ -38,6 +38,23 @@ def parse_holds(text: str) -> list[tuple[str, int]]:
     return holds
 
 
+def _endpoint_runner(endpoint, config_path):
+    """An EndpointRunner from --endpoint and/or the config's endpoint, max_tokens and temperature."""
+    if not endpoint and not config_path:
+        return None
+    from ai.models.openai_endpoint import EndpointRunner
+    from vm import config as config_mod
+
+    try:
+        cfg = config_mod.load(config_path, explicit=config_path is not None)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    url = endpoint or cfg.ai_models.gpt_oss_endpoint or cfg.aivm.model_endpoint
+    if cfg.ai_models.temperature != 0:
+        click.echo(f"warning: temperature {cfg.ai_models.temperature} is not 0: validators will rarely agree", err=True)
+    return EndpointRunner(url, max_tokens=cfg.ai_models.max_tokens, temperature=float(cfg.ai_models.temperature))
+
+
 @click.command("validator")
 @click.option("--rpc", "rpc_url", required=True, help="The node's JSON-RPC URL (http://host:port).")
 @click.option("--keystore", "keystore_path", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -45,9 +62,13 @@ def parse_holds(text: str) -> list[tuple[str, int]]:
 @click.option("--stake", type=float, default=10.0, show_default=True, help="ETH to stake (locked from the validator's account).")
 @click.option("--holds", default="digits_cnn,distributed_ai_model", show_default=True,
               help="Model stages to serve: model[:first-last],…")
+@click.option("--endpoint", default=None,
+              help="Serve gpt_oss_chat from this OpenAI-compatible server (default from --config).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="aivm-config.toml: [aivm] model_endpoint / [ai_models] gpt_oss_endpoint, max_tokens, temperature.")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
 @click.option("-v", "--verbose", is_flag=True)
-def validator(rpc_url, keystore_path, password_file, stake, holds, behaviour, verbose) -> None:
+def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, behaviour, verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -63,7 +84,8 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, behaviour, ve
         fault = Behaviour.parse(behaviour)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--behaviour") from None
-    v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault)
+    runner = _endpoint_runner(endpoint, config_path)
+    v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner)
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:
         asyncio.run(v.run())

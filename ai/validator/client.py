@@ -70,7 +70,7 @@ class RpcFailure(Exception):
 
 class Validator:
     def __init__(self, rpc_url: str, keys: KeySet, stake: int, holds: list[tuple[str, int]],
-                 cache_dir=None, behaviour: Optional[Behaviour] = None) -> None:
+                 cache_dir=None, behaviour: Optional[Behaviour] = None, endpoint: Any = None) -> None:
         self.rpc_url = rpc_url.rstrip("/")
         self.ws_url = self.rpc_url.replace("http://", "ws://").replace("https://", "wss://")
         self.keys = keys
@@ -78,6 +78,9 @@ class Validator:
         self.holds = holds
         self.cache_dir = cache_dir
         self.behaviour = behaviour or Behaviour()
+        self.endpoint = endpoint  # an EndpointRunner: serve gpt_oss_chat from our own OpenAI-compatible server
+        if endpoint is not None and ("gpt_oss_chat", 0) not in self.holds:
+            self.holds = [*self.holds, ("gpt_oss_chat", 0)]
         self.address = protocol.validator_address(keys.signing_keys())
         self.syn = to_syn(self.address)
         self.chain_id = 0
@@ -114,13 +117,24 @@ class Validator:
 
         torch.set_num_threads(1)
         for model_id, stage in self.holds:
-            self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
+            if model_id == "gpt_oss_chat":
+                if self.endpoint is None:
+                    raise ValueError("gpt_oss_chat is served from an endpoint: pass --endpoint")
+                self._runners[(model_id, stage)] = self.endpoint
+            else:
+                self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
 
     def attestation(self) -> dict:
         from ai.models import get_manifest
 
+        from ai.models.openai_endpoint import list_endpoint_models
+
         shards = []
         for model_id, stage in self.holds:
+            if model_id == "gpt_oss_chat":
+                served = self.endpoint.model or (list_endpoint_models(self.endpoint.endpoint) or ["unknown"])[0]
+                shards.append({"model_id": model_id, "stage": 0, "endpoint_model": served})
+                continue
             shards.append({"model_id": model_id, "stage": stage,
                            "sha256": get_manifest(model_id, self.cache_dir).stage_shard(stage).sha256})
         try:
@@ -228,8 +242,11 @@ class Validator:
         result_hash = protocol.ZERO32
         if stage == info.num_stages - 1:
             result_hash = keccak(self._result_so_far(model_id, task, output))
+        from ai.scheduler.commitments import commitment  # the node recomputes exactly this
+
         vote = TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
-                        bytes.fromhex(task["request_hash"][2:]), keccak(data), runner.commitment(output), result_hash)
+                        bytes.fromhex(task["request_hash"][2:]), keccak(data), commitment(model_id, stage, output),
+                        result_hash)
         return output, vote
 
     def _result_so_far(self, model_id: str, task: dict, output: bytes) -> bytes:
@@ -246,6 +263,8 @@ class Validator:
         """A plausible but wrong answer of the right shape."""
         from ai.models.catalog import MODELS
 
+        if model_id == "gpt_oss_chat":
+            return output + b" (or not)"
         if MODELS[model_id].num_stages == 1:
             return bytes([(output[0] + 1) % 10])
         import torch

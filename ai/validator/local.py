@@ -49,7 +49,7 @@ def prepare(directory: Path, count: int) -> list[LocalValidator]:
 
 
 def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: "str | dict[int, str] | None" = None,
-          behaviours: Optional[dict[int, str]] = None) -> None:
+          behaviours: Optional[dict[int, str]] = None, extra_args: tuple[str, ...] = ()) -> None:
     """`holds`: one --holds value for all, or one per validator index."""
     log_dir.mkdir(parents=True, exist_ok=True)
     for v in validators:
@@ -58,6 +58,7 @@ def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: 
         mine = holds.get(v.index) if isinstance(holds, dict) else holds
         if mine:
             cmd += ["--holds", mine]
+        cmd += list(extra_args)
         if behaviours and v.index in behaviours:
             cmd += ["--behaviour", behaviours[v.index]]
         log = open(log_dir / f"validator-{v.index}.log", "ab")

@@ -29,6 +29,8 @@ _TERMINAL_NAMES = {
     "HEX_STRING": 'a hex"..." literal',
     "CMP_OP": "a comparison",
     "AUG_OP": "an assignment operator like '+='",
+    "SHL": "'<<'",
+    "SHR": "'>>'",
     "$END": "end of file",
 }
 
@@ -274,7 +276,7 @@ class ToAst(Transformer):
 for _rule, _op in _BINOPS.items():
     def _make(op):
         def build(self, meta, c):
-            return n.BinOp(op, c[0], c[1], span=_span(meta))
+            return n.BinOp(op, c[0], c[-1], span=_span(meta))
         return build
     setattr(ToAst, _rule, v_args(meta=True)(_make(_op)))
 
@@ -320,8 +322,11 @@ def _readable(term: str) -> str:
     return term.lower()
 
 
+_FIRST = ["';'", "')'", "'}'", "']'", "','", "'{'", "':'", "'='"]
+
+
 def _expected(names) -> str:
-    words = sorted({_readable(t) for t in names})
+    words = sorted({_readable(t) for t in names}, key=lambda w: (_FIRST.index(w) if w in _FIRST else 99, w))
     if len(words) > 8:
         words = words[:8] + ["..."]
     if len(words) == 1:

@@ -114,17 +114,28 @@ class IRNode:
     def __str__(self) -> str:
         return self.pretty()
 
-    def pretty(self, indent: int = 0) -> str:
+    def flat(self) -> str:
         if isinstance(self.op, int):
             return str(self.op) if self.op < 2**32 else hex(self.op)
         if not self.args:
             return f"({self.op})" if self.op in OPCODES or self.op in ZERO_ARG_FORMS else self.op
-        flat = "(" + " ".join([self.op] + [a.pretty() for a in self.args]) + ")"
-        if len(flat) + indent <= 90:
-            return flat
+        return "(" + " ".join([self.op] + [a.flat() for a in self.args]) + ")"
+
+    def pretty(self, indent: int = 0) -> str:
+        return "\n".join(self._lines(indent))
+
+    def _lines(self, indent: int) -> list[str]:
+        flat = self.flat()
+        if len(flat) + indent <= 90 or not self.args:
+            return [flat] if indent == 0 else [flat]
         pad = " " * (indent + 2)
-        inner = ("\n" + pad).join(a.pretty(indent + 2) for a in self.args)
-        return f"({self.op}\n{pad}{inner})"
+        out = [f"({self.op}"]
+        for a in self.args:
+            sub = a._lines(indent + 2)
+            out.append(pad + sub[0])
+            out.extend(sub[1:])
+        out[-1] += ")"
+        return out
 
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")

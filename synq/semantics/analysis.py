@@ -166,8 +166,9 @@ class Analyzer:
         t = self.resolve_type(d.type)
         if not (t.is_word or T.is_bytes_like(t)):
             self.fail("constants must be of a value type, bytes or string", d.type)
-        self.fn = None
+        saved, self.fn = self.fn, None
         self.expr(d.value, t)
+        self.fn = saved
         value = self.a.consts.get(d.value)
         if value is None:
             self.fail("a constant needs a value known at compile time", d.value)
@@ -274,9 +275,7 @@ class Analyzer:
                 self.fail("arrays of mappings are not supported", te)
             if te.size is None:
                 return T.ArrayT(elem, None)
-            self.fn = None
-            self.expr(te.size, T.UINT256)
-            size = self.a.consts.get(te.size)
+            size = self.const_eval(te.size)
             if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 2**16:
                 self.fail("an array size must be a constant between 1 and 65536", te.size)
             return T.ArrayT(elem, size)
@@ -392,21 +391,27 @@ class Analyzer:
         self.a.symbols[node] = var
         return var
 
+    def let_value(self, s: n.Let, tys: list[T.Type]) -> None:
+        if s.value is None:
+            return
+        if len(tys) == 1:
+            self.expr(s.value, tys[0])
+            return
+        vt = self.expr(s.value)
+        if not isinstance(vt, T.TupleT) or len(vt.items) != len(tys):
+            self.fail(f"expected {len(tys)} values, got {vt}", s.value)
+        for p, want, got in zip(s.targets, tys, vt.items):
+            if want != got:
+                self.err(f"'{p.name}' is {want} but the value is {got}", p)
+
     def stmt(self, s: n.Stmt) -> None:
         if isinstance(s, n.Let):
             tys = [self.resolve_type(p.type) for p in s.targets]
-            if s.value is not None:
-                if len(tys) == 1:
-                    self.expr(s.value, tys[0])
-                else:
-                    vt = self.expr(s.value)
-                    if not isinstance(vt, T.TupleT) or len(vt.items) != len(tys):
-                        self.fail(f"expected {len(tys)} values, got {vt}", s.value)
-                    for p, want, got in zip(s.targets, tys, vt.items):
-                        if want != got:
-                            self.err(f"'{p.name}' is {want} but the value is {got}", p)
-            for p, t in zip(s.targets, tys):
-                self.declare_local(p.name, t, p)
+            try:
+                self.let_value(s, tys)
+            finally:  # declare even when the value is wrong, so later uses do not cascade
+                for p, t in zip(s.targets, tys):
+                    self.guard(self.declare_local, p.name, t, p)
         elif isinstance(s, n.Assign):
             if len(s.targets) == 1:
                 t = self.target(s.targets[0])

@@ -29,7 +29,7 @@ def main(cache_dir: str, threads: int) -> dict:
     from ai.models.generation import Generation, prompt_codec
 
     stages = [load_model("distributed_ai_model", cache_dir, stage=i) for i in range(3)]
-    gen = Generation(prompt_codec(cache_dir), PROMPT, max_new_tokens=4)
+    gen = Generation(prompt_codec(cache_dir), PROMPT, max_new_tokens=3)
     while not gen.done:
         data = gen.stage0_input()
         for runner in stages:

@@ -30,7 +30,7 @@ def server(models_dir, stages_dir):
         pytest.fail("`transformers serve` needs fastapi, uvicorn and openai in the venv")
     hf_dir = ensure_smollm2(models_dir)
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [str(TRANSFORMERS_CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
          "--dtype", "float32", str(hf_dir)],
@@ -68,7 +68,7 @@ def test_greedy_chat_completion_matches_our_generation(server, models_dir):
 def test_runner_from_guide_config(server):
     url, hf_dir = server
     runner = EndpointRunner.from_config({"aivm": {"model_endpoint": "http://unused"},
-                                         "ai_models": {"gpt_oss_endpoint": url + "/v1", "max_tokens": 8,
+                                         "ai_models": {"gpt_oss_endpoint": url + "/v1", "max_tokens": 4,
                                                        "temperature": 0.0}})
     out = runner.infer(PROMPT.encode())
     assert out == runner.infer(PROMPT.encode())  # greedy: the same answer every time

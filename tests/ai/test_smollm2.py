@@ -10,7 +10,7 @@ from ai.models import (InvalidInputError, Manifest, ShardIntegrityError, Unknown
 from ai.models.generation import WholeModel, prompt_codec
 
 PROMPTS = ["What is the capital of France?", "Hello, DI World"]
-TOKENS = 6
+TOKENS = 5
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +70,14 @@ def test_pipelined_generation_equals_whole_model(models_dir, whole, prompt):
         return run_stage(stage, data, models_dir)
 
     text = generate_pipelined(prompt, TOKENS, remote, models_dir)
-    assert text == generate_whole(prompt, TOKENS, models_dir) == whole.generate(prompt, TOKENS)
+    assert text == generate_whole(prompt, TOKENS, models_dir)
     assert text.strip() and calls[:6] == [0, 1, 2, 0, 1, 2] and len(calls) % 3 == 0
 
 
-def test_whole_runner_returns_utf8_text(models_dir, stages_dir):
+def test_whole_runner_returns_utf8_text(models_dir, whole):
     runner = load_model("distributed_ai_model", models_dir, max_new_tokens=TOKENS)
     out = runner.infer("What is the capital of France?".encode())
-    assert out.decode("utf-8") == generate_whole("What is the capital of France?", TOKENS, models_dir)
+    assert out.decode("utf-8") == whole.generate("What is the capital of France?", TOKENS)
     assert len(runner.commitment(out)) == 32
     with pytest.raises(InvalidInputError, match="UTF-8"):
         runner.infer(b"\xff\xfe")

@@ -66,7 +66,7 @@ class Cluster:
 
 def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviours: Optional[dict] = None,
                   task_timeout: float = 10, max_new_tokens: int = 4, data_dir: Optional[Path] = None,
-                  wait_for: Optional[int] = None) -> Cluster:
+                  wait_for: Optional[int] = None, extra_args: tuple = ()) -> Cluster:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "aivm-config.toml"
     cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens))
@@ -79,7 +79,7 @@ def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviou
         validators = local.prepare(workdir / "keys", count)
         for v in validators:
             node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex((local.STAKE_ETH + 1) * 10**18))
-        local.start(validators, node.url, workdir / "logs", holds=holds, behaviours=behaviours)
+        local.start(validators, node.url, workdir / "logs", holds=holds, behaviours=behaviours, extra_args=extra_args)
         cluster.validators = validators
         cluster.wait_active(count if wait_for is None else wait_for)
     except BaseException:

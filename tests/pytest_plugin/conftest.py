@@ -9,7 +9,11 @@ import aivm_pytest.local  # noqa: F401
 import aivm_pytest.network  # noqa: F401
 import aivm_pytest.plugin  # noqa: F401
 import hypothesis  # noqa: F401
-import synq  # noqa: F401
+
+try:  # SynQ is being written alongside: if it is broken right now, its tests say so, not collection
+    import synq  # noqa: F401
+except Exception:  # pragma: no cover
+    pass
 
 # With the pytest11 entry point installed the plugin loads itself; `-p` would register it twice.
 INSTALLED = any(ep.name == "aivm" for ep in entry_points(group="pytest11"))

@@ -210,3 +210,34 @@ def test_decoding_follows_the_abi_types(chain):
     assert addrs == [a, b]  # arrays as lists, addresses checksummed
     assert pair == (chain.accounts[0], 2)  # structs as tuples
     assert text == "0xabcdefabcdefabcdefabcdefabcdefabcdefabcd"  # a string is left alone
+
+
+RELAY_VY = """\
+# pragma version 0.4.3
+interface Counter:
+    def bump() -> uint256: nonpayable
+    def set(v: uint256): nonpayable
+
+@external
+def poke(c: address) -> uint256:
+    return extcall Counter(c).bump()
+
+@external
+def force(c: address, v: uint256):
+    extcall Counter(c).set(v)
+"""
+
+
+def test_calls_across_contracts(chain):
+    counter = chain.deploy(COUNTER, 5, name="Counter")
+    relay = chain.deploy(compile_vyper(RELAY_VY, "Relay"))
+    assert relay.poke(counter) == 6
+    # the callee's event, decoded with the callee's ABI, among the caller's last events
+    [ev] = relay.events.Bumped
+    assert (ev.by, ev.value, ev.address) == (relay.address, 6, counter.address)
+    assert chain.events == relay.events
+    # a revert deep in the callee names the callee's SynQ line, reached through the caller
+    with pytest.raises(Reverted) as info:
+        relay.force(counter, 1)
+    assert "in Relay.force at <source>:19:5" in str(info.value)
+    assert info.value.reason == "only the owner"

@@ -102,7 +102,8 @@ class Contract:
                                     data=self.calldata(name, *args), value=value, gas=gas or 5_000_000)
         if not r.success:
             raise Reverted(r.output, self.errors, r.gas_used)
-        return Tx(r, self._decode(name, r.output), r.gas_used, [self.decode_log(l) for l in r.logs])
+        return Tx(r, self._decode(name, r.output), r.gas_used,
+                  [self.decode_log(l) for l in r.logs if l.address == self.address])
 
     def decode_log(self, log) -> tuple[str, dict]:
         ev = self.events[log.topics[0]]
@@ -145,6 +146,11 @@ class Env:
         c.deploy_gas = r.gas_used
         return c
 
+    def advance(self, seconds: int) -> None:
+        """Move the clock on and mine a block, so calls see the new time."""
+        self.chain.increase_time(seconds)
+        self.chain.transact(sender=self.accounts[9], to=self.accounts[9], value=0)
+
     def anchor(self):
         """Context manager: state is reverted on exit."""
         chain = self.chain
@@ -159,3 +165,42 @@ class Env:
                 return False
 
         return _Anchor()
+
+
+class FakeAI:
+    """Stands in for the node's AI service behind the real 0x0120 precompile.
+
+    `answers[model]` is a function of the input bytes returning the raw result bytes.
+    """
+
+    infer_timeout = 1.0
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Any] = {}
+        self.requests: list[tuple[str, bytes]] = []
+        self.scheduler = self
+
+    def recorded(self, model_id: str, input_hash: bytes):
+        return None
+
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float):
+        from ai.scheduler import AIError
+
+        self.requests.append((model_id, data))
+        if model_id not in self.answers:
+            raise AIError(f"unknown model {model_id}")
+        return self.answers[model_id](data), {}, "cid"
+
+
+class FakeServices:
+    def __init__(self) -> None:
+        self.ai = FakeAI()
+
+    def get(self, name: str):
+        return self.ai if name == "ai" else None
+
+
+def ai_precompile_registered() -> bool:
+    import precompiles
+
+    return any(p.address == 0x0120 for p in precompiles.all_precompiles())

@@ -198,4 +198,5 @@ async def synergy_list_ai_models(node) -> list:
     from ai.models.catalog import MODELS
 
     service = _ai(node)
-    return [{**MODELS[mid].to_dict(), "manifest_root": m.root} for mid, m in service.scheduler.manifests.items()]
+    return [{**MODELS[mid].to_dict(), "manifest_root": m.root if m is not None else None}
+            for mid, m in service.scheduler.manifests.items()]

@@ -1,4 +1,14 @@
+import os
+from pathlib import Path
+
 import pytest
+
+# One models cache for the test process, the nodes and the validators it starts (they inherit the
+# environment): SmolLM2's conversion runs once per machine, not once per test directory.
+os.environ.setdefault("AIVM_MODELS_DIR", str(Path.home() / ".cache" / "aivm" / "models"))
+os.environ.setdefault("AIVM_TEST_MODELS_DIR", os.environ["AIVM_MODELS_DIR"])
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests.nodeproc import start_node
 

@@ -80,6 +80,7 @@ class AIService:
             max_new_tokens=max_new_tokens,
         )
         self.infer_timeout = infer_timeout
+        self.max_gas_per_execution = 1_000_000  # [aivm] max_gas_per_execution (set by the CLI)
         self._ticker: Optional[asyncio.Task] = None
         self.scheduler.on_finish = self._on_finish
         self._delivering: set[str] = set()

@@ -34,6 +34,16 @@ def _gas(data: bytes) -> int:
     return BASE_GAS + price + GAS_PER_INPUT_BYTE * len(payload)
 
 
+def check_price(service, model_id: str) -> None:
+    """[aivm] max_gas_per_execution: the most one AI execution may cost."""
+    from ai.models.catalog import MODELS
+
+    info = MODELS.get(model_id)
+    if info is not None and info.gas_price > service.max_gas_per_execution:
+        raise PrecompileRevert(error(f"{model_id} costs {info.gas_price} gas, above this node's "
+                                     f"max_gas_per_execution of {service.max_gas_per_execution}"))
+
+
 def error(reason: str) -> bytes:
     return bytes.fromhex("08c379a0") + encode(["string"], [FAILED + reason])
 
@@ -43,6 +53,7 @@ def _run(ctx) -> bytes:
     service = ctx.services.get("ai")
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
+    check_price(service, model_id)
     recorded = service.scheduler.recorded(model_id, keccak(payload))
     if recorded is not None:
         return encode(["bytes"], [bytes.fromhex(recorded["result"])])

@@ -15,7 +15,7 @@ request is priced and answered with its id but not started.
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
-from precompiles.ai_infer import error
+from precompiles.ai_infer import check_price, error
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
 ADDRESS = 0x0121
@@ -54,6 +54,7 @@ def _run(ctx) -> bytes:
     service = ctx.services.get("ai")
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
+    check_price(service, model_id)
     me = ADDRESS.to_bytes(20, "big")
     pending = ctx.read_storage(me, pending_slot(ctx.sender))
     if pending >= 1 and ctx.value < EXTRA_REQUEST_FEE:

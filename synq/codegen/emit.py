@@ -249,6 +249,24 @@ class Codegen:
             self.emit("REVERT")
 
 
+def peephole(instrs: list[Instr]) -> list[Instr]:
+    """DUP1 SWAP1 POP -> nothing; PUSH x POP -> nothing; SWAP1 POP POP -> POP POP."""
+    out: list[Instr] = []
+    for ins in instrs:
+        out.append(ins)
+        while True:
+            tail = [i.op for i in out[-3:]]
+            if tail == ["DUP1", "SWAP1", "POP"]:
+                del out[-3:]
+            elif len(out) >= 2 and out[-2].op == "PUSH" and out[-1].op == "POP":
+                del out[-2:]
+            elif tail == ["SWAP1", "POP", "POP"]:
+                del out[-3]
+            else:
+                break
+    return out
+
+
 def generate(ir: IRNode, runtime: bytes | None = None) -> list[Instr]:
     """Assembly for `ir`. With `runtime` given this is init code: the runtime follows as data."""
     cg = Codegen(len(runtime) if runtime is not None else 0)
@@ -261,4 +279,4 @@ def generate(ir: IRNode, runtime: bytes | None = None) -> list[Instr]:
         cg.emit("LABEL", "_init_end")
     else:
         cg.emit("LABEL", "_code_end")
-    return cg.out
+    return peephole(cg.out)

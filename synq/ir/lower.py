@@ -908,8 +908,17 @@ class Lowering:
         raise InternalCompilerError(f"cannot lower call kind {kind.kind}")
 
     def internal_call(self, f: FunctionInfo, args: list, want_value: bool, after: Any = None) -> list:
-        names = [self.tmp("arg") for _ in args]
         ret = self.label("ret")
+        if all(_no_calls(a) for a in args):
+            # no argument can run another call, so the callee's parameters can be written in turn
+            seq: list = ["seq", *[["mstore", self.mem[p], a] for p, a in zip(f.params, args)],
+                         ["mstore", self.ret_slot[f], ["label_addr", ret]], ["goto", f"fn_{f.name}"], ["label", ret]]
+            if after is not None:
+                seq.append(after)
+            elif want_value:
+                seq.append(["mload", self.ret_vals[f][0]])
+            return seq
+        names = [self.tmp("arg") for _ in args]
         seq: list = ["seq", *[["mstore", self.mem[p], nm] for p, nm in zip(f.params, names)],
                      ["mstore", self.ret_slot[f], ["label_addr", ret]], ["goto", f"fn_{f.name}"], ["label", ret]]
         if after is not None:
@@ -1118,6 +1127,15 @@ class Lowering:
                 return ["and", ["iszero", ["lt", ["mload", rd], 32]], ["eq", ["mload", ["add", rd, 32]], 1]]
             return self.precompile_call(QUORUM, self.expr(args[0]), True, result)
         raise InternalCompilerError(f"unknown builtin {name}")
+
+
+def _no_calls(x: Any) -> bool:
+    """True when the IR holds no jump to a subroutine (so evaluating it cannot clobber a frame)."""
+    if isinstance(x, IRNode):
+        return x.op not in ("goto", "call", "staticcall", "delegatecall") and all(_no_calls(a) for a in x.args)
+    if isinstance(x, (list, tuple)):
+        return (not x or x[0] not in ("goto", "call", "staticcall", "delegatecall")) and all(_no_calls(a) for a in x)
+    return True
 
 
 ENV_IR = {

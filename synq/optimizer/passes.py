@@ -169,7 +169,30 @@ class InlineWith(Pass):
             return value
         if value.is_literal and not _assigns(body, name.op):
             return _substitute(body, name.op, value)
+        if not _uses(body, name.op) and _pure(value):
+            return body
         return node
+
+
+PURE_OPS = set(FOLD) | {"mload", "sload", "tload", "calldataload", "calldatasize", "caller", "callvalue", "address",
+                        "origin", "timestamp", "number", "chainid", "gas", "returndatasize", "selfbalance",
+                        "codesize", "gasprice", "coinbase", "basefee", "prevrandao", "gaslimit", "signextend"}
+
+
+def _pure(node: IRNode) -> bool:
+    """No side effects and cannot fail: safe to drop when unused."""
+    if node.is_literal:
+        return True
+    if node.op in PURE_OPS:
+        return all(_pure(a) for a in node.args)
+    return not node.args and isinstance(node.op, str) and node.op not in ("pass",) and node.op.isidentifier() \
+        and node.op not in {"break_range", "continue_range", "runtime_offset", "runtime_size", "seq"}
+
+
+def _uses(node: IRNode, name: str) -> bool:
+    if node.op == name and not node.args:
+        return True
+    return any(_uses(a, name) for a in node.args)
 
 
 def _assigns(node: IRNode, name: str) -> bool:

@@ -5,6 +5,7 @@ Used by test_determinism.py in fresh subprocesses: ``python tests/ai/probe.py CA
 import hashlib
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -15,6 +16,7 @@ PROMPT = "What is the capital of France?"
 
 
 def main(cache_dir: str, threads: int) -> dict:
+    start = time.perf_counter()
     torch.set_num_threads(threads)
     from ai.models import load_model
     from ai.models.digits import encode_input, load_split
@@ -29,6 +31,7 @@ def main(cache_dir: str, threads: int) -> dict:
     from ai.models.generation import Generation, prompt_codec
 
     stages = [load_model("distributed_ai_model", cache_dir, stage=i) for i in range(3)]
+    result["load_seconds"] = round(time.perf_counter() - start, 2)
     gen = Generation(prompt_codec(cache_dir), PROMPT, max_new_tokens=3)
     while not gen.done:
         data = gen.stage0_input()
@@ -37,6 +40,7 @@ def main(cache_dir: str, threads: int) -> dict:
             result["stages"].append([hashlib.sha256(data).hexdigest(), runner.commitment(data).hex()])
         gen.accept(data)
     result["text"] = gen.text
+    result["seconds"] = round(time.perf_counter() - start, 2)
     return result
 
 

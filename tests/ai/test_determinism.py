@@ -24,4 +24,6 @@ def test_commitments_are_identical_across_thread_counts(models_dir, digits_dir, 
     # Measured here: even the raw float32 hidden states are bit-identical across thread counts.
     # Not asserted (the rule only relies on the bfloat16-rounded commitment), but reported:
     raw_equal = [a == b for (a, _), (b, _) in zip(one["stages"], two["stages"])]
-    print(f"raw stage outputs bit-identical across 1/2 threads: {sum(raw_equal)}/{len(raw_equal)}")
+    print(f"raw stage outputs bit-identical across 1/2 threads: {sum(raw_equal)}/{len(raw_equal)}; "
+          f"probe seconds (load, total): 1 thread {one['load_seconds']}, {one['seconds']}; "
+          f"2 threads {two['load_seconds']}, {two['seconds']}")

@@ -14,7 +14,7 @@ from tests.nodeproc import start_node
 from vm.addresses import to_syn
 
 IMAGE = bytes(int(x) for x in load_digits().data[7])
-CONFIG = "[node]\nai_task_timeout = 2\nai_infer_timeout = 10\n"
+CONFIG = "[aivm]\nmax_gas_per_execution = 100000\n[node]\nai_task_timeout = 2\nai_infer_timeout = 10\n"
 
 
 class HandValidator:
@@ -76,6 +76,8 @@ def test_contract_call_without_validators_reverts_with_the_guides_words(env):
         ai.functions.infer("digits_cnn", IMAGE).call()
     with pytest.raises(ContractLogicError, match="Distributed AI computation failed: unknown model"):
         ai.functions.infer("no_such_model", b"x").call()
+    with pytest.raises(ContractLogicError, match="above this node's max_gas_per_execution of 100000"):
+        ai.functions.infer("distributed_ai_model", b"hi").call()
 
 
 def test_registration_attestation_heartbeat_refusals(env):

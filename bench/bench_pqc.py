@@ -203,21 +203,35 @@ def bench_levels(report: Report, quick: bool) -> None:
                  seal_rows)
 
 
-def main() -> None:
+def run(quick: bool) -> str:
+    """Every PQC benchmark; returns the markdown section (the bench.run convention)."""
+    report = Report()
+    started = time.perf_counter()
+    bench_primitives(report, quick)
+    bench_gas(report, quick)
+    bench_overhead(report, quick)
+    bench_levels(report, quick)
+    report.console.print(f"done in {time.perf_counter() - started:.0f} s")
+    load = os.getloadavg()[0]
+    head = [f"## Post-quantum cryptography", "",
+            f"{os.cpu_count()} cores, load average {load:.2f}; CPU time of the benchmark's thread, "
+            f"{'quick' if quick else 'full'} run. Gas = 3000 × (verify time / ecrecover time), floor 3000.", ""]
+    return "\n".join(head + report.markdown) + "\n"
+
+
+def main(quick: "bool | None" = None) -> "str | None":
+    """`python -m bench.bench_pqc [--quick] [--markdown FILE]`, or main(quick) from bench.run."""
+    if quick is not None:
+        return run(quick)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--markdown", help="also write the tables as markdown to this file")
     args = parser.parse_args()
-    report = Report()
-    started = time.perf_counter()
-    bench_primitives(report, args.quick)
-    bench_gas(report, args.quick)
-    bench_overhead(report, args.quick)
-    bench_levels(report, args.quick)
-    report.console.print(f"done in {time.perf_counter() - started:.0f} s")
+    text = run(args.quick)
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write("\n".join(report.markdown) + "\n")
+            f.write(text)
+    return None
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 # (name, module): add a benchmark by adding one line here.
 BENCHMARKS: list[tuple[str, str]] = [
     ("rpc", "bench.bench_rpc"),
+    ("pqc", "bench.bench_pqc"),
+    ("ai", "bench.bench_ai"),
+    ("plugin", "bench.bench_plugin"),
 ]
 
 HEADER = """\

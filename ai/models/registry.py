@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .catalog import DIGITS, MODELS, ModelInfo
-from .errors import ShardIntegrityError, UnknownModelError
+from .errors import InvalidInputError, ShardIntegrityError, UnknownModelError
 from .manifest import Manifest
 
 
@@ -74,6 +74,8 @@ def load_model(model_id: str, cache_dir=None, stage: int | None = None, manifest
         raise ShardIntegrityError(
             f"manifest is for {manifest.model_id} v{manifest.version}, not {info.model_id} v{info.version}"
         )
+    if options and not (model_id != DIGITS.model_id and stage is None):
+        raise InvalidInputError(f"options {sorted(options)} only apply to the whole text model")
     if model_id == DIGITS.model_id:
         from .digits import DigitsRunner
 

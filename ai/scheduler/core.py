@@ -272,6 +272,18 @@ class Scheduler:
             v.last_heartbeat = timestamp
         return v
 
+    def restore(self, address: bytes) -> None:
+        """Test clusters only: forget a validator's missed heartbeats and lost score."""
+        from ai.scheduler.validators import START_SCORE
+
+        with self._lock:
+            v = self.validator(address)
+            now = time.time()
+            self._beats[address].clear()
+            self._beats[address].append(now)  # counts as a fresh heartbeat: a new liveness window
+            v.heartbeats, v.online_since = 1, now
+            v.score = max(v.score, START_SCORE)
+
     def _refresh_liveness(self, now: float) -> None:
         for address, beats in self._beats.items():
             while beats and beats[0] < now - HEARTBEAT_WINDOW:

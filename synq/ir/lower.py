@@ -238,6 +238,15 @@ class Lowering:
         for i, kt in enumerate(f.getter_keys):
             key = self.decode(kt, 4 + 32 * i, 4, end, "calldata")
             place = self.index_place(place, key)
+        if T.is_bytes_like(place.type):  # straight from storage words into the return buffer
+            s, ln, d, i, buf = self.tmp("s"), self.tmp("len"), self.tmp("d"), self.tmp("i"), self.tmp("buf")
+            words = ["shr", 5, ["add", ln, 31]]
+            body = ["with", buf, ["mload", FREE_PTR], ["seq",
+                    ["mstore", buf, 32], ["mstore", ["add", buf, 32], ln],
+                    ["with", d, ["seq", ["mstore", 0, s], ["sha3", 0, 32]],
+                     ["range", i, 0, words, ["mstore", ["add", ["add", buf, 64], ["shl", 5, i]], ["sload", ["add", d, i]]]]],
+                    ["return", buf, ["add", 64, ["shl", 5, words]]]]]
+            return ["seq", *out, ["with", end, ["calldatasize"], ["with", s, place.addr, ["with", ln, ["sload", s], body]]]]
         value = self.read_place(place)
         return ["seq", *out, ["with", end, ["calldatasize"], self.external_return([f.returns[0]], [value])]]
 
@@ -363,7 +372,7 @@ class Lowering:
         """Revert with Error(msg): one shared block per distinct message."""
         data = raw if raw is not None else msg.encode()
         label = "_err_" + keccak(data).hex()[:16]
-        out: list = ["seq", ["mstore", 0, int.from_bytes(ERROR_SELECTOR, "big") << 224], ["mstore", 4, 32],
+        out: list = ["seq", ["mstore", 0, ["shl", 224, int.from_bytes(ERROR_SELECTOR, "big")]], ["mstore", 4, 32],
                      ["mstore", 36, len(data)]]
         padded = data + b"\0" * (-len(data) % 32)
         for i in range(0, len(padded), 32):
@@ -567,9 +576,23 @@ class Lowering:
         buf, tail, base = self.tmp("buf"), self.tmp("tail"), self.tmp("base")
         pre = 4 if selector else 0
         head = sum(t.abi_head for t in types)
+        if not any(t.abi_dynamic for t in types):
+            # static values only: the size is known, no tail pointer
+            items: list = ["seq"]
+            if selector:
+                items.append(["mstore", ["add", buf, 32], ["shl", 224, int.from_bytes(selector, "big")]])
+            off = 32 + pre
+            for t, nm in zip(types, names):
+                items.append(self.encode_item(t, nm, ["add", buf, off], "_unused_base", "_unused_tail"))
+                off += t.abi_head
+            items += [["mstore", buf, pre + head], ["mstore", FREE_PTR, ["add", buf, 32 + -(-(pre + head) // 32) * 32]], buf]
+            inner: list = ["with", buf, ["mload", FREE_PTR], items]
+            for nm, v in reversed(list(zip(names, values))):
+                inner = ["with", nm, v, inner]
+            return inner
         items: list = ["seq"]
         if selector:
-            items.append(["mstore", ["add", buf, 32], int.from_bytes(selector, "big") << 224])
+            items.append(["mstore", ["add", buf, 32], ["shl", 224, int.from_bytes(selector, "big")]])
         off = 0
         for t, nm in zip(types, names):
             items.append(self.encode_item(t, nm, ["add", base, off], base, tail))

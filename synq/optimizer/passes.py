@@ -40,6 +40,10 @@ FOLD = {
 }
 
 
+def _width(x: int) -> int:
+    return (x.bit_length() + 7) // 8
+
+
 class Pass:
     name = "pass"
 
@@ -65,7 +69,10 @@ class ConstantFold(Pass):
     def rewrite(self, node: IRNode) -> IRNode:
         op = node.op
         if op in FOLD and node.args and all(a.is_literal for a in node.args):
-            return IRNode(FOLD[op](*[a.op for a in node.args]), [], node.span)
+            value = FOLD[op](*[a.op for a in node.args])
+            widest = max(_width(a.op) for a in node.args)
+            if _width(value) <= max(4, widest + 1):  # keep (not 31), (shl 224 sel): shorter than a PUSH32
+                return IRNode(value, [], node.span)
         if op == "if" and node.args[0].is_literal:
             if node.args[0].op:
                 return node.args[1]

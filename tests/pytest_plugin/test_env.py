@@ -241,3 +241,11 @@ def test_calls_across_contracts(chain):
         relay.force(counter, 1)
     assert "in Relay.force at <source>:19:5" in str(info.value)
     assert info.value.reason == "only the owner"
+
+
+def test_gas_keyword_and_out_of_gas(chain):
+    counter = chain.deploy(COUNTER, 5)
+    with reverts("out of gas") as r:
+        counter.bump(gas=23_000)
+    assert r.value.gas_used == 23_000  # all of it, as a node charges a failed transaction
+    assert counter.count() == 5

@@ -19,8 +19,25 @@ def tokens(src: str) -> list[str]:
     return TOKEN.findall(src)
 
 
+def mutate_names(toks: list[str], rng: random.Random) -> list[str]:
+    """Swap names and numbers for others from the same program: it still parses, and the
+    checker (not the parser) has to find what is wrong."""
+    names = [t for t in toks if t[0].isalpha() or t[0] == "_"]
+    numbers = ["0", "1", "7", "255", "256", "65536", str(2**256 - 1), str(2**256)]
+    toks = list(toks)
+    for _ in range(rng.randint(1, 3)):
+        i = rng.randrange(len(toks))
+        if toks[i][0].isalpha() or toks[i][0] == "_":
+            toks[i] = rng.choice(names)
+        elif toks[i][0].isdigit():
+            toks[i] = rng.choice(numbers)
+    return toks
+
+
 def mutate(src: str, rng: random.Random) -> str:
     toks = tokens(src)
+    if toks and rng.random() < 0.5:
+        return " ".join(mutate_names(toks, rng))
     for _ in range(rng.randint(1, 4)):
         if not toks:
             toks = [rng.choice(VOCAB)]

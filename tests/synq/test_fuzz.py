@@ -16,7 +16,7 @@ from tests.synq.fuzzing import VOCAB, mutate, random_program
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "contracts").glob("*.synq"))
-COUNT, BUDGET_S = 2500, 45.0
+COUNT, BUDGET_S = 4000, 40.0
 
 
 def compile_or_user_error(src: str) -> None:
@@ -55,3 +55,25 @@ def test_random_token_streams(toks):
 @given(st.text(max_size=200))
 def test_arbitrary_text(text):
     compile_or_user_error(text)
+
+
+def _grammar_strategy():
+    from hypothesis.extra.lark import from_lark
+
+    from synq.ast.parse import parser
+
+    names = ["x", "y", "f", "g", "P", "E", "uint256", "uint8", "int8", "bool", "address", "bytes", "string",
+             "bytes32", "msg", "sender", "self", "len"]
+    explicit = {
+        "NAME": st.sampled_from(names), "DEC_NUMBER": st.sampled_from(["0", "1", "2", "255", "256"]),
+        "HEX_NUMBER": st.just("0xff"), "STRING": st.just('"s"'), "HEX_STRING": st.just('hex"00"'),
+        "COMMENT": st.just(""), "BLOCK_COMMENT": st.just(""), "WS": st.just(" "),
+    }
+    return from_lark(parser(), explicit=explicit)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_grammar_strategy())
+def test_grammar_generated_programs(src):
+    """Programs the grammar accepts go through every later stage without an internal error."""
+    compile_or_user_error(src)

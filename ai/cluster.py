@@ -1,0 +1,191 @@
+"""In-process validators for contract unit tests: the real scheduler, real models, real keys.
+
+`LocalCluster(chain, n, models)` attaches an AI service to an in-process
+`vm.chain.Chain` (through its `services` mapping, where the AI precompiles
+look) and runs `n` validators as threads that answer tasks with real models
+and ML-DSA signatures, through the same `Scheduler.submit` the RPC uses.
+Faults on demand: `crash(i)`, `make_slow(i, seconds)`, `make_liar(i)`, `heal(i)`.
+Every `ai.infer` is computed anew (answers are not replayed from earlier tests).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Optional
+
+from eth_hash.auto import keccak
+
+from ai import protocol
+from ai.records import AIRecords
+from ai.scheduler import AIError, Scheduler
+from ai.scheduler.commitments import commitment
+from pqc import bundle
+from pqc.keys import KeySet
+from vm.store.kv import MemoryKV
+
+STAKE = 10 * 10**18
+
+
+class _Hooks:
+    """Chain access on the caller's thread (tests drive the chain from one thread)."""
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+
+    def lock_stake(self, address: bytes, amount: int) -> None:
+        self.chain.set_balance(address, self.chain.balance(address) - amount)
+
+    def update_storage(self, compute) -> None:
+        for address, slot, value in compute(self.chain.storage):
+            self.chain.set_storage(address, slot, value)
+
+    def read_storage(self, address: bytes, slot: int) -> int:
+        return self.chain.storage(address, slot)
+
+
+class _Validator(threading.Thread):
+    def __init__(self, index: int, cluster: "LocalCluster") -> None:
+        super().__init__(daemon=True, name=f"aivm-validator-{index}")
+        self.cluster = cluster
+        self.keys = KeySet.generate(protocol.LEVEL, with_kem=False)
+        self.address = protocol.validator_address(self.keys.signing_keys())
+        self.tasks: queue.Queue = queue.Queue()
+        self.crashed = False
+        self.liar = False
+        self.delay = 0.0
+        self.wake = threading.Event()
+
+    def sign(self, message: bytes) -> bytes:
+        return bundle.sign(self.keys, message).encode()
+
+    def run(self) -> None:
+        while not self.cluster.stopping.is_set():
+            try:
+                task = self.tasks.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if self.delay:
+                self.wake.clear()
+                if not self.wake.wait(self.delay) and self.delay:
+                    pass  # slept the full delay: answer late
+            if self.crashed or self.cluster.stopping.is_set():
+                continue
+            try:
+                self.answer(task)
+            except AIError:
+                pass  # late or closed: the scheduler has moved on, as it would for a remote validator
+
+    def answer(self, task: dict) -> None:
+        model_id, stage = task["model_id"], task["stage"]
+        data = bytes.fromhex(task["input"])
+        output = self.cluster.runner(model_id, stage).infer(data)
+        if self.liar:
+            output = bytes([(output[0] + 1) % 10]) if len(output) == 1 else output + b" (or not)"
+        vote = protocol.TaskVote(self.cluster.chain_id, task["computation_id"], model_id, stage, task["step"],
+                                 bytes.fromhex(task["request_hash"][2:]), keccak(data),
+                                 commitment(model_id, stage, output), keccak(output))
+        self.cluster.scheduler.submit(task["task_id"], self.address, output, self.sign(vote.message_hash))
+
+
+class LocalCluster:
+    def __init__(self, chain: Any, n: int = 5, models: Optional[list[str]] = None, task_timeout: float = 2.0,
+                 infer_timeout: float = 30.0, cache_dir=None) -> None:
+        from ai.models import get_manifest
+        from ai.models.catalog import MODELS
+
+        models = list(models or ["digits_cnn"])
+        for m in models:
+            if m not in MODELS or MODELS[m].num_stages != 1 or m == "gpt_oss_chat":
+                raise ValueError(f"LocalCluster serves single-stage local models (digits_cnn), not {m!r}")
+        self.chain = chain
+        self.chain_id = chain.config.chain_id
+        self.cache_dir = cache_dir
+        self.stopping = threading.Event()
+        self._runners: dict = {}
+        manifests = {m: get_manifest(m, cache_dir) for m in models}
+        self.scheduler = Scheduler(AIRecords(MemoryKV()), self.chain_id, manifests, _Hooks(chain),
+                                   notify=self._deliver, cache=False, task_timeout=task_timeout)
+        self.infer_timeout = infer_timeout
+        self.max_gas_per_execution = 10**9
+        self.replay = False  # tests want every call computed, not answered from an earlier test's record
+        self.validators = [_Validator(i, self) for i in range(n)]
+        for v in self.validators:
+            self._join(v, models, manifests)
+            v.start()
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="aivm-cluster-ticker")
+        self._ticker.start()
+        if not isinstance(getattr(chain, "services", None), dict):
+            raise ValueError("the chain has no services mapping to attach the AI service to")
+        chain.services["ai"] = self
+
+    def runner(self, model_id: str, stage: int):
+        from ai.models import load_model
+
+        key = (model_id, stage)
+        if key not in self._runners:
+            self._runners[key] = load_model(model_id, self.cache_dir, stage=stage)
+        return self._runners[key]
+
+    def _join(self, v: _Validator, models: list[str], manifests: dict) -> None:
+        pub = v.keys.signing_keys()
+        self.chain.set_balance(v.address, STAKE + 10**18)
+        self.scheduler.register(pub.encode(), STAKE,
+                                v.sign(protocol.registration_message(self.chain_id, v.address, pub.key_hash, STAKE)))
+        att = {"software_version": "aivm-local", "cores": 1, "memory_mb": 4096, "gpu": None,
+               "timestamp": int(time.time()),
+               "shards": [{"model_id": m, "stage": 0, "sha256": manifests[m].stage_shard(0).sha256} for m in models]}
+        self.scheduler.attest(v.address, att, v.sign(protocol.attestation_message(self.chain_id, v.address, att)))
+        self._beat(v)
+
+    def _beat(self, v: _Validator) -> None:
+        ts = int(time.time())
+        if ts > self.scheduler.validators[v.address].last_heartbeat:
+            self.scheduler.heartbeat(v.address, ts, v.sign(protocol.heartbeat_message(self.chain_id, v.address, ts)))
+
+    def _tick(self) -> None:
+        while not self.stopping.wait(0.25):
+            self.scheduler.tick()
+            for v in self.validators:
+                if not v.crashed:
+                    self._beat(v)
+
+    def _deliver(self, address: bytes, task: dict) -> None:
+        for v in self.validators:
+            if v.address == address:
+                v.tasks.put(task)
+
+    # -- what the AI precompiles call --
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float) -> tuple[bytes, dict, str]:
+        comp = self.scheduler.initiate(model_id, data, requester)
+        comp = self.scheduler.wait(comp.id, timeout)
+        if comp.status != "Completed":
+            raise AIError(comp.reason or f"no quorum within {timeout:.0f} s")
+        return comp.result, comp.certificate, comp.id
+
+    def request_async(self, *args: Any) -> str:
+        raise AIError("asynchronous requests need a node (aivm start): test them over --network")
+
+    # -- faults --
+    def crash(self, i: int) -> None:
+        self.validators[i].crashed = True
+
+    def make_slow(self, i: int, seconds: float) -> None:
+        self.validators[i].delay = seconds
+
+    def make_liar(self, i: int) -> None:
+        self.validators[i].liar = True
+
+    def heal(self, i: int) -> None:
+        """Honest and prompt again, and back in good standing, so a fault never leaks into the next test."""
+        v = self.validators[i]
+        v.crashed, v.liar, v.delay = False, False, 0.0
+        v.wake.set()
+        self.scheduler.restore(v.address)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for v in self.validators:
+            v.wake.set()
+        if self.chain.services.get("ai") is self:
+            self.chain.services["ai"] = None

@@ -6,7 +6,6 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Optional
 
 import click
 from rich.console import Console

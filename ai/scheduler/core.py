@@ -31,9 +31,9 @@ from ai.protocol import LEVEL, TaskVote, quorum_size, stage_set_id
 from ai.records import AIRecords
 from ai.scheduler import economics
 from ai.scheduler.commitments import commitment, validate_request
-from ai.scheduler.validators import HEARTBEAT_INTERVAL, MIN_STAKE, Validator, clusters
+from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle
-from pqc.errors import FormatError, VerificationError
+from pqc.errors import FormatError
 from pqc.keys import PublicKeys
 from pqc.quorum import QuorumCertificate
 from vm.addresses import to_syn

@@ -295,8 +295,6 @@ class Analyzer:
         for p, node in zip(f.params, f.node.params):
             self.a.symbols[node] = p
         self.loop_depth = 0
-        if f.is_external and f.mutability != "payable":
-            pass
         self.block(f.node.body)
         if f.returns and not self.terminates(f.node.body):
             self.err(f"function '{f.name}' must end in a return or revert on every path", f.node)
@@ -584,10 +582,7 @@ class Analyzer:
             return T.BOOL
         if isinstance(e, (n.StrLit, n.HexLit)):
             a.consts[e] = e.value
-            t = self.literal_type(e.value, e, expected)
-            if isinstance(e, n.StrLit) and isinstance(t, T.BytesNT):
-                pass
-            return t
+            return self.literal_type(e.value, e, expected)
         if isinstance(e, n.Name):
             if e.id == "self":
                 self.effect("read", e)
@@ -893,7 +888,6 @@ class Analyzer:
         if name != "abi.encode":
             self.no_kwargs(e)
         if name == "keccak256":
-            self.args(e.args, [None], e, "keccak256") if False else None
             if len(e.args) != 1:
                 self.fail("keccak256 takes one argument", e)
             t = self.expr(e.args[0])

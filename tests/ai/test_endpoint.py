@@ -1,19 +1,14 @@
 """The OpenAI-compatible endpoint backend against a real local server: ``transformers serve`` on the
 converted SmolLM2 folder (offline), greedy, compared with our own whole-model generation."""
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from ai.models import EndpointError, InvalidInputError, ensure_smollm2, generate_whole
-from ai.models.openai_endpoint import EndpointRunner, chat_completion, list_endpoint_models
+from ai.models.openai_endpoint import EndpointRunner, chat_completion
+from tests.endpoint_server import transformers_serve
 
 PROMPT = "What is the capital of France?"
-TRANSFORMERS_CLI = Path(sys.executable).with_name("transformers")
 
 
 def _free_port() -> int:
@@ -29,33 +24,8 @@ def server(models_dir, stages_dir):
     if not is_serve_available():
         pytest.fail("`transformers serve` needs fastapi, uvicorn and openai in the venv")
     hf_dir = ensure_smollm2(models_dir)
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [str(TRANSFORMERS_CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
-         "--dtype", "float32", str(hf_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if list_endpoint_models(url, timeout=2):
-                    break
-            except EndpointError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited: {proc.stderr.read()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("transformers serve did not come up in 120 s")
-            time.sleep(0.5)
+    with transformers_serve(hf_dir) as url:
         yield url, hf_dir
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_greedy_chat_completion_matches_our_generation(server, models_dir):

@@ -1,8 +1,5 @@
 """Validators that lie, forge, replay, stall or die never change an answer; too many make it fail cleanly."""
-import signal
-import time
 
-import pytest
 from sklearn.datasets import load_digits
 
 from tests.distributed.cluster import start_cluster

@@ -8,7 +8,6 @@ the chain thread, and the event loop must keep serving meanwhile.
 import asyncio
 import statistics
 import time
-from typing import Any
 
 from ai.scheduler import AIError
 from ai.scheduler.validators import clusters
@@ -16,7 +15,7 @@ from vm.addresses import parse_any_address, to_syn
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.params import Integer, Json, Object, Text
+from vm.rpc.params import Integer, Object, Text
 
 
 def _ai(node):

@@ -1,11 +1,9 @@
 """Dev-chain controls, under the names Hardhat and Anvil scripts already call."""
-from typing import Any, Optional
 
 from vm.chain import TxRejected
 from vm.codec import InvalidValue, parse_quantity, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.eth import chain_read
 from vm.rpc.params import Address, Bool, Data, Json, Quantity
 
 

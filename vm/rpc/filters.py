@@ -3,17 +3,16 @@
 Both are fed by the node's block listener: each mined block is pushed once to
 every live filter and subscription, so polling never rescans the chain.
 """
-import itertools
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from vm.codec import InvalidValue, data, quantity
+from vm.codec import InvalidValue, data
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 from vm.rpc.eth import chain_read, parse_log_filter, query_logs
-from vm.rpc.params import Json, Object, Quantity, Text
+from vm.rpc.params import Json, Object, Text
 
 FILTER_TTL = 300.0  # seconds a filter lives without being polled
 MAX_BUFFER = 10_000  # items a filter keeps between polls

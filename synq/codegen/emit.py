@@ -238,7 +238,9 @@ class Codegen:
         for code in sorted(self.panics):
             self.span = NO_SPAN
             self.emit("LABEL", f"_panic_{code:x}")
-            self.push(PANIC_SELECTOR << 224)
+            self.push(PANIC_SELECTOR)
+            self.push(224)
+            self.emit("SHL")
             self.push(0)
             self.emit("MSTORE")
             self.push(code)

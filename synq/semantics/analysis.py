@@ -196,7 +196,10 @@ class Analyzer:
             if sum(1 for p in d.params if p.indexed) > 3:
                 self.err("an event has at most 3 indexed fields", d)
             for p in d.params:
-                params.append((p.name, self.resolve_type(p.type, abi=True), p.indexed))
+                pt = self.resolve_type(p.type, abi=True)
+                if p.indexed and not (pt.is_word or T.is_bytes_like(pt)) and pt.abi_dynamic:
+                    self.err("an indexed field must be a value type, bytes, string or a static array/struct", p)
+                params.append((p.name, pt, p.indexed))
             a.events[d.name] = EventInfo(d.name, params)
         elif isinstance(d, n.ErrorDef):
             a.errors[d.name] = ErrorInfo(d.name, [(p.name, self.resolve_type(p.type, abi=True)) for p in d.params])

@@ -84,7 +84,8 @@ def test_async_request_is_answered_in_a_callback_transaction(tmp_path):
     from tests.distributed.async_contract import compiled as async_compiled
     from web3.exceptions import ContractLogicError
 
-    c = start_cluster(tmp_path, 3, holds="digits_cnn")
+    # slow validators keep the first request pending long enough to see the one-pending rule
+    c = start_cluster(tmp_path, 3, holds="digits_cnn", behaviours={i: "delay=4" for i in range(3)}, task_timeout=20)
     try:
         w3 = Web3(Web3.HTTPProvider(c.node.url, request_kwargs={"timeout": 120}))
         art = async_compiled()
@@ -95,10 +96,11 @@ def test_async_request_is_answered_in_a_callback_transaction(tmp_path):
         image = bytes(int(x) for x in DIGITS.data[i])
         w3.eth.wait_for_transaction_receipt(oracle.functions.ask("digits_cnn", image).transact({"from": w3.eth.accounts[0]}))
         rid = oracle.functions.last_request().call()
-        # a second concurrent request without the fee is refused, with the fee it queues
-        if oracle.functions.results(rid).call() == b"":
-            with pytest.raises(ContractLogicError, match="one pending request per sender"):
-                oracle.functions.ask("digits_cnn", image).call({"from": w3.eth.accounts[0]})
+        # a second concurrent request without the fee is refused; with the fee it would queue
+        assert oracle.functions.results(rid).call() == b""
+        with pytest.raises(ContractLogicError, match="one pending request per sender"):
+            oracle.functions.ask("digits_cnn", image).call({"from": w3.eth.accounts[0]})
+        oracle.functions.ask("digits_cnn", image).call({"from": w3.eth.accounts[0], "value": 10**16})
         deadline = time.monotonic() + 120
         while oracle.functions.results(rid).call() == b"" and time.monotonic() < deadline:
             time.sleep(0.3)

@@ -1,5 +1,7 @@
 """Validators that lie, forge, replay, stall or die never change an answer; too many make it fail cleanly."""
 
+import time
+
 from sklearn.datasets import load_digits
 
 from tests.distributed.cluster import start_cluster
@@ -48,6 +50,10 @@ def _check_records_after_restart(tmp_path, data, out, rewards, stats):
     try:
         def rpc(m, *p):
             return node.rpc(m, *p)["result"]
+
+        deadline = time.monotonic() + 600
+        while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
+            time.sleep(0.3)  # the AI layer loads in the background after a restart
 
         assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
         assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True

@@ -29,6 +29,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("pqc", "bench.bench_pqc"),
     ("ai", "bench.bench_ai"),
     ("plugin", "bench.bench_plugin"),
+    ("synq", "bench.bench_synq"),
 ]
 
 HEADER = """\

@@ -71,6 +71,23 @@ class Codegen:
                 for _ in range(h2 - h):
                     self.emit("POP")
             return h
+        if op == "dispatch":
+            # (dispatch sel (case S1 body1) ... fallback): a compare-and-jump table, then the bodies
+            sel = args[0]
+            labels = []
+            for case in args[1:-1]:
+                label = self.fresh("fn")
+                labels.append(label)
+                self.gen(sel, env, h, loops)
+                self.push(case.args[0].op)
+                self.emit("EQ")
+                self.push(label)
+                self.emit("JUMPI")
+            self.gen(args[-1], env, h, loops)
+            for case, label in zip(args[1:-1], labels):
+                self.emit("LABEL", label)
+                self.gen(case.args[1], env, h, loops)
+            return h
         if op == "if":
             cond = args[0]
             else_l, end_l = self.fresh("else"), self.fresh("endif")

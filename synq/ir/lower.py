@@ -66,6 +66,7 @@ class Lowering:
         self.imm_base = 0
         self.is_init = False
         self.span: Span = NO_SPAN
+        self.value_checked = False
 
     # ---- utilities ------------------------------------------------------------
     def tmp(self, base: str = "t") -> str:
@@ -132,14 +133,17 @@ class Lowering:
         a = self.a
         sel = self.tmp("sel")
         cases = []
+        # when no function is payable one CALLVALUE check before the dispatch covers them all
+        self.value_checked = all(f.mutability != "payable" for f in a.external_functions)
         for f in a.external_functions:
             self.span = f.node.span if f.node is not None else f.getter_of.span
             body = self.getter(f) if f.getter_of is not None else self.external_entry(f)
-            cases.append(["if", ["eq", sel, int.from_bytes(f.selector, "big")], body])
+            cases.append(["case", int.from_bytes(f.selector, "big"), body])
         self.span = NO_SPAN
         dispatch = ["seq", ["mstore", FREE_PTR, heap],
                     ["if", ["lt", ["calldatasize"], 4], REVERT0],
-                    ["with", sel, ["shr", 224, ["calldataload", 0]], ["seq", *cases, REVERT0]]]
+                    ["if", ["callvalue"], REVERT0] if self.value_checked else "pass",
+                    ["with", sel, ["shr", 224, ["calldataload", 0]], ["dispatch", sel, *cases, REVERT0]]]
         roots = [f for f in a.functions.values() if f.is_external]
         subs = self.internal_bodies(self.reachable(roots))
         return ["seq", dispatch, *subs]
@@ -184,9 +188,10 @@ class Lowering:
     # ---- external entry points -----------------------------------------------
     def entry_checks(self, f: FunctionInfo, head: int) -> list:
         out: list = []
-        if f.mutability != "payable":
+        if f.mutability != "payable" and not self.value_checked:
             out.append(["if", ["callvalue"], REVERT0])
-        out.append(["if", ["lt", ["calldatasize"], 4 + head], REVERT0])
+        if head:  # the dispatcher has already checked for the 4-byte selector
+            out.append(["if", ["lt", ["calldatasize"], 4 + head], REVERT0])
         if f.mutability in ("nonpayable", "payable"):
             out.append(["if", ["tload", LOCK_SLOT], self.revert_string("reentrant call")])
             if self.lock_acquires(f):
@@ -217,9 +222,11 @@ class Lowering:
             # fast path: words straight into scratch-free memory at the heap pointer
             names = [self.tmp("r") for _ in values]
             inner: list = ["seq", *unlock]
+            # the values are already on the stack and nothing runs after RETURN, so the
+            # words go to memory from 0 (scratch, free pointer and frames are dead by now)
             for i, nm in enumerate(names):
-                inner.append(["mstore", ["add", ["mload", FREE_PTR], 32 * i], nm])
-            inner.append(["return", ["mload", FREE_PTR], 32 * len(values)])
+                inner.append(["mstore", 32 * i, nm])
+            inner.append(["return", 0, 32 * len(values)])
             for nm, v in reversed(list(zip(names, values))):
                 inner = ["with", nm, v, inner]
             return inner
@@ -433,6 +440,13 @@ class Lowering:
 
     def index_place(self, base: Place, key: Any) -> Place:
         bt = base.type
+        if isinstance(bt, T.MapT) and T.is_bytes_like(bt.key):
+            # Solidity's rule for bytes/string keys: keccak256(key bytes . slot), hashed in free memory
+            k, b, ln, fp = self.tmp("key"), self.tmp("mslot"), self.tmp("klen"), self.tmp("fp")
+            return Place("storage", ["with", k, key, ["with", b, base.addr, ["with", ln, ["mload", k],
+                         ["with", fp, ["mload", FREE_PTR], ["seq",
+                          ["mcopy", fp, ["add", k, 32], ln], ["mstore", ["add", fp, ln], b],
+                          ["sha3", fp, ["add", ln, 32]]]]]]], bt.value)
         if isinstance(bt, T.MapT):
             k, b = self.tmp("key"), self.tmp("mslot")
             # the key first, then the parent slot (which may itself hash through scratch memory)

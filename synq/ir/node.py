@@ -14,6 +14,7 @@
     (break_range) (continue_range)  leave / go on with the innermost range (user loops)
     (leave slot)            internal-function return: drop this frame's stack, jump to mload(slot)
     (function_body L body)  a subroutine compiled at stack height 0, entered with (goto L)
+    (dispatch sel (case S body) ... fallback)  jump to the body whose S equals sel (bodies end the call)
     (panic code)            revert with Solidity's Panic(uint256)
     (revert_block L body)   jump to a shared reverting block L (emitted once, at the end)
     (runtime_offset) (runtime_size)  where the runtime code lies inside the init code

@@ -286,8 +286,8 @@ class Analyzer:
             if abi:
                 self.fail("mappings can only be storage variables", te)
             key = self.resolve_type(te.key)
-            if not key.is_word:
-                self.fail("a mapping key must be a value type", te.key)
+            if not (key.is_word or T.is_bytes_like(key)):
+                self.fail("a mapping key must be a value type, bytes or string", te.key)
             return T.MapT(key, self.resolve_type(te.value))
         self.fail("bad type", te)
 
@@ -495,6 +495,10 @@ class Analyzer:
             self.args(e.args, [t for _, t in info.params], e, f"error '{info.name}'")
             self.a.types[e] = T.VOID
             return
+        if isinstance(e, n.Call) and isinstance(e.func, n.Name) and e.func.id[:1].isupper() \
+                and e.func.id not in self.a.structs and e.func.id not in self.a.interfaces \
+                and e.func.id not in self.a.enums:
+            self.fail(f"unknown error '{e.func.id}'", e.func, "declare it: error Name(field: type, ...);")
         self.expr(e, T.STRING)
 
     def target(self, e: n.Expr) -> T.Type:

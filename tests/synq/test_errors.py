@@ -48,6 +48,7 @@ CASES = [
     ("fn f() { let x: address = msg.sender + 1; }", "'+' needs operands of the same type"),
     ("error E(); fn f() { let x: uint256 = E(); }", "custom error 'E' can only be used in revert or require"),
     ("constructor() {} constructor() {}", "at most one constructor"),
+    ("fn f() { revert Nope(); }", "unknown error 'Nope'"),
     ("external fn f() { send(msg.sender); }", "send takes 2 argument(s), got 1"),
 ]
 

@@ -45,3 +45,14 @@ def test_optimized_code_is_smaller_and_equivalent(env):
     for out in (o0, o1):
         c = env.deploy(out)
         assert c.f(3) == 3 * 1048
+
+
+def test_real_ir_prints_and_reads_back():
+    from pathlib import Path
+
+    from synq.compiler import CompilerData
+
+    src = (Path(__file__).resolve().parents[2] / "contracts" / "AIGovernance.synq").read_text()
+    prog = CompilerData(src).ir_optimized
+    for tree in (prog.init, prog.runtime):
+        assert parse_ir(tree.pretty()).flat() == tree.flat()

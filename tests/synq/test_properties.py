@@ -26,6 +26,12 @@ external pure fn echo(a: uint8, b: int32, c: bool, d: address, e: bytes, f: stri
     return a, b, c, d, e, f, g, h, i, j;
 }
 external pure fn items(xs: Item[]) -> (uint256, Item[]) { return len(xs), xs; }
+external pure fn to_u8(a: int256) -> uint8 { return uint8(a); }
+external pure fn to_i16(a: uint256) -> int16 { return int16(a); }
+external pure fn to_i8(a: int256) -> int8 { return int8(a); }
+external pure fn shifts(a: uint256, b: uint8, c: int256) -> (uint256, uint256, int256, int256) {
+    return a << b, a >> b, c >> b, c << b;
+}
 """
 
 
@@ -125,3 +131,22 @@ def test_abi_nested_dynamic(c, xs):
     n, back = c.call("items", xs)
     assert n == len(xs)
     assert back == tuple((x[0], x[1], tuple(x[2])) for x in xs)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(-2**255, 2**255 - 1) | st.integers(-300, 300), st.integers(0, 2**256 - 1) | st.integers(0, 70000))
+def test_conversions(c, a, u):
+    def ref(v, lo, hi):
+        return ("ok", v) if lo <= v <= hi else ("panic", 0x11)
+    assert outcome(c.call, "to_u8", a) == ref(a, 0, 255)
+    assert outcome(c.call, "to_i8", a) == ref(a, -128, 127)
+    assert outcome(c.call, "to_i16", u) == ref(u, -2**15, 2**15 - 1)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 2**256 - 1), st.integers(0, 255), st.integers(-2**255, 2**255 - 1))
+def test_shifts(c, a, b, s):
+    def wrap(v):
+        v &= 2**256 - 1
+        return v - 2**256 if v >> 255 else v
+    assert c.call("shifts", a, b, s) == ((a << b) % 2**256, a >> b, s >> b, wrap(s << b))

@@ -392,28 +392,26 @@ class Chain:
         if gas is None:
             gas = self.estimate_gas(sender, to, data, value)
         builder = self.transaction_builder
-        if gas_price is not None:
+        legacy = gas_price is not None and not access_list
+        if legacy:
+            utx = builder.create_unsigned_transaction(
+                nonce=nonce, gas_price=gas_price, gas=gas, to=to or b"", value=value, data=data)
+        elif gas_price is not None:
             utx = builder.new_unsigned_access_list_transaction(
                 chain_id=self.config.chain_id, nonce=nonce, gas_price=gas_price, gas=gas,
-                to=to or b"", value=value, data=data, access_list=list(access_list),
-            ) if access_list else builder.create_unsigned_transaction(
-                nonce=nonce, gas_price=gas_price, gas=gas, to=to or b"", value=value, data=data
-            )
+                to=to or b"", value=value, data=data, access_list=list(access_list))
         else:
             tip = 1_000_000_000 if max_priority_fee_per_gas is None else max_priority_fee_per_gas
             cap = max_fee_per_gas if max_fee_per_gas is not None else 2 * self.next_base_fee() + tip
             utx = builder.new_unsigned_dynamic_fee_transaction(
                 chain_id=self.config.chain_id, nonce=nonce, max_priority_fee_per_gas=min(tip, cap),
                 max_fee_per_gas=cap, gas=gas, to=to or b"", value=value, data=data,
-                access_list=list(access_list),
-            )
-        if key is None:  # impersonation: a throwaway signature, the sender overridden
-            signed = utx.as_signed_transaction(_IMPERSONATION_KEY, chain_id=self.config.chain_id) \
-                if gas_price is not None and not access_list else utx.as_signed_transaction(_IMPERSONATION_KEY)
-            return signed, sender
-        if gas_price is not None and not access_list:
-            return utx.as_signed_transaction(key, chain_id=self.config.chain_id), sender
-        return utx.as_signed_transaction(key), sender
+                access_list=list(access_list))
+        # an impersonated sender gets a throwaway signature; the sender is overridden when mined
+        signer = key or _IMPERSONATION_KEY
+        if legacy:  # EIP-155: the chain id goes into v
+            return utx.as_signed_transaction(signer, chain_id=self.config.chain_id), sender
+        return utx.as_signed_transaction(signer), sender
 
     def impersonate(self, address: bytes, on: bool = True) -> None:
         (self._impersonated.add if on else self._impersonated.discard)(address)

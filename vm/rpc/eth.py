@@ -6,7 +6,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from eth_hash.auto import keccak
 
 from vm.chain import ExecutionFailed, TxRejected, UnknownBlock
-from vm.codec import InvalidValue, checksum, data, parse_quantity, quantity
+from vm.codec import InvalidValue, checksum, data, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import (
     EXECUTION_REVERTED,
@@ -213,26 +213,9 @@ async def eth_get_code(node, address: Address, block: Block = "latest") -> str:
 
 
 @method("eth_getStorageAt")
-async def eth_get_storage_at(node, address: Address, slot: Json, block: Block = "latest") -> str:
-    if isinstance(slot, str) and len(slot) == 66:
-        position = int(slot, 16) if _is_hex(slot) else None
-    else:
-        try:
-            position = parse_quantity(slot, "slot")
-        except InvalidValue as exc:
-            raise RpcError(INVALID_PARAMS, f"eth_getStorageAt param 2 (slot): {exc}") from None
-    if position is None:
-        raise RpcError(INVALID_PARAMS, "eth_getStorageAt param 2 (slot): invalid hex")
-    value = await chain_read(node, node.chain.storage, address, position, block)
+async def eth_get_storage_at(node, address: Address, slot: Quantity, block: Block = "latest") -> str:
+    value = await chain_read(node, node.chain.storage, address, slot, block)
     return data(value.to_bytes(32, "big"))
-
-
-def _is_hex(s: str) -> bool:
-    try:
-        int(s, 16)
-        return True
-    except ValueError:
-        return False
 
 
 def _call_fields(obj: dict) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import os
+import threading
 from typing import Iterator, Mapping, Optional
 
 from sortedcontainers import SortedDict
@@ -37,33 +38,38 @@ class KV(abc.ABC):
 
 
 class MemoryKV(KV):
+    """Thread-safe like LevelDB: the chain thread and the AI records write concurrently."""
+
     def __init__(self) -> None:
         self._data: SortedDict = SortedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: bytes) -> Optional[bytes]:
-        return self._data.get(key)
+        with self._lock:
+            return self._data.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self._data[key] = value
+        with self._lock:
+            self._data[key] = value
 
     def delete(self, key: bytes) -> None:
-        self._data.pop(key, None)
+        with self._lock:
+            self._data.pop(key, None)
 
     def write_batch(self, changes: Mapping[bytes, Optional[bytes]]) -> None:
-        for k, v in changes.items():
-            if v is None:
-                self._data.pop(k, None)
-            else:
-                self._data[k] = v
+        with self._lock:
+            for k, v in changes.items():
+                if v is None:
+                    self._data.pop(k, None)
+                else:
+                    self._data[k] = v
 
     def items(self, prefix, start=b"", stop=None, reverse=False):
         lo = prefix + start
         hi = prefix + stop if stop is not None else _prefix_end(prefix)
-        keys = list(self._data.irange(lo, hi, inclusive=(True, False), reverse=reverse))
-        for k in keys:
-            v = self._data.get(k)
-            if v is not None:
-                yield k, v
+        with self._lock:
+            found = [(k, self._data[k]) for k in self._data.irange(lo, hi, inclusive=(True, False), reverse=reverse)]
+        yield from found
 
 
 class LevelKV(KV):

@@ -65,6 +65,8 @@ class Task:
     output: Optional[bytes] = None
     signature: Optional[bytes] = None
     latency: float = 0.0
+    round: Optional["Round"] = None  # the round it belongs to (kept to judge late answers)
+    winner: Optional[bytes] = None  # the vote the quorum agreed on, once the round is decided
 
 
 @dataclass
@@ -383,7 +385,7 @@ class Scheduler:
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
         single = MODELS[comp.model_id].num_stages == 1
         tid = protocol.task_id(comp.id, v.address, rnd.stage, rnd.step, single)
-        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout)
+        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
         rnd.tasks[v.address] = task
         self._tasks[tid] = task
         while len(self._tasks) > MAX_TASKS_KEPT:  # finished tasks are kept a while to name replays
@@ -438,6 +440,8 @@ class Scheduler:
                 raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
             if task.status == "Submitted":
                 raise AIError(f"task {task_id} already has a result: replayed submission refused")
+            if task.status == "Closed" and task.winner is not None:
+                self._judge_late(task, output, signature)
             if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
@@ -457,6 +461,26 @@ class Scheduler:
             self._settle(comp, rnd, notes)
         self._send(notes)
         return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _judge_late(self, task: Task, output: bytes, signature: bytes) -> None:
+        """A signed answer that arrives after its round was decided still counts against a liar."""
+        comp = self.computations.get(task.computation_id)
+        if comp is None or task.round is None:
+            return
+        try:
+            vote = self.vote_for(comp, task.round, output)
+        except (InvalidInputError, ValueError, IndexError):
+            return
+        v = self.validators[task.address]
+        ok, _ = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+        if ok and vote.message_hash != task.winner:
+            task.status = "Submitted"
+            penalty = economics.slash(v)
+            self._maybe_remove(v)
+            self.records.write(validators={v.address: v.to_record()})
+            log.warning("validator %s signed a losing result in %s (after the quorum): slashed %d wei",
+                        to_syn(v.address), comp.id, penalty)
+            raise AIError(f"task {task.task_id} is closed and its result disagrees with the quorum's: slashed")
 
     def _settle(self, comp: Computation, rnd: Round, notes: list) -> None:
         """Decide the round if a quorum agrees; replace or fail if it no longer can."""
@@ -484,7 +508,7 @@ class Scheduler:
         losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
         for t in rnd.tasks.values():
             if t.status == "Assigned":
-                t.status = "Closed"
+                t.status, t.winner = "Closed", winner
         for t in losers:
             penalty = economics.slash(self.validators[t.address])
             log.warning("validator %s signed a losing result in %s: slashed %d wei", to_syn(t.address), comp.id, penalty)

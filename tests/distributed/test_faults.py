@@ -25,6 +25,9 @@ def test_two_of_seven_lying_never_change_the_answer_get_slashed_and_records_surv
             verdict = c.rpc("synergy_verifyAIResult", out["computation_id"])
             assert verdict["valid"] and verdict["signers"] >= verdict["required"] == 5
         liar, forger = (c.validators[i].address for i in (0, 1))
+        deadline = time.monotonic() + 20  # a lie that lands after the quorum decided is judged on arrival
+        while c.rpc("synergy_getValidatorAIRewards", "0x" + liar.hex())["slashed"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
         liar_rewards = c.rpc("synergy_getValidatorAIRewards", "0x" + liar.hex())
         assert liar_rewards["slashed"] > 0 and liar_rewards["total_rewards"] == 0
         stats = c.rpc("synergy_getValidatorAIStats", "0x" + liar.hex())

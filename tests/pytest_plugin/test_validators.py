@@ -1,12 +1,10 @@
-"""The `validators` fixture and its fault helpers.
+"""The `validators` fixture and its fault helpers, against real in-process validators.
 
-They sit on the scheduler's `ai.cluster.LocalCluster(chain, n=, models=)` with
-crash/make_slow/make_liar/heal/stop. Until that module exists the fixture skips with
-a clear message (checked here), and the fault tests below skip: they run once it lands.
+They sit on `ai.cluster.LocalCluster(chain, n=, models=)`: the real scheduler, real
+models and ML-DSA keys, with crash/make_slow/make_liar/heal/stop.
 """
 import pytest
 
-from aivm_pytest.validators import UNAVAILABLE, cluster_class
 from tests.pytest_plugin.conftest import run_suite
 
 pytest_plugins = ["pytester"]
@@ -30,35 +28,10 @@ external fn classify(pixels: bytes) -> uint8 {
 }
 """
 
-WITHOUT_CLUSTER = '''
-from aivm_pytest import reverts
-
-def test_needs_the_cluster(validators):
-    assert len(validators) == 5
-
-def test_no_ai_service_is_a_clear_revert(deploy):
-    oracle = deploy("DigitOracle.synq")
-    with reverts("an image is 64 bytes"):
-        oracle.classify(b"\\x00" * 10)
-    with reverts() as r:
-        oracle.classify(bytes(64))
-    assert r.value.reason.startswith("Distributed AI computation failed")
-    assert "DigitOracle.synq:9:25" in str(r.value)  # the ai.infer line
-'''
-
-
 @pytest.fixture
 def oracle_suite(pytester):
     pytester.makefile(".synq", DigitOracle=ORACLE)
     return pytester
-
-
-@pytest.mark.skipif(cluster_class() is not None, reason="ai.cluster exists: the fault tests below cover it")
-def test_fixture_skips_until_the_cluster_exists(oracle_suite):
-    oracle_suite.makepyfile(test_oracle=WITHOUT_CLUSTER)
-    result = run_suite(oracle_suite, "-rs")
-    result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines([f"*{UNAVAILABLE}*"])
 
 
 WITH_CLUSTER = '''
@@ -105,7 +78,6 @@ def test_slow_validators_miss_the_deadline(oracle, validators):
 '''
 
 
-@pytest.mark.skipif(cluster_class() is None, reason=UNAVAILABLE)
 def test_fault_injection_against_real_validators(oracle_suite):
     oracle_suite.makepyfile(test_oracle=WITH_CLUSTER)
     oracle_suite.makeini("[pytest]\naivm_validators = 5\naivm_models = digits_cnn\n")

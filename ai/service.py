@@ -113,8 +113,15 @@ class AIService:
 
     # -- task delivery to WebSocket subscribers --
     def subscribe(self, address: bytes, send: Callable[[dict], None]) -> Callable[[], None]:
-        self._subscribers.setdefault(address, []).append(send)
-        return lambda: self._subscribers.get(address, []).remove(send) if send in self._subscribers.get(address, []) else None
+        """Deliver `address`'s tasks to `send`; returns the function that stops it."""
+        feeds = self._subscribers.setdefault(address, [])
+        feeds.append(send)
+
+        def cancel() -> None:
+            if send in feeds:
+                feeds.remove(send)
+
+        return cancel
 
     def _notify(self, address: bytes, task: dict) -> None:
         sends = list(self._subscribers.get(address, []))

@@ -4,7 +4,7 @@ from vm.chain import TxRejected
 from vm.codec import InvalidValue, parse_quantity, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.params import Address, Bool, Data, Json, Quantity
+from vm.rpc.params import Address, Bool, Data, Integer, Json, Quantity
 
 
 def _aliases(*names: str):
@@ -58,22 +58,14 @@ async def hardhat_mine(node, blocks: Quantity = 1, interval: Quantity = 1) -> No
 
 
 @_aliases("evm_increaseTime", "anvil_increaseTime")
-async def evm_increase_time(node, seconds: Json) -> str:
-    try:
-        secs = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else parse_quantity(seconds, "seconds")
-    except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"evm_increaseTime param 1: {exc}") from None
-    return quantity(await node.run(node.chain.increase_time, secs))
+async def evm_increase_time(node, seconds: Integer) -> str:
+    return quantity(await node.run(node.chain.increase_time, seconds))
 
 
 @_aliases("evm_setNextBlockTimestamp", "anvil_setNextBlockTimestamp")
-async def evm_set_next_block_timestamp(node, timestamp: Json) -> None:
+async def evm_set_next_block_timestamp(node, timestamp: Integer) -> None:
     try:
-        ts = timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else parse_quantity(timestamp, "timestamp")
-    except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"evm_setNextBlockTimestamp param 1: {exc}") from None
-    try:
-        await node.run(node.chain.set_next_timestamp, ts)
+        await node.run(node.chain.set_next_timestamp, timestamp)
     except TxRejected as exc:
         raise RpcError(SERVER_ERROR, str(exc)) from None
     return None

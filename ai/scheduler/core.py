@@ -322,7 +322,7 @@ class Scheduler:
             raise AIError(str(exc)) from None
         notes = []
         # the tokenizer may load on first use: never while holding the lock (heartbeats need it)
-        generation = self._new_generation(data) if MODELS[model_id].num_stages > 1 else None
+        generation = self._new_generation(data) if MODELS[model_id].generates else None
         with self._lock:
             n = next(self._seq)
             cid = f"ai_comp_{int(time.time())}_{n}"

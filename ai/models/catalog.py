@@ -78,6 +78,7 @@ PRICE = ModelInfo(
     gas_price=60_000,
     num_stages=1,
     module="price",
+    reference_root="42d8e4c3e89e92d281129d66d1ef0307d8314909f940be5dce7c488f485626d2",
 )
 
 MARKET = ModelInfo(
@@ -92,6 +93,7 @@ MARKET = ModelInfo(
     gas_price=60_000,
     num_stages=1,
     module="market",
+    reference_root="0f16e0ea19211afd90c413d502ac8e8be972b0bdcf19691b49269c25a3ac83d6",
 )
 
 RISK = ModelInfo(
@@ -105,6 +107,7 @@ RISK = ModelInfo(
     gas_price=60_000,
     num_stages=2,
     module="risk",
+    reference_root="1752df880eaa560d7955b6230d143fabb9b5eb9241b99a2d406bde4f84294819",
 )
 
 MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2, GPT_OSS_CHAT, PRICE, MARKET, RISK)}

@@ -144,6 +144,8 @@ def test_node_recomputes_the_commitments_validators_sign(small_dir):
 
 
 def test_builds_are_reproducible(small_dir, tmp_path):
+    for info in SMALL:
+        assert get_manifest(info.model_id, small_dir).root == info.reference_root
     for info in (PRICE, MARKET):  # seconds each; risk-model's build is covered by the same code path
         rebuilt = small.ensure(info, tmp_path)
         assert get_manifest(info.model_id, tmp_path).root == get_manifest(info.model_id, small_dir).root

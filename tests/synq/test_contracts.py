@@ -7,6 +7,10 @@ import eth_abi
 import pytest
 from eth_utils import keccak
 
+# imported at collection, not in a fixture: pytester's in-process runs (tests/pytest_plugin) restore
+# sys.modules afterwards, and torch imported for the first time inside one cannot be imported again
+from ai.cluster import LocalCluster
+from ai.models import load_model
 from tests.synq.harness import Env, Reverted, ai_precompile_registered
 from vm.chain import Chain
 
@@ -35,9 +39,6 @@ def ai_env():
     through the real scheduler (ai.cluster.LocalCluster): no scripted answers."""
     if not ai_precompile_registered():
         pytest.skip("the AI precompile (0x0120) is not registered yet")
-    from ai.cluster import LocalCluster
-    from ai.models import load_model
-
     chain = Chain.ephemeral(services={})
     cluster = LocalCluster(chain, n=3, models=AI_MODELS, task_timeout=15)
     env = Env(chain)

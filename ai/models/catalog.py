@@ -99,7 +99,7 @@ MARKET = ModelInfo(
 RISK = ModelInfo(
     model_id="risk-model",
     version="1",
-    architecture="text classifier in 2 stages: [0] hashed word uni+bigrams (4096 buckets) -> embedding-bag(32, mean); "
+    architecture="text classifier in 2 stages: [0] hashed words + char 4-grams (4096 buckets) -> embedding-bag(32, mean); "
                  "[1] fc(32->32)-relu-fc(32->3) low/medium/high; trained on the governance proposals shipped "
                  "in ai/models/data",
     input_kind="utf8-text: a governance proposal, 1..4096 bytes of UTF-8",
@@ -107,7 +107,7 @@ RISK = ModelInfo(
     gas_price=60_000,
     num_stages=2,
     module="risk",
-    reference_root="1752df880eaa560d7955b6230d143fabb9b5eb9241b99a2d406bde4f84294819",
+    reference_root="90a0d64a7e59b7c5ebe29d1bc552e515a7d1f5d9d24f444179decb36e33bf7a3",
 )
 
 MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2, GPT_OSS_CHAT, PRICE, MARKET, RISK)}

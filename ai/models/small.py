@@ -21,6 +21,7 @@ except on a rounding boundary (see docs/models.md, "Determinism").
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import time
@@ -30,7 +31,7 @@ from typing import Protocol
 from . import cache
 from .catalog import ModelInfo
 from .commit import canonical_hidden_states, commitment_digest
-from .errors import InvalidInputError, UnknownModelError
+from .errors import InvalidInputError, ModelError, UnknownModelError
 from .manifest import Manifest, describe_file, verify_shard
 
 MANIFEST = "manifest.json"
@@ -96,15 +97,37 @@ def build_manifest(info: ModelInfo, directory: Path, extra: dict) -> Manifest:
     return Manifest(**info.manifest_fields(), shards=shards, extra=extra)
 
 
+def fingerprint(info: ModelInfo) -> str:
+    """sha256 of the code and shipped data a build comes from: a cached build of other code is rebuilt."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in [here / "small.py", here / f"{info.module}.py", here / "marketdata.py", *sorted((here / "data").glob("*"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _current(final: Path, build: str) -> bool:
+    try:
+        return Manifest.load(final / MANIFEST).extra.get("build") == build
+    except (OSError, ValueError, KeyError, ModelError):
+        return False
+
+
 def ensure(info: ModelInfo, cache_dir=None, retrain: bool = False) -> Path:
-    """Train once (seconds, seeded, one thread) and cache; return the folder with manifest.json."""
+    """Train once (seconds, seeded, one thread) and cache; return the folder with manifest.json.
+
+    A cached build whose recorded ``build`` fingerprint differs from the current code's is rebuilt.
+    """
     import torch
     from safetensors.torch import save_file
 
     module = model_module(info)
     final = cache.model_dir(cache_dir, info.model_id, info.version)
+    build = fingerprint(info)
+    if not retrain and _current(final, build):
+        return final
     with cache.build_lock(final):
-        if (final / MANIFEST).is_file() and not retrain:
+        if not retrain and _current(final, build):
             return final
         with cache.staging_dir(final) as tmp:
             threads = torch.get_num_threads()
@@ -120,7 +143,7 @@ def ensure(info: ModelInfo, cache_dir=None, retrain: bool = False) -> Path:
                 # no metadata: safetensors would write it in random order, and the bytes must repeat
                 save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / shard_name(info, stage)))
             (tmp / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-            extra = {k: v for k, v in metrics.items() if k != "train_seconds"}
+            extra = {**{k: v for k, v in metrics.items() if k != "train_seconds"}, "build": build}
             build_manifest(info, tmp, extra).save(tmp / MANIFEST)
     return final
 

@@ -3,7 +3,10 @@
 A `Chain` builds blocks itself (no eth-tester, no MiningChain re-validation):
 it applies a batch of signed transactions on the pending header, seals the
 block, and writes py-evm's data and the node's RPC records in one atomic batch.
-It is single-threaded by contract: the node calls it from one worker thread.
+Blocks are built on one thread (the node's chain thread). State reads (calls,
+balances, code, storage) may come from any thread: they run on that thread's
+own warm read-only py-evm state over the committed head (`vm.reader`), so they
+never wait for the chain thread, even while it sits inside a long block.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from vm.trie_root import ordered_trie_root
 from vm import trie_cache
 
 trie_cache.install()
-from vm.store.atomic import AtomicStore
+from vm.reader import HeadReader
+from vm.store.atomic import AtomicStore, CommittedView
 from vm.store.index import ChainIndex
 from vm.store.kv import KV, LevelKV, MemoryKV
 
@@ -122,6 +126,7 @@ class Chain:
         self.config = config or ChainConfig()
         self.store = AtomicStore(kv)
         self.index = ChainIndex(self.store)
+        self._committed = CommittedView(kv)
         self.vm_class = vm_with_services(services)
         self.services = services
         self._chain_class = PyEvmChain.configure(
@@ -140,6 +145,9 @@ class Chain:
         self._check_index(head)
         self._head = head
         self._pending_root = bytes.fromhex(self.index.meta("pending_root", head.state_root.hex()))
+        self.reader = HeadReader(self._chain_class, self._committed)
+        self._read_chaindb = self._chain_class(self._committed).chaindb
+        self._publish_view()
         self._snapshots: dict[int, dict] = {}
         self._snapshot_ids = itertools.count(1)
 
@@ -221,18 +229,22 @@ class Chain:
         if block == self.head_number:
             return self._latest_view()
         try:
-            return self._chain.get_canonical_block_header_by_number(block)
+            return self._read_chaindb.get_canonical_block_header_by_number(block)
         except HeaderNotFound:
             raise UnknownBlock(f"unknown block #{block}") from None
 
     def _latest_view(self):
         """The head, with dev-mode state edits (set balance/code/storage) applied."""
-        if self._pending_root == self._head.state_root:
-            return self._head
-        return self._head.copy(state_root=self._pending_root)
+        return self._view
+
+    def _publish_view(self) -> None:
+        """Chain thread, after a commit: the one header every reader of "latest" sees."""
+        head, root = self._head, self._pending_root
+        self._view = head if root == head.state_root else head.copy(state_root=root)
 
     def state_at(self, block: BlockId = "latest"):
-        return self._chain.get_vm(self.header_at(block)).state
+        """A read-only state at `block`, this thread's own (warm across calls until the head moves)."""
+        return self.reader.state_for(self.header_at(block)).state
 
     # -- reads --
     def balance(self, address: bytes, block: BlockId = "latest") -> int:
@@ -258,23 +270,13 @@ class Chain:
         block: BlockId = "latest",
     ) -> ExecutionResult:
         """Execute without a transaction: nothing is kept (eth_call)."""
-        header = self.header_at(block)
+        view = self.reader.state_for(self.header_at(block))
         sender = sender or b"\x00" * 20
-        vm = self._chain.get_vm(header)
         gas = min(gas or self.config.gas_limit, self.config.gas_limit)
-        with vm.in_costless_state() as state:
-            utx = vm.create_unsigned_transaction(
-                nonce=state.get_nonce(sender),
-                gas_price=gas_price,
-                gas=gas,
-                to=to or b"",
-                value=value,
-                data=data,
-            )
-            try:
-                comp = state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
-            except ValidationError as exc:
-                raise TxRejected(_friendly_validation(str(exc))) from None
+        try:
+            comp = view.execute(sender, to, data, value, gas, gas_price)
+        except ValidationError as exc:
+            raise TxRejected(_friendly_validation(str(exc))) from None
         return _result_from_computation(comp, gas - comp.get_gas_remaining())
 
     def estimate_gas(
@@ -509,6 +511,7 @@ class Chain:
             self.index.set_meta("next_timestamp", None)
         self._head = block.header
         self._pending_root = block.header.state_root
+        self._publish_view()
         results = []
         for tx, comp, receipt in zip(included, computations, receipts):
             rec = self.index.transaction(tx.hash)
@@ -528,8 +531,9 @@ class Chain:
         edit(state)
         state.persist()
         with self.store.transaction():
-            self._pending_root = state.state_root
             self.index.set_meta("pending_root", state.state_root.hex())
+        self._pending_root = state.state_root
+        self._publish_view()
 
     def set_balance(self, address: bytes, wei: int) -> None:
         self._edit_state(lambda s: s.set_balance(address, wei))
@@ -587,6 +591,7 @@ class Chain:
         self._chain = self._chain_class(self.store)
         self._head = target
         self._pending_root = snap["pending_root"]
+        self._publish_view()
         return True
 
 

@@ -328,9 +328,11 @@ class Chain:
         return tx
 
     def sender_of(self, tx: SignedTransactionAPI) -> bytes:
+        """The signer, from one public-key recovery (py-evm's check + `.sender` do three EC ops;
+        a key recovered from the signature verifies it by construction)."""
         try:
-            tx.check_signature_validity()
-            return tx.sender
+            signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
+            return signature.recover_public_key_from_msg(tx.get_message_for_signing()).to_canonical_address()
         except Exception:
             raise TxRejected("invalid transaction signature", code=-32602) from None
 

@@ -14,8 +14,9 @@ import itertools
 from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from eth._utils.address import generate_contract_address
 from eth.abc import SignedTransactionAPI
 from eth.chains.base import Chain as PyEvmChain
 from eth.constants import GENESIS_PARENT_HASH
@@ -454,18 +455,19 @@ class Chain:
 
     def mine(self, txs: Iterable[tuple[SignedTransactionAPI, bytes]] = (), timestamp: Optional[int] = None) -> MinedBlock:
         """Apply (tx, sender) pairs in order into one new block and persist it atomically."""
+        builder = self.open_block(timestamp)
+        for tx, sender in txs:
+            builder.add(tx, sender)
+        return self.seal_block(builder)
+
+    def open_block(self, timestamp: Optional[int] = None) -> "BlockBuilder":
+        """Start the next block on the head (chain thread); `seal_block` finishes it."""
         ts = timestamp if timestamp is not None else self._next_timestamp()
         if ts <= self._head.timestamp:
             raise TxRejected(
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
-        header = self._pending_header_template(ts).copy(state_root=self._pending_root)
-        vm = self._chain.get_vm(header)
-        included, senders, receipts, computations = [], [], [], []
-        rejected, deferred = [], []
-        with self._producing(header.block_number):
-            header = self._apply_all(vm, header, txs, included, senders, receipts, computations, rejected, deferred)
-        return self._seal(vm, header, included, senders, receipts, computations, rejected, deferred)
+        return BlockBuilder(self, self._pending_header_template(ts).copy(state_root=self._pending_root))
 
     @contextmanager
     def _producing(self, number: int):
@@ -478,28 +480,15 @@ class Chain:
             if isinstance(self.services, dict):
                 self.services["producing_block"] = None
 
-    def _apply_all(self, vm, header, txs, included, senders, receipts, computations, rejected, deferred):
-        for tx, sender in txs:
-            if header.gas_used + tx.gas > header.gas_limit:
-                deferred.append((tx, sender))
-                continue
-            spoof = SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s)
-            try:  # validate first: apply_transaction locks the journal, so it cannot be undone
-                vm.validate_transaction_against_header(header, spoof)
-                vm.state.validate_transaction(spoof)
-            except ValidationError as exc:
-                rejected.append((tx, _friendly_validation(str(exc))))
-                continue
-            receipt, comp = vm.apply_transaction(header, spoof)
-            header = vm.add_receipt_to_header(header, receipt)
-            included.append(tx)
-            senders.append(sender)
-            receipts.append(receipt)
-            computations.append(comp)
-        return header
-
-    def _seal(self, vm, header, included, senders, receipts, computations, rejected, deferred) -> MinedBlock:
+    def seal_block(self, builder: "BlockBuilder") -> MinedBlock:
         """Finalise the block and write it, with its records, in one atomic batch."""
+        if builder.sealed:
+            raise RuntimeError("this block is already sealed")
+        if builder.header.parent_hash != self._head.hash:
+            raise RuntimeError("the head moved while this block was being built")
+        builder.sealed = True
+        vm, header, included, receipts = builder.vm, builder.header, builder.included, builder.receipts
+        tx_records: dict = {}
         with self.store.transaction():
             header = header.copy(
                 transaction_root=ordered_trie_root([tx.encode() for tx in included]),
@@ -508,23 +497,17 @@ class Chain:
             block = vm.get_block().copy(header=header, transactions=included)
             block = vm.finalize_block(block).block
             self._chain.chaindb.persist_block(block)
-            record = self.index.add_block(block, receipts, senders)
+            record = self.index.add_block(block, receipts, builder.senders, tx_records)
             self.index.set_meta("pending_root", None)
             self.index.set_meta("next_timestamp", None)
         self._head = block.header
         self._pending_root = block.header.state_root
         self._publish_view()
-        results = []
-        for tx, comp, receipt in zip(included, computations, receipts):
-            rec = self.index.transaction(tx.hash)
-            r = _result_from_computation(comp, int(rec["receipt"]["gasUsed"], 16))
-            r.tx_hash = tx.hash
+        for tx, r in zip(included, builder.results):
+            rec = tx_records[tx.hash]
             r.block_number = block.number
             r.receipt = rec["receipt"]
-            if rec["receipt"]["contractAddress"]:
-                r.contract_address = bytes.fromhex(rec["receipt"]["contractAddress"][2:])
-            results.append(r)
-        return MinedBlock(block.number, record, results, rejected, deferred)
+        return MinedBlock(block.number, record, builder.results, builder.rejected, builder.deferred)
 
     # -- dev controls --
     def _edit_state(self, edit) -> None:
@@ -595,6 +578,78 @@ class Chain:
         self._pending_root = snap["pending_root"]
         self._publish_view()
         return True
+
+
+class BlockBuilder:
+    """One block being built on the head: transactions applied one at a time, each in its
+    own transaction context (warm/cold slots and refunds per transaction, as py-evm's
+    `VM.apply_transaction` does), then sealed once by `Chain.seal_block`.
+
+    Chain thread only. `Chain.mine` is open + add + seal; the pytest plugin keeps a
+    builder open across its transactions and seals when something needs a block.
+    """
+
+    def __init__(self, chain: "Chain", header: Any) -> None:
+        self.chain = chain
+        self.vm = chain._chain.get_vm(header)
+        self.header = header
+        self.included: list = []
+        self.senders: list[bytes] = []
+        self.receipts: list = []
+        self.results: list[ExecutionResult] = []
+        self.rejected: list[tuple[Any, str]] = []
+        self.deferred: list[Any] = []
+        self.sealed = False
+
+    @property
+    def number(self) -> int:
+        return self.header.block_number
+
+    @property
+    def gas_left(self) -> int:
+        return self.header.gas_limit - self.header.gas_used
+
+    def add(self, tx: SignedTransactionAPI, sender: bytes) -> Optional[ExecutionResult]:
+        """Apply one transaction; None if it was deferred (no room) or rejected (see the lists)."""
+        if tx.gas > self.gas_left:
+            self.deferred.append((tx, sender))
+            return None
+        return self.apply(tx, sender)
+
+    def apply(self, tx: SignedTransactionAPI, sender: bytes,
+              keep: Optional[Callable[[Any], bool]] = None) -> Optional[ExecutionResult]:
+        """py-evm's `VM.apply_transaction`, step by step so that `keep(computation)` may
+        refuse the outcome: then the transaction is undone and None returned."""
+        vm, header = self.vm, self.header
+        spoof = SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s)
+        try:  # validate first, so a refused transaction leaves no trace
+            vm.validate_transaction_against_header(header, spoof)
+            vm.state.validate_transaction(spoof)
+        except ValidationError as exc:
+            self.rejected.append((tx, _friendly_validation(str(exc))))
+            return None
+        state = vm.state
+        state.lock_changes()  # the previous transaction's changes are final from here on
+        snapshot = state.snapshot() if keep is not None else None
+        with self.chain._producing(header.block_number):
+            comp = state.apply_transaction(spoof)
+        if keep is not None and not keep(comp):
+            state.revert(snapshot)
+            return None
+        receipt = vm.make_receipt(header, spoof, comp, state)
+        vm.validate_receipt(receipt)
+        before = header.gas_used
+        self.header = vm.add_receipt_to_header(header, receipt)
+        result = _result_from_computation(comp, self.header.gas_used - before)
+        result.tx_hash = tx.hash
+        result.block_number = header.block_number
+        if not tx.to:
+            result.contract_address = generate_contract_address(sender, tx.nonce)
+        self.included.append(tx)
+        self.senders.append(sender)
+        self.receipts.append(receipt)
+        self.results.append(result)
+        return result
 
 
 class ExecutionFailed(Exception):

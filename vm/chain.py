@@ -10,6 +10,7 @@ never wait for the chain thread, even while it sits inside a long block.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from contextlib import contextmanager
 import time
@@ -109,6 +110,12 @@ class MinedBlock:
 
 
 def derive_dev_accounts(mnemonic: str, count: int) -> list[DevAccount]:
+    """HD derivation is ~30 ms an account (PBKDF2): done once per process, not per chain."""
+    return list(_derive_dev_accounts(mnemonic, count))
+
+
+@functools.lru_cache(maxsize=8)
+def _derive_dev_accounts(mnemonic: str, count: int) -> tuple[DevAccount, ...]:
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
@@ -117,7 +124,7 @@ def derive_dev_accounts(mnemonic: str, count: int) -> list[DevAccount]:
         acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
         key = keys.PrivateKey(bytes(acct.key))
         out.append(DevAccount(key.public_key.to_canonical_address(), key))
-    return out
+    return tuple(out)
 
 
 class Chain:
@@ -247,18 +254,21 @@ class Chain:
         """A read-only state at `block`, this thread's own (warm across calls until the head moves)."""
         return self.reader.state_for(self.header_at(block)).state
 
-    # -- reads --
+    # -- reads (any thread: each has its own read-only account database per state root) --
+    def _accounts_at(self, block: BlockId):
+        return self.reader.accounts_for(self.header_at(block).state_root)
+
     def balance(self, address: bytes, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_balance(address)
+        return self._accounts_at(block).get_balance(address)
 
     def nonce(self, address: bytes, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_nonce(address)
+        return self._accounts_at(block).get_nonce(address)
 
     def code(self, address: bytes, block: BlockId = "latest") -> bytes:
-        return self.state_at(block).get_code(address)
+        return self._accounts_at(block).get_code(address)
 
     def storage(self, address: bytes, slot: int, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_storage(address, slot)
+        return self._accounts_at(block).get_storage(address, slot)
 
     def call(
         self,
@@ -344,7 +354,7 @@ class Chain:
             chain_id = (tx.v - 35) // 2
         if chain_id is not None and chain_id != self.config.chain_id:
             raise TxRejected(f"invalid chain id {chain_id}: this chain is {self.config.chain_id}")
-        state = self.state_at("latest")
+        state = self._accounts_at("latest")
         nonce = state.get_nonce(sender) if expected_nonce is None else expected_nonce
         if tx.nonce < nonce:
             raise TxRejected(f"nonce too low: account has nonce {nonce}, transaction has {tx.nonce}")

@@ -14,6 +14,7 @@ import itertools
 import threading
 from typing import Any, Optional
 
+from eth.db.account import AccountDB
 from eth.vm.spoof import SpoofTransaction
 
 
@@ -50,7 +51,8 @@ class ReadState:
 
 
 class HeadReader:
-    """Thread-local warm `ReadState`s: the latest view, and a few historical ones."""
+    """Thread-local warm `ReadState`s (for calls) and account databases (for plain reads:
+    balance, nonce, code, storage need no VM), for the latest view and a few older ones."""
 
     HISTORY = 4  # historical views kept per thread
 
@@ -74,6 +76,20 @@ class HeadReader:
             views[key] = views.pop(key)
         return rs
 
+    def accounts_for(self, state_root: bytes) -> Any:
+        """This thread's read-only AccountDB at `state_root`: no VM, no execution context."""
+        local = self._local
+        dbs = getattr(local, "accounts", None)
+        if dbs is None:
+            dbs = local.accounts = {}
+        adb = dbs.get(state_root)
+        if adb is None:
+            if len(dbs) >= self.HISTORY:
+                dbs.pop(next(iter(dbs)))
+            adb = dbs[state_root] = AccountDB(self._db, state_root)
+        return adb
+
     def forget(self) -> None:
         """Drop this thread's views (after a revert, old keys may be reused by new content)."""
         self._local.views = {}
+        self._local.accounts = {}

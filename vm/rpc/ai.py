@@ -9,8 +9,6 @@ import asyncio
 import statistics
 import time
 
-from ai.scheduler import AIError
-from ai.scheduler.validators import clusters
 from vm.addresses import parse_any_address, to_syn
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
@@ -43,6 +41,8 @@ def _hex(value: str, where: str) -> bytes:
 
 
 async def _call(fn, *args):
+    from ai.scheduler import AIError  # the AI stack (torch) loads with the AI layer, not with the RPC
+
     try:
         return await asyncio.to_thread(fn, *args)
     except AIError as exc:
@@ -120,6 +120,9 @@ async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
     s = _ai(node).scheduler
 
     def read():
+        from ai.scheduler import AIError
+        from ai.scheduler.validators import clusters
+
         groups = clusters(list(s.validators.values()))
         if not 1 <= cluster_id <= len(groups):
             raise AIError(f"unknown cluster {cluster_id}: there are {len(groups)} clusters (numbered from 1)")

@@ -28,7 +28,7 @@ from bench import peers, rpc_load
 
 TITLE = "RPC: ERC20 tx/s, eth_call/s, eth_getLogs, memory"
 OURS = "aivm"
-LABELS = {"aivm": "AIVM", "anvil": "Anvil", "hardhat": "Hardhat"}
+LABELS = {"aivm": "AIVM", "anvil": "Anvil", "hardhat": "Hardhat", "baseline": "AIVM before"}
 
 
 @dataclass
@@ -130,7 +130,7 @@ def _log_counts(r) -> str:
 
 def rows(results: dict, inproc: dict) -> tuple[list[str], list[list[str]]]:
     names = list(results)
-    peers_run = [n for n in names if n != OURS]
+    peers_run = [n for n in names if n != OURS]  # "baseline" (AIVM before) gets a ratio column too
     ratio_cols = [p for p in peers_run if OURS in results]
     header = ["metric"] + [LABELS[n] for n in names] + \
              [f"{LABELS[OURS]} ÷ {LABELS[p]}" for p in ratio_cols]

@@ -23,6 +23,8 @@ from eth.chains.base import Chain as PyEvmChain
 from eth.constants import GENESIS_PARENT_HASH
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.spoof import SpoofTransaction
+from coincurve import PublicKey
+from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import ValidationError
 
@@ -342,8 +344,13 @@ class Chain:
         """The signer, from one public-key recovery (py-evm's check + `.sender` do three EC ops;
         a key recovered from the signature verifies it by construction)."""
         try:
-            signature = keys.Signature(vrs=(tx.y_parity, tx.r, tx.s))
-            return signature.recover_public_key_from_msg(tx.get_message_for_signing()).to_canonical_address()
+            r, s, v = tx.r, tx.s, tx.y_parity
+            if not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N and v in (0, 1)):
+                raise ValueError("signature values out of range")
+            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+            digest = keccak(tx.get_message_for_signing())
+            public = PublicKey.from_signature_and_message(signature, digest, hasher=None)
+            return keccak(public.format(compressed=False)[1:])[12:]
         except Exception:
             raise TxRejected("invalid transaction signature", code=-32602) from None
 
@@ -671,6 +678,7 @@ class ExecutionFailed(Exception):
 
 
 _IMPERSONATION_KEY = keys.PrivateKey(b"\x11" * 32)
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def _friendly_validation(msg: str) -> str:

@@ -117,7 +117,9 @@ class Node:
                 await asyncio.wait_for(asyncio.shield(self._mining), timeout=10)
             except Exception:
                 pass
-        self._readers.shutdown(wait=True)
+        # reads have no effects: queued ones are dropped, and a read stuck in the AI precompile
+        # must not hold the shutdown (it fails when the store closes under it)
+        self._readers.shutdown(wait=False, cancel_futures=True)
         await self.run(self.chain.close)
         self._executor.shutdown(wait=True)
 

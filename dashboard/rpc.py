@@ -4,8 +4,10 @@ Handlers only translate: chain reads go to the chain thread through
 `node.run`, AI reads copy the monitor's views or take the scheduler's lock in
 a worker thread, and nothing here changes state. The page calls nothing else
 but eth_subscribe (newHeads and `synergy_dashboard`).
+
+No `from __future__ import annotations` here: the dispatcher parses
+parameters from their (evaluated) type annotations.
 """
-from __future__ import annotations
 
 import asyncio
 import time

@@ -1,0 +1,183 @@
+"""The dashboard's Chain, Security and Bridges views in headless chromium, against a real node.
+
+A block appears without a reload; a transaction page decodes the call, the
+event and the revert reason with the ABI the node recorded; search finds a
+block, a transaction and an address; the page talks only to the node and
+calls only read-only methods; nothing secret is on any page.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_abi import encode
+from eth_utils import function_signature_to_4byte_selector
+
+from dashboard.sources import bridges_view, register_bridge_source
+from tests.dashboard.conftest import assert_page_stayed_local_and_read_only
+from tests.nodeproc import start_node
+
+SOURCE = '''
+# pragma version 0.4.3
+event Stored:
+    who: indexed(address)
+    value: uint256
+    note: String[32]
+
+value: public(uint256)
+
+@external
+def store(v: uint256, note: String[32]):
+    assert v < 1000, "value too big"
+    self.value = v
+    log Stored(who=msg.sender, value=v, note=note)
+'''
+DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+DEV0_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # the public dev key: never on a page
+
+
+def _store(v: int, note: str) -> str:
+    return "0x" + (function_signature_to_4byte_selector("store(uint256,string)") + encode(["uint256", "string"], [v, note])).hex()
+
+
+@pytest.fixture
+def node(tmp_path):
+    n = start_node(tmp_path)
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def _rpc(node, method, *params):
+    reply = node.rpc(method, *params)
+    assert "error" not in reply, reply
+    return reply["result"]
+
+
+def test_chain_view_updates_live_decodes_transactions_and_searches(node, browser, tmp_path):
+    from vyper import compile_code
+
+    out = compile_code(SOURCE, output_formats=["bytecode", "abi"])
+    deployed = _rpc(node, "synergy_deployAIVMContract", out["bytecode"], json.dumps(out["abi"]), "standard")
+    contract = deployed["contract_address"]
+    head = int(_rpc(node, "eth_blockNumber"), 16)
+
+    browser.goto(node.url + "/dashboard")
+    browser.wait(f"#blocks tbody tr[data-number='{head}']")
+    browser.wait(f"#view [data-kind='standard'] a[href='#/address/{contract}']")
+    browser.eval("() => { window.__sameDocument = true; }")
+    browser.wait_for("() => window.__dash.ready")
+
+    # a new block and its transaction appear without a reload
+    ok_tx = _rpc(node, "eth_sendTransaction", {"from": DEV0, "to": contract, "data": _store(42, "hello dashboard")})
+    browser.wait(f"#blocks tbody tr[data-number='{head + 1}']")
+    browser.wait(f"#txs tbody tr[data-hash='{ok_tx}']")
+    assert browser.eval("() => window.__sameDocument === true"), "the page reloaded"
+    assert "store" in browser.text(f"#txs tbody tr[data-hash='{ok_tx}']")
+    browser.screenshot(tmp_path / "chain.png")
+
+    bad_tx = _rpc(node, "eth_sendTransaction", {"from": DEV0, "to": contract, "data": _store(5000, "too much"),
+                                                "gas": hex(200_000)})
+    browser.wait(f"#txs tbody tr[data-hash='{bad_tx}']")
+    assert "reverted" in browser.text(f"#txs tbody tr[data-hash='{bad_tx}']")
+
+    # the transaction page: decoded call and event
+    browser.eval(f"() => {{ location.hash = '#/tx/{ok_tx}'; }}")
+    browser.wait("#decoded-call .args")
+    call = browser.text("#decoded-call")
+    assert "store(uint256,string)" in call and "42" in call and "hello dashboard" in call
+    events = browser.text("#events")
+    assert "Stored(address,uint256,string)" in events and "hello dashboard" in events
+    assert DEV0.lower() in events.lower()
+    browser.screenshot(tmp_path / "transaction.png")
+
+    # ... and the revert reason of the failed one
+    browser.eval(f"() => {{ location.hash = '#/tx/{bad_tx}'; }}")
+    browser.wait("#revert")
+    assert "value too big" in browser.text("#revert")
+    assert "reverted" in browser.text("#tx-detail")
+    browser.screenshot(tmp_path / "revert.png")
+
+    # search: block number, transaction hash, address in sYn… form
+    syn = _rpc(node, "dashboard_address", contract)["syn"]
+    for query, title in ((str(head + 1), f"Block #{head + 1}"), (ok_tx, "Transaction"), (syn, "Contract")):
+        browser.call("fill", selector="#search-input", value=query)
+        browser.call("press", selector="#search-input", key="Enter")
+        browser.wait_for("(t) => { const e = document.querySelector('#view h2'); return e && e.textContent.startsWith(t); }", title)
+    page = browser.text("#view")
+    assert contract in page and "store(uint256,string)" in page and "Stored(address,uint256,string)" in page
+    browser.call("fill", selector="#search-input", value="not a thing")
+    browser.call("press", selector="#search-input", key="Enter")
+    browser.wait("#notice:not([hidden])")
+    assert "search by block number" in browser.text("#notice")
+
+    # Security and Bridges render; the node has no bridge source
+    browser.eval("() => { location.hash = '#/security'; }")
+    browser.wait("#levels tbody tr[data-level='Basic']")
+    browser.wait("#chart-pqc")
+    browser.screenshot(tmp_path / "security.png")
+    browser.eval("() => { location.hash = '#/bridges'; }")
+    browser.wait("#no-bridges")
+    assert browser.text("#no-bridges") == "no bridges configured"
+    browser.screenshot(tmp_path / "bridges.png")
+
+    texts = []
+    for view in ("#/chain", f"#/tx/{ok_tx}", f"#/address/{DEV0}", "#/ai", "#/security"):
+        browser.eval(f"() => {{ location.hash = '{view}'; }}")
+        browser.wait_for("() => !document.querySelector('#view').textContent.startsWith('Loading')")
+        browser.call("waitFn", js="() => new Promise((r) => setTimeout(() => r(true), 300))")
+        texts.append(browser.eval("() => document.documentElement.outerHTML"))
+    assert not any(DEV0_KEY in t.lower() for t in texts), "a private key is on the page"
+    assert_page_stayed_local_and_read_only(browser, node.port)
+
+
+def test_dashboard_methods_refuse_bad_input_with_clear_errors(node):
+    cases = [
+        ("dashboard_block", ["ten"], -32602),
+        ("dashboard_block", [999_999], -32001),
+        ("dashboard_transaction", ["0x" + "ab" * 32], -32001),
+        ("dashboard_transaction", ["0x12"], -32602),
+        ("dashboard_latest", [0], -32602),
+        ("dashboard_latest", [10, 10_000], -32602),
+        ("dashboard_address", ["sYnnotanaddress"], -32602),
+        ("dashboard_search", ["x" * 500], -32602),
+        ("dashboard_history", ["0x00"], -32602),
+        ("dashboard_history", [["0x1234"]], -32602),
+        ("dashboard_bridges", [0], -32602),
+        ("dashboard_computation", ["ai_comp_0_0"], -32001),
+    ]
+    for method, params, code in cases:
+        reply = node.rpc(method, *params)
+        assert "error" in reply, (method, params, reply)
+        assert reply["error"]["code"] == code, (method, params, reply)
+        assert "internal error" not in reply["error"]["message"]
+    assert node.rpc("dashboard_search", "#99999")["result"]["kind"] == "none"
+    assert node.rpc("dashboard_bridges")["result"] == {"configured": False, "message": "no bridges configured",
+                                                       "lanes": [], "transfers": []}
+    assert node.proc.poll() is None
+
+
+class _Lanes:
+    def lanes(self):
+        return [{"id": "aivm-anvil", "source_chain": "aivm", "target_chain": "anvil:31338", "status": "open",
+                 "transfers": 1, "last_activity": 1.0}]
+
+    def transfers(self, limit):
+        return [{"id": "0x01", "lane": "aivm-anvil", "asset": "ETH", "amount": "1", "sender": "0xa", "recipient": "0xb",
+                 "state": "Attested", "created": 1.0, "required": 2,
+                 "attestations": [{"validator": "sYn1", "valid": True, "time": 1.0}]}][:limit]
+
+
+def test_bridge_status_source_interface():
+    class Node:
+        pass
+
+    node = Node()
+    assert bridges_view(node)["configured"] is False
+    with pytest.raises(TypeError):
+        register_bridge_source(node, object())
+    register_bridge_source(node, _Lanes())
+    view = bridges_view(node, limit=5)
+    assert view["configured"] and view["lanes"][0]["id"] == "aivm-anvil"
+    assert view["transfers"][0]["attestations"][0]["valid"] is True

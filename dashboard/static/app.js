@@ -38,6 +38,7 @@ const badge = (text, cls) => h("span", { class: "badge " + cls }, text);
 const time = (t) => (t ? new Date(t * 1000).toLocaleTimeString() : "");
 function eth(wei) {
   const w = BigInt(wei || 0); const e = 10n ** 18n;
+  if (w < 10n ** 14n) return `${w.toLocaleString()} wei`; // AI fees are small: show them exactly
   const whole = w / e, frac = (w % e).toString().padStart(18, "0").slice(0, 4);
   return `${whole}.${frac} ETH`;
 }
@@ -125,7 +126,9 @@ function onEvent(ev) {
     if (dash.view === "computation" && dash.arg === c.id) showComputation(c.id);
   } else if (ev.type === "validator") {
     state.validators.set(ev.validator.address, ev.validator);
-    if (dash.view === "ai") updateValidatorRow(ev.validator, ev.newly_slashed);
+    const per = state.history && state.history.validators[ev.validator.address];
+    if (per) per.score.push([Date.now() / 1000, ev.validator.score]);
+    if (dash.view === "ai") { updateValidatorRow(ev.validator, ev.newly_slashed); if (per) updateCharts(); }
   } else if (ev.type === "sample") {
     appendSample(ev.time, ev.sample);
     updateFooter();
@@ -160,7 +163,7 @@ function route() {
   destroyCharts();
   Promise.resolve(VIEWS[view](dash.arg)).catch((e) => { report(e); mount(h("p", { class: "err", text: e.message })); });
 }
-function mount(...nodes) { const v = $("#view"); v.replaceChildren(...nodes); }
+function mount(...nodes) { const v = $("#view"); v.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false)); }
 function destroyCharts() { for (const c of Object.values(state.charts)) c.destroy(); state.charts = {}; }
 
 let footerBusy = false;
@@ -302,9 +305,9 @@ async function showAI() {
       panel("Synergy score over time", h("div", { class: "chart" }, h("canvas", { id: "chart-scores" }))),
       panel("AI usage fees paid to validators", h("div", { class: "chart" }, h("canvas", { id: "chart-fees" })))),
     panel("Computations", h("div", { id: "computations" })),
-    h("div", { class: "grid" },
-      panel(`Validators (${vals.validators.length})`, table(["Validator", "Stake", "Score", "Uptime", "Shards", "Attestation",
+    panel(`Validators (${vals.validators.length})`, table(["Validator", "Stake", "Score", "Uptime", "Shards", "Attestation",
         "Rewards", "Slashed", "Tasks ok/failed", "Cluster"], [], { id: "validators" })),
+    h("div", { class: "grid" },
       panel("Proof-of-Synergy clusters", vals.clusters.length ? table(["Cluster", "Members", "Mean score", "Online"],
         vals.clusters.map((c) => h("tr", { "data-cluster": c.cluster_id }, h("td", {}, "#" + c.cluster_id),
           h("td", { class: "mono" }, c.validators.map((a) => short(a, 8)).join(", ")), h("td", {}, c.synergy_score), h("td", {}, c.online))),
@@ -383,7 +386,8 @@ function lineChart(id, datasets, opts) {
   const chart = new window.Chart(canvas, { type: (opts && opts.type) || "line", data: { datasets },
     options: { animation: false, responsive: true, maintainAspectRatio: false, parsing: false, normalized: true,
       scales: { x: { type: "linear", ticks: { color: "#8a95ad", callback: (v) => new Date(v * 1000).toLocaleTimeString() } },
-                y: { beginAtZero: !(opts && opts.y), ticks: { color: "#8a95ad" }, ...(opts && opts.y) } },
+                y: { beginAtZero: !(opts && opts.y), ticks: { color: "#8a95ad" }, ...(opts && opts.y) },
+                ...(opts && opts.y1 ? { y1: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, ticks: { color: "#8a95ad", precision: 0 } } } : {}) },
       plugins: { legend: { labels: { color: "#dde3f0", boxWidth: 10 } } }, elements: { point: { radius: 0 } } } });
   state.charts[id] = chart;
   return chart;
@@ -398,7 +402,8 @@ function drawAICharts() {
   lineChart("chart-scores", Object.entries(hist.validators).map(([a, per], i) => ({ label: short(a, 6), data: pts(per.score),
     borderColor: PALETTE[i % PALETTE.length], borderWidth: 1.5 })), { y: { suggestedMin: 60, suggestedMax: 100 } });
   lineChart("chart-fees", [{ label: "fees per interval (wei)", data: deltas(hist.series.ai_fees), borderColor: PALETTE[2], borderWidth: 1.5 },
-    { label: "completed computations", data: pts(hist.series.ai_completed), borderColor: PALETTE[1], borderWidth: 1.5, yAxisID: "y" }]);
+    { label: "completed computations", data: pts(hist.series.ai_completed), borderColor: PALETTE[1], borderWidth: 1.5, yAxisID: "y1" }],
+    { y1: true });
 }
 function drawSecurityCharts() {
   const s = state.history && state.history.series; if (!s) return;

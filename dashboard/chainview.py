@@ -16,7 +16,7 @@ from vm.addresses import parse_any_address, to_syn
 from vm.codec import checksum
 
 MAX_LIST = 200  # rows one request may ask for
-TX_SCAN_BLOCKS = 2_000  # blocks looked at, at most, to fill the latest-transactions list
+TX_SCAN_BLOCKS = 500  # blocks looked at, at most, to fill the latest-transactions list (a sparse chain shows fewer)
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")

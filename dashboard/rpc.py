@@ -174,7 +174,7 @@ def _computation(node: Any, cid: str) -> dict:
     except AIError as exc:
         raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
     with m._lock:
-        view = m.recent.get(cid)
+        view = m.recent.get(cid) or next((v for v in m._in_flight if v.get("id") == cid), None)
     if view is None:
         with s._lock:
             tasks = [t for t in comp.round.tasks.values()] if comp.round is not None else []

@@ -133,6 +133,10 @@ function onEvent(ev) {
     appendSample(ev.time, ev.sample);
     updateFooter();
     if (dash.view === "ai" || dash.view === "security") updateCharts();
+    if (dash.view === "security") {
+      const set = (id, v) => { const e = $(`#${id} .v`); if (e && v !== undefined) e.textContent = String(v); };
+      set("pqc-verified", ev.sample.pqc_verified); set("pqc-failed", ev.sample.pqc_failed); set("pqc-encryptions", ev.sample.pqc_encryptions);
+    }
     if (dash.view === "bridges") showBridges();
   }
 }
@@ -367,7 +371,7 @@ async function showComputation(id) {
   const v = c.verification;
   mount(panel(`Computation ${c.id}`, h("dl", { class: "kv" },
       kv("Model", c.model_id), kv("Status", c.status), c.reason ? kv("Reason", c.reason) : null,
-      kv("Requester", c.requester || "RPC"), kv("Started", new Date(c.created * 1000).toISOString()),
+      kv("Requester", c.requester ? link(`#/address/${c.requester}`, c.requester) : "RPC (synergy_initiateDistributedAI)"), kv("Started", new Date(c.created * 1000).toISOString()),
       kv("Rounds", c.rounds_done), kv("Input", `${c.input_size} bytes`), kv("Result", c.result || "—", true)),
     h("h3", { text: "Rounds and votes" }), table(["Computation", "Model", "Status", "Rounds and votes", "Quorum certificate"], [computationRow(c)]),
     h("h3", { text: "Quorum certificate" }),
@@ -428,7 +432,7 @@ async function showSecurity() {
   const algos = new Set([...Object.keys(b.verified), ...Object.keys(b.failed), ...Object.keys(b.encrypted)]);
   mount(
     h("div", { class: "tiles" }, tile("Signatures verified", p.total_signatures_verified, "pqc-verified"),
-      tile("Verification failures", p.signature_failures), tile("Encryptions", p.total_encryptions_performed, "pqc-encryptions"),
+      tile("Verification failures", p.signature_failures, "pqc-failed"), tile("Encryptions", p.total_encryptions_performed, "pqc-encryptions"),
       tile("Decryptions", p.decryptions), tile("PQC families active", p.active_pqc_algorithms),
       tile("Self-test", p.quantum_attack_resistance)),
     h("div", { class: "grid" },

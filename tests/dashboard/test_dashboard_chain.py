@@ -33,6 +33,7 @@ def store(v: uint256, note: String[32]):
     log Stored(who=msg.sender, value=v, note=note)
 '''
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 DEV0_KEY = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"  # the public dev key: never on a page
 
 
@@ -77,6 +78,10 @@ def test_chain_view_updates_live_decodes_transactions_and_searches(node, browser
     assert "store" in browser.text(f"#txs tbody tr[data-hash='{ok_tx}']")
     browser.screenshot(tmp_path / "chain.png")
 
+    transfer = _rpc(node, "eth_sendTransaction", {"from": DEV0, "to": DEV1, "value": hex(10**18)})
+    browser.wait(f"#txs tbody tr[data-hash='{transfer}']")
+    browser.wait(f"#blocks tbody tr[data-number='{head + 2}']")
+
     bad_tx = _rpc(node, "eth_sendTransaction", {"from": DEV0, "to": contract, "data": _store(5000, "too much"),
                                                 "gas": hex(200_000)})
     browser.wait(f"#txs tbody tr[data-hash='{bad_tx}']")
@@ -101,6 +106,9 @@ def test_chain_view_updates_live_decodes_transactions_and_searches(node, browser
 
     # search: block number, transaction hash, address in sYn… form
     syn = _rpc(node, "dashboard_address", contract)["syn"]
+    browser.eval(f"() => {{ location.hash = '#/tx/{transfer}'; }}")
+    browser.wait_for("(h) => { const e = document.querySelector('#tx-detail'); return e && e.textContent.includes(h); }", transfer)
+    assert "1.0000 ETH" in browser.text("#tx-detail")
     for query, title in ((str(head + 1), f"Block #{head + 1}"), (ok_tx, "Transaction"), (syn, "Contract")):
         browser.call("fill", selector="#search-input", value=query)
         browser.call("press", selector="#search-input", key="Enter")

@@ -114,6 +114,7 @@ class Monitor:
         self._seen = 0  # computations in the scheduler's dict already looked at
         self.recent: collections.OrderedDict[str, dict] = collections.OrderedDict()
         self._in_flight: list[dict] = []  # published copy of the tracked views, for readers
+        self._validator_list: Optional[list[dict]] = None  # validators as of the last tick, for readers
         self._validators: dict[str, tuple] = {}
         self.verdicts: dict[str, dict] = {}  # computation id -> synergy_verifyAIResult's answer (cached)
         self._last_sample = 0.0
@@ -191,6 +192,8 @@ class Monitor:
                 finally:
                     if lock is not None:
                         lock.release()
+                with self._lock:
+                    self._validator_list = validators
                 events += self._validator_events(validators)
                 if now - self._last_sample >= self.sample_every:
                     self._sample_validators(now, validators)
@@ -246,6 +249,11 @@ class Monitor:
             in_flight = list(self._in_flight)
         in_flight.sort(key=lambda v: -v["created"])
         return {"in_flight": in_flight, "recent": recent}
+
+    def validators(self) -> Optional[list[dict]]:
+        """Validators as the last tick saw them (at most `interval` old); None before the first."""
+        with self._lock:
+            return None if self._validator_list is None else list(self._validator_list)
 
     def _validator_views(self, s: Any, now: float) -> list[dict]:
         from ai.scheduler.validators import clusters

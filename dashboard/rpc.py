@@ -10,13 +10,14 @@ parameters from their (evaluated) type annotations.
 """
 
 import asyncio
+import contextlib
 import time
 from typing import Any, Callable
 
 from dashboard import chainview, sources
 from vm.addresses import parse_any_address, to_syn
 from vm.rpc.dispatch import method
-from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
+from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, SERVER_ERROR, RpcError
 from vm.rpc.params import Hash, Integer, Json, Text
 
 FEED = "synergy_dashboard"
@@ -86,13 +87,26 @@ async def dashboard_transaction(node, tx_hash: Hash) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def _locked(s: Any):
+    """The scheduler's lock, or a clear error when it stays busy (never an unbounded wait)."""
+    from dashboard.monitor import LOCK_WAIT
+
+    if not s._lock.acquire(timeout=LOCK_WAIT * 10):
+        raise RpcError(SERVER_ERROR, "the AI scheduler is busy; retry")
+    try:
+        yield
+    finally:
+        s._lock.release()
+
+
 def _validator(node: Any, addr: bytes) -> Any:
     s = _scheduler(node)
     if s is None:
         return None
     from dashboard.monitor import validator_view
 
-    with s._lock:
+    with _locked(s):
         v = s.validators.get(addr)
         return None if v is None else validator_view(v, None, time.time())
 
@@ -136,8 +150,10 @@ def _validators(node: Any) -> dict:
     if s is None:
         return {"ai_status": _ai_status(node), "validators": [], "clusters": []}
     m = monitor(node)
-    with s._lock:
-        views = m._validator_views(s, time.time())
+    views = m.validators()
+    if views is None:  # before the monitor's first look
+        with _locked(s):
+            views = m._validator_views(s, time.time())
     clusters: dict[int, list] = {}
     for v in views:
         if v["cluster"] is not None:
@@ -176,7 +192,7 @@ def _computation(node: Any, cid: str) -> dict:
     with m._lock:
         view = m.recent.get(cid) or next((v for v in m._in_flight if v.get("id") == cid), None)
     if view is None:
-        with s._lock:
+        with _locked(s):
             tasks = [t for t in comp.round.tasks.values()] if comp.round is not None else []
             view = computation_view(comp, tasks)
     view = dict(view)

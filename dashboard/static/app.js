@@ -128,17 +128,24 @@ function onEvent(ev) {
     state.validators.set(ev.validator.address, ev.validator);
     const per = state.history && state.history.validators[ev.validator.address];
     if (per) per.score.push([Date.now() / 1000, ev.validator.score]);
-    if (dash.view === "ai") { updateValidatorRow(ev.validator, ev.newly_slashed); if (per) updateCharts(); }
+    if (dash.view === "ai") { updateValidatorRow(ev.validator, ev.newly_slashed); later("clusters", renderClusters); if (per) later("charts", updateCharts); }
   } else if (ev.type === "sample") {
     appendSample(ev.time, ev.sample);
     updateFooter();
-    if (dash.view === "ai" || dash.view === "security") updateCharts();
+    if (dash.view === "ai" || dash.view === "security") later("charts", updateCharts);
     if (dash.view === "security") {
       const set = (id, v) => { const e = $(`#${id} .v`); if (e && v !== undefined) e.textContent = String(v); };
       set("pqc-verified", ev.sample.pqc_verified); set("pqc-failed", ev.sample.pqc_failed); set("pqc-encryptions", ev.sample.pqc_encryptions);
     }
     if (dash.view === "bridges") showBridges();
   }
+}
+
+// bursts of events (100 validators changing at once) redraw once, not once each
+const timers = {};
+function later(name, fn, ms = 300) {
+  if (timers[name]) return;
+  timers[name] = setTimeout(() => { timers[name] = null; try { fn(); } catch (e) { report(e); } }, ms);
 }
 
 function appendSample(t, sample) {
@@ -312,14 +319,24 @@ async function showAI() {
     panel(`Validators (${vals.validators.length})`, table(["Validator", "Stake", "Score", "Uptime", "Shards", "Attestation",
         "Rewards", "Slashed", "Tasks ok/failed", "Cluster"], [], { id: "validators" })),
     h("div", { class: "grid" },
-      panel("Proof-of-Synergy clusters", vals.clusters.length ? table(["Cluster", "Members", "Mean score", "Online"],
-        vals.clusters.map((c) => h("tr", { "data-cluster": c.cluster_id }, h("td", {}, "#" + c.cluster_id),
-          h("td", { class: "mono" }, c.validators.map((a) => short(a, 8)).join(", ")), h("td", {}, c.synergy_score), h("td", {}, c.online))),
-        { id: "clusters" }) : h("p", { class: "empty" }, "No attested validators yet."))));
+      panel("Proof-of-Synergy clusters", h("div", { id: "cluster-box" }))));
+  renderClusters();
   const body = $("#validators tbody");
   body.replaceChildren(...vals.validators.map((v) => validatorRow(v)));
   renderComputations();
   drawAICharts();
+}
+
+function renderClusters() {
+  const box = $("#cluster-box"); if (!box) return;
+  const groups = new Map();
+  for (const v of state.validators.values()) if (v.cluster) (groups.get(v.cluster) || groups.set(v.cluster, []).get(v.cluster)).push(v);
+  const rows = [...groups.entries()].sort((a, b) => a[0] - b[0]).map(([id, members]) => h("tr", { "data-cluster": id },
+    h("td", {}, "#" + id), h("td", { class: "mono" }, members.map((v) => short(v.address, 8)).join(", ")),
+    h("td", {}, (members.reduce((s, v) => s + v.score, 0) / members.length).toFixed(1)),
+    h("td", {}, members.filter((v) => v.uptime > 0.95).length)));
+  box.replaceChildren(rows.length ? table(["Cluster", "Members", "Mean score", "Online"], rows, { id: "clusters" })
+                                  : h("p", { class: "empty" }, "No attested validators yet."));
 }
 
 function validatorRow(v, fresh) {
@@ -422,7 +439,10 @@ function drawSecurityCharts() {
   lineChart("chart-levels", [...levels].map((l, i) => ({ label: l, borderColor: PALETTE[(i + 4) % PALETTE.length], borderWidth: 1.5,
     data: (s.pqc_by_level || []).map(([t, v]) => ({ x: t, y: v[l] || 0 })) })));
 }
-function updateCharts() { destroyCharts(); dash.view === "ai" ? drawAICharts() : drawSecurityCharts(); }
+function updateCharts() {
+  if (dash.view !== "ai" && dash.view !== "security") return;
+  destroyCharts(); dash.view === "ai" ? drawAICharts() : drawSecurityCharts();
+}
 
 // -- Security --
 async function showSecurity() {

@@ -41,9 +41,9 @@ def _store(v: int, note: str) -> str:
     return "0x" + (function_signature_to_4byte_selector("store(uint256,string)") + encode(["uint256", "string"], [v, note])).hex()
 
 
-@pytest.fixture
-def node(tmp_path):
-    n = start_node(tmp_path)
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    n = start_node(tmp_path_factory.mktemp("node"))
     try:
         yield n
     finally:

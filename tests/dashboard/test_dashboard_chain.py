@@ -140,6 +140,20 @@ def test_chain_view_updates_live_decodes_transactions_and_searches(node, browser
     assert_page_stayed_local_and_read_only(browser, node.port)
 
 
+def test_the_page_is_announced_served_with_a_strict_policy_and_its_chart_library_is_local(node):
+    import requests
+
+    assert f"Dashboard: http://127.0.0.1:{node.port}/dashboard/" in node.log()
+    page = requests.get(node.url + "/dashboard", timeout=10)
+    assert page.status_code == 200 and page.url.endswith("/dashboard/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and f"connect-src 'self' ws://127.0.0.1:{node.port}" in csp
+    assert "https://" not in page.text and "http://" not in page.text  # nothing from elsewhere
+    lib = requests.get(node.url + "/dashboard/static/vendor/chart.umd.min.js", timeout=10)
+    assert lib.status_code == 200 and "Chart.js v4.6.1" in lib.text[:300]
+    assert requests.get(node.url + "/dashboard/static/../../vm/cli.py", timeout=10).status_code in (403, 404)
+
+
 def test_dashboard_methods_refuse_bad_input_with_clear_errors(node):
     cases = [
         ("dashboard_block", ["ten"], -32602),

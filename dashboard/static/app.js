@@ -296,9 +296,21 @@ async function showAddress(arg) {
       kv("Code", a.code_size ? `${a.code_size} bytes` : "none"),
       a.contract ? kv("Deployed", link(`#/tx/${a.contract.transaction_hash}`, short(a.contract.transaction_hash))) : null,
       v ? kv("Stake", eth(v.stake)) : null, v ? kv("Synergy score", v.score) : null,
-      v ? kv("Rewards / slashed", `${eth(v.rewards)} / ${eth(v.slashed)}`) : null),
+      v ? kv("Rewards / slashed", `${eth(v.rewards)} / ${eth(v.slashed)}`) : null,
+      v ? kv("Uptime", (100 * v.uptime).toFixed(0) + "%") : null, v ? kv("Shards held", v.shards.join(", ") || "none") : null,
+      v ? kv("Attestation", v.attested ? badge("valid", "ok") : badge(v.attestation_error || "none", "warn")) : null,
+      v ? kv("Tasks", `${v.tasks_completed} completed, ${v.tasks_failed} failed (${v.agreed} agreed, ${v.disagreed} disagreed, ${v.timeouts} timed out)`) : null,
+      v && BigInt(v.slashed) > 0n ? kv("Status", badge("slashed", "bad")) : null),
+    v ? [h("h3", { text: "Synergy score and uptime over time" }), h("div", { class: "chart" }, h("canvas", { id: "chart-validator" }))] : null,
     a.contract ? [h("h3", { text: "Functions" }), h("ul", {}, a.contract.functions.map((f) => h("li", { class: "mono", text: f }))),
                   h("h3", { text: "Events" }), h("ul", {}, a.contract.events.map((f) => h("li", { class: "mono", text: f })))] : null));
+  if (v) {
+    const hist = await rpc("dashboard_history", [[v.address]]);
+    const per = hist.validators[v.address] || {};
+    lineChart("chart-validator", [{ label: "synergy score", data: pts(per.score), borderColor: PALETTE[0], borderWidth: 1.5 },
+      { label: "uptime %", data: (per.uptime || []).map(([t, u]) => ({ x: t, y: 100 * u })), borderColor: PALETTE[1], borderWidth: 1.5 }],
+      { y: { suggestedMin: 0, suggestedMax: 100 } });
+  }
 }
 
 // -- AI network --
@@ -362,7 +374,8 @@ function voteChip(vote) {
   return h("span", { class: cls, title: `${vote.validator} ${what}${vote.latency_ms != null ? ` in ${vote.latency_ms} ms` : ""}` },
            short(vote.validator, 6), " ", what);
 }
-function computationRow(c) {
+const ROUNDS_SHOWN = 6; // a text generation has one round per stage per token: the table shows the newest
+function computationRow(c, all) {
   const statusCls = { Completed: "ok", Failed: "bad", Running: "info", Pending: "info" }[c.status] || "info";
   const submitted = c.rounds.reduce((s, r) => s + r.submitted, 0);
   dash.renders.push({ id: c.id, status: c.status, submitted, rounds: c.rounds.length, t: Date.now() });
@@ -370,7 +383,8 @@ function computationRow(c) {
   return h("tr", { "data-id": c.id, "data-status": c.status, "data-submitted": submitted },
     h("td", {}, link(`#/computation/${c.id}`, c.id)), h("td", {}, c.model_id),
     h("td", {}, badge(c.status, statusCls), c.cached ? badge("cached", "info") : null, c.reason ? h("div", { class: "err", text: c.reason }) : null),
-    h("td", {}, c.rounds.map((r) => h("div", { class: "round", "data-step": r.step, "data-stage": r.stage },
+    h("td", {}, !all && c.rounds.length > ROUNDS_SHOWN ? h("div", { class: "muted" }, `… ${c.rounds.length - ROUNDS_SHOWN} earlier rounds`) : null,
+      (all ? c.rounds : c.rounds.slice(-ROUNDS_SHOWN)).map((r) => h("div", { class: "round", "data-step": r.step, "data-stage": r.stage },
       h("span", { class: "muted" }, `step ${r.step} stage ${r.stage}: ${r.agreeing}/${r.required} agree, ${r.submitted} voted `),
       r.decided ? badge("decided", "ok") : null, h("div", { class: "votes" }, r.votes.map(voteChip))))),
     h("td", {}, c.certificate ? h("span", {}, `${c.certificate.signers.length} of ${c.certificate.threshold} signers, ${c.certificate.level}`) : "—"));
@@ -378,7 +392,7 @@ function computationRow(c) {
 function renderComputations() {
   const box = $("#computations"); if (!box) return;
   const rows = [...[...state.inFlight.values()].sort((a, b) => b.created - a.created), ...state.recent].slice(0, 30);
-  box.replaceChildren(rows.length ? table(["Computation", "Model", "Status", "Rounds and votes", "Quorum certificate"], rows.map(computationRow))
+  box.replaceChildren(rows.length ? table(["Computation", "Model", "Status", "Rounds and votes", "Quorum certificate"], rows.map((c) => computationRow(c)))
                                    : h("p", { class: "empty" }, "No computations yet: they appear here as they start."));
 }
 
@@ -390,7 +404,7 @@ async function showComputation(id) {
       kv("Model", c.model_id), kv("Status", c.status), c.reason ? kv("Reason", c.reason) : null,
       kv("Requester", c.requester ? link(`#/address/${c.requester}`, c.requester) : "RPC (synergy_initiateDistributedAI)"), kv("Started", new Date(c.created * 1000).toISOString()),
       kv("Rounds", c.rounds_done), kv("Input", `${c.input_size} bytes`), kv("Result", c.result || "—", true)),
-    h("h3", { text: "Rounds and votes" }), table(["Computation", "Model", "Status", "Rounds and votes", "Quorum certificate"], [computationRow(c)]),
+    h("h3", { text: "Rounds and votes" }), table(["Computation", "Model", "Status", "Rounds and votes", "Quorum certificate"], [computationRow(c, true)]),
     h("h3", { text: "Quorum certificate" }),
     c.certificate ? h("dl", { class: "kv", id: "certificate" }, kv("Signers", c.certificate.signers.join(", "), true),
       kv("Threshold", c.certificate.threshold), kv("Level", c.certificate.level), kv("Validator set", c.certificate.set_id, true),

@@ -72,6 +72,13 @@ def test_ai_view_fills_in_rounds_verifies_the_certificate_and_marks_the_liar(tmp
         assert browser.text("#clusters tbody").startswith("#1")
         browser.screenshot(tmp_path / "ai.png")
 
+        # the liar's own page: slashed, its stake and score over time
+        browser.eval(f"() => {{ location.hash = '#/address/{liar}'; }}")
+        browser.wait("#chart-validator")
+        page = browser.text("#view")
+        assert "Validator" in page and "slashed" in page and "1 disagreed" in page and "digits_cnn/0" in page
+        browser.screenshot(tmp_path / "validator.png")
+
         # the computation's page: the quorum certificate and its verification
         browser.eval(f"() => {{ location.hash = '#/computation/{cid}'; }}")
         browser.wait("#verification[data-valid='true']", timeout=30)

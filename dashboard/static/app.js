@@ -82,7 +82,7 @@ function connect(delay = 500) {
   ws.onclose = () => {
     conn.textContent = "reconnecting…"; conn.className = "conn off"; state.subs = {}; dash.ready = false;
     state.reconnecting = true;
-    setTimeout(() => connect(Math.min(delay * 2, 8000)), delay);
+    setTimeout(() => connect(Math.min(delay * 2, 2000)), delay); // a local node: retry often
   };
 }
 function wsCall(method, params) {

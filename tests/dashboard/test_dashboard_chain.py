@@ -180,6 +180,33 @@ def test_dashboard_methods_refuse_bad_input_with_clear_errors(node):
     assert node.proc.poll() is None
 
 
+def test_the_page_survives_a_killed_node_and_catches_up_when_it_is_back(browser, tmp_path):
+    import signal
+
+    data = tmp_path / "chain"
+    first = start_node(tmp_path, data_dir=data)
+    port = first.port
+    try:
+        _rpc(first, "eth_sendTransaction", {"from": DEV0, "to": DEV1, "value": "0x1"})
+        browser.goto(first.url + "/dashboard/")
+        browser.wait("#blocks tbody tr[data-number='1']")
+        browser.wait_for("() => window.__dash.ready")
+        browser.eval("() => { window.__sameDocument = true; }")
+    finally:
+        first.stop(signal.SIGKILL)
+    browser.wait_for("() => document.querySelector('#conn').textContent.startsWith('reconnecting')", timeout=20)
+    browser.screenshot(tmp_path / "node-down.png")
+    second = start_node(tmp_path, data_dir=data, port=port)
+    try:
+        browser.wait_for("() => window.__dash.ready", timeout=40)  # it reconnected and subscribed again
+        _rpc(second, "eth_sendTransaction", {"from": DEV0, "to": DEV1, "value": "0x2"})
+        browser.wait("#blocks tbody tr[data-number='2']", timeout=20)
+        assert browser.eval("() => window.__sameDocument === true")
+        assert browser.text("#conn") == "live"
+    finally:
+        second.stop()
+
+
 class _Lanes:
     def lanes(self):
         return [{"id": "aivm-anvil", "source_chain": "aivm", "target_chain": "anvil:31338", "status": "open",

@@ -122,6 +122,9 @@ class Monitor:
     # -- lifecycle --
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        if self._thread is not None and self._thread.is_alive():  # a second app over the same node
+            return
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="aivm-dashboard", daemon=True)
         self._thread.start()
 

@@ -37,6 +37,24 @@ def _tally(tasks: list) -> tuple[Optional[bytes], int]:
     return counts.most_common(1)[0]
 
 
+def _decision(rnd: Any, tasks: list) -> dict:
+    """Who agrees and whether the round is decided, by validator count or, where the round
+    carries a stake snapshot (stake-weighted quorum), by the stake behind each vote."""
+    best, count = _tally(tasks)
+    snap = getattr(rnd, "snapshot", None) if rnd is not None else None
+    if snap is not None and callable(getattr(rnd, "decided", None)):
+        winner = rnd.decided()
+        if winner is not None:
+            best = winner
+        total = sum(snap.stakes.values()) or 1
+        backing = [t.address for t in tasks if t.status == "Submitted" and t.vote_hash == best]
+        return {"best": best, "agreeing": len(backing), "decided": winner is not None, "weighted": True,
+                "agreeing_share": round(snap.weight(backing) / total, 4),
+                "required_share": round(rnd.required / total, 4)}
+    required = rnd.required if rnd is not None else 0
+    return {"best": best, "agreeing": count, "decided": bool(required) and count >= required, "weighted": False}
+
+
 def round_views(tasks: list) -> list[dict]:
     """Tasks (any order) -> one dict per round, in (step, stage) order, with each vote."""
     groups: dict[tuple, list] = collections.defaultdict(list)
@@ -45,21 +63,23 @@ def round_views(tasks: list) -> list[dict]:
     out = []
     for (step, stage), ts in sorted(groups.items()):
         rnd = next((t.round for t in ts if t.round is not None), None)
-        required = rnd.required if rnd is not None else 0
-        best, count = _tally(ts)
-        decided = bool(required) and count >= required
+        d = _decision(rnd, ts)
         votes = []
         for t in sorted(ts, key=lambda t: t.assigned_at):
             agrees = None
-            if t.status == "Submitted" and decided:
-                agrees = t.vote_hash == best
+            if t.status == "Submitted" and d["decided"]:
+                agrees = t.vote_hash == d["best"]
             votes.append({"validator": to_syn(t.address), "status": t.status, "agrees": agrees,
                           "latency_ms": round(t.latency * 1000) if t.status == "Submitted" else None,
                           "vote": "0x" + t.vote_hash.hex() if t.vote_hash else None})
-        out.append({"step": step, "stage": stage, "required": required,
-                    "set_size": rnd.set_size if rnd is not None else 0,
-                    "submitted": sum(1 for t in ts if t.status == "Submitted"),
-                    "agreeing": count, "decided": decided, "votes": votes})
+        view = {"step": step, "stage": stage, "required": rnd.required if rnd is not None else 0,
+                "set_size": rnd.set_size if rnd is not None else 0,
+                "submitted": sum(1 for t in ts if t.status == "Submitted"),
+                "agreeing": d["agreeing"], "decided": d["decided"], "weighted": d["weighted"], "votes": votes}
+        if d["weighted"]:
+            view.update(agreeing_share=d["agreeing_share"], required_share=d["required_share"],
+                        required=str(view["required"]))  # wei: a string, like every amount
+        out.append(view)
     return out
 
 

@@ -385,9 +385,11 @@ function computationRow(c, all) {
     h("td", {}, badge(c.status, statusCls), c.cached ? badge("cached", "info") : null, c.reason ? h("div", { class: "err", text: c.reason }) : null),
     h("td", {}, !all && c.rounds.length > ROUNDS_SHOWN ? h("div", { class: "muted" }, `… ${c.rounds.length - ROUNDS_SHOWN} earlier rounds`) : null,
       (all ? c.rounds : c.rounds.slice(-ROUNDS_SHOWN)).map((r) => h("div", { class: "round", "data-step": r.step, "data-stage": r.stage },
-      h("span", { class: "muted" }, `step ${r.step} stage ${r.stage}: ${r.agreeing}/${r.required} agree, ${r.submitted} voted `),
+      h("span", { class: "muted" }, `step ${r.step} stage ${r.stage}: ${r.agreeing} agree ` + (r.weighted
+        ? `(${(100 * r.agreeing_share).toFixed(0)}% of the stake, ${(100 * r.required_share).toFixed(0)}% needed)`
+        : `(${r.required} needed)`) + `, ${r.submitted} voted `),
       r.decided ? badge("decided", "ok") : null, h("div", { class: "votes" }, r.votes.map(voteChip))))),
-    h("td", {}, c.certificate ? h("span", {}, `${c.certificate.signers.length} of ${c.certificate.threshold} signers, ${c.certificate.level}`) : "—"));
+    h("td", {}, c.certificate ? h("span", {}, `${c.certificate.signers.length} signers, ${c.certificate.level}`) : "—"));
 }
 function renderComputations() {
   const box = $("#computations"); if (!box) return;

@@ -98,3 +98,36 @@ def test_a_busy_scheduler_costs_a_skipped_tick_not_a_wait():
     release.set()
     assert still_held and LOCK_WAIT < 1
     assert m.computations()["in_flight"] == []  # nothing was read: that tick was skipped
+
+
+def test_a_stake_weighted_round_is_read_through_its_own_decision():
+    """Where the scheduler's rounds carry a stake snapshot (stake-weighted quorum), the view follows it."""
+
+    class Snapshot:
+        stakes = {A: 50, B: 30, C: 20}
+
+        def weight(self, addresses):
+            return sum(self.stakes[a] for a in addresses)
+
+    class WeightedRound(Round):
+        def decided(self):
+            ballots = {a: t.vote_hash for a, t in self.tasks.items() if t.status == "Submitted"}
+            for vote in set(ballots.values()):
+                if self.snapshot.weight(a for a, v in ballots.items() if v == vote) >= self.required:
+                    return vote
+            return None
+
+    rnd = WeightedRound(step=0, stage=0, input=b"x", set_size=3, required=67)
+    rnd.snapshot = Snapshot()
+    tasks = [Task(f"t{a[0]}", "c1", a, 0, 0, time.time(), time.time() + 10, round=rnd) for a in (A, B, C)]
+    for t in tasks:
+        rnd.tasks[t.address] = t
+    tasks[0].status, tasks[0].vote_hash = "Submitted", b"\x01" * 32
+    tasks[1].status, tasks[1].vote_hash = "Submitted", b"\x02" * 32
+    view = round_views(tasks)[0]
+    assert view["weighted"] and not view["decided"] and view["agreeing_share"] == 0.5
+    assert view["required_share"] == 0.67 and view["required"] == "67"
+    tasks[2].status, tasks[2].vote_hash = "Submitted", b"\x01" * 32  # 50 + 20 of 100 stake: decided
+    view = round_views(tasks)[0]
+    assert view["decided"] and view["agreeing"] == 2 and view["agreeing_share"] == 0.7
+    assert [v["agrees"] for v in view["votes"]] == [True, False, True]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
@@ -66,6 +67,11 @@ def test_ai_view_fills_in_rounds_verifies_the_certificate_and_marks_the_liar(tmp
         browser.wait(f"#validators tbody tr.slashed[data-address='{liar}']", timeout=30)
         assert "slashed" in browser.text(f"#validators tbody tr[data-address='{liar}']")
         assert browser.eval("() => window.__sameDocument === true"), "the page reloaded"
+        deadline = time.monotonic() + 20  # the next sample carries the fees paid for it
+        while c.rpc("dashboard_history")["series"]["ai_fees"][-1][1] == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert c.rpc("dashboard_history")["series"]["ai_fees"][-1][1] > 0
+        browser.wait_for("() => Chart.getChart('chart-fees').data.datasets[0].data.some((p) => p.y > 0)", timeout=20)
         charts = browser.eval("() => ({scores: Chart.getChart('chart-scores').data.datasets.length,"
                               " fees: Chart.getChart('chart-fees').data.datasets.length})")
         assert charts["scores"] == 4 and charts["fees"] == 2

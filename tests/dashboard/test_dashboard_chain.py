@@ -41,9 +41,17 @@ def _store(v: int, note: str) -> str:
     return "0x" + (function_signature_to_4byte_selector("store(uint256,string)") + encode(["uint256", "string"], [v, note])).hex()
 
 
+def _chain_only(workdir) -> tuple[str, str]:
+    """Config args for a node without the AI layer: these tests need none, and loading models costs CPU."""
+    cfg = workdir / "aivm-config.toml"
+    cfg.write_text("[aivm]\nenabled = false\n")
+    return "--config", str(cfg)
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
-    n = start_node(tmp_path_factory.mktemp("node"))
+    workdir = tmp_path_factory.mktemp("node")
+    n = start_node(workdir, *_chain_only(workdir))
     try:
         yield n
     finally:
@@ -106,6 +114,9 @@ def test_chain_view_updates_live_decodes_transactions_and_searches(node, browser
 
     # search: block number, transaction hash, address in sYn… form
     syn = _rpc(node, "dashboard_address", contract)["syn"]
+    browser.eval(f"() => {{ location.hash = '#/tx/{deployed['transaction_hash']}'; }}")
+    browser.wait_for("() => document.querySelector('#decoded-call') && document.querySelector('#decoded-call').textContent.includes('constructor')")
+    assert "contract creation" in browser.text("#tx-detail") and contract in browser.text("#tx-detail")
     browser.eval(f"() => {{ location.hash = '#/tx/{transfer}'; }}")
     browser.wait_for("(h) => { const e = document.querySelector('#tx-detail'); return e && e.textContent.includes(h); }", transfer)
     assert "1.0000 ETH" in browser.text("#tx-detail")
@@ -167,7 +178,7 @@ def test_dashboard_methods_refuse_bad_input_with_clear_errors(node):
         ("dashboard_history", ["0x00"], -32602),
         ("dashboard_history", [["0x1234"]], -32602),
         ("dashboard_bridges", [0], -32602),
-        ("dashboard_computation", ["ai_comp_0_0"], -32001),
+        ("dashboard_computation", ["ai_comp_0_0"], -32001),  # and: AI is disabled on this node
     ]
     for method, params, code in cases:
         reply = node.rpc(method, *params)
@@ -184,7 +195,7 @@ def test_the_page_survives_a_killed_node_and_catches_up_when_it_is_back(browser,
     import signal
 
     data = tmp_path / "chain"
-    first = start_node(tmp_path, data_dir=data)
+    first = start_node(tmp_path, *_chain_only(tmp_path), data_dir=data)
     port = first.port
     try:
         _rpc(first, "eth_sendTransaction", {"from": DEV0, "to": DEV1, "value": "0x1"})
@@ -196,7 +207,7 @@ def test_the_page_survives_a_killed_node_and_catches_up_when_it_is_back(browser,
         first.stop(signal.SIGKILL)
     browser.wait_for("() => document.querySelector('#conn').textContent.startsWith('reconnecting')", timeout=20)
     browser.screenshot(tmp_path / "node-down.png")
-    second = start_node(tmp_path, data_dir=data, port=port)
+    second = start_node(tmp_path, *_chain_only(tmp_path), data_dir=data, port=port)
     try:
         browser.wait_for("() => window.__dash.ready", timeout=40)  # it reconnected and subscribed again
         _rpc(second, "eth_sendTransaction", {"from": DEV0, "to": DEV1, "value": "0x2"})

@@ -273,10 +273,19 @@ class Monitor:
         in_flight.sort(key=lambda v: -v["created"])
         return {"in_flight": in_flight, "recent": recent}
 
+    def view(self, cid: str) -> Optional[dict]:
+        """A computation as last seen (finished or in flight), None when the monitor has not seen it."""
+        with self._lock:
+            return self.recent.get(cid) or next((v for v in self._in_flight if v.get("id") == cid), None)
+
     def validators(self) -> Optional[list[dict]]:
         """Validators as the last tick saw them (at most `interval` old); None before the first."""
         with self._lock:
             return None if self._validator_list is None else list(self._validator_list)
+
+    def validator_views(self, s: Any, now: float) -> list[dict]:
+        """Under the scheduler's lock: every validator's view, with its cluster."""
+        return self._validator_views(s, now)
 
     def _validator_views(self, s: Any, now: float) -> list[dict]:
         from ai.scheduler.validators import clusters

@@ -153,7 +153,7 @@ def _validators(node: Any) -> dict:
     views = m.validators()
     if views is None:  # before the monitor's first look
         with _locked(s):
-            views = m._validator_views(s, time.time())
+            views = m.validator_views(s, time.time())
     clusters: dict[int, list] = {}
     for v in views:
         if v["cluster"] is not None:
@@ -189,8 +189,7 @@ def _computation(node: Any, cid: str) -> dict:
         comp = s.get(cid)
     except AIError as exc:
         raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
-    with m._lock:
-        view = m.recent.get(cid) or next((v for v in m._in_flight if v.get("id") == cid), None)
+    view = m.view(cid)
     if view is None:
         with _locked(s):
             tasks = [t for t in comp.round.tasks.values()] if comp.round is not None else []

@@ -183,6 +183,9 @@ async function updateFooter() {
   try {
     const o = state.overview = await rpc("dashboard_overview");
     $("#ai-status").textContent = o.ai_status; $("#chain-id").textContent = o.chain_id;
+    const set = (id, v) => { const e = $(`#${id} .v`); if (e) e.textContent = String(v); };
+    set("tile-contracts", o.aivm.total_contracts); set("tile-validators", o.aivm.active_validators);
+    set("tile-computations", o.aivm.distributed_computations); set("tile-uptime", o.aivm.network_uptime);
   } catch (e) { report(e); } finally { footerBusy = false; }
 }
 
@@ -235,8 +238,8 @@ async function showChain() {
   mount(
     h("div", { class: "tiles" },
       tile("Head", "#" + latest.head, "tile-head"), tile("Chain id", latest.chain_id),
-      tile("Contracts", a.total_contracts ?? 0), tile("Active validators", a.active_validators ?? 0),
-      tile("AI computations", a.distributed_computations ?? 0), tile("Network uptime", a.network_uptime || "")),
+      tile("Contracts", a.total_contracts ?? 0, "tile-contracts"), tile("Active validators", a.active_validators ?? 0, "tile-validators"),
+      tile("AI computations", a.distributed_computations ?? 0, "tile-computations"), tile("Network uptime", a.network_uptime || "", "tile-uptime")),
     h("div", { class: "grid" },
       panel("Latest blocks", table(["Block", "Hash", "Txs", "Gas used", "Time"], [], { id: "blocks" })),
       panel("Latest transactions", table(["Hash", "Block", "From", "To", "Call", "Status"], [], { id: "txs" })),

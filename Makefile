@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean browser-deps
 
 install: $(STAMP)
 
@@ -23,7 +23,13 @@ ARGS ?=
 run: install
 	$(VENV)/bin/aivm start $(if $(PORT),--port $(PORT)) $(ARGS)
 
-test: install
+# the dashboard's browser tests: Debian's chromium, and playwright-core (npm) in their own folder
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@test -d tests/dashboard/node_modules/playwright-core || (cd tests/dashboard && npm ci --no-audit --no-fund --silent)
+
+test: install browser-deps
 	$(PY) -m pytest -q
 
 bench: install

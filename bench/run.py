@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
     ("scale", "bench.bench_scale"),
+    ("dashboard", "bench.bench_dashboard"),
 ]
 
 HEADER = """\

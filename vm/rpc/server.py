@@ -121,6 +121,9 @@ def make_app(node: Any) -> web.Application:
     filters.hub(node)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)
+    import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
+
+    dashboard.install(app, node)
     return app
 
 

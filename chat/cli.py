@@ -373,8 +373,8 @@ class Session:
             self.answers.append(answer)
             p = answer.proof
             signers = len(p.get("signers") or [])
-            self.console.print(f"[dim]  #{len(self.answers)} · {p.get('computation_id')} · {signers} of "
-                               f"{p.get('threshold')} needed signed · {answer.finish_reason} · Tab: certificate[/dim]",
+            self.console.print(f"[dim]  #{len(self.answers)} · {p.get('computation_id')} · signed by {signers} "
+                               f"validators (quorum {p.get('threshold')}) · {answer.finish_reason} · Tab: certificate[/dim]",
                                highlight=False)
             message = {"role": "assistant", "content": answer.text}
             self.history.append(message)

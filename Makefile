@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test test-tools bench clean
 
 install: $(STAMP)
 
@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml Makefile
 run: install
 	$(VENV)/bin/aivm start
 
-test: install
+test: install test-tools
 	$(PY) -m pytest -q
+
+# what the tests drive besides Python: tmux (terminal programs), the npm clients; skipped when present
+test-tools:
+	@command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
+	@test -f tests/js/node_modules/openai/package.json || (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 bench: install
 	$(PY) -m bench.run

@@ -30,12 +30,13 @@ import click
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from chat.tools import TOOLS, Action, Chain, ChainError, run_tool
 
 SYSTEM = ("You are the assistant of an AIVM blockchain node. Your answers are computed by a quorum of validators. "
           "Answer briefly. When chain facts are given, explain them plainly and do not invent numbers.")
-CONTEXT_CHARS = 2400  # SmolLM2's 1024-token window: about 600 tokens of conversation, the rest for the answer
+CONTEXT_CHARS = 1600  # SmolLM2's 1024-token window (hex is ~2 characters a token); halved when the node says too long
 TX_HASH = re.compile(r"\b0x[0-9a-fA-F]{64}\b")
 ADDRESS = re.compile(r"\b(0x[0-9a-fA-F]{40}|sYn[a-z2-7]{38,42})\b")
 HELP = """[bold]commands[/bold]
@@ -304,7 +305,7 @@ class Session:
         for k, v in action.details.items():
             table.add_row(f"[bold]{k}[/bold]", json.dumps(v) if isinstance(v, (list, dict)) else str(v))
         self.console.print(Panel(table, title=f"about to {action.title}", border_style="yellow", expand=False))
-        reply = read_line("[bold yellow]send it? [y/N][/bold yellow] ", self.console).strip().lower()
+        reply = read_line("[bold yellow]send it? \\[y/N][/bold yellow] ", self.console).strip().lower()
         if reply not in ("y", "yes"):
             self.console.print("[dim]not sent[/dim]")
             self.add_facts(f"{action.title}: cancelled by the user", action.details)
@@ -343,17 +344,16 @@ class Session:
         self.history.append({"role": "user", "content": text})
         self.answer(None)
 
-    def context(self) -> list[dict]:
-        """System prompt + the newest messages that fit the model's window."""
+    def context(self, budget: int = CONTEXT_CHARS) -> list[dict]:
+        """System prompt + the newest messages that fit the model's window (``budget`` characters)."""
         kept, size = [], 0
         for m in reversed(self.history):
             size += len(m["content"] or "") + 16
-            if kept and size > CONTEXT_CHARS:
+            if kept and size > budget:
                 break
             kept.append(m)
         kept.reverse()
-        if kept and kept[0]["role"] == "system" and len(kept[0]["content"]) > CONTEXT_CHARS:
-            kept[0] = {**kept[0], "content": kept[0]["content"][:CONTEXT_CHARS] + "…"}
+        kept = [{**m, "content": m["content"][:budget] + "…"} if len(m["content"] or "") > budget else m for m in kept]
         facts = [m["content"] for m in kept if m["role"] == "system"]
         turns = [m for m in kept if m["role"] != "system"]
         if not turns or turns[-1]["role"] != "user":
@@ -366,9 +366,17 @@ class Session:
         for _ in range(4):  # tool rounds
             self.console.print("[bold magenta]quorum>[/bold magenta] ", end="")
             extra = {"tools": TOOLS} if self.use_tools else {}
-            answer = self.api.stream(self.context(), lambda s: self.console.print(s, end="", markup=False,
-                                                                                  highlight=False),
-                                     max_tokens=self.max_tokens, temperature=self.temperature, **extra)
+            budget = CONTEXT_CHARS
+            while True:
+                try:
+                    answer = self.api.stream(self.context(budget), lambda s: self.console.print(
+                        s, end="", markup=False, highlight=False), max_tokens=self.max_tokens,
+                        temperature=self.temperature, **extra)
+                    break
+                except APIFailure as exc:  # refused before any computation started: send less
+                    if "context length" not in str(exc) or budget < 200:
+                        raise
+                    budget //= 2
             self.console.print()
             self.answers.append(answer)
             p = answer.proof
@@ -425,7 +433,7 @@ class Session:
         for m in self.history:
             role = {"user": "you", "assistant": "quorum", "system": "facts", "tool": "tool"}[m["role"]]
             text = m["content"] if len(m["content"]) < 200 else m["content"][:200] + "…"
-            self.console.print(f"[bold]{role}:[/bold] {text}", highlight=False, markup=False)
+            self.console.print(Text.assemble((f"{role}: ", "bold"), text), highlight=False)
 
 
 @click.command("chat")

@@ -19,7 +19,6 @@ from eth_abi import decode
 from eth_hash.auto import keccak
 
 from ai.models.text_request import TextRequest
-from tests.distributed.cluster import start_cluster
 
 MODEL = "distributed_ai_model"
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -27,11 +26,9 @@ DEV0 = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
 DEV1 = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = start_cluster(tmp_path_factory.mktemp("chat"), 3, holds=MODEL, task_timeout=60)
-    yield c
-    c.stop()
+@pytest.fixture
+def cluster(chat_cluster):
+    return chat_cluster
 
 
 @pytest.fixture(scope="module")

@@ -191,7 +191,9 @@ class ChatJobs:
         from ai.scheduler import AIError
 
         try:
-            comp = await asyncio.to_thread(service.scheduler.initiate, params.model, data, "0x" + payer.hex())
+            max_tokens = request.max_tokens if MODELS[params.model].num_stages > 1 else None
+            comp = await asyncio.to_thread(lambda: service.scheduler.initiate(params.model, data, "0x" + payer.hex(),
+                                                                              max_tokens=max_tokens))
         except AIError as exc:
             raise invalid(str(exc)) from None
         self.started += 1

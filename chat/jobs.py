@@ -120,9 +120,19 @@ class ChatJobs:
         return address
 
     # -- starting or finding the job --
+    async def ready(self):
+        """The AI service once usable (a request that arrives while validators join waits, bounded)."""
+        from vm.rpc.ai import _ready_ai
+        from vm.rpc.errors import RpcError
+
+        try:
+            return await _ready_ai(self.node)
+        except RpcError as exc:
+            raise unavailable(exc.message, "ai_not_ready") from None
+
     async def submit(self, params: ChatParams, headers) -> tuple[Job, bool]:
         """The job answering this request, and whether it already existed (a retry / a duplicate)."""
-        service = self.ai
+        service = await self.ready()
         check_model(params.model, service.scheduler.manifests)
         payer = self.payer(params, headers)
         fp = _fingerprint(payer, params)
@@ -192,7 +202,7 @@ class ChatJobs:
 
         try:
             max_tokens = request.max_tokens if MODELS[params.model].num_stages > 1 else None
-            comp = await asyncio.to_thread(lambda: service.scheduler.initiate(params.model, data, "0x" + payer.hex(),
+            comp = await service.call(lambda: service.scheduler.initiate(params.model, data, "0x" + payer.hex(),
                                                                               max_tokens=max_tokens))
         except AIError as exc:
             raise invalid(str(exc)) from None

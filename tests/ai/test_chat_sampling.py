@@ -64,7 +64,7 @@ AGREE_SCRIPT = r"""
 import json, sys, torch
 if sys.argv[1] != "default":
     torch.set_num_threads(int(sys.argv[1]))
-from tests.chat.test_sampling import generate
+from tests.ai.test_chat_sampling import generate
 print(json.dumps(generate(json.loads(sys.argv[2]))))
 """
 

@@ -356,7 +356,7 @@ class Session:
         kept = [{**m, "content": m["content"][:budget] + "…"} if len(m["content"] or "") > budget else m for m in kept]
         facts = [m["content"] for m in kept if m["role"] == "system"]
         turns = [m for m in kept if m["role"] != "system"]
-        if not turns or turns[-1]["role"] != "user":
+        if not turns or turns[-1]["role"] == "assistant":
             turns.append({"role": "user", "content": "Go on."})
         return [{"role": "system", "content": "\n".join([SYSTEM, *facts])}, *turns]
 
@@ -385,6 +385,9 @@ class Session:
                                f"validators (quorum {p.get('threshold')}) · {answer.finish_reason} · Tab: certificate[/dim]",
                                highlight=False)
             message = {"role": "assistant", "content": answer.text}
+            if answer.tool_calls:
+                message["tool_calls"] = [{k: c[k] for k in ("id", "type", "function") if k in c}
+                                         for c in answer.tool_calls]
             self.history.append(message)
             if not answer.tool_calls:
                 return
@@ -399,7 +402,7 @@ class Session:
                         self.show_facts(fn.get("name", "tool"), out)
                 except (ChainError, ValueError, KeyError, TypeError) as exc:
                     out = {"error": str(exc)}
-                self.history.append({"role": "tool", "content": json.dumps(out)})
+                self.history.append({"role": "tool", "content": json.dumps(out), "tool_call_id": call.get("id")})
 
     # -- certificates, history --
     def show_certificate(self, n: int) -> None:

@@ -128,7 +128,7 @@ class ChatJobs:
         try:
             return await _ready_ai(self.node)
         except RpcError as exc:
-            raise unavailable(exc.message, "ai_not_ready") from None
+            raise unavailable(exc.message, "ai_disabled" if "disabled" in exc.message else "ai_not_ready") from None
 
     async def submit(self, params: ChatParams, headers) -> tuple[Job, bool]:
         """The job answering this request, and whether it already existed (a retry / a duplicate)."""

@@ -19,7 +19,7 @@ first stop string.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from .errors import InvalidInputError
@@ -65,7 +65,7 @@ class TextRequest:
     seed: Optional[int] = None
     stop: tuple = ()
     tools: Optional[tuple] = None  # OpenAI tool definitions, passed to endpoint-served models
-    extra: dict = field(default_factory=dict, compare=False)
+    tool_fields: Optional[tuple] = None  # per message: {"tool_calls": …} / {"tool_call_id": …} or None
 
     @classmethod
     def build(cls, messages, max_tokens: int, temperature=0.0, top_p=1.0, seed=None, stop=None,
@@ -75,7 +75,7 @@ class TextRequest:
             _fail("messages must be a non-empty array", "messages")
         if len(messages) > MAX_MESSAGES:
             _fail(f"at most {MAX_MESSAGES} messages are allowed", "messages")
-        rendered = []
+        rendered, tool_fields = [], []
         for i, m in enumerate(messages):
             if not isinstance(m, dict):
                 _fail(f"messages[{i}] must be an object", f"messages[{i}]")
@@ -89,6 +89,19 @@ class TextRequest:
             if role != "assistant" and not content and role != "tool":
                 _fail(f"messages[{i}].content must not be empty", f"messages[{i}].content")
             rendered.append((role, content))
+            extra = {}
+            if role == "assistant" and m.get("tool_calls"):
+                calls = m["tool_calls"]
+                if not isinstance(calls, list) or not all(isinstance(c, dict) and isinstance(c.get("function"), dict)
+                                                          for c in calls):
+                    _fail(f"messages[{i}].tool_calls must be an array of function calls", f"messages[{i}].tool_calls")
+                extra["tool_calls"] = [{"id": str(c.get("id", "")), "type": "function",
+                                        "function": {"name": str(c["function"].get("name", "")),
+                                                     "arguments": str(c["function"].get("arguments") or "{}")}}
+                                       for c in calls]
+            if role == "tool" and m.get("tool_call_id") is not None:
+                extra["tool_call_id"] = str(m["tool_call_id"])
+            tool_fields.append(extra or None)
         if not any(r == "user" for r, _ in rendered):
             _fail("messages need at least one user message", "messages")
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
@@ -116,10 +129,16 @@ class TextRequest:
         if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)):
             _fail("tools must be an array of tool objects", "tools")
         return cls(tuple(rendered), int(max_tokens), float(temperature), float(top_p), seed, stops,
-                   tuple(tools) if tools else None)
+                   tuple(tools) if tools else None,
+                   tuple(tool_fields) if any(tool_fields) else None)
+
+    def chat_messages(self) -> list[dict]:
+        """The messages as OpenAI's dicts (tool calls and tool call ids kept, for endpoint-served models)."""
+        extras = self.tool_fields or (None,) * len(self.messages)
+        return [{"role": r, "content": c, **(x or {})} for (r, c), x in zip(self.messages, extras)]
 
     def to_json(self) -> dict:
-        out = {"format": FORMAT, "messages": [{"role": r, "content": c} for r, c in self.messages],
+        out = {"format": FORMAT, "messages": self.chat_messages(),
                "max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p}
         if self.seed is not None:
             out["seed"] = self.seed
@@ -236,7 +255,7 @@ def endpoint_answer(endpoint: str, model: Optional[str], data: bytes, timeout: f
         if not models:
             raise EndpointError(f"{endpoint} lists no models")
         model = models[0]
-    payload = {"model": model, "messages": [{"role": r, "content": c} for r, c in req.messages],
+    payload = {"model": model, "messages": req.chat_messages(),
                "max_tokens": req.max_tokens, "temperature": req.temperature, "top_p": req.top_p, "stream": False}
     if req.seed is not None:
         payload["seed"] = req.seed

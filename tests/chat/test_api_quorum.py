@@ -26,7 +26,7 @@ DEV0 = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
 DEV1 = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(chat_cluster):
     return chat_cluster
 

@@ -72,7 +72,7 @@ class Tmux:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(chat_cluster):
     return chat_cluster
 

@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("synq", "bench.bench_synq"),
     ("scale", "bench.bench_scale"),
     ("dashboard", "bench.bench_dashboard"),
+    ("chat", "bench.bench_chat"),
 ]
 
 HEADER = """\

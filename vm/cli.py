@@ -218,6 +218,9 @@ def _register_commands() -> None:
 
     main.add_command(keys)
     main.add_command(validator)
+    from chat.cli import chat  # `aivm chat` (issue 16)
+
+    main.add_command(chat)
 
 
 _register_commands()

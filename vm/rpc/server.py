@@ -124,6 +124,11 @@ def make_app(node: Any) -> web.Application:
     import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
 
     dashboard.install(app, node)
+    config = getattr(node, "config", None)
+    if config is None or config.aivm.enable_ai_chat:  # the OpenAI-compatible chat API under /v1/ (chat/)
+        from chat.api import add_routes
+
+        add_routes(app)
     return app
 
 

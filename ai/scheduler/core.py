@@ -399,10 +399,10 @@ class Scheduler:
         return comp
 
     def _new_generation(self, prompt: bytes, max_tokens: int):
-        from ai.models.generation import Generation
+        from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
         try:
-            return Generation(self._codec_loader(), prompt, max_tokens)
+            return new_generation(self._codec_loader(), prompt, max_tokens)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
 
@@ -455,6 +455,9 @@ class Scheduler:
             out["input"] = rnd.input.hex()
             if rnd.prefix_ids is not None:
                 out["prefix_ids"] = rnd.prefix_ids
+                sampling = getattr(comp.generation, "sampling", None)  # chat (issue 16): how the last stage picks
+                if sampling is not None and not sampling.greedy:
+                    out["sampling"] = sampling.to_json()
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:

@@ -46,6 +46,11 @@ class Validator:
     slashed: int = 0
     response_ms_total: float = 0.0
     responses: int = 0
+    active_from: float = 0.0  # node time its current attestation starts counting (attestation + join delay)
+    last_seen: float = 0.0  # node time of its last accepted heartbeat (or attestation)
+    missed_in_row: int = 0  # assigned tasks in a row it never answered
+    slashed_wrong: int = 0  # wei slashed for signing losing results
+    slashed_unanswered: int = 0  # wei slashed for repeatedly accepting tasks and never answering
 
     @property
     def keys(self) -> PublicKeys:
@@ -95,8 +100,10 @@ class Validator:
         d = dict(d)
         d["address"] = bytes.fromhex(d["address"])
         d["public_keys"] = bytes.fromhex(d["public_keys"])
-        v = cls(**d)
+        known = set(cls.__dataclass_fields__)
+        v = cls(**{k: x for k, x in d.items() if k in known})
         v.heartbeats, v.online_since = 0, 0.0  # liveness restarts with the node
+        v.last_seen = time.time()  # a node restart is not a missed heartbeat: the grace period starts now
         return v
 
 

@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
 
 from ai.protocol import LEVEL, stage_set_id
-from ai.scheduler.validators import MIN_SCORE, MIN_STAKE, Validator
+from ai.scheduler.validators import Validator
 from pqc.levels import SecurityLevel
 
 JOIN_DELAY = 10.0  # seconds from a valid attestation until the validator counts ([node] ai_join_delay)
@@ -128,19 +128,14 @@ class ActiveSets:
         return dict(self._epochs)
 
     def why_inactive(self, v: Validator, model_id: str, stage: int, now: float) -> str:
-        """'' when `v` counts in this stage's set, else the reason."""
-        if not v.attestation_valid:
-            return f"attestation: {v.attestation_error}"
-        if not v.holds_stage(model_id, stage):
-            return f"does not hold {model_id} stage {stage}"
-        if not v.memory_ok(model_id):
-            return f"not enough memory for {model_id}"
-        if v.stake < MIN_STAKE:
-            return f"stake {v.stake} wei is below the minimum of {MIN_STAKE} wei: top it up"
-        if v.score < MIN_SCORE:
-            return f"synergy score {v.score:.1f} < {MIN_SCORE:.0f}"
-        if now < v.active_from:
-            return f"joins at {v.active_from:.0f} (join delay {self.join_delay:g} s after its attestation)"
+        """'' when `v` counts in this stage's set, else the reason.
+
+        The same rule as eligibility for tasks (attestation, shard, memory, stake >= MIN_STAKE,
+        score >= MIN_SCORE, join delay passed, uptime), plus a heartbeat within the grace period:
+        every member can be asked, so only a validator that fails to answer can hold a round up."""
+        why = v.ineligibility(model_id, stage, now)
+        if why:
+            return why
         if now - v.last_seen > self.grace:
             return f"no heartbeat for {now - v.last_seen:.0f} s (grace {self.grace:g} s)"
         return ""

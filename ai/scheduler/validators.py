@@ -51,6 +51,7 @@ class Validator:
     missed_in_row: int = 0  # assigned tasks in a row it never answered
     slashed_wrong: int = 0  # wei slashed for signing losing results
     slashed_unanswered: int = 0  # wei slashed for repeatedly accepting tasks and never answering
+    lapsed: bool = False  # left the set (silent past the grace period, or excluded): a fresh attestation returns it
 
     @property
     def keys(self) -> PublicKeys:
@@ -79,7 +80,9 @@ class Validator:
         if self.score < MIN_SCORE:
             return f"synergy score {self.score:.1f} < {MIN_SCORE:.0f}"
         if self.stake < MIN_STAKE:
-            return "stake below the minimum"
+            return f"stake {self.stake} wei is below the minimum of {MIN_STAKE} wei: top it up"
+        if (time.time() if now is None else now) < self.active_from:
+            return f"joins the validator set at {self.active_from:.0f} (the join delay after its attestation)"
         up = self.uptime(now)
         if up <= MIN_UPTIME:
             return f"uptime {up:.0%} <= 95%"
@@ -93,6 +96,8 @@ class Validator:
         d = asdict(self)
         d["address"] = self.address.hex()
         d["public_keys"] = self.public_keys.hex()
+        for key in WEI_FIELDS:  # wei amounts outgrow 64 bits (20 ETH does): stored as decimal strings
+            d[key] = str(d[key])
         return d
 
     @classmethod
@@ -101,10 +106,16 @@ class Validator:
         d["address"] = bytes.fromhex(d["address"])
         d["public_keys"] = bytes.fromhex(d["public_keys"])
         known = set(cls.__dataclass_fields__)
+        for key in WEI_FIELDS:
+            if key in d:
+                d[key] = int(d[key])
         v = cls(**{k: x for k, x in d.items() if k in known})
         v.heartbeats, v.online_since = 0, 0.0  # liveness restarts with the node
         v.last_seen = time.time()  # a node restart is not a missed heartbeat: the grace period starts now
         return v
+
+
+WEI_FIELDS = ("stake", "rewards", "slashed", "slashed_wrong", "slashed_unanswered")
 
 
 def clusters(validators: list[Validator]) -> list[list[Validator]]:

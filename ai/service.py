@@ -56,6 +56,17 @@ class NodeChainHooks(ChainHooks):
 
         self._on_chain(move)
 
+    def burn_stake(self, amount: int) -> None:
+        """Slashed stake leaves the staking pool (queued on the chain thread, never awaited)."""
+        def burn():
+            chain = self.node.chain
+            chain.set_balance(STAKING_POOL, max(0, chain.balance(STAKING_POOL) - amount))
+
+        if threading.current_thread().name.startswith("aivm-chain"):
+            burn()
+        else:
+            self.node._executor.submit(burn)
+
     def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
         def apply():
             for address, slot, value in compute_writes(self.node.chain.storage):
@@ -69,7 +80,8 @@ class NodeChainHooks(ChainHooks):
 
 class AIService:
     def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = 30.0,
-                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0) -> None:
+                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0,
+                 join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None) -> None:
         self.node = node
         self.cache_dir = cache_dir
         self._subscribers: dict[bytes, list[Callable[[dict], None]]] = {}
@@ -78,6 +90,7 @@ class AIService:
             AIRecords(node.chain.store.kv), node.chain.config.chain_id, manifests, NodeChainHooks(node),
             notify=self._notify, cache=cache, task_timeout=task_timeout, codec_loader=self._codec,
             max_new_tokens=max_new_tokens,
+            **{k: v for k, v in (("join_delay", join_delay), ("heartbeat_grace", heartbeat_grace)) if v is not None},
         )
         self.infer_timeout = infer_timeout
         self.max_gas_per_execution = 1_000_000  # [aivm] max_gas_per_execution (set by the CLI)
@@ -192,8 +205,7 @@ class AIService:
 
     def stats(self) -> dict:
         s = self.scheduler
-        now = time.time()
-        active = sum(1 for v in s.validators.values() if v.attestation_valid and v.uptime(now) > 0.95)
+        active = s.active_validators()  # in some stage's active (stake-weighted) set
         return {
             "distributed_computations": s.counters["computations"],
             "completed_computations": s.counters["completed"],

@@ -390,6 +390,22 @@ class Scheduler:
         with self._lock:
             return len(self.sets.snapshot(model_id, stage).stakes)
 
+    def standing(self, address: bytes) -> dict:
+        """Whether a validator counts now, in which stage sets, and if not, why."""
+        with self._lock:
+            v = self.validator(address)
+            now = time.time()
+            stages = [[m, st] for (m, st), snap in self.sets.current.items() if address in snap]
+            why = "" if stages else next(
+                (self.sets.why_inactive(v, m, st, now) for m, st in v.holds), "") or \
+                (f"attestation: {v.attestation_error}" if not v.attestation_valid else "holds no model stage")
+            return {"active": bool(stages), "active_in": stages, "status": why}
+
+    def active_validators(self) -> int:
+        """How many validators count in at least one stage's active set."""
+        with self._lock:
+            return len(self.sets.members())
+
     def stage_set(self, model_id: str, stage: int) -> StageSet:
         with self._lock:
             return self.sets.snapshot(model_id, stage)

@@ -93,6 +93,11 @@ class Attestation(Param):
         return att
 
 
+def _wei(amount: int):
+    """A wei amount as a JSON number while it fits 64 bits, else as a decimal string (JSON has no big ints)."""
+    return amount if amount < 2**64 else str(amount)
+
+
 def _signature(value: str, where: str) -> bytes:
     """A signature bundle's bytes (structure checked; whether it verifies is the scheduler's to say)."""
     from pqc import bundle
@@ -156,7 +161,7 @@ async def synergy_register_validator(node, public_keys: Text, stake: Stake, proo
     v = await _call(s.register, _public_keys(public_keys, "param 1 (public_keys)"), stake,
                     _signature(proof, "param 3 (proof)"))
     return {"success": True, "validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
-            "stake": v.stake}
+            "stake": _wei(v.stake)}
 
 
 @method("synergy_attestValidator")
@@ -181,7 +186,8 @@ async def synergy_get_validator_attestation(node, address: Text) -> dict:
     v = await _call(s.validator, _address(address, "param 1 (address)"))
     return {"validator_address": to_syn(v.address), "attestation": v.attestation, "valid": v.attestation_valid,
             "reason": "" if v.attestation_valid else v.attestation_error, "shards_held": v.holds,
-            "pqc_security_level": "Basic", "stake": v.stake, "public_key_hash": "0x" + v.keys.key_hash.hex()}
+            "pqc_security_level": "Basic", "stake": _wei(v.stake), "public_key_hash": "0x" + v.keys.key_hash.hex(),
+            **(await _call(s.standing, v.address))}
 
 
 @method("synergy_getValidatorAITasks")
@@ -200,8 +206,27 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
 
 @method("synergy_getValidatorAIRewards")
 async def synergy_get_validator_ai_rewards(node, address: Text) -> dict:
-    v = await _call(_ai(node).scheduler.validator, _address(address, "param 1 (address)"))
-    return {"validator_address": to_syn(v.address), "total_rewards": v.rewards, "slashed": v.slashed, "stake": v.stake}
+    s = _ai(node).scheduler
+    v = await _call(s.validator, _address(address, "param 1 (address)"))
+    return {"validator_address": to_syn(v.address), "total_rewards": _wei(v.rewards), "slashed": _wei(v.slashed),
+            "stake": _wei(v.stake), "slashed_wrong_results": _wei(v.slashed_wrong),
+            "slashed_unanswered": _wei(v.slashed_unanswered), "slashed_to": "burned",
+            "wrong_results": v.disagreed, "timeouts": v.timeouts, "unanswered_in_row": v.missed_in_row,
+            **(await _call(s.standing, v.address))}
+
+
+@method("synergy_getValidatorSet")
+async def synergy_get_validator_set(node, model_id: Text, stage: Integer = 0) -> dict:
+    """The stage's active set now: epoch, members and stakes, the stake that decides (ours)."""
+    s = _ai(node).scheduler
+    if model_id not in s.manifests:
+        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 1 (model_id): unknown model {model_id[:80]!r}")
+    from ai.models.catalog import MODELS
+
+    if not 0 <= stage < MODELS[model_id].num_stages:
+        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 2 (stage): {model_id} has stages "
+                                       f"0..{MODELS[model_id].num_stages - 1}, got {str(stage)[:40]}")
+    return (await _call(s.stage_set, model_id, stage)).to_json()
 
 
 @method("synergy_getValidatorAIStats")

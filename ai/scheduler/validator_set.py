@@ -35,7 +35,7 @@ from ai.protocol import LEVEL, stage_set_id
 from ai.scheduler.validators import Validator
 from pqc.levels import SecurityLevel
 
-JOIN_DELAY = 10.0  # seconds from a valid attestation until the validator counts ([node] ai_join_delay)
+JOIN_DELAY = 5.0  # seconds from a valid attestation until the validator counts ([node] ai_join_delay)
 HEARTBEAT_GRACE = 10.0  # seconds without a heartbeat before a validator leaves ([node] ai_heartbeat_grace)
 
 

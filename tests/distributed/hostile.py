@@ -88,6 +88,18 @@ class Hostile:
         return ["synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), self.sign(vote.message_hash)]
 
 
+    def late_lie(self, computation_id: str, data: bytes, runner) -> list:
+        """A signed wrong answer for a task of a decided round (its id is the guide's `<cid>_task_<addr>`)."""
+        task = {"task_id": f"{computation_id}_task_{self.syn}", "computation_id": computation_id, "step": 0,
+                "input": data.hex(), "request_hash": "0x" + keccak(data).hex()}
+        self.answered.discard(task["task_id"])
+        behaviour, self.behaviour = self.behaviour, "lie"
+        try:
+            return self.answer(task, runner)
+        finally:
+            self.behaviour = behaviour
+
+
 class Swarm:
     """Many hostile validators, kept alive (heartbeats, task answers) by one background thread."""
 
@@ -112,16 +124,19 @@ class Swarm:
             out += sorted(replies, key=lambda r: r["id"])
         return out
 
-    def join(self, stakes: list[int], behaviour: str = "lie", fund: bool = True) -> list[Hostile]:
-        """Fund, register (with proof of possession), attest and heartbeat a validator per stake."""
+    def join(self, stakes: list[int], behaviour: str = "lie", beat: bool = True) -> list[Hostile]:
+        """Fund, register (with proof of possession), attest and (unless `beat` is False) heartbeat."""
         new = [Hostile(self.url, self.chain_id, behaviour) for _ in stakes]
-        if fund:
-            self.batch([["hardhat_setBalance", h.hex, hex(s + ETH)] for h, s in zip(new, stakes)])
-        for step in ([h.registration(s) for h, s in zip(new, stakes)], [h.attestation(self.sha256) for h in new],
-                     [h.heartbeat() for h in new]):
+        self.batch([["hardhat_setBalance", h.hex, hex(s + ETH)] for h, s in zip(new, stakes)])
+        steps = [[h.registration(s) for h, s in zip(new, stakes)], [h.attestation(self.sha256) for h in new]]
+        if beat:
+            steps.append([h.heartbeat() for h in new])
+        for step in steps:
             replies = self.batch(step)
             bad = [r["error"]["message"] for r in replies if "error" in r]
             assert not bad, bad[:3]
+        for h in new:
+            h.alive = beat
         with self._lock:
             self.members += new
         return new

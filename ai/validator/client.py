@@ -155,7 +155,8 @@ class Validator:
         self.chain_id = int(await self.rpc("eth_chainId"), 16)
         signing = self.keys.signing_keys()
         proof = self.sign(protocol.registration_message(self.chain_id, self.address, signing.key_hash, self.stake))
-        await self.rpc("synergy_registerValidator", "0x" + signing.encode().hex(), self.stake, proof)
+        # the stake as a hex quantity: JSON numbers stop at 64 bits (18.4 ETH)
+        await self.rpc("synergy_registerValidator", "0x" + signing.encode().hex(), hex(self.stake), proof)
         att = self.attestation()
         await self.rpc("synergy_attestValidator", self.syn, att,
                        self.sign(protocol.attestation_message(self.chain_id, self.address, att)))

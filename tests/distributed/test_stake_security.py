@@ -213,3 +213,94 @@ def test_changing_an_answer_needs_the_threshold_whatever_the_headcount(env):
     verdict = env.rpc("synergy_verifyAIResult", out["computation_id"])
     assert verdict["valid"] and wei(verdict["signed_stake"]) == 2 * H
     env.swarm.silence_all()
+
+
+# -- every validator-facing method against malformed values: -32602 naming the field, never -32603 --
+NASTY = [None, True, False, -1, 0, 1.5, -1e30, 10**90, 2**256, -(2**255), "", "0x", "0x-1", "-1", "zz", "1" * 100,
+         str(10**90), hex(2**256), "0x" + "f" * 65, {}, [], {"a": 1}, [1, 2], [[]], {"model_id": {}}, [{"model_id": []}],
+         "sYn" + "a" * 50, "0x" + "00" * 20, "\u0000", "x" * 5000, "0x" + "zz" * 10]
+
+
+def _check(reply: dict, where: str) -> None:
+    assert "error" in reply or "result" in reply, (where, reply)
+    if "error" in reply:
+        code, msg = reply["error"]["code"], reply["error"]["message"]
+        assert code != -32603, (where, msg)
+        assert code in (-32602, -32000), (where, code, msg)
+        assert msg, where
+        if code == -32602:
+            assert "param" in msg or "expects" in msg, (where, msg)
+
+
+def test_validator_methods_survive_a_fuzz_of_bad_values(env):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    from ai import protocol
+
+    swarm = env.swarm
+    [h] = swarm.join([ETH], "withhold", beat=False)
+    reg, att, beat = h.registration(ETH), h.attestation(swarm.sha256), h.heartbeat()
+    calls = {
+        "synergy_registerValidator": reg[1:], "synergy_attestValidator": att[1:], "synergy_validatorHeartbeat": beat[1:],
+        "synergy_getValidatorAttestation": [h.syn], "synergy_getValidatorAITasks": [h.syn],
+        "synergy_submitAIPartialResult": [f"ai_comp_1_1_task_{h.syn}", h.syn, "03", beat[3]],
+        "synergy_getValidatorAIRewards": [h.syn], "synergy_getValidatorAIStats": [h.syn],
+        "synergy_getClusterAIStats": [1], "synergy_getValidatorSet": ["digits_cnn", 0], "synergy_listValidators": [],
+        "synergy_getDistributedAIStatus": ["ai_comp_1_1"], "synergy_verifyAIResult": ["ai_comp_1_1"],
+    }
+    batch = []
+    for method, good in calls.items():
+        batch += [[method], [method, *good, "extra", "more"]]
+        for i in range(len(good)):
+            batch += [[method, *good[:i], bad, *good[i + 1:]] for bad in NASTY]
+    for reply, call in zip(swarm.batch(batch), batch):
+        _check(reply, f"{call[0]}({str(call[1:])[:120]})")
+
+    # a correctly signed attestation with malformed fields: the field is named
+    def signed(a: dict) -> list:
+        return ["synergy_attestValidator", h.syn, a, h.sign(protocol.attestation_message(31337, h.address, a))]
+
+    good = att[2]
+    fields = [(k, None) for k in ("software_version", "shards", "cores", "memory_mb", "timestamp", "gpu")]
+    fields += [("shards", k) for k in ("model_id", "stage", "sha256", "endpoint_model")]
+    bad_atts, names = [], []
+    for key, sub in fields:
+        for bad in NASTY:
+            a = {**good, "shards": [dict(s) for s in good["shards"]]}
+            if sub is None:
+                a[key] = bad
+            else:
+                a["shards"][0][sub] = bad
+            bad_atts.append(signed(a))
+            names.append(sub or key)
+    for reply, name in zip(swarm.batch(bad_atts), names):
+        _check(reply, name)
+        if reply.get("error", {}).get("code") == -32602:
+            assert name in reply["error"]["message"], (name, reply["error"]["message"])
+    for shard_id in ({"x": 1}, ["digits_cnn"]):  # the issue's cases: model_id an object or a list
+        a = {**good, "shards": [{**good["shards"][0], "model_id": shard_id}]}
+        reply = env.c.node.rpc(*signed(a))
+        assert reply["error"]["code"] == -32602 and "shards[0].model_id" in reply["error"]["message"], reply
+    for stake in (-1, "0x-1", str(10**90), hex(2**256)):
+        reply = env.c.node.rpc("synergy_registerValidator", reg[1], stake, reg[3])
+        assert reply["error"]["code"] == -32602 and "param 2 (stake)" in reply["error"]["message"], reply
+    for ts in (-1, 10**30, "0x" + "f" * 40):
+        reply = env.c.node.rpc("synergy_validatorHeartbeat", h.syn, ts, beat[3])
+        assert reply["error"]["code"] == -32602 and "param 2 (timestamp)" in reply["error"]["message"], reply
+
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                               | st.text(max_size=20), lambda c: st.lists(c, max_size=3)
+                               | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=6)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(values=st.lists(json_values, min_size=len(calls), max_size=len(calls)), pos=st.integers(0, 3))
+    def random_values(values, pos):
+        batch = []
+        for (method, good), value in zip(calls.items(), values):
+            params = list(good) or [value]
+            params[min(pos, len(params) - 1)] = value
+            batch.append([method, *params])
+        for reply, call in zip(swarm.batch(batch), batch):
+            _check(reply, call[0])
+
+    random_values()

@@ -260,7 +260,7 @@ async def synergy_list_validators(node) -> list:
         for v in sorted(list(s.validators.values()), key=lambda v: (-v.score, v.address)):
             why = v.ineligibility_any(now)
             out.append({"validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
-                        "stake": v.stake, "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
+                        "stake": _wei(v.stake), "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
                         "attestation_valid": v.attestation_valid, "shards_held": v.holds,
                         "eligible": why == "", "reason": why})
         return out
@@ -274,7 +274,7 @@ async def synergy_get_validator_ai_stats(node, address: Text) -> dict:
     done = v.tasks_completed + v.tasks_failed
     avg = round(v.response_ms_total / v.responses) if v.responses else 0
     return {"validator_address": to_syn(v.address), "ai_tasks_completed": v.tasks_completed,
-            "ai_tasks_failed": v.tasks_failed, "ai_rewards_earned": v.rewards,
+            "ai_tasks_failed": v.tasks_failed, "ai_rewards_earned": _wei(v.rewards),
             "average_response_time_ms": avg, "average_response_time": avg,
             "success_rate": round(v.tasks_completed / done, 4) if done else 0.0,
             "synergy_score": round(v.score, 2),

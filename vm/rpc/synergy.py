@@ -38,19 +38,18 @@ def _constructor_args(abi: list, args: Any) -> bytes:
         raise RpcError(INVALID_PARAMS, "synergy_deployAIVMContract param 4 (constructor_args): expected hex of "
                                        "ABI-encoded arguments or a JSON list of values")
     from eth_abi import encode
-    from eth_abi.exceptions import EncodingError
 
     ctor = next((e for e in abi if e.get("type") == "constructor"), {"inputs": []})
     types = [_abi_type(i) for i in ctor.get("inputs", [])]
     if len(types) != len(args):
         raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): the constructor takes "
                                        f"{len(types)} arguments ({', '.join(types) or 'none'}), got {len(args)}")
-    values = [bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") and (t.startswith("bytes"))
-              else int(v, 0) if isinstance(v, str) and t.startswith(("uint", "int")) else v
-              for t, v in zip(types, args)]
     try:
+        values = [bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") and t.startswith("bytes")
+                  else int(v, 0) if isinstance(v, str) and t.startswith(("uint", "int")) else v
+                  for t, v in zip(types, args)]
         return encode(types, values)
-    except (EncodingError, TypeError, ValueError, OverflowError) as exc:
+    except Exception as exc:  # eth-abi's refusals and bad literals alike: the user's values, not a node fault
         raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
 
 

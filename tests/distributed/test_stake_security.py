@@ -215,6 +215,27 @@ def test_changing_an_answer_needs_the_threshold_whatever_the_headcount(env):
     env.swarm.silence_all()
 
 
+
+def test_a_real_validator_that_goes_silent_leaves_and_returns_only_by_attesting_again(env):
+    import os
+    import signal
+
+    env.back_to_honest()
+    v = env.c.validators[0]
+    addr = "0x" + v.address.hex()
+    os.kill(v.process.pid, signal.SIGSTOP)  # offline: no heartbeats
+    try:
+        env.wait_members(lambda s: addr not in s["members"], 4 * GRACE)
+        att = env.rpc("synergy_getValidatorAttestation", addr)
+        assert att["valid"] is False and "no heartbeat" in att["reason"]
+    finally:
+        os.kill(v.process.pid, signal.SIGCONT)
+    # its next heartbeat is answered "attestation lapsed": the process attests again by itself
+    env.wait_members(lambda s: addr in s["members"], 4 * GRACE + 10)
+    assert env.rpc("synergy_getValidatorAttestation", addr)["valid"] is True
+    log = (env.c.workdir / "logs" / "validator-0.log").read_text()
+    assert "attestation lapsed" in log
+
 # -- every validator-facing method against malformed values: -32602 naming the field, never -32603 --
 NASTY = [None, True, False, -1, 0, 1.5, -1e30, 10**90, 2**256, -(2**255), "", "0x", "0x-1", "-1", "zz", "1" * 100,
          str(10**90), hex(2**256), "0x" + "f" * 65, {}, [], {"a": 1}, [1, 2], [[]], {"model_id": {}}, [{"model_id": []}],
@@ -292,7 +313,7 @@ def test_validator_methods_survive_a_fuzz_of_bad_values(env):
                                | st.text(max_size=20), lambda c: st.lists(c, max_size=3)
                                | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=6)
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(values=st.lists(json_values, min_size=len(calls), max_size=len(calls)), pos=st.integers(0, 3))
     def random_values(values, pos):
         batch = []

@@ -184,15 +184,15 @@ def test_a_running_computation_keeps_its_set_while_100_register(sched):
 
 
 def test_join_delay_and_heartbeat_grace(sched):
-    sched.sets.join_delay, sched.sets.grace = 0.6, 0.8
+    sched.sets.join_delay, sched.sets.grace = 1.0, 1.5
     early = Member(sched, 10 * ETH)
     sched.tick()
     assert early.address not in sched.sets.snapshot("digits_cnn", 0)  # attested, but the join delay runs
-    time.sleep(0.7)
+    time.sleep(1.1)
     early.beat()
     sched.tick()
     assert early.address in sched.sets.snapshot("digits_cnn", 0)
-    time.sleep(1.0)  # silent past the grace period
+    time.sleep(1.7)  # silent past the grace period
     sched.tick()
     v = sched.validators[early.address]
     assert early.address not in sched.sets.snapshot("digits_cnn", 0)
@@ -204,7 +204,7 @@ def test_join_delay_and_heartbeat_grace(sched):
     early.reattest()
     sched.tick()
     assert early.address not in sched.sets.snapshot("digits_cnn", 0)  # the join delay again
-    time.sleep(0.7)
+    time.sleep(1.1)
     early.beat()
     sched.tick()
     assert early.address in sched.sets.snapshot("digits_cnn", 0)

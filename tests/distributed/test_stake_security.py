@@ -225,8 +225,10 @@ def test_a_real_validator_that_goes_silent_leaves_and_returns_only_by_attesting_
     addr = "0x" + v.address.hex()
     os.kill(v.process.pid, signal.SIGSTOP)  # offline: no heartbeats
     try:
-        env.wait_members(lambda s: addr not in s["members"], 4 * GRACE)
-        att = env.rpc("synergy_getValidatorAttestation", addr)
+        env.wait_members(lambda s: addr not in s["members"], 4 * GRACE)  # its uptime falls first
+        deadline = time.monotonic() + 4 * GRACE  # then, past the grace period, its attestation lapses
+        while (att := env.rpc("synergy_getValidatorAttestation", addr))["valid"] and time.monotonic() < deadline:
+            time.sleep(0.3)
         assert att["valid"] is False and "no heartbeat" in att["reason"]
     finally:
         os.kill(v.process.pid, signal.SIGCONT)

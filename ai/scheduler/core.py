@@ -376,13 +376,16 @@ class Scheduler:
 
     def eligible(self, model_id: str, stage: int, now: float, snapshot: Optional[StageSet] = None) -> list[Validator]:
         """Eligible holders of a stage (members of `snapshot`, when given), best cluster first,
-        then the most stake (fewest validators to reach the threshold), then best score."""
+        then the most stake, then the least-used."""
         self._refresh_liveness(now)
         out = []
         for cluster in clusters(list(self.validators.values())):
             ok = [v for v in cluster if not v.ineligibility(model_id, stage, now)
                   and (snapshot is None or v.address in snapshot)]
-            out += sorted(ok, key=lambda v: -(snapshot.stakes[v.address] if snapshot is not None else v.stake))
+            # within a cluster: the most stake first (fewest validators to reach the threshold), then the
+            # least-used, so every member is asked in turn (and a liar cannot hide at the back)
+            out += sorted(ok, key=lambda v: (-(snapshot.stakes[v.address] if snapshot is not None else v.stake),
+                                             v.assigned))
         return out
 
     def refresh_sets(self, now: Optional[float] = None) -> None:
@@ -535,6 +538,7 @@ class Scheduler:
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
         rnd.tasks[v.address] = task
         self._tasks[tid] = task
+        v.assigned += 1
         while len(self._tasks) > MAX_TASKS_KEPT:  # finished tasks are kept a while to name replays
             self._tasks.popitem(last=False)
         notes.append((v.address, self.task_json(task)))

@@ -51,6 +51,7 @@ class Validator:
     missed_in_row: int = 0  # assigned tasks in a row it never answered
     slashed_wrong: int = 0  # wei slashed for signing losing results
     slashed_unanswered: int = 0  # wei slashed for repeatedly accepting tasks and never answering
+    assigned: int = 0  # tasks handed to it (spreads work among equals)
     lapsed: bool = False  # left the set (silent past the grace period, or excluded): a fresh attestation returns it
 
     @property

@@ -24,6 +24,8 @@ from vm.chain import Chain, ChainConfig, ExecutionResult, MinedBlock, TxRejected
 
 log = logging.getLogger("aivm.node")
 
+SHUTDOWN_WAIT = 2.0  # seconds stop() gives the block being sealed, and then the store's close
+
 
 @dataclass
 class _Queued:
@@ -111,17 +113,23 @@ class Node:
             self._interval.cancel()
         if getattr(self, "_heartbeat", None):
             self._heartbeat.cancel()
-            await self.run(self._save_uptime, self._alive_seconds())
+            try:
+                await asyncio.wait_for(self.run(self._save_uptime, self._alive_seconds()), timeout=SHUTDOWN_WAIT)
+            except asyncio.TimeoutError:
+                pass
         if self._mining:
             try:
-                await asyncio.wait_for(asyncio.shield(self._mining), timeout=10)
+                await asyncio.wait_for(asyncio.shield(self._mining), timeout=SHUTDOWN_WAIT)
             except Exception:
                 pass
         # reads have no effects: queued ones are dropped, and a read stuck in the AI precompile
         # must not hold the shutdown (it fails when the store closes under it)
         self._readers.shutdown(wait=False, cancel_futures=True)
-        await self.run(self.chain.close)
-        self._executor.shutdown(wait=True)
+        try:  # LevelDB is durable per batch: a chain thread still busy after this only skips the tidy close
+            await asyncio.wait_for(self.run(self.chain.close), timeout=SHUTDOWN_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("the chain thread is still busy after %.0f s; closing without waiting", SHUTDOWN_WAIT)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     READERS = 4  # reader threads: a call stuck in the AI precompile leaves the others free
 

@@ -31,6 +31,8 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
     ("scale", "bench.bench_scale"),
+    ("dashboard", "bench.bench_dashboard"),
+    ("chat", "bench.bench_chat"),
 ]
 
 HEADER = """\

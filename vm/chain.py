@@ -437,6 +437,9 @@ class Chain:
         forced = self.index.meta("next_timestamp")
         if forced is not None:
             return max(forced, self._head.timestamp + 1)
+        interval = self.index.meta("timestamp_interval")  # anvil_setBlockTimestampInterval
+        if interval is not None:
+            return self._head.timestamp + interval
         offset = self.index.meta("time_offset", 0)
         return max(int(time.time()) + offset, self._head.timestamp + 1)
 
@@ -456,6 +459,8 @@ class Chain:
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
         header = self._pending_header_template(ts).copy(state_root=self._pending_root)
+        edited = self._pending_root != self._head.state_root  # dev edits: replays (tracing) start there
+        self.index.set_meta(f"block_pre_root/{header.block_number}", self._pending_root.hex() if edited else None)
         vm = self._chain.get_vm(header)
         included, senders, receipts, computations = [], [], [], []
         rejected, deferred = [], []

@@ -1,10 +1,13 @@
 """Dev-chain controls, under the names Hardhat and Anvil scripts already call."""
 
+from typing import Optional
+
+from vm import dev_controls, txpool
 from vm.chain import TxRejected
 from vm.codec import InvalidValue, parse_quantity, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.params import Address, Bool, Data, Integer, Json, Quantity
+from vm.rpc.params import Address, Bool, Data, Hash, Integer, Json, Quantity
 
 
 def _aliases(*names: str):
@@ -47,13 +50,66 @@ async def evm_mine(node, timestamp: Json = None) -> str:
 
 @_aliases("hardhat_mine", "anvil_mine")
 async def hardhat_mine(node, blocks: Quantity = 1, interval: Quantity = 1) -> None:
+    """Mine `blocks` blocks, each `interval` seconds after the previous one (the first at the usual time)."""
     if blocks > 10_000:
         raise RpcError(INVALID_PARAMS, "mine at most 10000 blocks per call")
+    if interval < 1:
+        raise RpcError(INVALID_PARAMS, "the interval between mined blocks must be at least 1 second")
     for i in range(blocks):
         ts = None
         if i > 0 and interval != 1:
             ts = node.chain.head.timestamp + interval
-        await node.mine_block(ts)
+        try:
+            await node.mine_block(ts)
+        except TxRejected as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from None
+    return None
+
+
+@method("evm_setBlockGasLimit")
+async def evm_set_block_gas_limit(node, gas_limit: Quantity) -> bool:
+    try:
+        await node.run(dev_controls.set_block_gas_limit, node.chain, gas_limit)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"evm_setBlockGasLimit param 1: {exc}") from None
+    return True
+
+
+@method("anvil_setBlockTimestampInterval")
+async def anvil_set_block_timestamp_interval(node, seconds: Integer) -> None:
+    try:
+        await node.run(dev_controls.set_timestamp_interval, node.chain, seconds)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_setBlockTimestampInterval param 1: {exc}") from None
+    return None
+
+
+@method("anvil_removeBlockTimestampInterval")
+async def anvil_remove_block_timestamp_interval(node) -> bool:
+    had = await node.run(dev_controls.timestamp_interval, node.chain)
+    await node.run(dev_controls.set_timestamp_interval, node.chain, None)
+    return had is not None
+
+
+@_aliases("anvil_dropTransaction", "hardhat_dropTransaction")
+async def anvil_drop_transaction(node, tx_hash: Hash) -> Optional[str]:
+    """Anvil answers the hash when it dropped the transaction, null when it was not pending."""
+    dropped = await node.drop_transaction(tx_hash)
+    return "0x" + tx_hash.hex() if dropped else None
+
+
+@method("anvil_dropAllTransactions")
+async def anvil_drop_all_transactions(node) -> None:
+    for q in txpool.queued(node):
+        await node.drop_transaction(q.tx.hash)
+    return None
+
+
+@method("anvil_removePoolTransactions")
+async def anvil_remove_pool_transactions(node, address: Address) -> None:
+    for q in txpool.queued(node):
+        if q.sender == address:
+            await node.drop_transaction(q.tx.hash)
     return None
 
 

@@ -65,6 +65,8 @@ class ChainConfig:
     coinbase: bytes = b"\x00" * 20
     genesis_timestamp: Optional[int] = None
     extra_genesis: dict = field(default_factory=dict)  # address -> {balance, nonce, code, storage}
+    fork: Any = None  # vm.forking.ForkSpec: run on a lazily fetched copy of a remote chain
+    fork_chain_id_from_remote: bool = True
 
 
 @dataclass
@@ -122,7 +124,12 @@ class Chain:
         self.config = config or ChainConfig()
         self.store = AtomicStore(kv)
         self.index = ChainIndex(self.store)
+        from vm import forking  # (imports this module)
+
+        self._remote = forking.prepare(self.config, self.index) if self.config.fork else None
         self.vm_class = vm_with_services(services)
+        if self._remote is not None:  # state reads fall back to the forked chain
+            self.vm_class = forking.forked_vm(self.vm_class, forking.Fetcher(self._remote, self.store))
         self.services = services
         self._chain_class = PyEvmChain.configure(
             __name__="AIVMChain",
@@ -135,7 +142,7 @@ class Chain:
         try:
             head = self._chain_class(self.store).get_canonical_head()
         except CanonicalHeadNotFound:
-            head = self._create_genesis()
+            head = forking.create_genesis(self, self._remote) if self._remote else self._create_genesis()
         self._chain = self._chain_class(self.store)
         self._check_index(head)
         self._head = head

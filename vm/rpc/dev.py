@@ -2,7 +2,7 @@
 
 from typing import Optional
 
-from vm import dev_controls, txpool
+from vm import dev_controls, state_dump, txpool
 from vm.chain import TxRejected
 from vm.codec import InvalidValue, parse_quantity, quantity
 from vm.rpc.dispatch import method
@@ -170,4 +170,61 @@ async def impersonate(node, address: Address) -> bool:
 @_aliases("hardhat_stopImpersonatingAccount", "anvil_stopImpersonatingAccount")
 async def stop_impersonating(node, address: Address) -> bool:
     node.chain.impersonate(address, False)
+    return True
+
+
+@_aliases("anvil_dumpState", "hardhat_dumpState")
+async def anvil_dump_state(node) -> str:
+    return state_dump.encode(await node.run(state_dump.dump, node.chain))
+
+
+@_aliases("anvil_loadState", "hardhat_loadState")
+async def anvil_load_state(node, state: Json) -> bool:
+    try:
+        await node.run(lambda: state_dump.load(node.chain, state_dump.decode(state)))
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_loadState param 1: {exc}") from None
+    return True
+
+
+def _parse_reset(options) -> tuple[bool, object]:
+    """(given, ForkSpec or None) from hardhat_reset / anvil_reset's optional {forking: {...}}."""
+    from vm.codec import parse_quantity
+    from vm.forking import ForkSpec
+
+    if options is None or options == {}:
+        return False, None
+    if not isinstance(options, dict) or set(options) - {"forking"}:
+        raise InvalidValue("expected {forking: {jsonRpcUrl, blockNumber}}")
+    forking = options.get("forking")
+    if forking is None:
+        return True, None
+    if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
+        raise InvalidValue("forking.jsonRpcUrl must be a URL string")
+    url = forking["jsonRpcUrl"]
+    if not url.startswith(("http://", "https://")):
+        raise InvalidValue("forking.jsonRpcUrl must be an http(s) URL")
+    number = forking.get("blockNumber")
+    if number is not None:
+        number = number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 \
+            else parse_quantity(number, "forking.blockNumber")
+    return True, ForkSpec(url, number)
+
+
+@_aliases("anvil_reset", "hardhat_reset")
+async def anvil_reset(node, options: Json = None) -> bool:
+    """A fresh chain: re-forked as asked, the same fork when nothing is given, or unforked with forking: null."""
+    from vm import forking
+
+    try:
+        given, spec = _parse_reset(options)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_reset param 1: {exc}") from None
+    if not given:
+        info = forking.fork_info(node.chain)
+        spec = forking.ForkSpec(info["url"], info["block"]) if info else None
+    try:
+        await forking.reset(node, spec)
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
     return True

@@ -1,0 +1,20 @@
+import pytest
+
+from tests.contracts import compiled
+
+
+@pytest.fixture(scope="module")
+def token(w3):
+    art = compiled()
+    a = w3.eth.accounts
+    C = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    r = w3.eth.wait_for_transaction_receipt(C.constructor(10**24).transact({"from": a[0]}))
+    assert r.status == 1
+    return w3.eth.contract(address=r.contractAddress, abi=art["abi"])
+
+
+def rpc_error(node, method, *params):
+    """The JSON-RPC error object of a call that must fail."""
+    resp = node.rpc(method, *params)
+    assert "error" in resp, (method, resp)
+    return resp["error"]

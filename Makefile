@@ -21,6 +21,8 @@ run: install
 	$(VENV)/bin/aivm start
 
 test: install
+	# Anvil (npm) for the forking tests against a foreign chain; skipped when already there
+	$(PY) -m bench.peers install --only anvil
 	$(PY) -m pytest -q
 
 bench: install

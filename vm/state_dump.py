@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from typing import Any
 
 import rlp
@@ -92,7 +93,7 @@ def decode(payload: Any) -> dict:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except OSError as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InvalidValue(f"state: broken gzip data: {exc}") from None
     try:
         state = json.loads(raw)
@@ -186,11 +187,11 @@ def read_file(path: str) -> dict:
             raw = f.read()
     except OSError as exc:
         raise InvalidValue(f"cannot read state file {path}: {exc.strerror or exc}") from None
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
     try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
         state = json.loads(raw)
-    except ValueError:
+    except (ValueError, OSError, EOFError, zlib.error):
         raise InvalidValue(f"{path}: not a JSON state dump") from None
     if not isinstance(state, dict):
         raise InvalidValue(f"{path}: a state dump must be a JSON object")

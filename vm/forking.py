@@ -136,6 +136,10 @@ class ForkAccountDB(AccountDB):
                 self.fetcher.storage(address, slot)
         return super().get_storage(address, slot, from_journal)
 
+    def set_storage(self, address, slot, value):
+        self.get_storage(address, slot)  # fetch the slot's trie path first: the update walks it
+        super().set_storage(address, slot, value)
+
     def get_code(self, address):
         for _ in range(MAX_REFETCH):
             try:

@@ -231,7 +231,11 @@ def selectors_from_abi(abi: Any) -> dict[bytes, tuple[str, list[str]]]:
     out = {}
     for item in abi:
         if isinstance(item, dict) and item.get("type") == "error":
-            types = [i["type"] for i in item.get("inputs", [])]
+            inputs = item.get("inputs", [])
+            if not isinstance(item.get("name"), str) or not isinstance(inputs, list) or not all(
+                    isinstance(i, dict) and isinstance(i.get("type"), str) for i in inputs):
+                raise InvalidValue("tracerConfig.abi: an error entry needs a name and typed inputs")
+            types = [i["type"] for i in inputs]
             out[keccak(f"{item['name']}({','.join(types)})".encode())[:4]] = (item["name"], types)
     return out
 
@@ -403,6 +407,12 @@ class AccessListTracer(Tracer):
 
 
 TRACERS = {"callTracer": CallTracer, "prestateTracer": PrestateTracer}
+OPTION_TYPES = {"tracer": str, "tracerConfig": dict, "timeout": str, "reexec": int, "enableMemory": bool,
+                "disableStack": bool, "disableStorage": bool, "enableReturnData": bool, "limit": int,
+                "debug": bool}
+OPTION_WORDS = {str: "a string", dict: "an object", int: "a number", bool: "true or false"}
+CONFIG_TYPES = {"onlyTopCall": bool, "withLog": bool, "abi": list, "diffMode": bool, "disableCode": bool,
+                "disableStorage": bool}
 
 
 def make_tracer(options: Optional[dict]) -> Tracer:
@@ -410,14 +420,26 @@ def make_tracer(options: Optional[dict]) -> Tracer:
     opts = options or {}
     if not isinstance(opts, dict):
         raise InvalidValue("trace options must be an object")
+    for key, value in opts.items():
+        kind = OPTION_TYPES.get(key)
+        if kind is None:
+            raise InvalidValue(f"unknown trace option {key!r}")
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+            raise InvalidValue(f"trace option {key} must be {OPTION_WORDS[kind]}")
     name = opts.get("tracer")
     if name is None:
+        if opts.get("limit") is not None and opts["limit"] < 0:
+            raise InvalidValue("trace option limit must not be negative")
         return StructLogger(opts)
     if name not in TRACERS:
         raise InvalidValue(f"tracer {name!r} is not supported: use callTracer, prestateTracer or the default struct logger")
     cfg = opts.get("tracerConfig") or {}
-    if not isinstance(cfg, dict):
-        raise InvalidValue("tracerConfig must be an object")
+    for key, value in cfg.items():
+        kind = CONFIG_TYPES.get(key)
+        if kind is None:
+            raise InvalidValue(f"unknown tracerConfig field {key!r} for {name}")
+        if value is not None and not isinstance(value, kind):
+            raise InvalidValue(f"tracerConfig.{key} must be {OPTION_WORDS[kind] if kind in OPTION_WORDS else 'a list'}")
     return TRACERS[name](cfg)
 
 

@@ -282,3 +282,50 @@ def test_blob_transactions_are_refused_naming_the_type(w3, node):
         "maxFeePerBlobGas": 10**9}, blobs=[blob])
     err = rpc_error(node, "eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
     assert err["code"] == -32000 and "type 3" in err["message"] and "blob" in err["message"]
+
+
+NEW_METHODS = [
+    "eth_sign", "personal_sign", "eth_signTypedData", "eth_signTypedData_v4", "eth_signTransaction",
+    "eth_getRawTransactionByHash", "eth_getRawTransactionByBlockNumberAndIndex",
+    "eth_getRawTransactionByBlockHashAndIndex", "eth_createAccessList", "eth_simulateV1", "eth_call",
+    "eth_estimateGas", "eth_getProof", "eth_getBlockReceipts", "eth_getLogs", "txpool_content",
+    "txpool_contentFrom", "txpool_status", "txpool_inspect", "debug_traceTransaction", "debug_traceCall",
+    "debug_traceBlockByNumber", "debug_traceBlockByHash", "evm_setBlockGasLimit",
+    "anvil_setBlockTimestampInterval", "anvil_removeBlockTimestampInterval", "anvil_dropTransaction",
+    "anvil_loadState", "hardhat_loadState",
+]
+
+
+def _fuzz_value(rng, depth=0):
+    import random as _r  # noqa: F401
+
+    simple = [None, True, 0, -1, 2**300, 1.5, "", "0x", "0x1", "0xzz", "latest", "pending", "callTracer",
+              "prestateTracer", DEV0, "0x" + "00" * 32, {"tracer": "callTracer"}, {"tracerConfig": 5},
+              {"blockStateCalls": [{"calls": [{"to": DEV0}]}]}, {"accounts": {DEV0: {"balance": "x"}}},
+              {"format": "aivm-state/1", "stateRoot": "0x12"}, {DEV0: {"balance": "0x1"}}, {"limit": "x"}]
+    if depth < 2 and rng.random() < 0.3:
+        return [_fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if depth < 2 and rng.random() < 0.2:
+        keys = ["from", "to", "data", "types", "primaryType", "domain", "message", "tracer", "tracerConfig",
+                "stateOverrides", "blockStateCalls", "fromBlock", "toBlock", "accounts"]
+        return {rng.choice(keys): _fuzz_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return rng.choice(simple)
+
+
+def test_fuzzed_params_to_new_methods_never_answer_internal_error(w3, node):
+    import random
+
+    import requests
+
+    rng = random.Random(13)
+    head = w3.eth.block_number
+    session = requests.Session()
+    for i in range(600):
+        name = rng.choice(NEW_METHODS)
+        params = [_fuzz_value(rng) for _ in range(rng.randint(0, 3))]
+        body = session.post(node.url, json={"jsonrpc": "2.0", "id": i, "method": name, "params": params},
+                            timeout=60).json()
+        if "error" in body:
+            assert body["error"]["code"] != -32603, (name, params, body)
+    assert w3.eth.block_number == head
+    assert "internal error" not in node.log()

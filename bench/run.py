@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("ai", "bench.bench_ai"),
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
+    ("conformance", "bench.bench_conformance"),
 ]
 
 HEADER = """\

@@ -108,8 +108,8 @@ class CallRequest:
 
 @contextmanager
 def scratch_state(chain: Any, block: Any = "latest", overrides: Optional[dict] = None) -> Iterator[tuple[Any, Any]]:
-    """(vm, state) on top of `block` with base fee 0 (as eth_call runs), overrides applied."""
-    header = chain.header_at(block)
+    """(vm, state) on top of `block` (a block id or a header) with base fee 0 (as eth_call runs), overrides applied."""
+    header = block if hasattr(block, "state_root") else chain.header_at(block)
     vm = chain._chain.get_vm(header)
     with vm.in_costless_state() as state:
         if overrides:

@@ -72,3 +72,33 @@ def require_block(chain: Any, ref: Any) -> int:
     if n is None:
         raise UnknownBlock(f"unknown block {ref!r}")
     return n
+
+
+def pending_header(node: Any) -> Optional[Any]:
+    """Chain thread: the header of the pending block when transactions are queued, else None (= latest)."""
+    from vm.execution import preview_block
+
+    entries = txpool.queued(node)
+    if not entries:
+        return None
+    block, _, _ = preview_block(node.chain, entries)
+    return block.header
+
+
+def at_block(node: Any, block: Any) -> Any:
+    """Chain thread: `block`, with the `pending` tag turned into the pending block's header when the pool holds transactions."""
+    if block == "pending":
+        header = pending_header(node)
+        if header is not None:
+            return header
+    return block
+
+
+def read_state(node: Any, what: str, block: Any, *args: Any) -> Any:
+    """Chain thread: balance / code / storage / nonce at `block`, `pending` included."""
+    target = at_block(node, block)
+    if not hasattr(target, "state_root"):
+        return getattr(node.chain, what)(*args, target)
+    state = node.chain._chain.get_vm(target).state
+    return {"balance": state.get_balance, "code": state.get_code, "storage": state.get_storage,
+            "nonce": state.get_nonce}[what](*args)

@@ -97,6 +97,9 @@ def test_pending_pool_lookup_replacement_and_txpool(w3, node):
         blk = w3.eth.get_block("pending")
         assert blk["number"] == w3.eth.block_number + 1 and blk["hash"] is None
         assert blk["transactions"] == [h1]
+        # reads at `pending` see the queued transaction's effect; `latest` does not
+        assert w3.eth.get_balance(acct.address, "pending") < w3.eth.get_balance(acct.address, "latest")
+        assert w3.eth.get_balance(DEV0, "pending") > w3.eth.get_balance(DEV0, "latest")
         # a proper bump replaces it
         high = acct.sign_transaction({**base, "maxFeePerGas": 11 * 10**9, "maxPriorityFeePerGas": 2_200_000_000})
         h2 = w3.eth.send_raw_transaction(high.raw_transaction)

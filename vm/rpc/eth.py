@@ -198,6 +198,8 @@ def _block_number(chain, ref: Any) -> int:
 
 @method("eth_getBalance")
 async def eth_get_balance(node, address: Address, block: Block = "latest") -> str:
+    if block == "pending":
+        return quantity(await chain_read(node, readers.read_state, node, "balance", block, address))
     return quantity(await chain_read(node, node.chain.balance, address, block))
 
 
@@ -210,11 +212,16 @@ async def eth_get_transaction_count(node, address: Address, block: Block = "late
 
 @method("eth_getCode")
 async def eth_get_code(node, address: Address, block: Block = "latest") -> str:
+    if block == "pending":
+        return data(await chain_read(node, readers.read_state, node, "code", block, address))
     return data(await chain_read(node, node.chain.code, address, block))
 
 
 @method("eth_getStorageAt")
 async def eth_get_storage_at(node, address: Address, slot: Quantity, block: Block = "latest") -> str:
+    if block == "pending":
+        value = await chain_read(node, readers.read_state, node, "storage", block, address, slot)
+        return data(value.to_bytes(32, "big"))
     value = await chain_read(node, node.chain.storage, address, slot, block)
     return data(value.to_bytes(32, "big"))
 
@@ -237,9 +244,14 @@ def _overrides(name: str, obj: Any) -> dict:
 @method("eth_call")
 async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = None) -> str:
     f = _call_fields(tx)
-    if overrides:
+    if overrides or (block == "pending" and node._queue):  # pending: on top of the queued transactions
         req = execution.CallRequest.from_fields(f)
-        result = await chain_read(node, execution.call, node.chain, req, block, _overrides("eth_call", overrides))
+        parsed = _overrides("eth_call", overrides)
+
+        def run():
+            return execution.call(node.chain, req, readers.at_block(node, block), parsed)
+
+        result = await chain_read(node, run)
     else:
         result = await chain_read(
             node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),

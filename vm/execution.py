@@ -98,12 +98,13 @@ class CallRequest:
     gas: Optional[int] = None
     gas_price: int = 0
     access_list: list = field(default_factory=list)
+    nonce: Optional[int] = None
 
     @classmethod
     def from_fields(cls, f: dict) -> "CallRequest":
         price = f.get("gas_price") or f.get("max_fee_per_gas") or 0
         return cls(f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"),
-                   price, list(f.get("access_list", [])))
+                   price, list(f.get("access_list", [])), f.get("nonce"))
 
 
 @contextmanager
@@ -214,8 +215,32 @@ def _same_list(a: list, b: list) -> bool:
 
 
 # -- eth_simulateV1 --
-def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full: bool = False) -> list[dict]:
-    """geth's eth_simulateV1 (without signature validation): blocks of calls on top of `block`.
+def _validate_sim_call(chain: Any, state: Any, header: Any, req: CallRequest, sender: bytes, gas: int) -> int:
+    """geth's checks in eth_simulateV1's validation mode; returns the gas price to charge."""
+    nonce = state.get_nonce(sender)
+    if req.nonce is not None and req.nonce < nonce:
+        raise TxRejected(f"nonce too low: address {sender.hex()}, tx: {req.nonce} state: {nonce}", code=-38010)
+    if req.nonce is not None and req.nonce > nonce:
+        raise TxRejected(f"nonce too high: address {sender.hex()}, tx: {req.nonce} state: {nonce}", code=-38011)
+    if req.gas_price < header.base_fee_per_gas:
+        raise TxRejected(f"max fee per gas less than block base fee: {req.gas_price} < {header.base_fee_per_gas}",
+                         code=-38012)
+    intrinsic = chain._intrinsic_gas(req.to, req.data)
+    if gas < intrinsic:
+        raise TxRejected(f"intrinsic gas too low: need {intrinsic}, transaction gives {gas}", code=-38013)
+    cost = gas * req.gas_price + req.value
+    if state.get_balance(sender) < cost:
+        raise TxRejected("insufficient funds for gas * price + value", code=-38014)
+    return req.gas_price
+
+
+def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full: bool = False,
+             validation: bool = False) -> list[dict]:
+    """geth's eth_simulateV1: blocks of calls on top of `block`.
+
+    Without `validation` calls run for free (base fee 0, no balance or nonce checks), as geth does;
+    with it, each call pays its gas at its gas price against the block's base fee, and nonces,
+    balances and intrinsic gas are checked with geth's error codes (-38010 … -38014).
 
     Each entry of `blocks` is {"overrides": {addr: AccountOverride}, "block": {number?, time?,
     gasLimit?, feeRecipient?, baseFeePerGas?}, "calls": [CallRequest...]}. The state carries
@@ -240,7 +265,8 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
             coinbase=bo.get("feeRecipient", chain.config.coinbase),
         ).copy(state_root=state_root, block_number=number)
         # without validation geth simulates at base fee 0 unless the block overrides it
-        header = header.copy(base_fee_per_gas=bo.get("baseFeePerGas", 0))
+        if "baseFeePerGas" in bo or not validation:
+            header = header.copy(base_fee_per_gas=bo.get("baseFeePerGas", 0))
         vm = chain._chain.get_vm(header)
         state = vm.state
         apply_overrides(state, spec.get("overrides") or {})
@@ -249,10 +275,12 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
         for i, req in enumerate(spec.get("calls", [])):
             sender = req.sender or ZERO
             gas = min(req.gas or header.gas_limit - gas_total, header.gas_limit - gas_total)
-            utx = vm.create_unsigned_transaction(nonce=state.get_nonce(sender), gas_price=0, gas=gas,
+            price = _validate_sim_call(chain, state, header, req, sender, gas) if validation else 0
+            utx = vm.create_unsigned_transaction(nonce=state.get_nonce(sender), gas_price=price, gas=gas,
                                                  to=req.to or b"", value=req.value, data=req.data)
             try:
-                comp = state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
+                spoof = SpoofTransaction(utx, from_=sender)
+                comp = state.apply_transaction(spoof) if validation else state.costless_execute_transaction(spoof)
             except ValidationError as exc:
                 raise TxRejected(_friendly_validation(str(exc)), code=-38014) from None
             used = gas - comp.get_gas_remaining()

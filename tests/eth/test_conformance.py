@@ -334,3 +334,24 @@ def test_fuzzed_params_to_new_methods_never_answer_internal_error(w3, node):
             assert body["error"]["code"] != -32603, (name, params, body)
     assert w3.eth.block_number == head
     assert "internal error" not in node.log()
+
+
+def test_simulate_v1_validation_mode(w3, node):
+    a = w3.eth.accounts
+    fee = hex(w3.eth.get_block("latest").baseFeePerGas * 2)
+    ok = node.rpc("eth_simulateV1", {"validation": True, "blockStateCalls": [{"calls": [
+        {"from": a[1], "to": a[2], "value": "0x1", "maxFeePerGas": fee, "gas": "0x5208"}]}]}, "latest")["result"]
+    assert ok[0]["calls"][0]["status"] == "0x1" and int(ok[0]["baseFeePerGas"], 16) > 0
+    poor = "0x" + "55" * 20
+    err = rpc_error(node, "eth_simulateV1", {"validation": True, "blockStateCalls": [{"calls": [
+        {"from": poor, "to": a[2], "value": "0x1", "maxFeePerGas": fee, "gas": "0x5208"}]}]}, "latest")
+    assert err["code"] == -38014
+    err = rpc_error(node, "eth_simulateV1", {"validation": True, "blockStateCalls": [{"calls": [
+        {"from": a[1], "to": a[2], "maxFeePerGas": "0x1", "gas": "0x5208"}]}]}, "latest")
+    assert err["code"] == -38012
+    err = rpc_error(node, "eth_simulateV1", {"validation": True, "blockStateCalls": [{"calls": [
+        {"from": a[1], "to": a[2], "nonce": "0x999", "maxFeePerGas": fee, "gas": "0x5208"}]}]}, "latest")
+    assert err["code"] == -38011
+    # without validation the same poor sender's call runs (free, as geth)
+    free = node.rpc("eth_simulateV1", {"blockStateCalls": [{"calls": [{"from": poor, "to": a[2]}]}]}, "latest")
+    assert free["result"][0]["calls"][0]["status"] == "0x1"

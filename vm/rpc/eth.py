@@ -290,7 +290,10 @@ async def eth_simulate_v1(node, payload: Object, block: Block = "latest") -> lis
         blocks, full = _parse_simulation(payload)
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, f"eth_simulateV1 param 1: {exc}") from None
-    return await chain_read(node, execution.simulate, node.chain, blocks, block, full)
+    validation = payload.get("validation", False)
+    if not isinstance(validation, bool):
+        raise RpcError(INVALID_PARAMS, "eth_simulateV1 param 1: validation must be true or false")
+    return await chain_read(node, execution.simulate, node.chain, blocks, block, full, validation)
 
 
 def _parse_simulation(payload: dict) -> tuple[list, bool]:

@@ -69,6 +69,7 @@ def test_every_method_answers_a_valid_call(node, w3, token):
         ("anvil_removePoolTransactions", [DEV1]), ("anvil_dropAllTransactions", []),
         ("evm_setAutomine", [True]), ("anvil_dumpState", []), ("hardhat_dumpState", []),
         ("anvil_loadState", [dump]), ("hardhat_loadState", [dump]),
+        ("anvil_metadata", []), ("hardhat_metadata", []), ("anvil_nodeInfo", []),
         ("evm_revert", ["0x1"]), ("anvil_revert", ["0x1"]), ("anvil_reset", []), ("hardhat_reset", []),
     ]
     covered = {name for name, _ in calls}

@@ -112,6 +112,10 @@ def test_fork_another_aivm_node_lazily(nodes):
     b = nodes("--fork-url", a.url, "--fork-block-number", str(fork_block))
     wb = _w3(b.url)
     assert wb.eth.block_number == fork_block
+    meta = b.rpc("hardhat_metadata")["result"]
+    assert meta["forkedNetwork"]["forkBlockNumber"] == fork_block and meta["chainId"] == 31337
+    assert b.rpc("anvil_nodeInfo")["result"]["forkConfig"] == {"forkUrl": a.url, "forkBlockNumber": fork_block}
+    assert a.rpc("anvil_metadata")["result"]["forkedNetwork"] is None
     assert wb.eth.get_block(fork_block).hash == wa.eth.get_block(fork_block).hash  # same header, same hash
     tb = wb.eth.contract(address=token.address, abi=token.abi)
     assert tb.functions.balanceOf(DEV1).call() == 500  # the state at the fork block, not the remote head

@@ -34,7 +34,9 @@ async def debug_trace_call(node, tx: Object, block: Block = "latest", options: J
         overrides = execution.parse_state_overrides(opts.pop("stateOverrides", None))
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, f"debug_traceCall param 3 (stateOverrides): {exc}") from None
-    opts.pop("blockOverrides", None)
+    if opts.pop("blockOverrides", None):
+        raise RpcError(INVALID_PARAMS, "debug_traceCall param 3: blockOverrides are not supported by this node "
+                                       "(stateOverrides are)")
     tracer = _tracer("debug_traceCall", opts)
     req = execution.CallRequest.from_fields(_call_fields(tx))
 

@@ -228,3 +228,18 @@ async def anvil_reset(node, options: Json = None) -> bool:
     except TxRejected as exc:
         raise RpcError(SERVER_ERROR, str(exc)) from None
     return True
+
+
+@_aliases("anvil_metadata", "hardhat_metadata")
+async def anvil_metadata(node) -> dict:
+    from vm import node_info
+    from vm.rpc.eth import CLIENT_VERSION
+
+    return await node.run(node_info.metadata, node.chain, CLIENT_VERSION)
+
+
+@method("anvil_nodeInfo")
+async def anvil_node_info(node) -> dict:
+    from vm import node_info
+
+    return await node.run(node_info.node_info, node.chain, node.automine)

@@ -264,3 +264,28 @@ async def reset(node: Any, spec: Optional[ForkSpec]) -> None:
 def fork_info(chain: Any) -> Optional[dict]:
     return chain.index.meta("fork")
 
+
+
+# -- history before the fork block: served by the remote, as Anvil does --
+def remote_of(chain: Any) -> Optional[Remote]:
+    return getattr(chain, "_remote", None)
+
+
+def remote_block(chain: Any, number: int, full: bool) -> Optional[dict]:
+    """A block below the fork block, from the remote (None when not forked or not below)."""
+    remote = remote_of(chain)
+    if remote is None or number >= remote.block_number:
+        return None
+    return remote.call("eth_getBlockByNumber", hex(number), full)
+
+
+def remote_lookup(chain: Any, method: str, key: bytes) -> Optional[dict]:
+    """A transaction, receipt or block by hash that the local chain does not know, when mined before the fork."""
+    remote = remote_of(chain)
+    if remote is None:
+        return None
+    found = remote.call(method, "0x" + key.hex(), *([False] if method == "eth_getBlockByHash" else []))
+    if not found or found.get("blockNumber" if method != "eth_getBlockByHash" else "number") is None:
+        return None
+    number = int(found["blockNumber" if method != "eth_getBlockByHash" else "number"], 16)
+    return found if number < remote.block_number else None

@@ -119,6 +119,14 @@ def test_fork_another_aivm_node_lazily(nodes):
     assert wb.eth.get_block(fork_block).hash == wa.eth.get_block(fork_block).hash  # same header, same hash
     tb = wb.eth.contract(address=token.address, abi=token.abi)
     assert tb.functions.balanceOf(DEV1).call() == 500  # the state at the fork block, not the remote head
+    # history before the fork block comes from the remote, as Anvil serves it
+    deploy = wa.eth.get_block(1, full_transactions=True)
+    assert wb.eth.get_block(1).hash == deploy.hash
+    first_tx = deploy.transactions[0]["hash"]
+    assert wb.eth.get_transaction(first_tx)["blockNumber"] == 1
+    assert wb.eth.get_transaction_receipt(first_tx).contractAddress == token.address
+    assert wb.eth.get_transaction_by_block(1, 0)["hash"] == first_tx
+    assert wb.eth.get_block(fork_block).number == fork_block
     r = wb.eth.wait_for_transaction_receipt(tb.functions.transfer(DEV1, 7).transact({"from": DEV0}))
     assert r.status == 1 and r.blockNumber == fork_block + 1
     assert tb.functions.balanceOf(DEV1).call() == 507

@@ -3,7 +3,7 @@ from typing import Any, Optional
 
 from eth_hash.auto import keccak
 
-from vm import execution, proofs, readers, signing, txpool
+from vm import execution, forking, proofs, readers, signing, txpool
 from vm.chain import ExecutionFailed, TxRejected, UnknownBlock
 from vm.codec import InvalidValue, checksum, data, parse_data, quantity
 from vm.rpc.dispatch import method
@@ -429,15 +429,28 @@ async def _block_record(node, ref: Any, full: bool) -> Optional[dict]:
         try:
             n = _block_number(node.chain, ref)
         except UnknownBlock:
+            if isinstance(ref, bytes):  # a block from before the fork, if forked
+                return forking.remote_lookup(node.chain, "eth_getBlockByHash", ref)
             return None
         rec = node.chain.index.block(n)
+        if rec is None:  # below the fork block: the forked chain's history
+            return forking.remote_block(node.chain, n, full)
         if rec is not None and full:
             rec["transactions"] = [
                 node.chain.index.transaction(bytes.fromhex(h[2:]))["tx"] for h in rec["transactions"]
             ]
         return rec
 
-    return await node.run(read)
+    return await chain_read(node, read)
+
+
+def _local_or_remote(node, tx_hash: bytes, part: str) -> Optional[dict]:
+    """Chain thread: a mined transaction's `tx` or `receipt`, from the fork's remote when mined before it."""
+    rec = node.chain.index.transaction(tx_hash)
+    if rec is not None:
+        return rec[part]
+    method_name = "eth_getTransactionByHash" if part == "tx" else "eth_getTransactionReceipt"
+    return forking.remote_lookup(node.chain, method_name, tx_hash)
 
 
 @method("eth_getBlockByNumber")
@@ -479,7 +492,9 @@ async def eth_get_transaction_by_hash(node, tx_hash: Hash) -> Optional[dict]:
     rec = await node.run(node.chain.index.transaction, tx_hash)
     if rec is None:  # pending (automine off): blockHash, blockNumber and transactionIndex are null
         q = txpool.find(node, tx_hash)
-        return None if q is None else txpool.pending_json(q)
+        if q is not None:
+            return txpool.pending_json(q)
+        return await chain_read(node, forking.remote_lookup, node.chain, "eth_getTransactionByHash", tx_hash)
     return rec["tx"]
 
 
@@ -512,7 +527,10 @@ async def _tx_by_index(node, ref: Any, index: int) -> Optional[dict]:
     rec = await _block_record(node, ref, False)
     if rec is None or index >= len(rec["transactions"]):
         return None
-    return (await node.run(node.chain.index.transaction, bytes.fromhex(rec["transactions"][index][2:])))["tx"]
+    entry = rec["transactions"][index]
+    if isinstance(entry, dict):
+        return entry
+    return await chain_read(node, _local_or_remote, node, bytes.fromhex(entry[2:]), "tx")
 
 
 @method("eth_getTransactionByBlockNumberAndIndex")
@@ -528,7 +546,9 @@ async def eth_get_tx_by_hash_and_index(node, block_hash: Hash, index: Quantity) 
 @method("eth_getTransactionReceipt")
 async def eth_get_transaction_receipt(node, tx_hash: Hash) -> Optional[dict]:
     rec = await node.run(node.chain.index.transaction, tx_hash)
-    return None if rec is None else rec["receipt"]
+    if rec is None:
+        return await chain_read(node, forking.remote_lookup, node.chain, "eth_getTransactionReceipt", tx_hash)
+    return rec["receipt"]
 
 
 @method("eth_getBlockReceipts")
@@ -538,9 +558,9 @@ async def eth_get_block_receipts(node, ref: Block) -> Optional[list]:
         return None
 
     def read():
-        return [node.chain.index.transaction(bytes.fromhex(h[2:]))["receipt"] for h in rec["transactions"]]
+        return [_local_or_remote(node, bytes.fromhex(h[2:]), "receipt") for h in rec["transactions"]]
 
-    return await node.run(read)
+    return await chain_read(node, read)
 
 
 # -- logs --

@@ -97,6 +97,11 @@ def test_pending_pool_lookup_replacement_and_txpool(w3, node):
         blk = w3.eth.get_block("pending")
         assert blk["number"] == w3.eth.block_number + 1 and blk["hash"] is None
         assert blk["transactions"] == [h1]
+        # estimates at `pending` (the default) run on top of the queue: DEV0 can only pay this with the pending wei
+        probe = {"from": DEV0, "to": acct.address, "value": hex(w3.eth.get_balance(DEV0, "latest") + 1)}
+        assert node.rpc("eth_estimateGas", probe, "pending")["result"] == "0x5208"
+        assert node.rpc("eth_estimateGas", probe)["result"] == "0x5208"
+        assert "error" in node.rpc("eth_estimateGas", probe, "latest")
         # reads at `pending` see the queued transaction's effect; `latest` does not
         assert w3.eth.get_balance(acct.address, "pending") < w3.eth.get_balance(acct.address, "latest")
         assert w3.eth.get_balance(DEV0, "pending") > w3.eth.get_balance(DEV0, "latest")

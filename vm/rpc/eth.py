@@ -265,11 +265,14 @@ async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = 
 @method("eth_estimateGas")
 async def eth_estimate_gas(node, tx: Object, block: Block = "pending", overrides: Json = None) -> str:
     f = _call_fields(tx)
-    if overrides:
+    if overrides or (block == "pending" and node._queue):  # pending: on top of the queued transactions
         req = execution.CallRequest.from_fields(f)
-        gas = await chain_read(node, execution.estimate_gas, node.chain, req, block,
-                               _overrides("eth_estimateGas", overrides))
-        return quantity(gas)
+        parsed = _overrides("eth_estimateGas", overrides)
+
+        def run():
+            return execution.estimate_gas(node.chain, req, readers.at_block(node, block), parsed)
+
+        return quantity(await chain_read(node, run))
     gas = await chain_read(
         node, node.chain.estimate_gas, f.get("sender"), f.get("to"), f.get("data", b""),
         f.get("value", 0), f.get("gas"), block,
@@ -280,8 +283,12 @@ async def eth_estimate_gas(node, tx: Object, block: Block = "pending", overrides
 @method("eth_createAccessList")
 async def eth_create_access_list(node, tx: Object, block: Block = "pending", overrides: Json = None) -> dict:
     req = execution.CallRequest.from_fields(_call_fields(tx))
-    return await chain_read(node, execution.create_access_list, node.chain, req, block,
-                            _overrides("eth_createAccessList", overrides))
+    parsed = _overrides("eth_createAccessList", overrides)
+
+    def run():
+        return execution.create_access_list(node.chain, req, readers.at_block(node, block), parsed)
+
+    return await chain_read(node, run)
 
 
 @method("eth_simulateV1")

@@ -94,15 +94,20 @@ class Remote:
 
 
 class Fetcher:
-    """Writes what the remote proves into the local store, once per account / slot / code."""
+    """Writes what the remote proves into the local KV store, once per account / slot / code.
 
-    def __init__(self, remote: Remote, store: Any) -> None:
+    Straight into the KV, past the chain thread's open batch: the entries are content-addressed
+    (keyed by their own hash), so they are right at any moment, and reader threads, which read
+    only committed data, see them at once. Any thread may fetch (the chain thread and readers).
+    """
+
+    def __init__(self, remote: Remote, kv: Any) -> None:
         self.remote = remote
-        self.store = store
+        self.kv = kv
 
     def _put(self, nodes: list[bytes]) -> None:
         for n in nodes:
-            self.store[keccak(n)] = n
+            self.kv.put(keccak(n), n)
 
     def account(self, address: bytes) -> None:
         self._put(self.remote.proof_nodes(address))
@@ -112,7 +117,7 @@ class Fetcher:
 
     def code(self, address: bytes) -> None:
         code = self.remote.code(address)
-        self.store[keccak(code)] = code
+        self.kv.put(keccak(code), code)
 
 
 class ForkAccountDB(AccountDB):

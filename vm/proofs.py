@@ -19,7 +19,12 @@ from vm.codec import checksum, data, quantity
 
 def get_proof(chain: Any, address: bytes, slots: Sequence[int], block: Any = "latest") -> dict:
     header = chain.header_at(block)
-    state_trie = HexaryTrie(chain.store, header.state_root)
+    # reader thread: committed data only; on a fork, reading the account and slots first fetches them
+    chain.balance(address, block)
+    for slot in slots:
+        chain.storage(address, slot, block)
+    db = getattr(chain, "_committed", chain.store)
+    state_trie = HexaryTrie(db, header.state_root)
     account_key = keccak(address)
     account_proof = state_trie.get_proof(account_key)
     encoded = state_trie.get(account_key)
@@ -28,7 +33,7 @@ def get_proof(chain: Any, address: bytes, slots: Sequence[int], block: Any = "la
         nonce, balance = int.from_bytes(nonce, "big"), int.from_bytes(balance, "big")
     else:
         nonce, balance, storage_root, code_hash = 0, 0, BLANK_ROOT_HASH, EMPTY_SHA3
-    storage_trie = HexaryTrie(chain.store, storage_root)
+    storage_trie = HexaryTrie(db, storage_root)
     storage = []
     for slot in slots:
         key = keccak(slot.to_bytes(32, "big"))

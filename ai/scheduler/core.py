@@ -339,7 +339,7 @@ class Scheduler:
         """A text model's answer length (the node's default when not asked); None for other models."""
         if model_id not in MODELS:
             return max_tokens  # initiate() refuses the unknown model with its own message
-        if MODELS[model_id].num_stages == 1:
+        if not MODELS[model_id].generates:
             if max_tokens is not None:
                 raise AIError(f"max_tokens applies to the pipelined text model; {model_id} does not take it")
             return None
@@ -399,10 +399,10 @@ class Scheduler:
         return comp
 
     def _new_generation(self, prompt: bytes, max_tokens: int):
-        from ai.models.generation import Generation
+        from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
         try:
-            return Generation(self._codec_loader(), prompt, max_tokens)
+            return new_generation(self._codec_loader(), prompt, max_tokens)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
 
@@ -455,6 +455,9 @@ class Scheduler:
             out["input"] = rnd.input.hex()
             if rnd.prefix_ids is not None:
                 out["prefix_ids"] = rnd.prefix_ids
+                sampling = getattr(comp.generation, "sampling", None)  # chat (issue 16): how the last stage picks
+                if sampling is not None and not sampling.greedy:
+                    out["sampling"] = sampling.to_json()
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:

@@ -268,7 +268,12 @@ class Validator:
         model_id, stage = task["model_id"], task["stage"]
         runner = self._runners[(model_id, stage)]
         data = bytes.fromhex(task["input"])
-        output = runner.infer(data)
+        if "sampling" in task:  # chat (issue 16): temperature > 0, the quorum's sampling rule
+            from ai.models.sampling import Sampling, run_last_stage
+
+            output = run_last_stage(runner, data, Sampling.from_json(task["sampling"]), len(task["prefix_ids"]))
+        else:
+            output = runner.infer(data)
         if self.behaviour.lie:
             output = self._wrong(model_id, stage, output)
         info = MODELS[model_id]
@@ -298,6 +303,10 @@ class Validator:
 
         if model_id == "gpt_oss_chat":
             return output + b" (or not)"
+        if MODELS[model_id].module:
+            from ai.models.small import wrong
+
+            return wrong(MODELS[model_id], stage, output)
         if MODELS[model_id].num_stages == 1:
             return bytes([(output[0] + 1) % 10])
         import torch

@@ -5,7 +5,7 @@ from vm import execution, readers, tracing
 from vm.codec import InvalidValue
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
-from vm.rpc.eth import _call_fields, chain_read
+from vm.rpc.eth import _call_fields, chain_job
 from vm.rpc.params import Block, Hash, Json, Object
 
 
@@ -22,7 +22,7 @@ async def debug_trace_transaction(node, tx_hash: Hash, options: Json = None) -> 
     exists = await node.run(node.chain.index.transaction, tx_hash)
     if exists is None:
         raise RpcError(RESOURCE_NOT_FOUND, f"transaction 0x{tx_hash.hex()} not found")
-    return await chain_read(node, tracing.trace_transaction, node.chain, tx_hash, tracer)
+    return await chain_job(node, tracing.trace_transaction, node.chain, tx_hash, tracer)
 
 
 @method("debug_traceCall")
@@ -44,7 +44,7 @@ async def debug_trace_call(node, tx: Object, block: Block = "latest", options: J
         execution.call(node.chain, req, block, overrides, tracer)
         return tracer.result()
 
-    return await chain_read(node, run)
+    return await chain_job(node, run)
 
 
 async def _trace_block(node, ref: Any, options: Any) -> list:
@@ -56,7 +56,7 @@ async def _trace_block(node, ref: Any, options: Any) -> list:
         rec = node.chain.index.block(number)
         return [{"txHash": h, "result": results[i]} for i, h in enumerate(rec["transactions"])]
 
-    return await chain_read(node, run)
+    return await chain_job(node, run)
 
 
 @method("debug_traceBlockByNumber")

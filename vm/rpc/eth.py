@@ -24,7 +24,24 @@ DEFAULT_TIP = 1_000_000_000
 
 
 async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
-    """Run a chain read, turning chain errors into JSON-RPC errors."""
+    """Run a chain read on a reader thread (never behind the chain thread), turning
+    chain errors into JSON-RPC errors."""
+    try:
+        return await node.read(fn, *args, **kwargs)
+    except UnknownBlock as exc:
+        raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
+    except TxRejected as exc:
+        raise RpcError(exc.code, str(exc)) from None
+    except ExecutionFailed as exc:
+        raise revert_error(exc.result) from None
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, str(exc)) from None
+
+
+async def chain_job(node: Any, fn, *args, **kwargs) -> Any:
+    """Like chain_read, but on the chain thread: for work that builds its own py-evm state on the
+    chain's writable store (scratch executions with overrides, simulations, the pending block,
+    trace replays). Errors are mapped the same way."""
     try:
         return await node.run(fn, *args, **kwargs)
     except UnknownBlock as exc:
@@ -110,7 +127,7 @@ async def eth_block_number(node) -> str:
 
 @method("eth_gasPrice")
 async def eth_gas_price(node) -> str:
-    return quantity(await node.run(node.chain.next_base_fee) + DEFAULT_TIP)
+    return quantity(node.chain.next_base_fee() + DEFAULT_TIP)
 
 
 @method("eth_maxPriorityFeePerGas")
@@ -199,28 +216,28 @@ def _block_number(chain, ref: Any) -> int:
 @method("eth_getBalance")
 async def eth_get_balance(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return quantity(await chain_read(node, readers.read_state, node, "balance", block, address))
+        return quantity(await chain_job(node, readers.read_state, node, "balance", block, address))
     return quantity(await chain_read(node, node.chain.balance, address, block))
 
 
 @method("eth_getTransactionCount")
 async def eth_get_transaction_count(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return quantity(await chain_read(node, node.pending_nonce, address))
+        return quantity(await chain_read(node, node.read_pending_nonce, address))
     return quantity(await chain_read(node, node.chain.nonce, address, block))
 
 
 @method("eth_getCode")
 async def eth_get_code(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return data(await chain_read(node, readers.read_state, node, "code", block, address))
+        return data(await chain_job(node, readers.read_state, node, "code", block, address))
     return data(await chain_read(node, node.chain.code, address, block))
 
 
 @method("eth_getStorageAt")
 async def eth_get_storage_at(node, address: Address, slot: Quantity, block: Block = "latest") -> str:
     if block == "pending":
-        value = await chain_read(node, readers.read_state, node, "storage", block, address, slot)
+        value = await chain_job(node, readers.read_state, node, "storage", block, address, slot)
         return data(value.to_bytes(32, "big"))
     value = await chain_read(node, node.chain.storage, address, slot, block)
     return data(value.to_bytes(32, "big"))
@@ -251,7 +268,7 @@ async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = 
         def run():
             return execution.call(node.chain, req, readers.at_block(node, block), parsed)
 
-        result = await chain_read(node, run)
+        result = await chain_job(node, run)
     else:
         result = await chain_read(
             node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
@@ -272,7 +289,7 @@ async def eth_estimate_gas(node, tx: Object, block: Block = "pending", overrides
         def run():
             return execution.estimate_gas(node.chain, req, readers.at_block(node, block), parsed)
 
-        return quantity(await chain_read(node, run))
+        return quantity(await chain_job(node, run))
     gas = await chain_read(
         node, node.chain.estimate_gas, f.get("sender"), f.get("to"), f.get("data", b""),
         f.get("value", 0), f.get("gas"), block,
@@ -288,7 +305,7 @@ async def eth_create_access_list(node, tx: Object, block: Block = "pending", ove
     def run():
         return execution.create_access_list(node.chain, req, readers.at_block(node, block), parsed)
 
-    return await chain_read(node, run)
+    return await chain_job(node, run)
 
 
 @method("eth_simulateV1")
@@ -300,7 +317,7 @@ async def eth_simulate_v1(node, payload: Object, block: Block = "latest") -> lis
     validation = payload.get("validation", False)
     if not isinstance(validation, bool):
         raise RpcError(INVALID_PARAMS, "eth_simulateV1 param 1: validation must be true or false")
-    return await chain_read(node, execution.simulate, node.chain, blocks, block, full, validation)
+    return await chain_job(node, execution.simulate, node.chain, blocks, block, full, validation)
 
 
 def _parse_simulation(payload: dict) -> tuple[list, bool]:
@@ -422,7 +439,7 @@ async def eth_sign_transaction(node, tx: Object) -> dict:
         fields = dict(f)
         sender = fields.pop("sender")
         if fields.get("nonce") is None:
-            fields["nonce"] = node.pending_nonce(sender)
+            fields["nonce"] = node.read_pending_nonce(sender)
         signed, _ = node.chain.sign(sender, **fields)
         return signed, sender
 
@@ -463,7 +480,7 @@ def _local_or_remote(node, tx_hash: bytes, part: str) -> Optional[dict]:
 @method("eth_getBlockByNumber")
 async def eth_get_block_by_number(node, ref: Block, full: Bool = False) -> Optional[dict]:
     if ref == "pending":
-        return await chain_read(node, readers.pending_block, node, full)
+        return await chain_job(node, readers.pending_block, node, full)
     return await _block_record(node, ref, full)
 
 
@@ -496,7 +513,7 @@ async def eth_get_uncle_count_by_hash(node, block_hash: Hash) -> str:
 
 @method("eth_getTransactionByHash")
 async def eth_get_transaction_by_hash(node, tx_hash: Hash) -> Optional[dict]:
-    rec = await node.run(node.chain.index.transaction, tx_hash)
+    rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
     if rec is None:  # pending (automine off): blockHash, blockNumber and transactionIndex are null
         q = txpool.find(node, tx_hash)
         if q is not None:
@@ -552,7 +569,7 @@ async def eth_get_tx_by_hash_and_index(node, block_hash: Hash, index: Quantity) 
 
 @method("eth_getTransactionReceipt")
 async def eth_get_transaction_receipt(node, tx_hash: Hash) -> Optional[dict]:
-    rec = await node.run(node.chain.index.transaction, tx_hash)
+    rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
     if rec is None:
         return await chain_read(node, forking.remote_lookup, node.chain, "eth_getTransactionReceipt", tx_hash)
     return rec["receipt"]

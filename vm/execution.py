@@ -328,17 +328,33 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
 def preview_block(chain: Any, entries: list) -> tuple[Any, list, list]:
     """The block the queued (tx, sender) pairs would make now; nothing is written as a head.
 
-    Returns (block, included txs, senders). Trie nodes of the preview's state land in the
-    store (content-addressed, harmless), never a head or an index record.
+    Chain thread. Returns (block, included txs, senders). Transactions run as calls would
+    (precompiles are not told a block is being produced), one transaction context each, as
+    `BlockBuilder` applies them; those that no longer fit or validate are left out. Trie
+    nodes of the preview's state land in the store (content-addressed, harmless), never a
+    head or an index record.
     """
-    ts = chain._next_timestamp()
-    header = chain._pending_header_template(ts).copy(state_root=chain._pending_root)
-    vm = chain._chain.get_vm(header)
-    included, senders, receipts, computations, rejected, deferred = [], [], [], [], [], []
-    header = chain._apply_all(vm, header, [(q.tx, q.sender) for q in entries], included, senders,
-                              receipts, computations, rejected, deferred)
     from vm.trie_root import ordered_trie_root
 
+    header = chain._pending_header_template(chain._next_timestamp()).copy(state_root=chain._pending_root)
+    vm = chain._chain.get_vm(header)
+    included, senders, receipts = [], [], []
+    for q in entries:
+        if q.tx.gas > header.gas_limit - header.gas_used:
+            continue
+        spoof = SpoofTransaction(q.tx, sender=q.sender, get_sender=lambda s=q.sender: s)
+        try:
+            vm.validate_transaction_against_header(header, spoof)
+            vm.state.validate_transaction(spoof)
+        except ValidationError:
+            continue
+        vm.state.lock_changes()
+        comp = vm.state.apply_transaction(spoof)
+        receipt = vm.make_receipt(header, spoof, comp, vm.state)
+        header = vm.add_receipt_to_header(header, receipt)
+        included.append(q.tx)
+        senders.append(q.sender)
+        receipts.append(receipt)
     header = header.copy(
         transaction_root=ordered_trie_root([tx.encode() for tx in included]),
         receipt_root=ordered_trie_root([r.encode() for r in receipts]),

@@ -129,8 +129,9 @@ def _load_exact(chain: Any, state: dict) -> None:
             chain.store[h] = n
         for c in codes:
             chain.store[keccak(c)] = c
-        chain._pending_root = root
         chain.index.set_meta("pending_root", root.hex())
+    chain._pending_root = root
+    chain._publish_view()  # readers see the loaded state from now on
 
 
 def _load_accounts(chain: Any, accounts: dict) -> None:

@@ -458,7 +458,7 @@ def trace_block(chain: Any, number: int, tracer_for: Optional[dict] = None, make
     """{tx index: tracer result} for the block's transactions (all with `make()`, or those in tracer_for)."""
     if number == 0:
         return {}
-    from vm.readers import mined_raw
+    from vm.lookups import mined_raw
 
     block_header = chain._chain.get_canonical_block_header_by_number(number)
     parent = chain._chain.get_canonical_block_header_by_number(number - 1)

@@ -1,7 +1,7 @@
 """debug_trace*: geth's tracing methods (vm/tracing.py holds the tracers and replays)."""
 from typing import Any
 
-from vm import execution, readers, tracing
+from vm import execution, lookups, tracing
 from vm.codec import InvalidValue
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
@@ -51,7 +51,7 @@ async def _trace_block(node, ref: Any, options: Any) -> list:
     _tracer("debug_traceBlock", options)  # validate once
 
     def run():
-        number = readers.require_block(node.chain, ref)
+        number = lookups.require_block(node.chain, ref)
         results = tracing.trace_block(node.chain, number, make=lambda: tracing.make_tracer(options))
         rec = node.chain.index.block(number)
         return [{"txHash": h, "result": results[i]} for i, h in enumerate(rec["transactions"])]

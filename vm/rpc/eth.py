@@ -3,7 +3,7 @@ from typing import Any, Optional
 
 from eth_hash.auto import keccak
 
-from vm import execution, forking, proofs, readers, signing, txpool
+from vm import execution, forking, lookups, proofs, signing, txpool
 from vm.chain import ExecutionFailed, TxRejected, UnknownBlock
 from vm.codec import InvalidValue, checksum, data, parse_data, quantity
 from vm.rpc.dispatch import method
@@ -216,7 +216,7 @@ def _block_number(chain, ref: Any) -> int:
 @method("eth_getBalance")
 async def eth_get_balance(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return quantity(await chain_job(node, readers.read_state, node, "balance", block, address))
+        return quantity(await chain_job(node, lookups.read_state, node, "balance", block, address))
     return quantity(await chain_read(node, node.chain.balance, address, block))
 
 
@@ -230,14 +230,14 @@ async def eth_get_transaction_count(node, address: Address, block: Block = "late
 @method("eth_getCode")
 async def eth_get_code(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return data(await chain_job(node, readers.read_state, node, "code", block, address))
+        return data(await chain_job(node, lookups.read_state, node, "code", block, address))
     return data(await chain_read(node, node.chain.code, address, block))
 
 
 @method("eth_getStorageAt")
 async def eth_get_storage_at(node, address: Address, slot: Quantity, block: Block = "latest") -> str:
     if block == "pending":
-        value = await chain_job(node, readers.read_state, node, "storage", block, address, slot)
+        value = await chain_job(node, lookups.read_state, node, "storage", block, address, slot)
         return data(value.to_bytes(32, "big"))
     value = await chain_read(node, node.chain.storage, address, slot, block)
     return data(value.to_bytes(32, "big"))
@@ -266,7 +266,7 @@ async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = 
         parsed = _overrides("eth_call", overrides)
 
         def run():
-            return execution.call(node.chain, req, readers.at_block(node, block), parsed)
+            return execution.call(node.chain, req, lookups.at_block(node, block), parsed)
 
         result = await chain_job(node, run)
     else:
@@ -287,7 +287,7 @@ async def eth_estimate_gas(node, tx: Object, block: Block = "pending", overrides
         parsed = _overrides("eth_estimateGas", overrides)
 
         def run():
-            return execution.estimate_gas(node.chain, req, readers.at_block(node, block), parsed)
+            return execution.estimate_gas(node.chain, req, lookups.at_block(node, block), parsed)
 
         return quantity(await chain_job(node, run))
     gas = await chain_read(
@@ -303,7 +303,7 @@ async def eth_create_access_list(node, tx: Object, block: Block = "pending", ove
     parsed = _overrides("eth_createAccessList", overrides)
 
     def run():
-        return execution.create_access_list(node.chain, req, readers.at_block(node, block), parsed)
+        return execution.create_access_list(node.chain, req, lookups.at_block(node, block), parsed)
 
     return await chain_job(node, run)
 
@@ -480,7 +480,7 @@ def _local_or_remote(node, tx_hash: bytes, part: str) -> Optional[dict]:
 @method("eth_getBlockByNumber")
 async def eth_get_block_by_number(node, ref: Block, full: Bool = False) -> Optional[dict]:
     if ref == "pending":
-        return await chain_job(node, readers.pending_block, node, full)
+        return await chain_job(node, lookups.pending_block, node, full)
     return await _block_record(node, ref, full)
 
 
@@ -524,14 +524,14 @@ async def eth_get_transaction_by_hash(node, tx_hash: Hash) -> Optional[dict]:
 
 @method("eth_getRawTransactionByHash")
 async def eth_get_raw_transaction_by_hash(node, tx_hash: Hash) -> Optional[str]:
-    raw = await chain_read(node, readers.raw_by_hash, node, tx_hash)
+    raw = await chain_read(node, lookups.raw_by_hash, node, tx_hash)
     return None if raw is None else data(raw)
 
 
 async def _raw_by_index(node, ref: Any, index: int) -> Optional[str]:
     def read():
-        n = readers.block_number_of(node.chain, ref)
-        return None if n is None else readers.raw_by_position(node.chain, n, index)
+        n = lookups.block_number_of(node.chain, ref)
+        return None if n is None else lookups.raw_by_position(node.chain, n, index)
 
     raw = await chain_read(node, read)
     return None if raw is None else data(raw)

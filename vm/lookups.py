@@ -1,4 +1,4 @@
-"""Read views that need more than the RPC index: raw transactions and the pending block."""
+"""Lookups that need more than the RPC index: raw transactions, the pending block, reads at `pending`."""
 from __future__ import annotations
 
 from typing import Any, Optional

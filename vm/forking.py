@@ -294,3 +294,16 @@ def remote_lookup(chain: Any, method: str, key: bytes) -> Optional[dict]:
         return None
     number = int(found["blockNumber" if method != "eth_getBlockByHash" else "number"], 16)
     return found if number < remote.block_number else None
+
+
+def remote_logs(chain: Any, lo: int, hi: int, addresses: Any, topics: Any) -> list:
+    """Logs of blocks up to the fork block (their transactions ran on the remote), from the remote."""
+    remote = remote_of(chain)
+    if remote is None or lo > remote.block_number:
+        return []
+    flt: dict = {"fromBlock": hex(lo), "toBlock": hex(min(hi, remote.block_number))}
+    if addresses:
+        flt["address"] = ["0x" + a.hex() for a in addresses]
+    if topics:
+        flt["topics"] = [None if t is None else ["0x" + x.hex() for x in t] for t in topics]
+    return remote.call("eth_getLogs", flt) or []

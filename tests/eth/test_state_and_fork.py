@@ -130,6 +130,9 @@ def test_fork_another_aivm_node_lazily(nodes):
     r = wb.eth.wait_for_transaction_receipt(tb.functions.transfer(DEV1, 7).transact({"from": DEV0}))
     assert r.status == 1 and r.blockNumber == fork_block + 1
     assert tb.functions.balanceOf(DEV1).call() == 507
+    # logs: the remote's up to the fork block, then the fork's own
+    values = [e.args.value for e in tb.events.Transfer().get_logs(from_block=0)]
+    assert values == [10**24, 500, 7]
     assert token.functions.balanceOf(DEV1).call() == 550  # the remote is untouched
     # eth_getProof on the fork verifies too: the fork's state is a real trie
     assert wb.eth.get_proof(token.address, [0])["balance"] == 0

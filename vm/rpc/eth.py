@@ -648,7 +648,8 @@ def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = 
         if lo > hi:
             raise RpcError(INVALID_PARAMS, "invalid block range params")
     try:
-        return chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
+        before_fork = forking.remote_logs(chain, lo, hi, crit["addresses"], crit["topics"])
+        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
     except OverflowError:
         raise RpcError(
             LIMIT_EXCEEDED,

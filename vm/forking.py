@@ -277,9 +277,12 @@ def remote_of(chain: Any) -> Optional[Remote]:
 
 
 def remote_block(chain: Any, number: int, full: bool) -> Optional[dict]:
-    """A block below the fork block, from the remote (None when not forked or not below)."""
+    """A block up to the fork block, from the remote (None when not forked or after it).
+
+    The fork block itself too: its local copy has the same header (and hash) but not the
+    remote's transactions, which ran there."""
     remote = remote_of(chain)
-    if remote is None or number >= remote.block_number:
+    if remote is None or number > remote.block_number:
         return None
     return remote.call("eth_getBlockByNumber", hex(number), full)
 
@@ -293,7 +296,7 @@ def remote_lookup(chain: Any, method: str, key: bytes) -> Optional[dict]:
     if not found or found.get("blockNumber" if method != "eth_getBlockByHash" else "number") is None:
         return None
     number = int(found["blockNumber" if method != "eth_getBlockByHash" else "number"], 16)
-    return found if number < remote.block_number else None
+    return found if number <= remote.block_number else None
 
 
 def remote_logs(chain: Any, lo: int, hi: int, addresses: Any, topics: Any) -> list:

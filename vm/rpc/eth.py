@@ -456,9 +456,10 @@ async def _block_record(node, ref: Any, full: bool) -> Optional[dict]:
             if isinstance(ref, bytes):  # a block from before the fork, if forked
                 return forking.remote_lookup(node.chain, "eth_getBlockByHash", ref)
             return None
+        remote = forking.remote_block(node.chain, n, full)  # up to the fork block: the forked chain's own
+        if remote is not None:
+            return remote
         rec = node.chain.index.block(n)
-        if rec is None:  # below the fork block: the forked chain's history
-            return forking.remote_block(node.chain, n, full)
         if rec is not None and full:
             rec["transactions"] = [
                 node.chain.index.transaction(bytes.fromhex(h[2:]))["tx"] for h in rec["transactions"]

@@ -310,3 +310,10 @@ def remote_logs(chain: Any, lo: int, hi: int, addresses: Any, topics: Any) -> li
     if topics:
         flt["topics"] = [None if t is None else ["0x" + x.hex() for x in t] for t in topics]
     return remote.call("eth_getLogs", flt) or []
+
+
+def remote_trace(chain: Any, tx_hash: bytes, options: Any) -> Optional[Any]:
+    """debug_traceTransaction of a transaction mined up to the fork block, by the remote (None otherwise)."""
+    if remote_lookup(chain, "eth_getTransactionByHash", tx_hash) is None:
+        return None
+    return remote_of(chain).call("debug_traceTransaction", "0x" + tx_hash.hex(), options or {})

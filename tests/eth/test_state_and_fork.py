@@ -126,6 +126,8 @@ def test_fork_another_aivm_node_lazily(nodes):
     assert wb.eth.get_transaction(first_tx)["blockNumber"] == 1
     assert wb.eth.get_transaction_receipt(first_tx).contractAddress == token.address
     assert wb.eth.get_transaction_by_block(1, 0)["hash"] == first_tx
+    traced = b.rpc("debug_traceTransaction", "0x" + bytes(first_tx).hex(), {"tracer": "callTracer"})["result"]
+    assert traced["type"] == "CREATE" and traced["to"] == token.address
     assert wb.eth.get_block(fork_block).transactions == wa.eth.get_block(fork_block).transactions  # the remote's
     r = wb.eth.wait_for_transaction_receipt(tb.functions.transfer(DEV1, 7).transact({"from": DEV0}))
     assert r.status == 1 and r.blockNumber == fork_block + 1

@@ -1,11 +1,11 @@
 """debug_trace*: geth's tracing methods (vm/tracing.py holds the tracers and replays)."""
 from typing import Any
 
-from vm import execution, lookups, tracing
+from vm import execution, forking, lookups, tracing
 from vm.codec import InvalidValue
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
-from vm.rpc.eth import _call_fields, chain_job
+from vm.rpc.eth import _call_fields, chain_job, chain_read
 from vm.rpc.params import Block, Hash, Json, Object
 
 
@@ -20,7 +20,10 @@ def _tracer(name: str, options: Any) -> tracing.Tracer:
 async def debug_trace_transaction(node, tx_hash: Hash, options: Json = None) -> Any:
     tracer = _tracer("debug_traceTransaction", options)
     exists = await node.run(node.chain.index.transaction, tx_hash)
-    if exists is None:
+    if exists is None:  # mined on the forked chain before the fork? its node traces it
+        remote = await chain_read(node, forking.remote_trace, node.chain, tx_hash, options)
+        if remote is not None:
+            return remote
         raise RpcError(RESOURCE_NOT_FOUND, f"transaction 0x{tx_hash.hex()} not found")
     return await chain_job(node, tracing.trace_transaction, node.chain, tx_hash, tracer)
 

@@ -58,5 +58,11 @@ class StartExtras:
         if self.dump_state:
             from vm import state_dump
 
-            await node.run(state_dump.write_file, node.chain, self.dump_state)
+            from vm.chain import TxRejected
+
+            try:
+                await node.run(state_dump.write_file, node.chain, self.dump_state)
+            except (TxRejected, OSError) as exc:  # shutdown goes on; the reason is said once
+                console.print(f"state NOT written to {self.dump_state}: {exc}", highlight=False)
+                return
             console.print(f"state written to {self.dump_state}", highlight=False)

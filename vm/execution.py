@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
+import rlp
 from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_utils import ValidationError
@@ -285,8 +286,8 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
                 raise TxRejected(_friendly_validation(str(exc)), code=-38014) from None
             used = gas - comp.get_gas_remaining()
             gas_total += used
-            tx_hash = keccak(number.to_bytes(8, "big") + i.to_bytes(4, "big") + sender + utx.encode()
-                             if hasattr(utx, "encode") else b"")
+            # simulated transactions are unsigned: name each by its block, position, sender and payload
+            tx_hash = keccak(number.to_bytes(8, "big") + i.to_bytes(4, "big") + sender + rlp.encode(utx))
             txs.append(tx_hash)
             res = _result_from_computation(comp, used)
             entry: dict = {"returnData": codec.data(res.output), "gasUsed": codec.quantity(used),

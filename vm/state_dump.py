@@ -68,7 +68,13 @@ def collect(db: Any, state_root: bytes) -> tuple[dict, dict]:
 def dump(chain: Any) -> dict:
     """Chain thread: the current state (dev edits included) as a JSON-able dict."""
     root = chain._pending_root
-    nodes, codes = collect(chain.store, root)
+    try:
+        nodes, codes = collect(chain.store, root)
+    except KeyError:  # a forked chain holds only what it has read from its remote
+        from vm.chain import TxRejected
+
+        raise TxRejected("cannot dump this state: parts of it live only on the forked chain's remote "
+                         "(a fork fetches state lazily); dump the remote node instead") from None
     return {
         "format": FORMAT,
         "chainId": chain.config.chain_id,

@@ -360,3 +360,11 @@ def test_simulate_v1_validation_mode(w3, node):
     # without validation the same poor sender's call runs (free, as geth)
     free = node.rpc("eth_simulateV1", {"blockStateCalls": [{"calls": [{"from": poor, "to": a[2]}]}]}, "latest")
     assert free["result"][0]["calls"][0]["status"] == "0x1"
+
+
+def test_simulate_v1_names_each_call(w3, node):
+    a = w3.eth.accounts
+    out = node.rpc("eth_simulateV1", {"blockStateCalls": [{"calls": [
+        {"from": a[1], "to": a[2], "value": "0x1"}, {"from": a[1], "to": a[2], "value": "0x1"}]}]}, "latest")["result"]
+    hashes = out[0]["transactions"]
+    assert len(set(hashes)) == 2 and all(len(h) == 66 for h in hashes)

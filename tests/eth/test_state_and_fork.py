@@ -138,6 +138,8 @@ def test_fork_another_aivm_node_lazily(nodes):
     assert token.functions.balanceOf(DEV1).call() == 550  # the remote is untouched
     # eth_getProof on the fork verifies too: the fork's state is a real trie
     assert wb.eth.get_proof(token.address, [0])["balance"] == 0
+    err = rpc_error(b, "anvil_dumpState")
+    assert err["code"] == -32000 and "forked chain's remote" in err["message"]
     # re-fork at the remote head
     assert b.rpc("anvil_reset", {"forking": {"jsonRpcUrl": a.url}})["result"] is True
     assert wb.eth.block_number == wa.eth.block_number

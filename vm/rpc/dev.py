@@ -175,7 +175,10 @@ async def stop_impersonating(node, address: Address) -> bool:
 
 @_aliases("anvil_dumpState", "hardhat_dumpState")
 async def anvil_dump_state(node) -> str:
-    return state_dump.encode(await node.run(state_dump.dump, node.chain))
+    try:
+        return state_dump.encode(await node.run(state_dump.dump, node.chain))
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
 
 
 @_aliases("anvil_loadState", "hardhat_loadState")

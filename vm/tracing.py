@@ -134,6 +134,7 @@ class StructLogger(Tracer):
         if refund:
             entry["refund"] = refund
         self.logs.append(entry)
+        entry["_children"] = len(comp.children)
         key = None
         if self.storage and op in ("SLOAD", "SSTORE") and stack:
             key = _int(stack[-1])
@@ -151,7 +152,11 @@ class StructLogger(Tracer):
         if token is None:
             return
         entry, key = token
-        entry["gasCost"] = entry["gas"] - comp.get_gas_remaining()
+        cost = entry["gas"] - comp.get_gas_remaining()
+        if len(comp.children) > entry.pop("_children"):  # a CALL/CREATE: geth counts the gas handed over
+            child = comp.children[-1]
+            cost += child.get_gas_remaining()  # = cost - used by the child + given to the child
+        entry["gasCost"] = cost
         if error is not None and not isinstance(error, Revert):
             entry["error"] = error_text(error)
         elif key is not None and comp._stack.values:

@@ -70,6 +70,10 @@ def test_struct_logger_steps(w3, node, token, caller):
     sstore = next(s for s in logs if s["op"] == "SSTORE" and s["depth"] == 1)
     assert list(sstore["storage"].values()) == [(6).to_bytes(32, "big").hex()]
     assert all(s["gasCost"] >= 0 and isinstance(s["stack"], list) for s in logs)
+    # a CALL's cost counts the gas it hands to the child frame, as geth's does
+    i = next(i for i, s in enumerate(logs) if s["op"] == "CALL")
+    assert logs[i + 1]["depth"] == 2 and logs[i]["gasCost"] >= logs[i + 1]["gas"]
+    assert not any(k.startswith("_") for s in logs for k in s)
     mem = _trace(node, h, {"enableMemory": True, "disableStack": True})["structLogs"]
     assert "stack" not in mem[5] and any(s.get("memory") for s in mem)
 

@@ -6,8 +6,11 @@ tokenized without extra special tokens. Generation is greedy (argmax, ties -> lo
 ``<|im_end|>`` or after ``max_new_tokens``, and the answer is the generated ids decoded with special
 tokens skipped, as UTF-8.
 
-Each step feeds the full sequence (no KV cache) through the stages, so a scheduler can drive it one
-stage at a time (``Generation``) and any validator of a stage can take any step.
+Through the quorum, proposers decode with KV caches and verifiers check chunks in one pass
+(``ai.models.decoding``, ``ai.scheduler.text_rounds``); ``Generation`` is the node's record of one
+request: prompt ids, ``limits`` (max_new_tokens, stop ids), the token ``rule`` (greedy; the place
+for a seeded sampling rule) and the tokens agreed so far (``generated``, ``text``: a streamer polls them).
+``drive`` / ``generate_pipelined`` feed the full sequence each step, for in-process comparisons.
 """
 from __future__ import annotations
 
@@ -77,6 +80,16 @@ class Generation:
         self.generated: list[int] = []
         self.max_new_tokens = max_new_tokens
         self.done = max_new_tokens == 0
+        from .decoding import Limits
+
+        self.limits = Limits(max_new_tokens, tuple(sorted(codec.stop_ids)))
+        self.rule: dict = {"name": "greedy"}  # ai.models.decoding.token_rule(spec)
+
+    def extend(self, tokens: list[int]) -> bool:
+        """Append agreed tokens (a verified chunk); returns ``done``."""
+        self.generated.extend(tokens)
+        self.done = self.limits.done(self.generated) or self.max_new_tokens == 0
+        return self.done
 
     def stage0_input(self) -> bytes:
         """AIVT int64 [1, T]: the input of stage 0 for the next step."""

@@ -151,6 +151,14 @@ class StageCache:
         self.length = 0
         self.probe: torch.Tensor | None = None
 
+    def truncate(self, length: int) -> None:
+        """Forget positions from ``length`` on (a proposal rejected after them)."""
+        if length < self.length:
+            for i in self.keys:
+                self.keys[i] = self.keys[i][:, :, :length, :]
+                self.values[i] = self.values[i][:, :, :length, :]
+            self.length = length
+
     def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, *args, **kwargs):
         if layer_idx in self.keys:
             key = torch.cat([self.keys[layer_idx], key], dim=-2)

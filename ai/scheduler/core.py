@@ -1,8 +1,10 @@
 """The distributed inference scheduler: computations -> rounds -> tasks -> quorum.
 
 A computation runs as rounds, one per (step, stage): a single-stage model has
-one round; the sharded text model runs its stages in pipeline order for every
-generated token, each stage's agreed output feeding the next. A round is
+one round; the sharded text model is proposed by one validator per stage
+(KV-cached decoding, relayed through the node) and verified a chunk of tokens
+at a time, one round per (chunk, stage), all stages at once
+(`ai.scheduler.text_rounds`). A round is
 handed to eligible holders of that stage (best cluster first); it is decided
 when a quorum (67% of the stage's validator set) signed the same vote. Late
 or missing validators are replaced while candidates remain; when a quorum can
@@ -30,7 +32,8 @@ from ai.models.errors import InvalidInputError
 from ai.protocol import LEVEL, TaskVote, quorum_size, stage_set_id
 from ai.records import AIRecords
 from ai.scheduler import economics
-from ai.scheduler.commitments import commitment, validate_request
+from ai.scheduler import text_rounds
+from ai.scheduler.commitments import commitment, validate_request, verdict_commitment
 from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle
 from pqc.errors import FormatError
@@ -67,6 +70,7 @@ class Task:
     latency: float = 0.0
     round: Optional["Round"] = None  # the round it belongs to (kept to judge late answers)
     winner: Optional[bytes] = None  # the vote the quorum agreed on, once the round is decided
+    payload: Optional[dict] = None  # text rounds: what this validator gets beyond the common fields
 
 
 @dataclass
@@ -79,6 +83,13 @@ class Round:
     tasks: dict = field(default_factory=dict)  # address -> Task
     votes: dict = field(default_factory=dict)  # vote hash -> TaskVote
     prefix_ids: Optional[list] = None  # text model, last stage: tokens agreed so far
+    proposal: Optional[bytes] = None  # text chunk: the proposed stage output the round verifies
+    start: int = 0  # text chunk: first position (end = start + positions of `input`)
+    end: int = 0
+    tokens_end: int = 0  # text chunk: generated tokens through this chunk
+    epoch: int = 0
+    decided: Optional[bool] = None  # text chunk: accepted (True) or rejected (False) once decided
+    winner_hash: Optional[bytes] = None
 
 
 @dataclass
@@ -98,6 +109,7 @@ class Computation:
     validators: set = field(default_factory=set)
     round: Optional[Round] = None
     generation: Any = None
+    text: Any = None  # text_rounds.TextState while a text computation runs
 
     @property
     def request_hash(self) -> bytes:
@@ -133,7 +145,10 @@ class Scheduler:
     def __init__(self, records: AIRecords, chain_id: int, manifests: dict, hooks: ChainHooks,
                  notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
                  task_timeout: float = TASK_TIMEOUT, codec_loader: Callable[[], Any] = None,
-                 max_new_tokens: int = 32) -> None:
+                 max_new_tokens: int = 32, chunk_tokens: int = 0) -> None:
+        from ai.models.decoding import CHUNK_TOKENS
+
+        chunk_tokens = chunk_tokens or CHUNK_TOKENS
         self.records = records
         self.chain_id = chain_id
         self.manifests = manifests  # model_id -> Manifest registered on the node
@@ -153,6 +168,9 @@ class Scheduler:
         self.computations: dict[str, Computation] = {}
         self._seq = itertools.count(self.counters["computations"] + 1)
         self._tasks: collections.OrderedDict[str, Task] = collections.OrderedDict()
+        self._proposals: dict[str, str] = {}  # open propose task id -> computation id
+        self._running_text: set[str] = set()
+        self.chunk_tokens = chunk_tokens
         self._recover()
 
     def _recover(self) -> None:
@@ -313,7 +331,7 @@ class Scheduler:
         return self.records.callback(cid) if cid else None
 
     def initiate(self, model_id: str, data: bytes, requester: Optional[str] = None,
-                 callback: Optional[dict] = None) -> Computation:
+                 callback: Optional[dict] = None, max_new_tokens: Optional[int] = None) -> Computation:
         if model_id not in MODELS or model_id not in self.manifests:
             raise AIError(f"unknown model {model_id!r}; available: {', '.join(sorted(self.manifests))}")
         try:
@@ -322,7 +340,7 @@ class Scheduler:
             raise AIError(str(exc)) from None
         notes = []
         # the tokenizer may load on first use: never while holding the lock (heartbeats need it)
-        generation = self._new_generation(data) if MODELS[model_id].num_stages > 1 else None
+        generation = self._new_generation(data, max_new_tokens) if MODELS[model_id].num_stages > 1 else None
         with self._lock:
             n = next(self._seq)
             cid = f"ai_comp_{int(time.time())}_{n}"
@@ -345,19 +363,21 @@ class Scheduler:
             comp.status = "Running"
             if generation is not None:
                 comp.generation = generation
-                first = comp.generation.stage0_input()
+                self._text_start(comp, notes)
             else:
-                first = comp.input
-            self._start_round(comp, 0, 0, first, notes)
+                self._start_round(comp, 0, 0, comp.input, notes)
             self._persist(comp)
         self._send(notes)
         return comp
 
-    def _new_generation(self, prompt: bytes):
+    def _new_generation(self, prompt: bytes, max_new_tokens: Optional[int] = None):
         from ai.models.generation import Generation
 
+        limit = self.max_new_tokens if max_new_tokens is None else max_new_tokens
+        if limit < 1:
+            raise AIError(f"max_new_tokens must be at least 1 for a quorum answer, got {limit}")
         try:
-            return Generation(self._codec_loader(), prompt, self.max_new_tokens)
+            return Generation(self._codec_loader(), prompt, limit)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
 
@@ -371,8 +391,6 @@ class Scheduler:
         set_size = self.stage_set_size(comp.model_id, stage)
         required = quorum_size(set_size)
         rnd = Round(step, stage, data, set_size, required)
-        if comp.generation is not None and stage == MODELS[comp.model_id].num_stages - 1:
-            rnd.prefix_ids = list(comp.generation.generated)
         comp.round = rnd
         candidates = self.eligible(comp.model_id, stage, now)
         if len(candidates) < required:
@@ -383,6 +401,9 @@ class Scheduler:
             self._assign(comp, rnd, v, now, notes)
 
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
+        if rnd.proposal is not None:
+            self._assign_text(comp, rnd, v, now, notes)
+            return
         single = MODELS[comp.model_id].num_stages == 1
         tid = protocol.task_id(comp.id, v.address, rnd.stage, rnd.step, single)
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
@@ -394,7 +415,7 @@ class Scheduler:
 
     def task_json(self, task: Task) -> dict:
         comp = self.computations[task.computation_id]
-        rnd = comp.round
+        rnd = task.round
         out = {
             "task_id": task.task_id,
             "computation_id": comp.id,
@@ -406,29 +427,34 @@ class Scheduler:
             "deadline": task.deadline,
             "request_hash": "0x" + comp.request_hash.hex(),
         }
-        if rnd is not None and (rnd.step, rnd.stage) == (task.step, task.stage) and task.status == "Assigned":
-            out["input"] = rnd.input.hex()
-            if rnd.prefix_ids is not None:
-                out["prefix_ids"] = rnd.prefix_ids
+        if rnd is not None and task.status == "Assigned" and comp.status == "Running":
+            if task.payload is not None:
+                out.update(task.payload)
+            else:
+                out["input"] = rnd.input.hex()
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
         """The vote an honest validator signs for `output` in this round."""
         info = MODELS[comp.model_id]
         final = rnd.stage == info.num_stages - 1
-        result_hash = protocol.ZERO32
-        if final:
-            result_hash = keccak(self._result_so_far(comp, rnd, output))
+        if rnd.proposal is not None:  # a text chunk: the verdict byte, 1 accept / 0 reject
+            if output not in (b"\x00", b"\x01"):
+                raise ValueError("a text chunk verdict is one byte: 01 accept, 00 reject")
+            result_hash = protocol.ZERO32
+            if final:
+                result_hash = keccak(self._chunk_text(comp, rnd).encode("utf-8"))
+            return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
+                            keccak(rnd.input), verdict_commitment(comp.model_id, rnd.stage, rnd.proposal,
+                                                                  output == b"\x01"), result_hash)
+        result_hash = keccak(output) if final else protocol.ZERO32
         return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
                         keccak(rnd.input), commitment(comp.model_id, rnd.stage, output), result_hash)
 
-    def _result_so_far(self, comp: Computation, rnd: Round, output: bytes) -> bytes:
-        if comp.generation is None:
-            return output
+    def _chunk_text(self, comp: Computation, rnd: Round) -> str:
         from ai.models.tensorio import decode_tensor
 
-        token = int(decode_tensor(output)[0])
-        return comp.generation.codec.decode(list(rnd.prefix_ids) + [token]).encode("utf-8")
+        return comp.generation.codec.decode([int(t) for t in decode_tensor(rnd.proposal)])
 
     def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
         notes: list = []
@@ -445,7 +471,7 @@ class Scheduler:
             if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
-            rnd = comp.round
+            rnd = task.round
             v = self.validators[address]
             try:
                 vote = self.vote_for(comp, rnd, output)
@@ -485,13 +511,17 @@ class Scheduler:
     def _settle(self, comp: Computation, rnd: Round, notes: list) -> None:
         """Decide the round if a quorum agrees; replace or fail if it no longer can."""
         tally = collections.Counter(t.vote_hash for t in rnd.tasks.values() if t.status == "Submitted")
-        if tally:
-            best, count = tally.most_common(1)[0]
-            if count >= rnd.required:
-                self._decide(comp, rnd, best, notes)
-                return
+        best = self._quorum(rnd, tally)
+        if best is not None:
+            self._decide(comp, rnd, best, notes)
+            return
         pending = sum(1 for t in rnd.tasks.values() if t.status == "Assigned")
         top = tally.most_common(1)[0][1] if tally else 0
+        if rnd.proposal is not None and top + pending < rnd.required:
+            rejects = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.output == b"\x00"]
+            if 2 * len(rejects) > rnd.set_size:  # a majority of the stage's set rejects: the proposal is wrong
+                self._decide(comp, rnd, rejects[0].vote_hash, notes)
+                return
         while top + pending < rnd.required:
             now = time.time()
             spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in rnd.tasks]
@@ -503,7 +533,16 @@ class Scheduler:
             self._assign(comp, rnd, spare[0], now, notes)
             pending += 1
 
+    def _quorum(self, rnd: Round, tally: collections.Counter) -> Optional[bytes]:
+        """The vote a quorum of the round's set signed, if any (the one place the quorum rule lives)."""
+        if tally:
+            best, count = tally.most_common(1)[0]
+            if count >= rnd.required:
+                return best
+        return None
+
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
+        rnd.winner_hash = winner
         winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
         losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
         for t in rnd.tasks.values():
@@ -523,23 +562,256 @@ class Scheduler:
         output = winners[0].output
         info = MODELS[comp.model_id]
         touched = {t.address: self.validators[t.address].to_record() for t in winners + losers}
+        if comp.text is not None:
+            self._text_decided(comp, rnd, winner, winners, output == b"\x01", notes)
+            self.records.write(validators={**touched, **self._text_touched(comp)}, counters=self.counters)
+            return
         if rnd.stage < info.num_stages - 1:
             self._start_round(comp, rnd.step, rnd.stage + 1, output, notes)
-        elif comp.generation is not None and not comp.generation.accept(output):
-            self._start_round(comp, rnd.step + 1, 0, comp.generation.stage0_input(), notes)
         else:
-            result = comp.generation.text.encode("utf-8") if comp.generation is not None else output
-            vote = rnd.votes[winner]
-            if vote.result_hash != keccak(result):
-                self._fail(comp, "the quorum's result hash does not match the agreed output")
-                return
-            cert = QuorumCertificate(winner, LEVEL, stage_set_id(comp.model_id, rnd.stage), rnd.required,
-                                     tuple((self.validators[t.address].public_keys, t.signature) for t in winners))
-            comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
-                                "signers": [to_syn(t.address) for t in winners], "threshold": rnd.required,
-                                "set_id": str(cert.set_id), "level": LEVEL.title}
-            self._complete(comp, result)
+            self._certify_and_complete(comp, rnd, winner, winners, output)
         self.records.write(validators=touched, counters=self.counters)
+
+    def _certify_and_complete(self, comp: Computation, rnd: Round, winner: bytes, winners: list, result: bytes) -> None:
+        vote = rnd.votes[winner]
+        if vote.result_hash != keccak(result):
+            self._fail(comp, "the quorum's result hash does not match the agreed output")
+            return
+        cert = QuorumCertificate(winner, LEVEL, stage_set_id(comp.model_id, rnd.stage), rnd.required,
+                                 tuple((self.validators[t.address].public_keys, t.signature) for t in winners))
+        comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
+                            "signers": [to_syn(t.address) for t in winners], "threshold": rnd.required,
+                            "set_id": str(cert.set_id), "level": LEVEL.title}
+        self._complete(comp, result)
+
+    # -- text generation: one proposal, verified a chunk per round (ai.scheduler.text_rounds) --
+    def _open_rounds(self, comp: Computation) -> list:
+        if comp.text is not None:
+            return [r for r in comp.text.rounds.values() if r.decided is None]
+        return [comp.round] if comp.round is not None else []
+
+    def _text_start(self, comp: Computation, notes: list) -> None:
+        comp.text = text_rounds.TextState(comp.generation, MODELS[comp.model_id].num_stages, self.chunk_tokens)
+        self._text_propose(comp, notes)
+
+    def _proposing(self) -> collections.Counter:
+        busy = collections.Counter()
+        for cid in self._running_text:
+            st = self.computations[cid].text
+            busy.update({p.address for p in st.proposers})
+        return busy
+
+    def _choose_proposers(self, comp: Computation) -> Optional[list]:
+        """(first stage, last stage, validator) ranges: one validator for all stages if one holds them,
+        else the fewest consecutive ranges; the least busy eligible holder first."""
+        st, now = comp.text, time.time()
+        cands = [[v for v in self.eligible(comp.model_id, k, now) if v.address not in st.excluded]
+                 for k in range(st.num_stages)]
+        if not all(cands):
+            return None
+        busy = self._proposing()
+        holders = [{v.address for v in c} for c in cands]
+        whole = [v for v in cands[0] if all(v.address in h for h in holders)]
+        if whole:
+            return [(0, st.num_stages - 1, min(whole, key=lambda v: busy[v.address]))]
+        out, k = [], 0
+        while k < st.num_stages:
+            def reach(v):
+                j = k
+                while j + 1 < st.num_stages and v.address in holders[j + 1]:
+                    j += 1
+                return j
+            v = min(cands[k], key=lambda v: (-reach(v), busy[v.address]))
+            out.append((k, reach(v), v))
+            k = reach(v) + 1
+        return out
+
+    def _text_propose(self, comp: Computation, notes: list) -> None:
+        """(Re)start the proposal from the tokens agreed so far, with fresh proposers."""
+        st = comp.text
+        for rnd in self._open_rounds(comp):
+            for t in rnd.tasks.values():
+                t.status = "Closed" if t.status == "Assigned" else t.status
+        self._text_end(comp, keep=True)
+        st.reset(st.epoch + 1)
+        chosen = self._choose_proposers(comp)
+        if chosen is None:
+            self._fail(comp, f"Validator AI task assignment failed: no eligible validator holds every stage of "
+                             f"{comp.model_id} to propose with")
+            return
+        proposers = []
+        for first, last, v in chosen:
+            tid = f"{comp.id}_e{st.epoch}_propose_st{first}-{last}_task_{to_syn(v.address)}"
+            p = text_rounds.Proposer(tid, v.address, first, last, st.epoch)
+            st.by_task[tid] = p
+            self._proposals[tid] = comp.id
+            proposers += [p] * (last - first + 1)
+        st.proposers = proposers
+        self._running_text.add(comp.id)
+        gen = comp.generation
+        for p in st.by_task.values():
+            comp.validators.add(p.address)
+            task = {"kind": "propose", "task_id": p.task_id, "computation_id": comp.id,
+                    "validator_address": to_syn(p.address), "model_id": comp.model_id, "status": "Assigned",
+                    "stage": p.first, "first_stage": p.first, "last_stage": p.last, "step": 0, "epoch": st.epoch,
+                    "request_hash": "0x" + comp.request_hash.hex(), "prompt_len": st.prompt_len,
+                    "agreed": len(gen.generated), "limits": gen.limits.to_json(), "rule": gen.rule,
+                    "chunk_tokens": st.chunk_tokens, "deadline": time.time() + self.task_timeout}
+            if p.first == 0:
+                task["ids"] = gen.prompt_ids + list(gen.generated)
+            notes.append((p.address, task))
+
+    def relay(self, task_id: str, address: bytes, stage: int, start: int, data: bytes, signature: bytes) -> dict:
+        """A proposer's signed stage output: recorded, forwarded to the next stage's proposer, and
+        verification rounds opened for every chunk it completes."""
+        notes: list = []
+        with self._lock:
+            cid = self._proposals.get(task_id)
+            v = self.validator(address)
+        if cid is None:
+            raise AIError(f"unknown proposal task {task_id[:120]}")
+        self._verify(v, protocol.relay_message(self.chain_id, cid, stage, start, data), signature, "relay")
+        with self._lock:
+            comp = self.computations[cid]
+            st = comp.text
+            p = st.by_task.get(task_id) if st is not None and comp.status == "Running" else None
+            if p is None:
+                raise AIError(f"proposal {task_id} is closed (the computation ended or is proposed again)")
+            if p.address != address:
+                raise AIError(f"proposal {task_id} is not assigned to {to_syn(address)}")
+            try:
+                forward = text_rounds.accept_relay(st, p, stage, start, data)
+            except (text_rounds.RelayError, InvalidInputError) as exc:
+                raise AIError(f"relay refused: {exc}") from None
+            st.wire_bytes += 2 * len(data)
+            if forward is not None:
+                forward["computation_id"] = cid
+                notes.append((st.by_task[forward["task_id"]].address, forward))
+                st.wire_bytes += 2 * len(data)
+            self._open_chunks(comp, notes)
+        self._send(notes)
+        return {"success": True}
+
+    def _open_chunks(self, comp: Computation, notes: list) -> None:
+        st = comp.text
+        while comp.status == "Running" and st.chunk_ready(st.next_chunk):
+            chunk = st.next_chunk
+            st.next_chunk += 1
+            for stage in range(st.num_stages):
+                self._open_text_round(comp, chunk, stage, notes)
+                if comp.status != "Running":
+                    return
+
+    def _open_text_round(self, comp: Computation, chunk: int, stage: int, notes: list) -> None:
+        from ai.models.decoding import chunk_bounds
+
+        st, now = comp.text, time.time()
+        _, tokens_end, start, end = chunk_bounds(st.prompt_len, chunk, len(st.tokens), st.chunk_tokens)
+        set_size = self.stage_set_size(comp.model_id, stage)
+        required = quorum_size(set_size)
+        rnd = Round(chunk, stage, st.stage_input(stage, start, end), set_size, required,
+                    proposal=st.proposal(stage, chunk), start=start, end=end, tokens_end=tokens_end, epoch=st.epoch)
+        st.rounds[(chunk, stage)] = rnd
+        proposer = self.validators.get(st.proposers[stage].address)
+        others = [v for v in self.eligible(comp.model_id, stage, now)
+                  if v.address != proposer.address and v.address not in st.excluded]
+        if len(others) + 1 < required:
+            self._fail(comp, f"Validator AI task assignment failed: {len(others) + 1} eligible validators hold "
+                             f"{comp.model_id} stage {stage}, a quorum needs {required} of {set_size}")
+            return
+        for v in [proposer] + others[: required + SPARE - 1]:
+            self._assign_text(comp, rnd, v, now, notes)
+
+    def _assign_text(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
+        st = comp.text
+        tid = f"{comp.id}_e{rnd.epoch}_c{rnd.step}_st{rnd.stage}_task_{to_syn(v.address)}"
+        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
+        payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,
+                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule,
+                   "proposal": rnd.proposal.hex()}
+        if v.address == st.proposers[rnd.stage].address:
+            payload["self_check"] = True  # the proposer signs what it relayed, from its own record
+        else:
+            prev = st.rounds.get((rnd.step - 1, rnd.stage))
+            frm = rnd.start if rnd.stage > 0 and prev is not None and v.address in prev.tasks else 0
+            payload["input_from"] = frm
+            payload["input"] = (rnd.input if frm == rnd.start else st.stage_input(rnd.stage, frm, rnd.end)).hex()
+        st.wire_bytes += sum(len(x) for x in (payload.get("input", ""), payload["proposal"]))
+        task.payload = payload
+        rnd.tasks[v.address] = task
+        self._tasks[tid] = task
+        while len(self._tasks) > MAX_TASKS_KEPT:
+            self._tasks.popitem(last=False)
+        notes.append((v.address, self.task_json(task)))
+
+    def _text_decided(self, comp: Computation, rnd: Round, winner: bytes, winners: list, accepted: bool,
+                      notes: list) -> None:
+        from ai.models.decoding import chunk_bounds
+
+        st = comp.text
+        rnd.decided = accepted
+        if rnd.epoch != st.epoch:
+            return
+        if not accepted:
+            self._text_reject(comp, rnd, winner, notes)
+            return
+        st.accepted.setdefault(rnd.step, set()).add(rnd.stage)
+        while len(st.accepted.get(st.agreed_chunks, ())) == st.num_stages:
+            chunk = st.agreed_chunks
+            first, end, _, _ = chunk_bounds(st.prompt_len, chunk, len(st.tokens), st.chunk_tokens)
+            st.agreed_chunks += 1
+            if comp.generation.extend(st.tokens[first:end]):
+                final = st.rounds[(chunk, st.num_stages - 1)]
+                win = [t for t in final.tasks.values() if t.status == "Submitted" and t.vote_hash == final.winner_hash]
+                self._text_end(comp)
+                self._certify_and_complete(comp, final, final.winner_hash, win, comp.generation.text.encode("utf-8"))
+                return
+
+    def _text_reject(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
+        st = comp.text
+        p = st.proposers[rnd.stage]
+        v = self.validators[p.address]
+        own = rnd.tasks.get(p.address)
+        if own is None or own.status != "Submitted" or own.vote_hash == winner:  # not slashed as a loser yet
+            penalty = economics.slash(v)
+            self._maybe_remove(v)
+            log.warning("validator %s proposed a rejected %s stage %d chunk %d: slashed %d wei",
+                        to_syn(v.address), comp.id, rnd.stage, rnd.step, penalty)
+        st.excluded.add(p.address)
+        st.touched.add(p.address)
+        self._text_propose(comp, notes)
+
+    def _text_stalled(self, comp: Computation, notes: list) -> None:
+        st = comp.text
+        p = text_rounds.stalled_proposer(st)
+        if p is None:
+            st.last_progress = time.time()  # verification is what runs now: its tasks have deadlines
+            return
+        economics.timed_out(self.validators[p.address])
+        st.excluded.add(p.address)
+        st.touched.add(p.address)
+        log.warning("proposer %s stalled on %s: proposing again with another", to_syn(p.address), comp.id)
+        self._text_propose(comp, notes)
+
+    def _text_touched(self, comp: Computation) -> dict:
+        st = comp.text
+        out = {a: self.validators[a].to_record() for a in st.touched if a in self.validators}
+        st.touched.clear()
+        return out
+
+    def _text_end(self, comp: Computation, keep: bool = False) -> None:
+        """Tell the proposers to drop their caches; free the proposal (unless it is proposed again)."""
+        st = comp.text
+        for p in st.by_task.values():
+            self._proposals.pop(p.task_id, None)
+            try:
+                self.notify(p.address, {"kind": "end", "task_id": p.task_id, "computation_id": comp.id,
+                                        "epoch": p.epoch, "final": not keep})
+            except Exception:
+                log.exception("task notification failed")
+        if not keep:
+            self._running_text.discard(comp.id)
+            st.by_task, st.hidden = {}, []
 
     def _maybe_remove(self, v: Validator) -> None:
         """A validator slashed below the minimum stake leaves the on-chain sets it was in."""
@@ -562,9 +834,11 @@ class Scheduler:
         self.on_finish(comp)
 
     def _fail(self, comp: Computation, reason: str) -> None:
-        if comp.round is not None:
-            for t in comp.round.tasks.values():
+        for rnd in self._open_rounds(comp):
+            for t in rnd.tasks.values():
                 t.status = "Closed" if t.status == "Assigned" else t.status
+        if comp.text is not None:
+            self._text_end(comp)
         comp.status, comp.reason, comp.finished, comp.round = "Failed", reason, time.time(), None
         self.counters["failed"] += 1
         log.warning("computation %s failed: %s", comp.id, reason)
@@ -591,14 +865,18 @@ class Scheduler:
                 if now - comp.created > COMPUTATION_TIMEOUT:
                     self._fail(comp, f"Consensus timeout: no result after {COMPUTATION_TIMEOUT:.0f} s")
                     continue
-                rnd = comp.round
-                overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
-                for t in overdue:
-                    t.status = "TimedOut"
-                    economics.timed_out(self.validators[t.address])
-                if overdue:
-                    self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
-                    self._settle(comp, rnd, notes)
+                if comp.text is not None and now - comp.text.last_progress > self.task_timeout:
+                    self._text_stalled(comp, notes)
+                for rnd in self._open_rounds(comp):
+                    if comp.status != "Running":
+                        break
+                    overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
+                    for t in overdue:
+                        t.status = "TimedOut"
+                        economics.timed_out(self.validators[t.address])
+                    if overdue:
+                        self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
+                        self._settle(comp, rnd, notes)
         self._send(notes)
 
     def wait(self, cid: str, timeout: float) -> Computation:

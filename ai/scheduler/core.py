@@ -90,6 +90,7 @@ class Round:
     epoch: int = 0
     decided: Optional[bool] = None  # text chunk: accepted (True) or rejected (False) once decided
     winner_hash: Optional[bytes] = None
+    votes_by_verdict: dict = field(default_factory=dict)  # text chunk: verdict byte -> TaskVote
 
 
 @dataclass
@@ -441,12 +442,14 @@ class Scheduler:
         if rnd.proposal is not None:  # a text chunk: the verdict byte, 1 accept / 0 reject
             if output not in (b"\x00", b"\x01"):
                 raise ValueError("a text chunk verdict is one byte: 01 accept, 00 reject")
-            result_hash = protocol.ZERO32
-            if final:
-                result_hash = keccak(self._chunk_text(comp, rnd).encode("utf-8"))
-            return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
-                            keccak(rnd.input), verdict_commitment(comp.model_id, rnd.stage, rnd.proposal,
-                                                                  output == b"\x01"), result_hash)
+            if output not in rnd.votes_by_verdict:  # every submission of a round signs one of two votes
+                result_hash = protocol.ZERO32
+                if final:
+                    result_hash = keccak(self._chunk_text(comp, rnd).encode("utf-8"))
+                rnd.votes_by_verdict[output] = TaskVote(
+                    self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
+                    verdict_commitment(comp.model_id, rnd.stage, rnd.proposal, output == b"\x01"), result_hash)
+            return rnd.votes_by_verdict[output]
         result_hash = keccak(output) if final else protocol.ZERO32
         return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
                         keccak(rnd.input), commitment(comp.model_id, rnd.stage, output), result_hash)
@@ -548,6 +551,9 @@ class Scheduler:
         for t in rnd.tasks.values():
             if t.status == "Assigned":
                 t.status, t.winner = "Closed", winner
+                if rnd.proposal is not None:  # a spare's verification is no longer needed: spare its CPU
+                    notes.append((t.address, {"kind": "close", "task_id": t.task_id, "computation_id": comp.id}))
+                    comp.text.gaps.add((t.address, rnd.stage))  # its cache may now lack this chunk
         for t in losers:
             penalty = economics.slash(self.validators[t.address])
             log.warning("validator %s signed a losing result in %s: slashed %d wei", to_syn(t.address), comp.id, penalty)
@@ -727,16 +733,26 @@ class Scheduler:
         tid = f"{comp.id}_e{rnd.epoch}_c{rnd.step}_st{rnd.stage}_task_{to_syn(v.address)}"
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
         payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,
-                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule,
-                   "proposal": rnd.proposal.hex()}
+                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule}
+        last = rnd.stage == st.num_stages - 1
         if v.address == st.proposers[rnd.stage].address:
             payload["self_check"] = True  # the proposer signs what it relayed, from its own record
+            if last:
+                payload["proposal"] = rnd.proposal.hex()  # all tokens: a re-proposal's proposer lacks the agreed ones
         else:
+            payload["proposal"] = rnd.proposal.hex()
             prev = st.rounds.get((rnd.step - 1, rnd.stage))
-            frm = rnd.start if rnd.stage > 0 and prev is not None and v.address in prev.tasks else 0
+            cont = prev is not None and v.address in prev.tasks and (v.address, rnd.stage) not in st.gaps
+            st.gaps.discard((v.address, rnd.stage))
+            frm = rnd.start if rnd.stage > 0 and cont else 0  # stage 0's ids are tiny: always all of them
             payload["input_from"] = frm
-            payload["input"] = (rnd.input if frm == rnd.start else st.stage_input(rnd.stage, frm, rnd.end)).hex()
-        st.wire_bytes += sum(len(x) for x in (payload.get("input", ""), payload["proposal"]))
+            upstream = st.rounds.get((rnd.step, rnd.stage - 1)) if rnd.stage > 0 else None
+            if (frm == rnd.start and upstream is not None and v.address in upstream.tasks
+                    and v.address != st.proposers[rnd.stage - 1].address):
+                payload["input_ref"] = "upstream proposal"  # the proposal of its task for the stage before
+            else:
+                payload["input"] = (rnd.input if frm == rnd.start else st.stage_input(rnd.stage, frm, rnd.end)).hex()
+        st.wire_bytes += sum(len(payload.get(x, "")) for x in ("input", "proposal"))
         task.payload = payload
         rnd.tasks[v.address] = task
         self._tasks[tid] = task

@@ -67,6 +67,7 @@ class TextState:
     excluded: set = field(default_factory=set)  # proposers this computation stopped trusting
     last_progress: float = 0.0
     final_round: Any = None
+    gaps: set = field(default_factory=set)  # (validator, stage) whose verifier cache may miss a chunk
     touched: set = field(default_factory=set)  # validators whose records changed outside a round
     wire_bytes: int = 0  # relay and verify payload bytes through the node (bench figure)
 

@@ -112,6 +112,8 @@ class Validator:
         self._records: dict[tuple, dict] = {}  # (computation, epoch, stage) -> what this proposer made
         self._caches: collections.OrderedDict = collections.OrderedDict()  # (computation, stage) -> StageCache
         self._relays: Optional[asyncio.Queue] = None
+        self._closed: set[str] = set()
+        self._upstream: collections.OrderedDict = collections.OrderedDict()  # proposals checked, for input_ref
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -263,6 +265,9 @@ class Validator:
             if inbox is not None:
                 inbox.put(task)
             return
+        if kind == "close":  # decided without this task: skip it if it has not started
+            self._closed.add(task.get("task_id"))
+            return
         if kind == "end":
             inbox = self._inboxes.pop(task.get("task_id"), None)
             if inbox is not None:
@@ -281,14 +286,24 @@ class Validator:
             threading.Thread(target=self._propose_thread, args=(task, inbox), daemon=True,
                              name=f"propose-{task['task_id'][-12:]}").start()
             return
-        if "input" not in task and not task.get("self_check"):
+        if "input" not in task and "input_ref" not in task and not task.get("self_check"):
             return
         self._seen.add(task["task_id"])
+        if kind == "verify" and "proposal" in task:  # kept on arrival: the next stage's task may refer to it
+            self._upstream[(task["computation_id"], task["epoch"], task["chunk"], task["stage"])] = task["proposal"]
+            while len(self._upstream) > 32:
+                self._upstream.popitem(last=False)
         self._queue.put_nowait(task)
 
     async def _worker(self) -> None:
         while True:
             task = await self._queue.get()
+            if task["task_id"] in self._closed:
+                self._closed.discard(task["task_id"])
+                later = [t for t in self._queue._queue if (t.get("computation_id"), t.get("stage")) ==
+                         (task.get("computation_id"), task.get("stage"))]
+                if not later:  # nothing queued builds on this chunk's cache: skip it
+                    continue
             try:
                 await self.handle(task)
             except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -333,18 +348,26 @@ class Validator:
 
         model_id, stage, cid = task["model_id"], task["stage"], task["computation_id"]
         start, end = task["start"], task["end"]
-        proposal = bytes.fromhex(task["proposal"])
         if task.get("self_check"):
-            ok, stage_input = self._self_check(task, decode_tensor(proposal))
+            ok, stage_input, proposal = self._self_check(task)
         else:
-            frm, x = task["input_from"], decode_tensor(bytes.fromhex(task["input"]))
+            proposal = bytes.fromhex(task["proposal"])
+            if "input_ref" in task:  # the proposal this validator got for the stage before
+                data = self._upstream.get((cid, task["epoch"], task["chunk"], stage - 1))
+                if data is None:
+                    raise RpcFailure(f"{task['task_id']}: no upstream proposal here to take the input from")
+                data = bytes.fromhex(data)
+            else:
+                data = bytes.fromhex(task["input"])
+            frm, x = task["input_from"], decode_tensor(data)
             key = (cid, stage)
-            cache = self._caches.pop(key, None)
-            if frm == 0:
+            cache = self._caches.pop(key, None) or StageCache()
+            cache.truncate(start)  # positions past the chunk's start were proposed again
+            if cache.length < frm:
                 cache = StageCache()
-            elif cache is None or cache.length < frm:
-                raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
-            cache.truncate(frm)
+                if frm:
+                    raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
+            x, frm = x[:, cache.length - frm:], cache.length  # the cache already holds the earlier positions
             self._caches[key] = cache
             while len(self._caches) > VERIFY_CACHES:
                 self._caches.popitem(last=False)
@@ -365,11 +388,11 @@ class Validator:
                         keccak(stage_input), verdict_commitment(model_id, stage, proposal, ok), result_hash)
         return (b"\x01" if ok else b"\x00"), vote
 
-    def _self_check(self, task: dict, proposal) -> tuple[bool, bytes]:
-        """The proposer's own vote: the recorded proposal is exactly what it relayed."""
+    def _self_check(self, task: dict) -> tuple[bool, bytes, bytes]:
+        """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""
         import torch
 
-        from ai.models.tensorio import encode_tensor
+        from ai.models.tensorio import decode_tensor, encode_tensor
 
         rec = self._records.get((task["computation_id"], task["epoch"], task["stage"]))
         if rec is None:
@@ -377,11 +400,14 @@ class Validator:
         start, end = task["start"], task["end"]
         inputs = torch.cat(rec["inputs"], dim=1)[:, start:end]
         if "tokens" in rec:
-            first = rec["first_token"]
-            ok = [int(t) for t in proposal[first:]] == rec["tokens"][: max(0, task["tokens_end"] - first)]
+            proposal = bytes.fromhex(task["proposal"])
+            first, tokens = rec["first_token"], [int(t) for t in decode_tensor(proposal)]
+            ok = tokens[first:] == rec["tokens"][: max(0, task["tokens_end"] - first)]
         else:
-            ok = torch.equal(torch.cat(rec["outputs"], dim=1)[:, start:end], proposal)
-        return ok, encode_tensor(inputs.contiguous())
+            outputs = torch.cat(rec["outputs"], dim=1)
+            ok = outputs.shape[1] >= end
+            proposal = encode_tensor(outputs[:, start:end].contiguous())
+        return ok, encode_tensor(inputs.contiguous()), proposal
 
     # -- text: propose --
     def _propose_thread(self, task: dict, inbox: queue.Queue) -> None:
@@ -477,13 +503,18 @@ class Validator:
         self._loop.call_soon_threadsafe(self._relays.put_nowait, (tid, stage, start, raw.hex(), sig))
 
     async def _relay_sender(self) -> None:
-        """Relays leave in the order they were made (the node refuses gaps)."""
+        """Relays leave in the order they were made (the node refuses gaps), without waiting for replies."""
+        async def reply(call, what):
+            try:
+                await call
+            except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("relay %s: %s", what, exc)
+
         while True:
             tid, stage, start, data, sig = await self._relays.get()
-            try:
-                await self.call("synergy_relayAIState", tid, self.syn, stage, start, data, sig)
-            except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                log.warning("relay %s stage %d at %d: %s", tid, stage, start, exc)
+            call = asyncio.ensure_future(self.call("synergy_relayAIState", tid, self.syn, stage, start, data, sig))
+            await asyncio.sleep(0)  # let it send before the next one is taken
+            asyncio.ensure_future(reply(call, f"{tid} stage {stage} at {start}"))
 
     @staticmethod
     def _wrong(model_id: str, stage: int, output: bytes) -> bytes:

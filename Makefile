@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# make run PORT=8645 ARGS="--ephemeral --validators 3"
+PORT ?=
+ARGS ?=
 run: install
-	$(VENV)/bin/aivm start
+	$(VENV)/bin/aivm start $(if $(PORT),--port $(PORT)) $(ARGS)
 
 test: install
 	$(PY) -m pytest -q

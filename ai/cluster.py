@@ -156,11 +156,14 @@ class LocalCluster:
                 v.tasks.put(task)
 
     # -- what the AI precompiles call --
-    def infer(self, model_id: str, data: bytes, requester: str, timeout: float) -> tuple[bytes, dict, str]:
-        comp = self.scheduler.initiate(model_id, data, requester)
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
+              max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
+        comp = self.scheduler.initiate(model_id, data, requester, max_tokens=max_tokens)
         comp = self.scheduler.wait(comp.id, timeout)
+        if comp.status in ("Pending", "Running"):
+            comp = self.scheduler.cancel(comp.id, f"timeout: no quorum answer within {timeout:g} s")
         if comp.status != "Completed":
-            raise AIError(comp.reason or f"no quorum within {timeout:.0f} s")
+            raise AIError(comp.reason)
         return comp.result, comp.certificate, comp.id
 
     def request_async(self, *args: Any) -> str:

@@ -20,6 +20,8 @@ from vm.chain import Chain, ChainConfig, ExecutionResult, MinedBlock, TxRejected
 
 log = logging.getLogger("aivm.node")
 
+SHUTDOWN_WAIT = 2.0  # seconds stop() gives the block being sealed, and then the store's close
+
 
 @dataclass
 class _Queued:
@@ -102,14 +104,20 @@ class Node:
             self._interval.cancel()
         if getattr(self, "_heartbeat", None):
             self._heartbeat.cancel()
-            await self.run(self._save_uptime, self._alive_seconds())
+            try:
+                await asyncio.wait_for(self.run(self._save_uptime, self._alive_seconds()), timeout=SHUTDOWN_WAIT)
+            except asyncio.TimeoutError:
+                pass
         if self._mining:
             try:
-                await asyncio.wait_for(asyncio.shield(self._mining), timeout=10)
+                await asyncio.wait_for(asyncio.shield(self._mining), timeout=SHUTDOWN_WAIT)
             except Exception:
                 pass
-        await self.run(self.chain.close)
-        self._executor.shutdown(wait=True)
+        try:  # LevelDB is durable per batch: a chain thread still busy after this only skips the tidy close
+            await asyncio.wait_for(self.run(self.chain.close), timeout=SHUTDOWN_WAIT)
+        except asyncio.TimeoutError:
+            log.warning("the chain thread is still busy after %.0f s; closing without waiting", SHUTDOWN_WAIT)
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run fn on the chain thread."""

@@ -54,6 +54,8 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     node = request.app["node"]
     ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
     await ws.prepare(request)
+    sockets = request.app["websockets"]
+    sockets.add(ws)
     subs: list[str] = []
     outbox: asyncio.Queue = asyncio.Queue(maxsize=10_000)
 
@@ -79,10 +81,17 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             if resp is not None:
                 await outbox.put(resp)
     finally:
+        sockets.discard(ws)
         writer_task.cancel()
         for sid in subs:
             filters.unsubscribe(node, sid)
     return ws
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown: close open sockets (validators' task feeds) instead of waiting for their clients."""
+    await asyncio.gather(*(ws.close(code=1001, message=b"node shutting down") for ws in set(app["websockets"])),
+                         return_exceptions=True)
 
 
 async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
@@ -107,6 +116,8 @@ async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
 def make_app(node: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app["node"] = node
+    app["websockets"] = set()
+    app.on_shutdown.append(_close_websockets)
     filters.hub(node)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)
@@ -114,7 +125,7 @@ def make_app(node: Any) -> web.Application:
 
 
 async def serve(node: Any, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

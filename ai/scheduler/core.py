@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ class Task:
     round: Optional["Round"] = None  # the round it belongs to (kept to judge late answers)
     winner: Optional[bytes] = None  # the vote the quorum agreed on, once the round is decided
     payload: Optional[dict] = None  # text rounds: what this validator gets beyond the common fields
+    canary: Optional[bytes] = None  # text rounds: the wrong proposal this validator was given to check
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Round:
     decided: Optional[bool] = None  # text chunk: accepted (True) or rejected (False) once decided
     winner_hash: Optional[bytes] = None
     votes_by_verdict: dict = field(default_factory=dict)  # text chunk: verdict byte -> TaskVote
+    canaries: dict = field(default_factory=dict)  # text chunk: address -> canary Task (outside the tally)
 
 
 @dataclass
@@ -182,6 +185,7 @@ class Scheduler:
         self._tasks: collections.OrderedDict[str, Task] = collections.OrderedDict()
         self._proposals: dict[str, str] = {}  # open propose task id -> computation id
         self._running_text: set[str] = set()
+        self._canaries_sent: collections.Counter = collections.Counter()
         self.chunk_tokens = chunk_tokens
         self._recover()
 
@@ -520,6 +524,8 @@ class Scheduler:
             comp = self.computations[task.computation_id]
             rnd = task.round
             v = self.validators[address]
+            if task.canary is not None:
+                return self._judge_canary(comp, task, v, output, signature)
             try:
                 vote = self.vote_for(comp, rnd, output)
             except (InvalidInputError, ValueError, IndexError) as exc:
@@ -534,6 +540,35 @@ class Scheduler:
             self._settle(comp, rnd, notes)
         self._send(notes)
         return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _judge_canary(self, comp: Computation, task: Task, v: Validator, output: bytes, signature: bytes) -> dict:
+        """A verifier that accepts a canary signed a wrong output without checking it: slashed."""
+        rnd = task.round
+        if output not in (b"\x00", b"\x01"):
+            raise AIError("a text chunk verdict is one byte: 01 accept, 00 reject")
+        result_hash = protocol.ZERO32
+        if rnd.stage == MODELS[comp.model_id].num_stages - 1:
+            from ai.models.tensorio import decode_tensor
+
+            tokens = [int(t) for t in decode_tensor(task.canary)]
+            result_hash = keccak(comp.generation.codec.decode(tokens).encode("utf-8"))
+        vote = TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
+                        verdict_commitment(comp.model_id, rnd.stage, task.canary, output == b"\x01"), result_hash)
+        ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+        if not ok:
+            raise AIError(f"result signature does not verify under the registered keys of {to_syn(v.address)}: {why}")
+        task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
+        task.latency = time.time() - task.assigned_at
+        if output == b"\x01":
+            penalty = economics.slash(v)
+            self._maybe_remove(v)
+            comp.text.excluded.add(v.address)
+            log.warning("validator %s accepted a wrong %s stage %d chunk %d without checking: slashed %d wei",
+                        to_syn(v.address), comp.id, rnd.stage, rnd.step, penalty)
+        else:
+            economics.agreed(v, task.latency)
+        self.records.write(validators={v.address: v.to_record()})
+        return {"success": True, "task_id": task.task_id, "status": task.status}
 
     def _judge_late(self, task: Task, output: bytes, signature: bytes) -> None:
         """A signed answer that arrives after its round was decided still counts against a liar."""
@@ -687,6 +722,8 @@ class Scheduler:
                 t.status = "Closed" if t.status == "Assigned" else t.status
         self._text_end(comp, keep=True)
         st.reset(st.epoch + 1)
+        if st.epoch > 1:
+            log.info("%s: proposing again from %d agreed tokens", comp.id, len(comp.generation.generated))
         chosen = self._choose_proposers(comp)
         if chosen is None:
             self._fail(comp, f"Validator AI task assignment failed: no eligible validator holds every stage of "
@@ -772,13 +809,23 @@ class Scheduler:
             self._fail(comp, f"Validator AI task assignment failed: {len(others) + 1} eligible validators hold "
                              f"{comp.model_id} stage {stage}, a quorum needs {required} of {set_size}")
             return
-        for v in [proposer] + others[: required + SPARE - 1]:
+        chosen = others[: required + SPARE - 1]
+        if len(others) >= required and random.random() < text_rounds.CANARY_RATE:
+            target = min(chosen, key=lambda v: (self._canaries_sent[v.address], random.random()))
+            chosen.remove(target)
+            self._canaries_sent[target.address] += 1
+            first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
+            self._assign_text(comp, rnd, target, now, notes,
+                              canary=text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token))
+        for v in [proposer] + chosen:
             self._assign_text(comp, rnd, v, now, notes)
 
-    def _assign_text(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
+    def _assign_text(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list,
+                     canary: Optional[bytes] = None) -> None:
         st = comp.text
         tid = f"{comp.id}_e{rnd.epoch}_c{rnd.step}_st{rnd.stage}_task_{to_syn(v.address)}"
-        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
+        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd,
+                    canary=canary)
         payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,
                    "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule}
         last = rnd.stage == st.num_stages - 1
@@ -787,9 +834,10 @@ class Scheduler:
             if last:
                 payload["proposal"] = rnd.proposal.hex()  # all tokens: a re-proposal's proposer lacks the agreed ones
         else:
-            payload["proposal"] = rnd.proposal.hex()
+            payload["proposal"] = (rnd.proposal if canary is None else canary).hex()
             prev = st.rounds.get((rnd.step - 1, rnd.stage))
-            cont = prev is not None and v.address in prev.tasks and (v.address, rnd.stage) not in st.gaps
+            cont = (prev is not None and (v.address in prev.tasks or v.address in prev.canaries)
+                    and (v.address, rnd.stage) not in st.gaps)
             st.gaps.discard((v.address, rnd.stage))
             frm = rnd.start if rnd.stage > 0 and cont else 0  # stage 0's ids are tiny: always all of them
             payload["input_from"] = frm
@@ -801,7 +849,10 @@ class Scheduler:
                 payload["input"] = (rnd.input if frm == rnd.start else st.stage_input(rnd.stage, frm, rnd.end)).hex()
         st.wire_bytes += sum(len(payload.get(x, "")) for x in ("input", "proposal"))
         task.payload = payload
-        rnd.tasks[v.address] = task
+        if canary is None:
+            rnd.tasks[v.address] = task
+        else:
+            rnd.canaries[v.address] = task
         self._tasks[tid] = task
         while len(self._tasks) > MAX_TASKS_KEPT:
             self._tasks.popitem(last=False)
@@ -901,6 +952,9 @@ class Scheduler:
         comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
         self.counters["completed"] += 1
         self.counters["total_time"] += comp.finished - comp.created
+        if comp.text is not None:
+            log.info("%s completed in %.2f s: %d tokens, %d rounds, proposed %d time(s)", comp.id,
+                     comp.finished - comp.created, len(comp.generation.generated), comp.rounds_done, comp.text.epoch)
         # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
         self._persist(comp, {self.answer_key(comp.model_id, comp.request_hash, comp.max_tokens): comp.id})
         self._done.notify_all()

@@ -24,6 +24,8 @@ Called with the scheduler's lock held, like the rest of the scheduler's round lo
 from __future__ import annotations
 
 import logging
+import os
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -32,6 +34,25 @@ from ai.models.decoding import CHUNK_TOKENS, Limits, chunk_bounds
 from ai.models.tensorio import decode_tensor, encode_tensor
 
 log = logging.getLogger("aivm.ai")
+
+# Share of verification rounds in which one verifier (the one with the fewest so far) gets a *canary*
+# instead of the real proposal: a copy with one position made plainly wrong. It looks like any task;
+# an honest verifier rejects it, one that signs without checking accepts it and is slashed.
+CANARY_RATE = float(os.environ.get("AIVM_TEXT_CANARY_RATE", "0.125"))
+
+
+def canary(proposal: bytes, is_last: bool, first_token: int) -> bytes:
+    """The proposal with one position of the chunk made wrong (far outside the near-tie rule)."""
+    import torch
+
+    t = decode_tensor(proposal).clone()
+    if is_last:
+        i = random.randrange(first_token, t.shape[0])
+        t[i] = (int(t[i]) + 1 + random.randrange(1000)) % 49152
+    else:
+        i = random.randrange(t.shape[1])
+        t[0, i] += torch.randn_like(t[0, i]) * 10 * float(t[0, i].pow(2).mean().sqrt())
+    return encode_tensor(t)
 
 
 class RelayError(Exception):

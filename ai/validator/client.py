@@ -57,6 +57,7 @@ class Behaviour:
     """How this validator misbehaves, for fault tests (honest by default)."""
 
     lie: bool = False  # compute, then sign a wrong answer
+    lazy: bool = False  # text verifier: accept every proposal without running the model
     forge: bool = False  # sign with a key that is not registered
     replay: bool = False  # submit each signed result twice (the second must be refused)
     delay: float = 0.0  # seconds to stall before answering (a timeout when longer than the deadline)
@@ -69,14 +70,14 @@ class Behaviour:
             name, _, value = part.partition("=")
             if name == "honest":
                 continue
-            if name in ("lie", "forge", "replay"):
+            if name in ("lie", "forge", "replay", "lazy"):
                 setattr(b, name, True)
             elif name == "delay":
                 b.delay = float(value)
             elif name == "crash-after":
                 b.crash_after = int(value)
             else:
-                raise ValueError(f"unknown behaviour {name!r} (honest, lie, forge, replay, delay=S, crash-after=N)")
+                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lazy, forge, replay, delay=S, crash-after=N)")
         return b
 
 
@@ -394,6 +395,9 @@ class Validator:
             else:
                 data = bytes.fromhex(task["input"])
             frm, x = task["input_from"], decode_tensor(data)
+            if self.behaviour.lazy:  # signs accept without checking (a canary catches it)
+                stage_input = encode_tensor(x[:, start - frm:].contiguous())
+                return b"\x01", self._verdict_vote(task, proposal, stage_input, True)
             key = (cid, stage)
             cache = self._caches.pop(key, None) or StageCache()
             cache.truncate(start)  # positions past the chunk's start were proposed again
@@ -412,15 +416,23 @@ class Validator:
             if self.behaviour.lie:
                 ok = not ok
             stage_input = encode_tensor(x[:, start - frm:].contiguous())
+        return (b"\x01" if ok else b"\x00"), self._verdict_vote(task, proposal, stage_input, ok)
+
+    def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
+        from ai.models.catalog import MODELS
+        from ai.models.tensorio import decode_tensor
+        from ai.scheduler.commitments import verdict_commitment
+
+        model_id, stage = task["model_id"], task["stage"]
         result_hash = protocol.ZERO32
         if stage == MODELS[model_id].num_stages - 1:
             from ai.models import prompt_codec
 
             tokens = [int(t) for t in decode_tensor(proposal)]
             result_hash = keccak(prompt_codec(self.cache_dir).decode(tokens).encode("utf-8"))
-        vote = TaskVote(self.chain_id, cid, model_id, stage, task["step"], bytes.fromhex(task["request_hash"][2:]),
-                        keccak(stage_input), verdict_commitment(model_id, stage, proposal, ok), result_hash)
-        return (b"\x01" if ok else b"\x00"), vote
+        return TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
+                        bytes.fromhex(task["request_hash"][2:]), keccak(stage_input),
+                        verdict_commitment(model_id, stage, proposal, ok), result_hash)
 
     def _self_check(self, task: dict) -> tuple[bool, bytes, bytes]:
         """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""

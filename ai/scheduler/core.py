@@ -85,7 +85,6 @@ class Round:
     required: int
     tasks: dict = field(default_factory=dict)  # address -> Task
     votes: dict = field(default_factory=dict)  # vote hash -> TaskVote
-    prefix_ids: Optional[list] = None  # text model, last stage: tokens agreed so far
     proposal: Optional[bytes] = None  # text chunk: the proposed stage output the round verifies
     start: int = 0  # text chunk: first position (end = start + positions of `input`)
     end: int = 0
@@ -606,7 +605,8 @@ class Scheduler:
                 return
         while top + pending < rnd.required:
             now = time.time()
-            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in rnd.tasks]
+            skip = set(rnd.tasks) | set(rnd.canaries) | (comp.text.excluded if comp.text is not None else set())
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in skip]
             if not spare:
                 self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: "
                                  f"{top} identical results, {pending} pending, {rnd.required} needed "

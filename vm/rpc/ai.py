@@ -121,9 +121,15 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
 @method("synergy_relayAIState")
 async def synergy_relay_ai_state(node, task_id: Text, address: Text, stage: Integer, start: Integer, data: Text,
                                  signature: Text) -> dict:
-    """A text proposer's signed stage output (hidden states of new positions, or new token ids)."""
-    return await _call(_ai(node).scheduler.relay, task_id, _address(address, "param 2"), stage, start,
-                       _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
+    """A text proposer's signed stage output (hidden states of new positions, or new token ids).
+
+    Run on the event loop: it is on every token's critical path, takes the scheduler lock only
+    briefly, and nothing that holds that lock waits for the loop (notifications are queued)."""
+    try:
+        return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
+                                         _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
+    except AIError as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
 
 
 @method("synergy_getValidatorAIRewards")

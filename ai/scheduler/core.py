@@ -749,6 +749,7 @@ class Scheduler:
                     "chunk_tokens": st.chunk_tokens, "deadline": time.time() + self.task_timeout}
             if p.first == 0:
                 task["ids"] = gen.prompt_ids + list(gen.generated)
+            p.task = task
             notes.append((p.address, task))
 
     def relay(self, task_id: str, address: bytes, stage: int, start: int, data: bytes, signature: bytes) -> dict:
@@ -1045,4 +1046,7 @@ class Scheduler:
 
     def tasks_for(self, address: bytes) -> list[dict]:
         with self._lock:
-            return [self.task_json(t) for t in self._tasks.values() if t.address == address and t.status == "Assigned"]
+            proposals = [self.computations[cid].text.by_task[tid].task for tid, cid in self._proposals.items()
+                         if self.computations[cid].text.by_task[tid].address == address]
+            return proposals + [self.task_json(t) for t in self._tasks.values()
+                                if t.address == address and t.status == "Assigned"]

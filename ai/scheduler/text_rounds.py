@@ -66,6 +66,7 @@ class Proposer:
     first: int
     last: int
     epoch: int
+    task: Optional[dict] = None  # the propose task as sent (the polling fallback lists it)
 
 
 @dataclass

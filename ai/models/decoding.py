@@ -51,6 +51,7 @@ class GreedyRule:
     """Argmax (ties -> lowest id); a proposed token within ``LOGIT_EPS`` of the max is accepted."""
 
     spec = {"name": "greedy"}
+    near_tie = True  # verified from batched logits
 
     def select(self, logits: torch.Tensor, index: int) -> int:
         return int(logits.argmax())
@@ -59,34 +60,71 @@ class GreedyRule:
         return 0 <= token < logits.shape[-1] and float(logits[token]) >= float(logits.max()) - LOGIT_EPS
 
 
+class SampleRule:
+    """A chat request's seeded sampling (``ai.models.sampling``, rule ``aivm.sample/1``).
+
+    Its draw depends on every candidate's fixed-point weight, so a verifier must see the proposer's
+    exact logits: the last stage is verified on the incremental path (one position at a time on the
+    KV cache, from the proposed stage inputs, as the proposer ran it) and the token must be equal.
+    """
+
+    near_tie = False
+
+    def __init__(self, spec: dict) -> None:
+        from .sampling import Sampling
+
+        self.spec = dict(spec)
+        self.sampling = Sampling.from_json({k: v for k, v in spec.items() if k != "name"})
+
+    def select(self, logits: torch.Tensor, index: int) -> int:
+        from .sampling import sample_token
+
+        return sample_token(logits, self.sampling, index)
+
+    def accepts(self, logits: torch.Tensor, token: int, index: int) -> bool:
+        return self.select(logits, index) == token
+
+
 def token_rule(spec: dict | None) -> TokenRule:
-    """The rule named by a task's ``rule`` field (the place for seeded sampling rules)."""
+    """The rule named by a task's ``rule`` field: greedy, or a chat request's seeded sampling."""
     name = (spec or {}).get("name", "greedy")
     if name == "greedy":
         return GreedyRule()
+    if name == "sample":
+        return SampleRule(spec)
     raise InvalidInputError(f"unknown token rule {name!r}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Limits:
-    """When a generation ends: a stop token, or ``max_new_tokens`` (stop sequences belong here too)."""
+    """When a generation ends: a stop token, ``max_new_tokens``, or a stop string in the decoded text
+    (``decoder``: token ids -> text, needed only when there are stop strings)."""
 
     max_new_tokens: int
     stop_ids: tuple = ()
+    stop: tuple = ()  # stop strings (a chat request's `stop`)
+    decoder: object = field(default=None, repr=False, compare=False)
 
-    def done(self, tokens: list[int]) -> bool:
-        return len(tokens) >= self.max_new_tokens or bool(tokens and tokens[-1] in self.stop_ids)
+    def done(self, tokens: list) -> bool:
+        if len(tokens) >= self.max_new_tokens or bool(tokens and tokens[-1] in self.stop_ids):
+            return True
+        if self.stop and tokens and None not in tokens:
+            text = self.decoder(list(tokens))
+            return any(s in text for s in self.stop)
+        return False
 
-    def valid(self, tokens: list[int]) -> bool:
-        """No token after the end (a proposal that runs on past a stop is malformed)."""
-        return not any(self.done(tokens[:i]) for i in range(1, len(tokens)))
+    def valid(self, tokens: list, since: int = 0) -> bool:
+        """No token after the end (a proposal that runs on past a stop is malformed); tokens before
+        ``since`` were checked already."""
+        return not any(self.done(tokens[:i]) for i in range(max(1, since), len(tokens)))
 
     def to_json(self) -> dict:
-        return {"max_new_tokens": self.max_new_tokens, "stop_ids": list(self.stop_ids)}
+        return {"max_new_tokens": self.max_new_tokens, "stop_ids": list(self.stop_ids), "stop": list(self.stop)}
 
     @classmethod
-    def from_json(cls, d: dict) -> "Limits":
-        return cls(int(d["max_new_tokens"]), tuple(int(i) for i in d.get("stop_ids", ())))
+    def from_json(cls, d: dict, decoder=None) -> "Limits":
+        return cls(int(d["max_new_tokens"]), tuple(int(i) for i in d.get("stop_ids", ())),
+                   tuple(str(s) for s in d.get("stop", ())), decoder)
 
 
 def chunk_bounds(prompt_len: int, chunk: int, tokens: int, chunk_tokens: int) -> tuple[int, int, int, int]:
@@ -149,6 +187,8 @@ def verify_chunk(runner, cache, x: torch.Tensor, start: int, proposal: torch.Ten
     if cache.length > start:
         raise InvalidInputError(f"cache holds {cache.length} positions, the chunk starts at {start}")
     before = cache.length
+    if runner.module.is_last and not getattr(rule, "near_tie", True):
+        return _verify_exact(runner, cache, x, start, proposal, rule, prompt_len)
     if runner.module.is_last:
         first_pos = max(start, prompt_len - 1)  # logits only where a token is predicted
         out = runner.extend(x, cache, logits_from=first_pos - before)[0]
@@ -191,3 +231,19 @@ def propose(proposer: StageProposer, prompt_ids: list[int], limits: Limits, on_o
         pos += x.shape[1]
         x = outs[-1].reshape(1, 1)
     return {"tokens": tokens, "hidden": [torch.cat(h, dim=1) for h in hidden]}
+
+
+def _verify_exact(runner, cache, x: torch.Tensor, start: int, proposal: torch.Tensor, rule: TokenRule,
+                  prompt_len: int) -> tuple[bool, str]:
+    """The last stage as the proposer ran it: the prompt in one pass, then one position at a time."""
+    tokens = [int(t) for t in proposal.reshape(-1)]
+    pos, i = cache.length, 0
+    while i < x.shape[1]:
+        n = prompt_len - pos if pos < prompt_len else 1
+        logits = runner.extend(x[:, i:i + n], cache)[0, -1]
+        pos, i = pos + n, i + n
+        index = pos - prompt_len
+        if pos >= max(start, prompt_len) and index < len(tokens):
+            if not rule.accepts(logits, tokens[index], index):
+                return False, f"token {index} ({tokens[index]}) is not what the rule selects"
+    return True, ""

@@ -80,15 +80,32 @@ class Generation:
         self.generated: list[int] = []
         self.max_new_tokens = max_new_tokens
         self.done = max_new_tokens == 0
+
+    @property
+    def limits(self):
+        """When the proposal ends (max_new_tokens, stop ids, a text request's stop strings)."""
         from .decoding import Limits
 
-        self.limits = Limits(max_new_tokens, tuple(sorted(codec.stop_ids)))
-        self.rule: dict = {"name": "greedy"}  # ai.models.decoding.token_rule(spec)
+        request = getattr(self, "request", None)  # a chat text request (ai.models.text_request)
+        limits = Limits(self.max_new_tokens, tuple(sorted(self.codec.stop_ids)),
+                        tuple(request.stop) if request is not None and request.stop else ())
+        limits.decoder = self.codec.decode
+        return limits
+
+    @property
+    def rule(self) -> dict:
+        """The token rule's spec (``ai.models.decoding.token_rule``): greedy, or the request's sampling."""
+        sampling = getattr(self, "sampling", None)
+        if sampling is not None and not sampling.greedy:
+            return {"name": "sample", **sampling.to_json()}
+        return {"name": "greedy"}
 
     def extend(self, tokens: list[int]) -> bool:
-        """Append agreed tokens (a verified chunk); returns ``done``."""
-        self.generated.extend(tokens)
-        self.done = self.limits.done(self.generated) or self.max_new_tokens == 0
+        """Append agreed tokens (a verified chunk) one by one through ``accept``; returns ``done``."""
+        for token in tokens:
+            if self.done:
+                raise InvalidInputError("tokens after the end of the generation")
+            self.accept(encode_tensor(torch.tensor([token], dtype=torch.int64)))
         return self.done
 
     def stage0_input(self) -> bytes:

@@ -361,7 +361,7 @@ class Scheduler:
         """A text model's answer length (the node's default when not asked); None for other models."""
         if model_id not in MODELS:
             return max_tokens  # initiate() refuses the unknown model with its own message
-        if MODELS[model_id].num_stages == 1:
+        if not MODELS[model_id].generates:
             if max_tokens is not None:
                 raise AIError(f"max_tokens applies to the pipelined text model; {model_id} does not take it")
             return None
@@ -420,12 +420,12 @@ class Scheduler:
         return comp
 
     def _new_generation(self, prompt: bytes, max_tokens: int):
-        from ai.models.generation import Generation
+        from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
         if max_tokens < 1:
             raise AIError(f"max_tokens must be at least 1 for a quorum answer, got {max_tokens}")
         try:
-            return Generation(self._codec_loader(), prompt, max_tokens)
+            return new_generation(self._codec_loader(), prompt, max_tokens)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
 

@@ -186,7 +186,7 @@ def accept_relay(st: TextState, p: Proposer, stage: int, start: int, data: bytes
         if st.finished() and new:
             raise RelayError("the generation already ended")
         tokens = st.tokens + new
-        if not st.limits.valid(tokens):
+        if not st.limits.valid(tokens, since=have):
             raise RelayError("tokens proposed after the generation ended")
         st.tokens = tokens
     st.last_progress = time.time()

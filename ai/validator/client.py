@@ -359,7 +359,12 @@ class Validator:
         model_id, stage = task["model_id"], task["stage"]
         runner = self._runners[(model_id, stage)]
         data = bytes.fromhex(task["input"])
-        output = runner.infer(data)
+        if "sampling" in task:  # chat (issue 16): temperature > 0, the quorum's sampling rule
+            from ai.models.sampling import Sampling, run_last_stage
+
+            output = run_last_stage(runner, data, Sampling.from_json(task["sampling"]), len(task["prefix_ids"]))
+        else:
+            output = runner.infer(data)
         if self.behaviour.lie:
             output = self._wrong(model_id, stage, output)
         info = MODELS[model_id]
@@ -475,7 +480,9 @@ class Validator:
         cid, epoch, tid = task["computation_id"], task["epoch"], task["task_id"]
         n_stages = MODELS[model_id].num_stages
         prop = StageProposer([self._runners[(model_id, k)] for k in range(first, last + 1)], token_rule(task["rule"]))
-        limits, chunk = Limits.from_json(task["limits"]), task["chunk_tokens"]
+        from ai.models import prompt_codec
+
+        limits, chunk = Limits.from_json(task["limits"], prompt_codec(self.cache_dir).decode), task["chunk_tokens"]
         loop = first == 0 and last == n_stages - 1  # every stage here: relay at chunk ends only
         recs = {k: {"inputs": [], "outputs": []} for k in range(first, last + 1)}
         for k in recs:
@@ -569,6 +576,10 @@ class Validator:
 
         if model_id == "gpt_oss_chat":
             return output + b" (or not)"
+        if MODELS[model_id].module:
+            from ai.models.small import wrong
+
+            return wrong(MODELS[model_id], stage, output)
         if MODELS[model_id].num_stages == 1:
             return bytes([(output[0] + 1) % 10])
         import torch

@@ -215,7 +215,7 @@ class TextReference:
         self.ids = self.codec.encode(PROMPT)
         self.model = LlamaForCausalLM.from_pretrained(str(ensure_smollm2()), dtype=torch.float32,
                                                       local_files_only=True).eval()
-        self.default_threads = torch.get_num_threads()
+        self.default_threads = os.cpu_count() or 1  # torch's default (direct() set this process to 1)
         self.answer = self.codec.decode(self.generate(1)[1])
 
     def generate(self, threads: int) -> tuple[float, list]:

@@ -45,6 +45,8 @@ from vm.addresses import to_syn
 log = logging.getLogger("aivm.ai")
 
 SPARE = 1  # validators assigned beyond the quorum, so one fault costs no round trip
+TEXT_SPARE = 0  # text chunks: a spare verifier would redo the chunk's forward pass on a busy CPU; a fault
+# costs a task timeout instead (the round then takes another holder)
 TASK_TIMEOUT = 30.0  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
@@ -810,10 +812,10 @@ class Scheduler:
             self._fail(comp, f"Validator AI task assignment failed: {len(others) + 1} eligible validators hold "
                              f"{comp.model_id} stage {stage}, a quorum needs {required} of {set_size}")
             return
-        chosen = others[: required + SPARE - 1]
-        if len(others) >= required and random.random() < text_rounds.CANARY_RATE:
-            target = min(chosen, key=lambda v: (self._canaries_sent[v.address], random.random()))
-            chosen.remove(target)
+        chosen = others[: required - 1 + TEXT_SPARE]
+        if len(others) >= required and random.random() < text_rounds.CANARY_RATE:  # one more than needed
+            target = min(others[:required], key=lambda v: (self._canaries_sent[v.address], random.random()))
+            chosen = [v for v in others if v is not target][: required - 1 + TEXT_SPARE]
             self._canaries_sent[target.address] += 1
             first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
             self._assign_text(comp, rnd, target, now, notes,

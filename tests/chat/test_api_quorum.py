@@ -233,7 +233,8 @@ def test_retries_and_duplicates_never_start_or_charge_a_second_computation(clust
     assert paid - balance(cluster, DEV0) < 2 * fee  # charged once (fee + one transaction's gas)
 
     # the official client timing out and retrying (x-stainless-retry-count) attaches to the same job
-    body2 = {**body, "messages": [{"role": "user", "content": "And about blocks?"}]}
+    # long enough to outlast the impatient client's 0.5 s (the quorum decodes at near one-process speed)
+    body2 = {**body, "messages": [{"role": "user", "content": "And about blocks?"}], "max_tokens": 96}
     impatient = openai.OpenAI(base_url=cluster.node.url + "/v1", api_key="unused", max_retries=2, timeout=0.5)
     with pytest.raises(openai.APITimeoutError):
         impatient.chat.completions.create(**body2)

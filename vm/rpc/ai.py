@@ -124,6 +124,8 @@ async def synergy_relay_ai_state(node, task_id: Text, address: Text, stage: Inte
 
     Run on the event loop: it is on every token's critical path, takes the scheduler lock only
     briefly, and nothing that holds that lock waits for the loop (notifications are queued)."""
+    from ai.scheduler import AIError
+
     try:
         return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
                                          _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))

@@ -607,7 +607,7 @@ class Scheduler:
                 return
         while top + pending < rnd.required:
             now = time.time()
-            skip = set(rnd.tasks) | set(rnd.canaries) | (comp.text.excluded if comp.text is not None else set())
+            skip = set(rnd.tasks) | (comp.text.excluded if comp.text is not None else set())  # a canary's holder may step in
             spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in skip]
             if not spare:
                 self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: "
@@ -827,6 +827,8 @@ class Scheduler:
                      canary: Optional[bytes] = None) -> None:
         st = comp.text
         tid = f"{comp.id}_e{rnd.epoch}_c{rnd.step}_st{rnd.stage}_task_{to_syn(v.address)}"
+        if v.address in rnd.canaries:  # the canary's holder steps in as a spare: a second task of the round
+            tid += "_spare"
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd,
                     canary=canary)
         payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,

@@ -19,8 +19,8 @@ def _references(prompts):
 
 def test_a_lying_proposer_and_a_lying_verifier_are_slashed_and_never_change_the_answer(tmp_path):
     """4 validators holding every stage (quorum 3 of 4); the liar ranks first, so it proposes the first
-    answer (a wrong token: rejected, slashed, proposed again by an honest one) and verifies the second
-    (it rejects a right chunk: outvoted and slashed)."""
+    answer (a wrong token: rejected, slashed, proposed again by an honest one); in the second it may
+    verify (a flipped verdict: outvoted, or a canary accepted: slashed) and is never paid."""
     keys = local.prepare(tmp_path / "keys", 4)
     liar = min(range(4), key=lambda i: keys[i].address)
     pool, expected = _references(PROMPTS)
@@ -36,7 +36,7 @@ def test_a_lying_proposer_and_a_lying_verifier_are_slashed_and_never_change_the_
             verdict = c.rpc("synergy_verifyAIResult", out["computation_id"])
             assert verdict["valid"] is True and to_syn(c.validators[liar].address) not in verdict["validators"]
             slashed.append(c.rpc("synergy_getValidatorAIRewards", liar_hex)["slashed"])
-        assert 0 < slashed[0] < slashed[1]  # once as the proposer, once as a verifier
+        assert 0 < slashed[0] <= slashed[1]  # as the proposer; as a verifier when it is picked (ranks last now)
         assert c.rpc("synergy_getValidatorAIRewards", liar_hex)["total_rewards"] == 0
         for i, v in enumerate(c.validators):
             if i != liar:

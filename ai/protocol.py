@@ -108,3 +108,12 @@ def task_id(computation_id: str, address: bytes, stage: int = 0, step: int = 0, 
     if single:
         return f"{computation_id}_task_{to_syn(address)}"
     return f"{computation_id}_s{step}_st{stage}_task_{to_syn(address)}"
+
+
+DOMAIN_RELAY = keccak(b"AIVM text relay v1")
+
+
+def relay_message(chain_id: int, computation_id: str, stage: int, start: int, data: bytes) -> bytes:
+    """A proposer's statement of one stage output it relays (positions from `start`, or token index)."""
+    return keccak(encode(["bytes32", "uint256", "string", "uint16", "uint32", "bytes32"],
+                         [DOMAIN_RELAY, chain_id, computation_id, stage, start, keccak(data)]))

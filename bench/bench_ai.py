@@ -6,6 +6,11 @@
   one request at a time (latency) and many in flight (throughput);
 - scheduler: the scheduler's own time per computation (initiate + submits,
   signature checks included, model runs and signing excluded), in process.
+- text: `distributed_ai_model` (SmolLM2-135M, 3 stages) through the quorum vs
+  `transformers` `generate` (KV cache, greedy) in one process, same prompt,
+  same run: ms/token, tokens/s, per-stage time, rounds per computation and
+  payload bytes through the node per token, for 5 validators holding every
+  stage and for 3 validators holding one stage each.
 """
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ def direct(images: list[bytes]) -> float:
 
 
 class _Node:
-    def __init__(self, work: Path, validators: int) -> None:
+    def __init__(self, work: Path, validators: int, holds="digits_cnn", max_new_tokens: int = 32) -> None:
         import socket
 
         from ai.validator import local
@@ -56,7 +61,7 @@ class _Node:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         cfg = work / "cfg.toml"
-        cfg.write_text("[node]\nai_cache = false\nai_task_timeout = 30\n")
+        cfg.write_text(f"[node]\nai_cache = false\nai_task_timeout = 30\nai_max_new_tokens = {max_new_tokens}\n")
         self.log = open(work / "node.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
@@ -66,7 +71,7 @@ class _Node:
         self.validators = local.prepare(work / "keys", validators)
         for v in self.validators:
             self.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(20 * 10**18))
-        local.start(self.validators, self.url, work / "logs", holds="digits_cnn")
+        local.start(self.validators, self.url, work / "logs", holds=holds)
         self._wait(lambda: self.rpc("synergy_getAIVMStats")["active_validators"] >= validators, 300)
 
     def _wait(self, ready, timeout: float) -> None:
@@ -92,12 +97,16 @@ class _Node:
             raise RuntimeError(reply["error"]["message"])
         return reply["result"]
 
-    def infer(self, image: bytes) -> float:
+    def infer(self, image: bytes, model_id: str = "digits_cnn") -> float:
         t = time.perf_counter()
-        cid = self.rpc("synergy_initiateDistributedAI", "digits_cnn", image.hex())["computation_id"]
-        while self.rpc("synergy_getDistributedAIStatus", cid)["status"] not in ("Completed", "Failed"):
-            time.sleep(0.005)
-        return time.perf_counter() - t
+        cid = self.rpc("synergy_initiateDistributedAI", model_id, image.hex())["computation_id"]
+        while (status := self.rpc("synergy_getDistributedAIStatus", cid))["status"] not in ("Completed", "Failed"):
+            time.sleep(0.002 if model_id == "digits_cnn" else 0.01)
+        elapsed = time.perf_counter() - t
+        if status["status"] != "Completed":
+            raise RuntimeError(f"{model_id} computation failed: {status.get('reason')}")
+        self.last = {**status, **self.rpc("synergy_getDistributedAIResult", cid)}
+        return elapsed
 
     def stop(self) -> None:
         from ai.validator import local
@@ -107,19 +116,22 @@ class _Node:
         self.proc.wait(30)
 
 
-def quorum(validators: int, images: list[bytes], concurrency: int) -> tuple[float, float]:
+def quorum(validators: int, images: list[bytes], concurrency: tuple[int, ...]) -> tuple[float, dict]:
+    """Median latency one at a time, and computations/s at each number in flight, on one cluster."""
     with tempfile.TemporaryDirectory(prefix="aivm-bench-ai-") as tmp:
         node = _Node(Path(tmp), validators)
         try:
             node.infer(images[0])
             latency = statistics.median(node.infer(img) for img in images[: max(5, len(images) // 4)])
-            t = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(node.infer, images))
-            throughput = len(images) / (time.perf_counter() - t)
+            rates = {}
+            for conc in concurrency:
+                t = time.perf_counter()
+                with ThreadPoolExecutor(conc) as pool:
+                    list(pool.map(node.infer, images))
+                rates[conc] = len(images) / (time.perf_counter() - t)
         finally:
             node.stop()
-    return latency, throughput
+    return latency, rates
 
 
 def scheduler_time(validators: int, computations: int) -> float:
@@ -183,31 +195,157 @@ def scheduler_time(validators: int, computations: int) -> float:
     return spent / computations
 
 
+PROMPT = b"Hello, DI World"  # the guide's example
+
+
+class TextReference:
+    """One process: `generate` (KV cache, greedy), and the staged KV-cache decode with each stage timed."""
+
+    def __init__(self, tokens: int) -> None:
+        import torch
+
+        from ai.models import ensure_smollm2, prompt_codec
+        from ai.models.smollm2 import offline_env
+
+        offline_env()
+        from transformers import LlamaForCausalLM
+
+        self.torch, self.tokens = torch, tokens
+        self.codec = prompt_codec()
+        self.ids = self.codec.encode(PROMPT)
+        self.model = LlamaForCausalLM.from_pretrained(str(ensure_smollm2()), dtype=torch.float32,
+                                                      local_files_only=True).eval()
+        self.default_threads = os.cpu_count() or 1  # torch's default (direct() set this process to 1)
+        self.answer = self.codec.decode(self.generate(1)[1])
+
+    def generate(self, threads: int) -> tuple[float, list]:
+        """Seconds per generated token, and the tokens."""
+        torch = self.torch
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with torch.no_grad():
+                t = time.perf_counter()
+                gen = self.model.generate(torch.tensor([self.ids]), max_new_tokens=self.tokens, do_sample=False)
+                elapsed = time.perf_counter() - t
+        finally:
+            torch.set_num_threads(before)
+        made = gen[0, len(self.ids):].tolist()
+        return elapsed / len(made), made
+
+    def stage_times(self, runs: int) -> list[float]:
+        from ai.models import stage_runner
+        from ai.models.decoding import Limits, StageProposer
+
+        torch = self.torch
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        runners = [stage_runner(i) for i in range(3)]
+        spent, made = [0.0] * 3, []
+        for _ in range(runs):
+            prop = StageProposer(runners)
+            x, made = torch.tensor([self.ids]), []
+            while not Limits(self.tokens, tuple(self.codec.stop_ids)).done(made):
+                for k, (runner, cache) in enumerate(zip(prop.runners, prop.caches)):
+                    t = time.perf_counter()
+                    x = runner.extend(x, cache)
+                    spent[k] += time.perf_counter() - t
+                made.append(int(x[0, -1].argmax()))
+                x = torch.tensor([[made[-1]]])
+        torch.set_num_threads(before)
+        return [s / runs / len(made) for s in spent]
+
+
+def text_quorum(layout: str, ref: TextReference, runs: int) -> dict:
+    """Quorum runs interleaved with one-process runs, so both see the same machine load."""
+    holds = {0: "distributed_ai_model:0", 1: "distributed_ai_model:1", 2: "distributed_ai_model:2"} \
+        if layout == "3x1" else "distributed_ai_model"
+    q, r1, rd, rounds, wire, answers = [], [], [], [], [], []
+    with tempfile.TemporaryDirectory(prefix="aivm-bench-text-") as tmp:
+        node = _Node(Path(tmp), 3 if layout == "3x1" else 5, holds=holds, max_new_tokens=ref.tokens)
+        try:
+            node.infer(PROMPT, "distributed_ai_model")  # warm: first use of caches and connections
+            for _ in range(runs):
+                r1.append(ref.generate(1)[0])
+                if ref.default_threads != 1:
+                    rd.append(ref.generate(ref.default_threads)[0])
+                seconds = node.infer(PROMPT, "distributed_ai_model")
+                last = node.last
+                n = last.get("tokens_agreed") or len(ref.codec.tokenizer(bytes.fromhex(last["result"]).decode(),
+                                                                         add_special_tokens=False)["input_ids"])
+                q.append(seconds / n)
+                rounds.append(last["rounds_completed"])
+                wire.append(last.get("wire_bytes", 0) / n)
+                answers.append(bytes.fromhex(last["result"]).decode())
+        finally:
+            node.stop()
+    best = [min(a, b) for a, b in zip(r1, rd)] if rd else r1
+    return {"per_token": statistics.median(q), "ref1": statistics.median(r1),
+            "refd": statistics.median(rd) if rd else None,
+            "ratio": statistics.median(a / b for a, b in zip(q, best)), "rounds": statistics.median(rounds),
+            "wire": statistics.median(wire), "equal": all(a == ref.answer for a in answers)}
+
+
+def text_section(quick: bool) -> list[str]:
+    tokens, runs = 32, (3 if quick else 6)
+    ref = TextReference(tokens)
+    stages = ref.stage_times(1 if quick else 2)
+    rows = [(layout, text_quorum(layout, ref, runs)) for layout in ("5x3", "3x1")]
+    load = os.getloadavg()
+    lines = [
+        "## Text through the quorum (distributed_ai_model, SmolLM2-135M in 3 stages)",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} cores, load average "
+        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end; prompt {PROMPT.decode()!r}, "
+        f"{tokens} new tokens, greedy, answer cache off, {runs} quorum runs after one warm-up, each next to "
+        f"one-process `transformers` `generate` runs (KV cache, greedy; at 1 thread as validators run, and at "
+        f"{ref.default_threads} threads): the ratio is the median of quorum ÷ the faster one-process run beside it. "
+        "Per-stage decode time (one process, KV cache, 1 thread): "
+        + ", ".join(f"stage {i} {t * 1e3:.1f} ms/token" for i, t in enumerate(stages)) + ". "
+        "Payload bytes: hex of the tensors relayed and handed to verifiers, through the node.",
+        "",
+        "| layout | quorum ms/token | quorum tokens/s | generate ms/token (1 thread / "
+        f"{ref.default_threads} threads) | quorum ÷ generate | rounds per computation | payload bytes per token | "
+        "answer = one-process greedy |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    names = {"5x3": "5 validators, each holding all 3 stages", "3x1": "3 validators, one stage each"}
+    for layout, q in rows:
+        refd = f"{q['refd'] * 1e3:.1f}" if q["refd"] else "-"
+        lines.append(f"| {names[layout]} | {q['per_token'] * 1e3:.1f} | {1 / q['per_token']:.1f} | "
+                     f"{q['ref1'] * 1e3:.1f} / {refd} | **{q['ratio']:.2f}x** | {q['rounds']:.0f} | "
+                     f"{q['wire']:,.0f} | {'yes' if q['equal'] else 'NO'} |")
+    lines.append("")
+    return lines
+
+
 def main(quick: bool) -> str:
     n_images = 40 if quick else 120
     images = _images(n_images)
     base = direct(images)
     sched = scheduler_time(5, 10 if quick else 40)
-    rows = []
-    for validators in ((3, 5) if quick else (3, 5, 7)):
-        for conc in ((1, 8) if quick else (1, 8, 32)):
-            lat, thr = quorum(validators, images, conc)
-            rows.append((validators, conc, lat, thr))
-    load = os.getloadavg()[0]
+    flights = (1, 4, 16)
+    rows = [(v, *quorum(v, images, flights)) for v in ((3, 5) if quick else (3, 5, 7))]
+    load = os.getloadavg()
     lines = [
         "## Distributed AI (digits_cnn)",
         "",
-        f"Machine: {os.cpu_count()} cores, load average {load:.2f} at the end of the run; "
-        f"{'quick' if quick else 'full'} run, {n_images} images, answer cache off.",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} cores, load average "
+        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end; {'quick' if quick else 'full'} run, "
+        f"{n_images} images, answer cache off. Quorum overhead = end-to-end latency - the model's compute "
+        "(validators run it in parallel, so once on the critical path); the client polls status every 2 ms.",
         "",
         f"- direct inference in one process: **{base * 1e3:.2f} ms** (median)",
         f"- scheduler's own time per computation (5 validators, ML-DSA checks included): **{sched * 1e3:.1f} ms**",
         "",
-        "| validators | requests in flight | end-to-end latency (median) | x direct | throughput |",
-        "|---:|---:|---:|---:|---:|",
+        "| validators | end-to-end latency (median) | quorum overhead | "
+        + " | ".join(f"computations/s, {f} in flight" for f in flights) + " |",
+        "|---:|---:|---:|" + "---:|" * len(flights),
     ]
-    for validators, conc, lat, thr in rows:
-        lines.append(f"| {validators} | {conc} | {lat * 1e3:.1f} ms | {lat / base:.0f}x | {thr:.1f} computations/s |")
+    for validators, lat, rates in rows:
+        lines.append(f"| {validators} | {lat * 1e3:.1f} ms | {(lat - base) * 1e3:.1f} ms | "
+                     + " | ".join(f"{rates[f]:.1f}" for f in flights) + " |")
+    lines += ["", *text_section(quick)]
     text = "\n".join(lines) + "\n"
     print(text)
     return text

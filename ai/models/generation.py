@@ -6,8 +6,11 @@ tokenized without extra special tokens. Generation is greedy (argmax, ties -> lo
 ``<|im_end|>`` or after ``max_new_tokens``, and the answer is the generated ids decoded with special
 tokens skipped, as UTF-8.
 
-Each step feeds the full sequence (no KV cache) through the stages, so a scheduler can drive it one
-stage at a time (``Generation``) and any validator of a stage can take any step.
+Through the quorum, proposers decode with KV caches and verifiers check chunks in one pass
+(``ai.models.decoding``, ``ai.scheduler.text_rounds``); ``Generation`` is the node's record of one
+request: prompt ids, ``limits`` (max_new_tokens, stop ids), the token ``rule`` (greedy; the place
+for a seeded sampling rule) and the tokens agreed so far (``generated``, ``text``: a streamer polls them).
+``drive`` / ``generate_pipelined`` feed the full sequence each step, for in-process comparisons.
 """
 from __future__ import annotations
 
@@ -77,6 +80,33 @@ class Generation:
         self.generated: list[int] = []
         self.max_new_tokens = max_new_tokens
         self.done = max_new_tokens == 0
+
+    @property
+    def limits(self):
+        """When the proposal ends (max_new_tokens, stop ids, a text request's stop strings)."""
+        from .decoding import Limits
+
+        request = getattr(self, "request", None)  # a chat text request (ai.models.text_request)
+        limits = Limits(self.max_new_tokens, tuple(sorted(self.codec.stop_ids)),
+                        tuple(request.stop) if request is not None and request.stop else ())
+        limits.decoder = self.codec.decode
+        return limits
+
+    @property
+    def rule(self) -> dict:
+        """The token rule's spec (``ai.models.decoding.token_rule``): greedy, or the request's sampling."""
+        sampling = getattr(self, "sampling", None)
+        if sampling is not None and not sampling.greedy:
+            return {"name": "sample", **sampling.to_json()}
+        return {"name": "greedy"}
+
+    def extend(self, tokens: list[int]) -> bool:
+        """Append agreed tokens (a verified chunk) one by one through ``accept``; returns ``done``."""
+        for token in tokens:
+            if self.done:
+                raise InvalidInputError("tokens after the end of the generation")
+            self.accept(encode_tensor(torch.tensor([token], dtype=torch.int64)))
+        return self.done
 
     def stage0_input(self) -> bytes:
         """AIVT int64 [1, T]: the input of stage 0 for the next step."""

@@ -94,6 +94,38 @@ class Stage(nn.Module):
             return hidden
         return self.lm_head(self.norm(hidden)[:, -1:, :])
 
+    @torch.no_grad()
+    def extend(self, x: torch.Tensor, cache: "StageCache", logits_from: int | None = None) -> torch.Tensor:
+        """Run new positions ``cache.length ..`` on top of the cached keys/values (the incremental path).
+
+        One position at a time is exactly the decoding step of ``generate`` with a KV cache; many at
+        once is a prefill (causal among the new positions, full attention to the cached ones). The last
+        stage returns logits of the new positions from ``logits_from`` on (relative), default: the last.
+        """
+        from transformers.masking_utils import create_causal_mask
+
+        hidden = self.embed_tokens(x) if self.is_first else x
+        start, new = cache.length, hidden.shape[1]
+        position_ids = torch.arange(start, start + new).unsqueeze(0)
+        mask = None
+        if new > 1:  # a single new position attends to everything: no mask (adding zeros changes nothing)
+            mask = create_causal_mask(config=self.config, inputs_embeds=hidden, attention_mask=None,
+                                      cache=None, position_ids=torch.arange(new).unsqueeze(0))
+            if start:
+                mask = torch.cat([torch.zeros(1, 1, new, start, dtype=mask.dtype), mask], dim=-1)
+        position_embeddings = self.rotary_emb(hidden, position_ids=position_ids)
+        cache.probe = None
+        for i, layer in enumerate(self.layers):
+            hidden = layer(hidden, attention_mask=mask, position_ids=position_ids,
+                           position_embeddings=position_embeddings, cache=cache, use_cache=True)
+            if i == 0:
+                cache.probe = hidden  # the first layer's output: never published, so a digest of it proves work
+        cache.length += new
+        if not self.is_last:
+            return hidden
+        keep = hidden[:, (new - 1 if logits_from is None else logits_from):, :]
+        return self.lm_head(self.norm(keep))
+
     def check_input(self, x: torch.Tensor) -> None:
         if self.is_first:
             if x.dtype != torch.int64 or x.dim() != 2 or x.shape[0] != 1:
@@ -108,6 +140,31 @@ class Stage(nn.Module):
                 raise InvalidInputError(f"stage {self.stage} input hidden states contain NaN or inf")
         if not 1 <= x.shape[1] <= MAX_TOKENS:
             raise InvalidInputError(f"sequence length {x.shape[1]} is outside 1..{MAX_TOKENS}")
+
+
+class StageCache:
+    """Keys and values of the positions a stage has seen, per layer: what ``extend`` continues from."""
+
+    def __init__(self) -> None:
+        self.keys: dict[int, torch.Tensor] = {}
+        self.values: dict[int, torch.Tensor] = {}
+        self.length = 0
+        self.probe: torch.Tensor | None = None
+
+    def truncate(self, length: int) -> None:
+        """Forget positions from ``length`` on (a proposal rejected after them)."""
+        if length < self.length:
+            for i in self.keys:
+                self.keys[i] = self.keys[i][:, :, :length, :]
+                self.values[i] = self.values[i][:, :, :length, :]
+            self.length = length
+
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, *args, **kwargs):
+        if layer_idx in self.keys:
+            key = torch.cat([self.keys[layer_idx], key], dim=-2)
+            value = torch.cat([self.values[layer_idx], value], dim=-2)
+        self.keys[layer_idx], self.values[layer_idx] = key, value
+        return key, value
 
 
 class StageRunner:
@@ -130,6 +187,13 @@ class StageRunner:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.module.check_input(x)
         return self.module(x)
+
+    def extend(self, x: torch.Tensor, cache: StageCache, logits_from: int | None = None) -> torch.Tensor:
+        """Checked ``Stage.extend``: the incremental (KV cache) path."""
+        self.module.check_input(x)
+        if cache.length + x.shape[1] > MAX_TOKENS:
+            raise InvalidInputError(f"sequence length {cache.length + x.shape[1]} is over {MAX_TOKENS}")
+        return self.module.extend(x, cache, logits_from)
 
     def infer(self, input_bytes: bytes) -> bytes:
         out = self.forward(decode_tensor(input_bytes))

@@ -51,3 +51,30 @@ def validate_request(model_id: str, data: bytes) -> None:
             data.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInputError(f"{model_id} input must be UTF-8 text") from None
+
+
+REJECT = b"aivm.reject.v1"
+
+
+def chunk_commitment(model_id: str, stage: int, proposal: bytes) -> bytes:
+    """A text chunk's commitment: the last stage's token ids (all generated so far) exactly, or the
+    proposed hidden states of the chunk's positions (rounded to bfloat16 as everywhere)."""
+    from ai.models.tensorio import decode_tensor, encode_tensor
+
+    info = MODELS[model_id]
+    if stage == info.num_stages - 1:
+        import torch
+
+        tokens = decode_tensor(proposal)
+        if tokens.dtype != torch.int64 or tokens.dim() != 1:
+            raise InvalidInputError("a text chunk's last-stage proposal is AIVT int64 [n]")
+        return commitment_digest(model_id, info.version, stage, encode_tensor(tokens))
+    return commitment_digest(model_id, info.version, stage, canonical_hidden_states(proposal))
+
+
+def verdict_commitment(model_id: str, stage: int, proposal: bytes, accept: bool) -> bytes:
+    """What a verifier signs: the proposal's commitment to accept it, a derived digest to reject it."""
+    from eth_hash.auto import keccak
+
+    c = chunk_commitment(model_id, stage, proposal)
+    return c if accept else keccak(REJECT + c)

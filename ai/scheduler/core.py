@@ -1,8 +1,10 @@
 """The distributed inference scheduler: computations -> rounds -> tasks -> quorum.
 
 A computation runs as rounds, one per (step, stage): a single-stage model has
-one round; the sharded text model runs its stages in pipeline order for every
-generated token, each stage's agreed output feeding the next. A round is
+one round; the sharded text model is proposed by one validator per stage
+(KV-cached decoding, relayed through the node) and verified a chunk of tokens
+at a time, one round per (chunk, stage), all stages at once
+(`ai.scheduler.text_rounds`). A round is
 handed to eligible holders of that stage (best cluster first); it is decided
 when validators holding the level's threshold of the stage's *active stake*
 (2/3 at Basic) signed the same vote, whatever their number
@@ -20,6 +22,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +36,8 @@ from ai.models.errors import InvalidInputError
 from ai.protocol import LEVEL, TaskVote
 from ai.records import AIRecords
 from ai.scheduler import economics
-from ai.scheduler.commitments import commitment, validate_request
+from ai.scheduler import text_rounds
+from ai.scheduler.commitments import commitment, validate_request, verdict_commitment
 from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle
@@ -72,6 +76,8 @@ class Task:
     latency: float = 0.0
     round: Optional["Round"] = None  # the round it belongs to (kept to judge late answers)
     winner: Optional[bytes] = None  # the vote the quorum agreed on, once the round is decided
+    payload: Optional[dict] = None  # text rounds: what this validator gets beyond the common fields
+    canary: Optional[bytes] = None  # text rounds: the wrong proposal this validator was given to check
 
 
 @dataclass
@@ -83,8 +89,16 @@ class Round:
     required: int  # stake (wei) that decides: snapshot.required
     tasks: dict = field(default_factory=dict)  # address -> Task
     votes: dict = field(default_factory=dict)  # vote hash -> TaskVote
-    prefix_ids: Optional[list] = None  # text model, last stage: tokens agreed so far
     snapshot: Optional[StageSet] = None  # who counts, with what stake (the computation's, from its start)
+    proposal: Optional[bytes] = None  # text chunk: the proposed stage output the round verifies
+    start: int = 0  # text chunk: first position (end = start + positions of `input`)
+    end: int = 0
+    tokens_end: int = 0  # text chunk: generated tokens through this chunk
+    epoch: int = 0
+    verdict: Optional[bool] = None  # text chunk: accepted (True) or rejected (False) once decided
+    winner_hash: Optional[bytes] = None
+    votes_by_verdict: dict = field(default_factory=dict)  # text chunk: verdict byte -> TaskVote
+    canaries: dict = field(default_factory=dict)  # text chunk: address -> canary Task (outside the tally)
 
     def ballots(self) -> dict[bytes, bytes]:
         """{validator address: vote hash} of the submitted results."""
@@ -119,6 +133,7 @@ class Computation:
     generation: Any = None
     sets: dict = field(default_factory=dict)  # stage -> StageSet snapshot taken when the computation started
     max_tokens: Optional[int] = None  # text models: the answer's length limit
+    text: Any = None  # text_rounds.TextState while a text computation runs
 
     @property
     def request_hash(self) -> bytes:
@@ -166,7 +181,10 @@ class Scheduler:
                  notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
                  task_timeout: float = TASK_TIMEOUT, codec_loader: Callable[[], Any] = None,
                  max_new_tokens: int = 32, join_delay: float = JOIN_DELAY,
-                 heartbeat_grace: float = HEARTBEAT_GRACE) -> None:
+                 heartbeat_grace: float = HEARTBEAT_GRACE, chunk_tokens: int = 0) -> None:
+        from ai.models.decoding import CHUNK_TOKENS
+
+        chunk_tokens = chunk_tokens or CHUNK_TOKENS
         self.records = records
         self.chain_id = chain_id
         self.manifests = manifests  # model_id -> Manifest registered on the node
@@ -190,6 +208,10 @@ class Scheduler:
         stages = [(m, st) for m in manifests if m in MODELS for st in range(MODELS[m].num_stages)]
         self.sets = ActiveSets(stages, join_delay, heartbeat_grace, epochs=self.counters.get("set_epochs"),
                                publish=self._publish_set)
+        self._proposals: dict[str, str] = {}  # open propose task id -> computation id
+        self._running_text: set[str] = set()
+        self._canaries_sent: collections.Counter = collections.Counter()
+        self.chunk_tokens = chunk_tokens
         self._recover()
 
     def _publish_set(self, s: StageSet) -> None:
@@ -486,10 +508,9 @@ class Scheduler:
             comp.sets = {st: self.sets.snapshot(model_id, st) for st in range(MODELS[model_id].num_stages)}
             if generation is not None:
                 comp.generation = generation
-                first = comp.generation.stage0_input()
+                self._text_start(comp, notes)
             else:
-                first = comp.input
-            self._start_round(comp, 0, 0, first, notes)
+                self._start_round(comp, 0, 0, comp.input, notes)
             self._persist(comp)
         self._send(notes)
         return comp
@@ -497,6 +518,8 @@ class Scheduler:
     def _new_generation(self, prompt: bytes, max_tokens: int):
         from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
+        if max_tokens < 1:
+            raise AIError(f"max_tokens must be at least 1 for a quorum answer, got {max_tokens}")
         try:
             return new_generation(self._codec_loader(), prompt, max_tokens)
         except InvalidInputError as exc:
@@ -511,8 +534,6 @@ class Scheduler:
         now = time.time()
         snap = comp.sets[stage]
         rnd = Round(step, stage, data, len(snap.stakes), snap.required, snapshot=snap)
-        if comp.generation is not None and stage == MODELS[comp.model_id].num_stages - 1:
-            rnd.prefix_ids = list(comp.generation.generated)
         comp.round = rnd
         candidates = self.eligible(comp.model_id, stage, now, snap)
         reachable = snap.weight(v.address for v in candidates)
@@ -533,6 +554,9 @@ class Scheduler:
             assigned += snap.stakes[v.address]
 
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
+        if rnd.proposal is not None:
+            self._assign_text(comp, rnd, v, now, notes)
+            return
         single = MODELS[comp.model_id].num_stages == 1
         tid = protocol.task_id(comp.id, v.address, rnd.stage, rnd.step, single)
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
@@ -545,7 +569,7 @@ class Scheduler:
 
     def task_json(self, task: Task) -> dict:
         comp = self.computations[task.computation_id]
-        rnd = comp.round
+        rnd = task.round
         out = {
             "task_id": task.task_id,
             "computation_id": comp.id,
@@ -557,32 +581,36 @@ class Scheduler:
             "deadline": task.deadline,
             "request_hash": "0x" + comp.request_hash.hex(),
         }
-        if rnd is not None and (rnd.step, rnd.stage) == (task.step, task.stage) and task.status == "Assigned":
-            out["input"] = rnd.input.hex()
-            if rnd.prefix_ids is not None:
-                out["prefix_ids"] = rnd.prefix_ids
-                sampling = getattr(comp.generation, "sampling", None)  # chat (issue 16): how the last stage picks
-                if sampling is not None and not sampling.greedy:
-                    out["sampling"] = sampling.to_json()
+        if rnd is not None and task.status == "Assigned" and comp.status == "Running":
+            if task.payload is not None:
+                out.update(task.payload)
+            else:
+                out["input"] = rnd.input.hex()
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
         """The vote an honest validator signs for `output` in this round."""
         info = MODELS[comp.model_id]
         final = rnd.stage == info.num_stages - 1
-        result_hash = protocol.ZERO32
-        if final:
-            result_hash = keccak(self._result_so_far(comp, rnd, output))
+        if rnd.proposal is not None:  # a text chunk: the verdict byte, 1 accept / 0 reject
+            if output not in (b"\x00", b"\x01"):
+                raise ValueError("a text chunk verdict is one byte: 01 accept, 00 reject")
+            if output not in rnd.votes_by_verdict:  # every submission of a round signs one of two votes
+                result_hash = protocol.ZERO32
+                if final:
+                    result_hash = keccak(self._chunk_text(comp, rnd).encode("utf-8"))
+                rnd.votes_by_verdict[output] = TaskVote(
+                    self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
+                    verdict_commitment(comp.model_id, rnd.stage, rnd.proposal, output == b"\x01"), result_hash)
+            return rnd.votes_by_verdict[output]
+        result_hash = keccak(output) if final else protocol.ZERO32
         return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
                         keccak(rnd.input), commitment(comp.model_id, rnd.stage, output), result_hash)
 
-    def _result_so_far(self, comp: Computation, rnd: Round, output: bytes) -> bytes:
-        if comp.generation is None:
-            return output
+    def _chunk_text(self, comp: Computation, rnd: Round) -> str:
         from ai.models.tensorio import decode_tensor
 
-        token = int(decode_tensor(output)[0])
-        return comp.generation.codec.decode(list(rnd.prefix_ids) + [token]).encode("utf-8")
+        return comp.generation.codec.decode([int(t) for t in decode_tensor(rnd.proposal)])
 
     def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
         notes: list = []
@@ -599,8 +627,10 @@ class Scheduler:
             if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
-            rnd = comp.round
+            rnd = task.round
             v = self.validators[address]
+            if task.canary is not None:
+                return self._judge_canary(comp, task, v, output, signature)
             try:
                 vote = self.vote_for(comp, rnd, output)
             except (InvalidInputError, ValueError, IndexError) as exc:
@@ -615,6 +645,35 @@ class Scheduler:
             self._settle(comp, rnd, notes)
         self._send(notes)
         return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _judge_canary(self, comp: Computation, task: Task, v: Validator, output: bytes, signature: bytes) -> dict:
+        """A verifier that accepts a canary signed a wrong output without checking it: slashed."""
+        rnd = task.round
+        if output not in (b"\x00", b"\x01"):
+            raise AIError("a text chunk verdict is one byte: 01 accept, 00 reject")
+        result_hash = protocol.ZERO32
+        if rnd.stage == MODELS[comp.model_id].num_stages - 1:
+            from ai.models.tensorio import decode_tensor
+
+            tokens = [int(t) for t in decode_tensor(task.canary)]
+            result_hash = keccak(comp.generation.codec.decode(tokens).encode("utf-8"))
+        vote = TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
+                        verdict_commitment(comp.model_id, rnd.stage, task.canary, output == b"\x01"), result_hash)
+        ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+        if not ok:
+            raise AIError(f"result signature does not verify under the registered keys of {to_syn(v.address)}: {why}")
+        task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
+        task.latency = time.time() - task.assigned_at
+        if output == b"\x01":
+            penalty = economics.slash(v)
+            self._maybe_remove(v)
+            comp.text.excluded.add(v.address)
+            log.warning("validator %s accepted a wrong %s stage %d chunk %d without checking: slashed %d wei",
+                        to_syn(v.address), comp.id, rnd.stage, rnd.step, penalty)
+        else:
+            economics.agreed(v, task.latency)
+        self.records.write(validators={v.address: v.to_record()})
+        return {"success": True, "task_id": task.task_id, "status": task.status}
 
     def _judge_late(self, task: Task, output: bytes, signature: bytes) -> None:
         """A signed answer that arrives after its round was decided still counts against a liar."""
@@ -643,9 +702,16 @@ class Scheduler:
         if best is not None:
             self._decide(comp, rnd, best, notes)
             return
+        snap = rnd.snapshot
+        if rnd.proposal is not None and not rnd.can_decide():
+            rejects = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.output == b"\x00"]
+            if 2 * snap.weight(t.address for t in rejects) > snap.total:  # a stake majority rejects: the proposal is wrong
+                self._decide(comp, rnd, rejects[0].vote_hash, notes)
+                return
         while not rnd.can_decide():
             now = time.time()
-            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in rnd.tasks]
+            skip = set(rnd.tasks) | (comp.text.excluded if comp.text is not None else set())  # a canary's holder may step in
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, snap) if v.address not in skip]
             if not spare:
                 snap = rnd.snapshot
                 top = max(snap.tally(rnd.ballots()).values(), default=0)
@@ -657,49 +723,347 @@ class Scheduler:
             self._assign(comp, rnd, spare[0], now, notes)
 
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
+        rnd.winner_hash = winner
         winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
         losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
         for t in rnd.tasks.values():
             if t.status == "Assigned":
                 t.status, t.winner = "Closed", winner
+                if rnd.proposal is not None:  # a spare's verification is no longer needed: spare its CPU
+                    notes.append((t.address, {"kind": "close", "task_id": t.task_id, "computation_id": comp.id}))
+                    comp.text.gaps.add((t.address, rnd.stage))  # its cache may now lack this chunk
         for t in losers:
             penalty = economics.slash(self.validators[t.address])
             self._burn(penalty)
             log.warning("validator %s signed a losing result in %s: slashed %d wei (burned)", to_syn(t.address),
                         comp.id, penalty)
             self._maybe_remove(self.validators[t.address])
+            if comp.text is not None:
+                comp.text.excluded.add(t.address)  # a liar neither proposes, verifies nor is paid here again
         for t in winners:
             economics.agreed(self.validators[t.address], t.latency)
-        paid = economics.share_fee(MODELS[comp.model_id].gas_price // 100,
-                                   [(self.validators[t.address], t.latency) for t in winners])
-        self.counters["rewards"] += sum(paid.values())
+        if comp.text is None:  # text rounds are paid when the answer is agreed (a rejected proposal earns nothing)
+            paid = economics.share_fee(MODELS[comp.model_id].gas_price // 100,
+                                       [(self.validators[t.address], t.latency) for t in winners])
+            self.counters["rewards"] += sum(paid.values())
         comp.validators |= {t.address for t in rnd.tasks.values()}
         comp.rounds_done += 1
         output = winners[0].output
         info = MODELS[comp.model_id]
         touched = {t.address: self.validators[t.address].to_record() for t in winners + losers}
+        if comp.text is not None:
+            self._text_decided(comp, rnd, winner, winners, output == b"\x01", notes)
+            self.records.write(validators={**touched, **self._text_touched(comp)}, counters=self.counters)
+            return
         if rnd.stage < info.num_stages - 1:
             self._start_round(comp, rnd.step, rnd.stage + 1, output, notes)
-        elif comp.generation is not None and not comp.generation.accept(output):
-            self._start_round(comp, rnd.step + 1, 0, comp.generation.stage0_input(), notes)
         else:
-            result = comp.generation.text.encode("utf-8") if comp.generation is not None else output
-            vote = rnd.votes[winner]
-            if vote.result_hash != keccak(result):
-                self._fail(comp, "the quorum's result hash does not match the agreed output")
-                return
-            snap = rnd.snapshot
-            cert = QuorumCertificate(winner, LEVEL, snap.set_id, 1,
-                                     tuple((self.validators[t.address].public_keys, t.signature) for t in winners),
-                                     snap.epoch)
-            comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
-                                "signers": [to_syn(t.address) for t in winners],
-                                "signed_stake": str(snap.weight(t.address for t in winners)),
-                                "total_stake": str(snap.total), "required_stake": str(snap.required),
-                                "threshold": "%d/%d" % snap.threshold, "epoch": snap.epoch,
-                                "set_id": str(cert.set_id), "level": LEVEL.title}
-            self._complete(comp, result)
+            self._certify_and_complete(comp, rnd, winner, winners, output)
         self.records.write(validators=touched, counters=self.counters)
+
+    def _certify_and_complete(self, comp: Computation, rnd: Round, winner: bytes, winners: list, result: bytes) -> None:
+        vote = rnd.votes[winner]
+        if vote.result_hash != keccak(result):
+            self._fail(comp, "the quorum's result hash does not match the agreed output")
+            return
+        snap = rnd.snapshot
+        cert = QuorumCertificate(winner, LEVEL, snap.set_id, 1,
+                                 tuple((self.validators[t.address].public_keys, t.signature) for t in winners),
+                                 snap.epoch)
+        comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
+                            "signers": [to_syn(t.address) for t in winners],
+                            "signed_stake": str(snap.weight(t.address for t in winners)),
+                            "total_stake": str(snap.total), "required_stake": str(snap.required),
+                            "threshold": "%d/%d" % snap.threshold, "epoch": snap.epoch,
+                            "set_id": str(cert.set_id), "level": LEVEL.title}
+        self._complete(comp, result)
+
+    # -- text generation: one proposal, verified a chunk per round (ai.scheduler.text_rounds) --
+    def _open_rounds(self, comp: Computation) -> list:
+        if comp.text is not None:
+            return [r for r in comp.text.rounds.values() if r.verdict is None]
+        return [comp.round] if comp.round is not None else []
+
+    def _text_start(self, comp: Computation, notes: list) -> None:
+        comp.text = text_rounds.TextState(comp.generation, MODELS[comp.model_id].num_stages, self.chunk_tokens)
+        self._text_propose(comp, notes)
+
+    def _proposing(self) -> collections.Counter:
+        busy = collections.Counter()
+        for cid in self._running_text:
+            st = self.computations[cid].text
+            busy.update({p.address for p in st.proposers})
+        return busy
+
+    def _choose_proposers(self, comp: Computation) -> Optional[list]:
+        """(first stage, last stage, validator) ranges: one validator for all stages if one holds them,
+        else the fewest consecutive ranges; the least busy eligible holder first."""
+        st, now = comp.text, time.time()
+        cands = [[v for v in self.eligible(comp.model_id, k, now) if v.address not in st.excluded]
+                 for k in range(st.num_stages)]
+        if not all(cands):
+            return None
+        busy = self._proposing()
+        holders = [{v.address for v in c} for c in cands]
+        whole = [v for v in cands[0] if all(v.address in h for h in holders)]
+        if whole:
+            return [(0, st.num_stages - 1, min(whole, key=lambda v: busy[v.address]))]
+        out, k = [], 0
+        while k < st.num_stages:
+            def reach(v):
+                j = k
+                while j + 1 < st.num_stages and v.address in holders[j + 1]:
+                    j += 1
+                return j
+            v = min(cands[k], key=lambda v: (-reach(v), busy[v.address]))
+            out.append((k, reach(v), v))
+            k = reach(v) + 1
+        return out
+
+    def _text_propose(self, comp: Computation, notes: list) -> None:
+        """(Re)start the proposal from the tokens agreed so far, with fresh proposers."""
+        st = comp.text
+        for rnd in self._open_rounds(comp):
+            for t in rnd.tasks.values():
+                t.status = "Closed" if t.status == "Assigned" else t.status
+        self._text_end(comp, keep=True)
+        st.reset(st.epoch + 1)
+        if st.epoch > 1:
+            log.info("%s: proposing again from %d agreed tokens", comp.id, len(comp.generation.generated))
+        chosen = self._choose_proposers(comp)
+        if chosen is None:
+            self._fail(comp, f"Validator AI task assignment failed: no eligible validator holds every stage of "
+                             f"{comp.model_id} to propose with")
+            return
+        proposers = []
+        for first, last, v in chosen:
+            tid = f"{comp.id}_e{st.epoch}_propose_st{first}-{last}_task_{to_syn(v.address)}"
+            p = text_rounds.Proposer(tid, v.address, first, last, st.epoch)
+            st.by_task[tid] = p
+            self._proposals[tid] = comp.id
+            proposers += [p] * (last - first + 1)
+        st.proposers = proposers
+        self._running_text.add(comp.id)
+        gen = comp.generation
+        for p in st.by_task.values():
+            comp.validators.add(p.address)
+            task = {"kind": "propose", "task_id": p.task_id, "computation_id": comp.id,
+                    "validator_address": to_syn(p.address), "model_id": comp.model_id, "status": "Assigned",
+                    "stage": p.first, "first_stage": p.first, "last_stage": p.last, "step": 0, "epoch": st.epoch,
+                    "request_hash": "0x" + comp.request_hash.hex(), "prompt_len": st.prompt_len,
+                    "agreed": len(gen.generated), "limits": gen.limits.to_json(), "rule": gen.rule,
+                    "chunk_tokens": st.chunk_tokens, "deadline": time.time() + self.task_timeout}
+            if p.first == 0:
+                task["ids"] = gen.prompt_ids + list(gen.generated)
+            p.task = task
+            notes.append((p.address, task))
+
+    def relay(self, task_id: str, address: bytes, stage: int, start: int, data: bytes, signature: bytes) -> dict:
+        """A proposer's signed stage output: recorded, forwarded to the next stage's proposer, and
+        verification rounds opened for every chunk it completes."""
+        notes: list = []
+        with self._lock:
+            cid = self._proposals.get(task_id)
+            v = self.validator(address)
+        if cid is None:
+            raise AIError(f"unknown proposal task {task_id[:120]}")
+        self._verify(v, protocol.relay_message(self.chain_id, cid, stage, start, data), signature, "relay")
+        with self._lock:
+            comp = self.computations[cid]
+            st = comp.text
+            p = st.by_task.get(task_id) if st is not None and comp.status == "Running" else None
+            if p is None:
+                raise AIError(f"proposal {task_id} is closed (the computation ended or is proposed again)")
+            if p.address != address:
+                raise AIError(f"proposal {task_id} is not assigned to {to_syn(address)}")
+            try:
+                forward = text_rounds.accept_relay(st, p, stage, start, data)
+            except (text_rounds.RelayError, InvalidInputError) as exc:
+                raise AIError(f"relay refused: {exc}") from None
+            st.wire_bytes += 2 * len(data)
+            if forward is not None:
+                forward["computation_id"] = cid
+                notes.append((st.by_task[forward["task_id"]].address, forward))
+                st.wire_bytes += 2 * len(data)
+            self._open_chunks(comp, notes)
+        self._send(notes)
+        return {"success": True}
+
+    def _open_chunks(self, comp: Computation, notes: list) -> None:
+        st = comp.text
+        while comp.status == "Running" and st.chunk_ready(st.next_chunk):
+            chunk = st.next_chunk
+            st.next_chunk += 1
+            for stage in range(st.num_stages):
+                self._open_text_round(comp, chunk, stage, notes)
+                if comp.status != "Running":
+                    return
+
+    def _open_text_round(self, comp: Computation, chunk: int, stage: int, notes: list) -> None:
+        from ai.models.decoding import chunk_bounds
+
+        st, now = comp.text, time.time()
+        _, tokens_end, start, end = chunk_bounds(st.prompt_len, chunk, len(st.tokens), st.chunk_tokens)
+        snap = comp.sets[stage]
+        rnd = Round(chunk, stage, st.stage_input(stage, start, end), len(snap.stakes), snap.required, snapshot=snap,
+                    proposal=st.proposal(stage, chunk), start=start, end=end, tokens_end=tokens_end, epoch=st.epoch)
+        st.rounds[(chunk, stage)] = rnd
+        proposer = self.validators.get(st.proposers[stage].address)
+        others = [v for v in self.eligible(comp.model_id, stage, now, snap)
+                  if v.address != proposer.address and v.address not in st.excluded]
+        chosen = self._cover(snap, [proposer], others)
+        if chosen is None:
+            reachable = snap.weight([proposer.address] + [v.address for v in others])
+            self._fail(comp, f"Validator AI task assignment failed: eligible holders of {comp.model_id} stage {stage} "
+                             f"hold {reachable} wei of {snap.total}; the threshold "
+                             f"{snap.threshold[0]}/{snap.threshold[1]} needs {snap.required} wei")
+            return
+        if random.random() < text_rounds.CANARY_RATE:  # only where the others still decide without the target
+            for target in sorted(chosen, key=lambda v: (self._canaries_sent[v.address], random.random())):
+                alt = self._cover(snap, [proposer], [v for v in others if v is not target])
+                if alt is None:
+                    continue
+                chosen = alt
+                self._canaries_sent[target.address] += 1
+                first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
+                self._assign_text(comp, rnd, target, now, notes,
+                                  canary=text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token))
+                break
+        for v in [proposer] + chosen:
+            self._assign_text(comp, rnd, v, now, notes)
+
+    @staticmethod
+    def _cover(snap: StageSet, first: list, others: list) -> Optional[list]:
+        """`others` taken in order after `first` until their stake meets the threshold (no spare for text)."""
+        chosen, weight = [], snap.weight(v.address for v in first)
+        for v in others:
+            if snap.met(weight):
+                break
+            chosen.append(v)
+            weight = snap.weight([v.address for v in first] + [c.address for c in chosen])
+        return chosen if snap.met(weight) else None
+
+    def _assign_text(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list,
+                     canary: Optional[bytes] = None) -> None:
+        st = comp.text
+        tid = f"{comp.id}_e{rnd.epoch}_c{rnd.step}_st{rnd.stage}_task_{to_syn(v.address)}"
+        if v.address in rnd.canaries:  # the canary's holder steps in as a spare: a second task of the round
+            tid += "_spare"
+        task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd,
+                    canary=canary)
+        payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,
+                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule}
+        last = rnd.stage == st.num_stages - 1
+        if v.address == st.proposers[rnd.stage].address:
+            payload["self_check"] = True  # the proposer signs what it relayed, from its own record
+            if last:
+                payload["proposal"] = rnd.proposal.hex()  # all tokens: a re-proposal's proposer lacks the agreed ones
+        else:
+            payload["proposal"] = (rnd.proposal if canary is None else canary).hex()
+            prev = st.rounds.get((rnd.step - 1, rnd.stage))
+            cont = (prev is not None and (v.address in prev.tasks or v.address in prev.canaries)
+                    and (v.address, rnd.stage) not in st.gaps)
+            st.gaps.discard((v.address, rnd.stage))
+            frm = rnd.start if rnd.stage > 0 and cont else 0  # stage 0's ids are tiny: always all of them
+            payload["input_from"] = frm
+            upstream = st.rounds.get((rnd.step, rnd.stage - 1)) if rnd.stage > 0 else None
+            if (frm == rnd.start and upstream is not None and v.address in upstream.tasks
+                    and v.address != st.proposers[rnd.stage - 1].address):
+                payload["input_ref"] = "upstream proposal"  # the proposal of its task for the stage before
+            else:
+                payload["input"] = (rnd.input if frm == rnd.start else st.stage_input(rnd.stage, frm, rnd.end)).hex()
+        st.wire_bytes += sum(len(payload.get(x, "")) for x in ("input", "proposal"))
+        task.payload = payload
+        if canary is None:
+            rnd.tasks[v.address] = task
+        else:
+            rnd.canaries[v.address] = task
+        self._tasks[tid] = task
+        while len(self._tasks) > MAX_TASKS_KEPT:
+            self._tasks.popitem(last=False)
+        notes.append((v.address, self.task_json(task)))
+
+    def _text_decided(self, comp: Computation, rnd: Round, winner: bytes, winners: list, accepted: bool,
+                      notes: list) -> None:
+        from ai.models.decoding import chunk_bounds
+
+        st = comp.text
+        rnd.verdict = accepted
+        if rnd.epoch != st.epoch:
+            return
+        if not accepted:
+            self._text_reject(comp, rnd, winner, notes)
+            return
+        st.accepted.setdefault(rnd.step, set()).add(rnd.stage)
+        while len(st.accepted.get(st.agreed_chunks, ())) == st.num_stages:
+            chunk = st.agreed_chunks
+            first, end, _, _ = chunk_bounds(st.prompt_len, chunk, len(st.tokens), st.chunk_tokens)
+            st.agreed_chunks += 1
+            if comp.generation.extend(st.tokens[first:end]):
+                final = st.rounds[(chunk, st.num_stages - 1)]
+                win = [t for t in final.tasks.values() if t.status == "Submitted" and t.vote_hash == final.winner_hash]
+                self._text_pay(comp)
+                self._text_end(comp)
+                self._certify_and_complete(comp, final, final.winner_hash, win, comp.generation.text.encode("utf-8"))
+                return
+
+    def _text_pay(self, comp: Computation) -> None:
+        """Each certified round of the agreed answer pays its signers, but none who lied in this computation."""
+        st = comp.text
+        fee = MODELS[comp.model_id].gas_price // 100
+        for (chunk, _), rnd in sorted(st.rounds.items()):
+            if rnd.verdict and chunk < st.agreed_chunks:
+                winners = [(self.validators[t.address], t.latency) for t in rnd.tasks.values()
+                           if t.status == "Submitted" and t.vote_hash == rnd.winner_hash and t.address not in st.excluded]
+                paid = economics.share_fee(fee, winners)
+                self.counters["rewards"] += sum(paid.values())
+                st.touched |= set(paid)
+
+    def _text_reject(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
+        st = comp.text
+        p = st.proposers[rnd.stage]
+        v = self.validators[p.address]
+        own = rnd.tasks.get(p.address)
+        if own is None or own.status != "Submitted" or own.vote_hash == winner:  # not slashed as a loser yet
+            penalty = economics.slash(v)
+            self._maybe_remove(v)
+            log.warning("validator %s proposed a rejected %s stage %d chunk %d: slashed %d wei",
+                        to_syn(v.address), comp.id, rnd.stage, rnd.step, penalty)
+        st.excluded.add(p.address)
+        st.touched.add(p.address)
+        self._text_propose(comp, notes)
+
+    def _text_stalled(self, comp: Computation, notes: list) -> None:
+        st = comp.text
+        p = text_rounds.stalled_proposer(st)
+        if p is None:
+            st.last_progress = time.time()  # verification is what runs now: its tasks have deadlines
+            return
+        economics.timed_out(self.validators[p.address])
+        st.excluded.add(p.address)
+        st.touched.add(p.address)
+        log.warning("proposer %s stalled on %s: proposing again with another", to_syn(p.address), comp.id)
+        self._text_propose(comp, notes)
+
+    def _text_touched(self, comp: Computation) -> dict:
+        st = comp.text
+        out = {a: self.validators[a].to_record() for a in st.touched if a in self.validators}
+        st.touched.clear()
+        return out
+
+    def _text_end(self, comp: Computation, keep: bool = False) -> None:
+        """Tell the proposers to drop their caches; free the proposal (unless it is proposed again)."""
+        st = comp.text
+        for p in st.by_task.values():
+            self._proposals.pop(p.task_id, None)
+            try:
+                self.notify(p.address, {"kind": "end", "task_id": p.task_id, "computation_id": comp.id,
+                                        "epoch": p.epoch, "final": not keep})
+            except Exception:
+                log.exception("task notification failed")
+        if not keep:
+            self._running_text.discard(comp.id)
+            st.by_task, st.hidden = {}, []
 
     def _maybe_remove(self, v: Validator) -> None:
         """A validator slashed below the minimum stake leaves the sets (at the next refresh) until it tops up."""
@@ -713,15 +1077,20 @@ class Scheduler:
         comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
         self.counters["completed"] += 1
         self.counters["total_time"] += comp.finished - comp.created
+        if comp.text is not None:
+            log.info("%s completed in %.2f s: %d tokens, %d rounds, proposed %d time(s)", comp.id,
+                     comp.finished - comp.created, len(comp.generation.generated), comp.rounds_done, comp.text.epoch)
         # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
         self._persist(comp, {self.answer_key(comp.model_id, comp.request_hash, comp.max_tokens): comp.id})
         self._done.notify_all()
         self.on_finish(comp)
 
     def _fail(self, comp: Computation, reason: str) -> None:
-        if comp.round is not None:
-            for t in comp.round.tasks.values():
+        for rnd in self._open_rounds(comp):
+            for t in rnd.tasks.values():
                 t.status = "Closed" if t.status == "Assigned" else t.status
+        if comp.text is not None:
+            self._text_end(comp)
         comp.status, comp.reason, comp.finished, comp.round = "Failed", reason, time.time(), None
         self.counters["failed"] += 1
         log.warning("computation %s failed: %s", comp.id, reason)
@@ -749,23 +1118,27 @@ class Scheduler:
                 if now - comp.created > COMPUTATION_TIMEOUT:
                     self._fail(comp, f"Consensus timeout: no result after {COMPUTATION_TIMEOUT:.0f} s")
                     continue
-                rnd = comp.round
-                overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
-                for t in overdue:
-                    t.status = "TimedOut"
-                    v = self.validators[t.address]
-                    penalty = economics.timed_out(v)
-                    if penalty:  # accepting tasks and never answering, repeatedly: stake too, and out
-                        self._burn(penalty)
-                        v.attestation_valid, v.lapsed = False, True
-                        v.attestation_error = (f"excluded: {v.missed_in_row} assigned tasks in a row never answered "
-                                               f"(slashed {penalty} wei); attest again to return")
-                        log.warning("validator %s excluded for stalling: slashed %d wei (burned)",
-                                    to_syn(v.address), penalty)
-                        self._maybe_remove(v)
-                if overdue:
-                    self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
-                    self._settle(comp, rnd, notes)
+                if comp.text is not None and now - comp.text.last_progress > self.task_timeout:
+                    self._text_stalled(comp, notes)
+                for rnd in self._open_rounds(comp):
+                    if comp.status != "Running":
+                        break
+                    overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
+                    for t in overdue:
+                        t.status = "TimedOut"
+                        v = self.validators[t.address]
+                        penalty = economics.timed_out(v)
+                        if penalty:  # accepting tasks and never answering, repeatedly: stake too, and out
+                            self._burn(penalty)
+                            v.attestation_valid, v.lapsed = False, True
+                            v.attestation_error = (f"excluded: {v.missed_in_row} assigned tasks in a row never "
+                                                   f"answered (slashed {penalty} wei); attest again to return")
+                            log.warning("validator %s excluded for stalling: slashed %d wei (burned)",
+                                        to_syn(v.address), penalty)
+                            self._maybe_remove(v)
+                    if overdue:
+                        self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
+                        self._settle(comp, rnd, notes)
         self._send(notes)
 
     def wait(self, cid: str, timeout: float) -> Computation:
@@ -807,4 +1180,7 @@ class Scheduler:
 
     def tasks_for(self, address: bytes) -> list[dict]:
         with self._lock:
-            return [self.task_json(t) for t in self._tasks.values() if t.address == address and t.status == "Assigned"]
+            proposals = [self.computations[cid].text.by_task[tid].task for tid, cid in self._proposals.items()
+                         if self.computations[cid].text.by_task[tid].address == address]
+            return proposals + [self.task_json(t) for t in self._tasks.values()
+                                if t.address == address and t.status == "Assigned"]

@@ -2,8 +2,16 @@
 
 It talks to the node over JSON-RPC only (any machine that reaches the node):
 tasks arrive on a WebSocket subscription (`synergy_aiTasks`), with polling of
-`synergy_getValidatorAITasks` as a fallback, and results go back through
-`synergy_submitAIPartialResult` signed by the validator's registered PQC keys.
+`synergy_getValidatorAITasks` as a fallback, and results go back on that same
+WebSocket (`synergy_submitAIPartialResult`, HTTP when it is down) signed by the
+validator's registered PQC keys.
+
+Text computations (`ai.scheduler.text_rounds`): a *propose* task starts a
+decoding thread over the stages it names (KV caches; outputs relayed, signed,
+with `synergy_relayAIState`; a remote stage's outputs arrive as *relay*
+messages on the task feed); *verify* tasks check one chunk of one stage in a
+single forward pass on top of a per-(computation, stage) cache of the agreed
+positions. Proposals and verification run on separate threads.
 
 `Behaviour` exists for fault testing (lie, forge, replay, stall, crash): the
 honest path is the default and the others are opt-in from the command line.
@@ -11,10 +19,13 @@ honest path is the default and the others are opt-in from the command line.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import platform
+import queue
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -34,6 +45,9 @@ log = logging.getLogger("aivm.validator")
 VERSION = "aivm-validator/0.1.0"
 HEARTBEAT_EVERY = 1.0
 POLL_EVERY = 2.0
+PROPOSAL_IDLE = 120.0  # a proposal thread waiting this long for its input gives up
+VERIFY_CACHES = 24  # (computation, stage) KV caches a verifier keeps
+WS_CALL_TIMEOUT = 60.0
 RECONNECT_EVERY = 1.0  # seconds between tries while the node is unreachable
 WATCHDOG_EVERY = 0.5
 
@@ -43,6 +57,7 @@ class Behaviour:
     """How this validator misbehaves, for fault tests (honest by default)."""
 
     lie: bool = False  # compute, then sign a wrong answer
+    lazy: bool = False  # text verifier: accept every proposal without running the model
     forge: bool = False  # sign with a key that is not registered
     replay: bool = False  # submit each signed result twice (the second must be refused)
     delay: float = 0.0  # seconds to stall before answering (a timeout when longer than the deadline)
@@ -55,14 +70,14 @@ class Behaviour:
             name, _, value = part.partition("=")
             if name == "honest":
                 continue
-            if name in ("lie", "forge", "replay"):
+            if name in ("lie", "forge", "replay", "lazy"):
                 setattr(b, name, True)
             elif name == "delay":
                 b.delay = float(value)
             elif name == "crash-after":
                 b.crash_after = int(value)
             else:
-                raise ValueError(f"unknown behaviour {name!r} (honest, lie, forge, replay, delay=S, crash-after=N)")
+                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lazy, forge, replay, delay=S, crash-after=N)")
         return b
 
 
@@ -95,6 +110,15 @@ class Validator:
         self._id = 0
         self.tasks_done = 0
         self._forger = KeySet.generate(keys.level, with_kem=False) if self.behaviour.forge else None
+        self._ws = None
+        self._ws_pending: dict[int, asyncio.Future] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._inboxes: dict[str, queue.Queue] = {}  # propose task id -> inputs for its decoding thread
+        self._records: dict[tuple, dict] = {}  # (computation, epoch, stage) -> what this proposer made
+        self._caches: collections.OrderedDict = collections.OrderedDict()  # (computation, stage) -> StageCache
+        self._relays: Optional[asyncio.Queue] = None
+        self._closed: set[str] = set()
+        self._upstream: collections.OrderedDict = collections.OrderedDict()  # proposals checked, for input_ref
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -103,6 +127,24 @@ class Validator:
         async with self._session.post(self.rpc_url, data=orjson.dumps(body),
                                       headers={"Content-Type": "application/json"}) as resp:
             reply = orjson.loads(await resp.read())
+        if "error" in reply:
+            raise RpcFailure(f"{method}: {reply['error']['message']}")
+        return reply["result"]
+
+    async def call(self, method: str, *params: Any) -> Any:
+        """JSON-RPC on the task WebSocket when it is up (no new HTTP request per result), else HTTP."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return await self.rpc(method, *params)
+        self._id += 1
+        rid = self._id
+        fut = self._loop.create_future()
+        self._ws_pending[rid] = fut
+        try:
+            await ws.send_bytes(orjson.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}))
+            reply = await asyncio.wait_for(fut, WS_CALL_TIMEOUT)
+        finally:
+            self._ws_pending.pop(rid, None)
         if "error" in reply:
             raise RpcFailure(f"{method}: {reply['error']['message']}")
         return reply["result"]
@@ -184,11 +226,14 @@ class Validator:
     # -- running --
     async def run(self) -> None:
         timeout = aiohttp.ClientTimeout(total=120, sock_connect=5)
+        self._loop = asyncio.get_running_loop()
+        self._relays = asyncio.Queue()
         async with aiohttp.ClientSession(timeout=timeout) as self._session:
             watchdog = asyncio.create_task(self._watchdog())
             await asyncio.to_thread(self.load_models)
             await self._join_when_reachable()
-            loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker(), watchdog]
+            loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker(), watchdog,
+                     self._relay_sender()]
             await asyncio.gather(*loops)
 
     async def _watchdog(self) -> None:
@@ -235,15 +280,22 @@ class Validator:
     async def _subscription(self) -> None:
         while True:
             try:
-                async with self._session.ws_connect(self.ws_url, heartbeat=20) as ws:
-                    await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe",
+                async with self._session.ws_connect(self.ws_url, heartbeat=20, max_msg_size=0) as ws:
+                    await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": 0, "method": "eth_subscribe",
                                                     "params": ["synergy_aiTasks", self.syn]}).decode())
+                    self._ws = ws
                     async for msg in ws:
                         data = orjson.loads(msg.data)
                         if data.get("method") == "eth_subscription":
                             self._offer(data["params"]["result"])
+                        elif data.get("id") in self._ws_pending:
+                            fut = self._ws_pending.pop(data["id"])
+                            if not fut.done():
+                                fut.set_result(data)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.debug("task subscription dropped: %s", exc)
+            finally:
+                self._ws = None
             await asyncio.sleep(1.0)
 
     async def _polling(self) -> None:
@@ -256,14 +308,51 @@ class Validator:
                 log.debug("task poll failed: %s", exc)
 
     def _offer(self, task: dict) -> None:
-        if task.get("task_id") in self._seen or "input" not in task:
+        kind = task.get("kind")
+        if kind == "relay":  # the input of a proposal running here: straight to its thread
+            inbox = self._inboxes.get(task.get("task_id"))
+            if inbox is not None:
+                inbox.put(task)
+            return
+        if kind == "close":  # decided without this task: skip it if it has not started
+            self._closed.add(task.get("task_id"))
+            return
+        if kind == "end":
+            inbox = self._inboxes.pop(task.get("task_id"), None)
+            if inbox is not None:
+                inbox.put(None)
+            for key in [k for k in self._records if k[:2] == (task.get("computation_id"), task.get("epoch"))]:
+                del self._records[key]
+            if task.get("final"):
+                for key in [k for k in self._caches if k[0] == task.get("computation_id")]:
+                    del self._caches[key]
+            return
+        if task.get("task_id") in self._seen:
+            return
+        if kind == "propose":
+            self._seen.add(task["task_id"])
+            inbox = self._inboxes[task["task_id"]] = queue.Queue()
+            threading.Thread(target=self._propose_thread, args=(task, inbox), daemon=True,
+                             name=f"propose-{task['task_id'][-12:]}").start()
+            return
+        if "input" not in task and "input_ref" not in task and not task.get("self_check"):
             return
         self._seen.add(task["task_id"])
+        if kind == "verify" and "proposal" in task:  # kept on arrival: the next stage's task may refer to it
+            self._upstream[(task["computation_id"], task["epoch"], task["chunk"], task["stage"])] = task["proposal"]
+            while len(self._upstream) > 32:
+                self._upstream.popitem(last=False)
         self._queue.put_nowait(task)
 
     async def _worker(self) -> None:
         while True:
             task = await self._queue.get()
+            if task["task_id"] in self._closed:
+                self._closed.discard(task["task_id"])
+                later = [t for t in self._queue._queue if (t.get("computation_id"), t.get("stage")) ==
+                         (task.get("computation_id"), task.get("stage"))]
+                if not later:  # nothing queued builds on this chunk's cache: skip it
+                    continue
             try:
                 await self.handle(task)
             except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -279,6 +368,8 @@ class Validator:
         """Run the task's model stage and build the vote an honest validator signs."""
         from ai.models.catalog import MODELS
 
+        if task.get("kind") == "verify":
+            return self.verify(task)
         model_id, stage = task["model_id"], task["stage"]
         runner = self._runners[(model_id, stage)]
         data = bytes.fromhex(task["input"])
@@ -293,7 +384,7 @@ class Validator:
         info = MODELS[model_id]
         result_hash = protocol.ZERO32
         if stage == info.num_stages - 1:
-            result_hash = keccak(self._result_so_far(model_id, task, output))
+            result_hash = keccak(output)
         from ai.scheduler.commitments import commitment  # the node recomputes exactly this
 
         vote = TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
@@ -301,14 +392,196 @@ class Validator:
                         result_hash)
         return output, vote
 
-    def _result_so_far(self, model_id: str, task: dict, output: bytes) -> bytes:
-        if "prefix_ids" not in task:
-            return output
-        from ai.models import prompt_codec
+    # -- text: verify one chunk of one stage --
+    def verify(self, task: dict) -> tuple[bytes, TaskVote]:
+        from ai.models.catalog import MODELS
+        from ai.models.decoding import token_rule, verify_chunk
+        from ai.models.pipeline import StageCache
+        from ai.models.tensorio import decode_tensor, encode_tensor
+        from ai.scheduler.commitments import verdict_commitment
+
+        model_id, stage, cid = task["model_id"], task["stage"], task["computation_id"]
+        start, end = task["start"], task["end"]
+        if task.get("self_check"):
+            ok, stage_input, proposal = self._self_check(task)
+        else:
+            proposal = bytes.fromhex(task["proposal"])
+            if "input_ref" in task:  # the proposal this validator got for the stage before
+                data = self._upstream.get((cid, task["epoch"], task["chunk"], stage - 1))
+                if data is None:
+                    raise RpcFailure(f"{task['task_id']}: no upstream proposal here to take the input from")
+                data = bytes.fromhex(data)
+            else:
+                data = bytes.fromhex(task["input"])
+            frm, x = task["input_from"], decode_tensor(data)
+            if self.behaviour.lazy:  # signs accept without checking (a canary catches it)
+                stage_input = encode_tensor(x[:, start - frm:].contiguous())
+                return b"\x01", self._verdict_vote(task, proposal, stage_input, True)
+            key = (cid, stage)
+            cache = self._caches.pop(key, None) or StageCache()
+            cache.truncate(start)  # positions past the chunk's start were proposed again
+            if cache.length < frm:
+                cache = StageCache()
+                if frm:
+                    raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
+            x, frm = x[:, cache.length - frm:], cache.length  # the cache already holds the earlier positions
+            self._caches[key] = cache
+            while len(self._caches) > VERIFY_CACHES:
+                self._caches.popitem(last=False)
+            ok, why = verify_chunk(self._runners[(model_id, stage)], cache, x, start, decode_tensor(proposal),
+                                   token_rule(task.get("rule")), task["prompt_len"])
+            if not ok:
+                log.warning("rejecting %s stage %d chunk %d: %s", cid, stage, task["chunk"], why)
+            if self.behaviour.lie:
+                ok = not ok
+            stage_input = encode_tensor(x[:, start - frm:].contiguous())
+        return (b"\x01" if ok else b"\x00"), self._verdict_vote(task, proposal, stage_input, ok)
+
+    def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
+        from ai.models.catalog import MODELS
+        from ai.models.tensorio import decode_tensor
+        from ai.scheduler.commitments import verdict_commitment
+
+        model_id, stage = task["model_id"], task["stage"]
+        result_hash = protocol.ZERO32
+        if stage == MODELS[model_id].num_stages - 1:
+            from ai.models import prompt_codec
+
+            tokens = [int(t) for t in decode_tensor(proposal)]
+            result_hash = keccak(prompt_codec(self.cache_dir).decode(tokens).encode("utf-8"))
+        return TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
+                        bytes.fromhex(task["request_hash"][2:]), keccak(stage_input),
+                        verdict_commitment(model_id, stage, proposal, ok), result_hash)
+
+    def _self_check(self, task: dict) -> tuple[bool, bytes, bytes]:
+        """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""
+        import torch
+
+        from ai.models.tensorio import decode_tensor, encode_tensor
+
+        rec = self._records.get((task["computation_id"], task["epoch"], task["stage"]))
+        if rec is None:
+            raise RpcFailure(f"no record of proposing {task['computation_id']} stage {task['stage']}")
+        start, end = task["start"], task["end"]
+        inputs = torch.cat(rec["inputs"], dim=1)[:, start:end]
+        if "tokens" in rec:
+            proposal = bytes.fromhex(task["proposal"])
+            first, tokens = rec["first_token"], [int(t) for t in decode_tensor(proposal)]
+            ok = tokens[first:] == rec["tokens"][: max(0, task["tokens_end"] - first)]
+        else:
+            outputs = torch.cat(rec["outputs"], dim=1)
+            ok = outputs.shape[1] >= end
+            proposal = encode_tensor(outputs[:, start:end].contiguous())
+        return ok, encode_tensor(inputs.contiguous()), proposal
+
+    # -- text: propose --
+    def _propose_thread(self, task: dict, inbox: queue.Queue) -> None:
+        try:
+            self._propose(task, inbox)
+        except Exception:
+            log.exception("proposal %s failed", task["task_id"])
+        finally:
+            self._inboxes.pop(task["task_id"], None)
+
+    def _propose(self, task: dict, inbox: queue.Queue) -> None:
+        import torch
+
+        from ai.models.catalog import MODELS
+        from ai.models.decoding import Limits, StageProposer, token_rule
         from ai.models.tensorio import decode_tensor
 
-        token = int(decode_tensor(output)[0])
-        return prompt_codec(self.cache_dir).decode(list(task["prefix_ids"]) + [token]).encode("utf-8")
+        model_id, first, last = task["model_id"], task["first_stage"], task["last_stage"]
+        cid, epoch, tid = task["computation_id"], task["epoch"], task["task_id"]
+        n_stages = MODELS[model_id].num_stages
+        prop = StageProposer([self._runners[(model_id, k)] for k in range(first, last + 1)], token_rule(task["rule"]))
+        from ai.models import prompt_codec
+
+        limits, chunk = Limits.from_json(task["limits"], prompt_codec(self.cache_dir).decode), task["chunk_tokens"]
+        loop = first == 0 and last == n_stages - 1  # every stage here: relay at chunk ends only
+        recs = {k: {"inputs": [], "outputs": []} for k in range(first, last + 1)}
+        for k in recs:
+            self._records[(cid, epoch, k)] = recs[k]
+        if last == n_stages - 1:
+            recs[last].update(tokens=[], first_token=task["agreed"])
+        tokens: list = [None] * task["agreed"]  # the generated tokens (agreed ones unknown unless stage 0 is here)
+        if first == 0:
+            tokens = list(task["ids"][task["prompt_len"]:])
+        pending: dict[int, list] = {k: [] for k in recs}  # (start, tensor) not relayed yet
+
+        def flush() -> None:
+            for k, items in pending.items():
+                if items:
+                    data = torch.cat([t for _, t in items], dim=1 if k < n_stages - 1 else 0)
+                    self._send_relay(tid, cid, k, items[0][0], data)
+                    items.clear()
+
+        def next_input():
+            try:
+                msg = inbox.get(timeout=PROPOSAL_IDLE)
+            except queue.Empty:
+                log.warning("proposal %s: no input for %.0f s, giving up", tid, PROPOSAL_IDLE)
+                return None
+            return None if msg is None else decode_tensor(bytes.fromhex(msg["data"]))
+
+        x = torch.tensor([task["ids"]], dtype=torch.int64) if first == 0 else next_input()
+        pos = 0
+        while x is not None:
+            if first == 0 and x.dim() == 1:  # new tokens from the last stage's proposer
+                tokens += [int(t) for t in x]
+                if limits.done(tokens):
+                    break
+                x = x.reshape(1, -1)
+            outs = prop.feed(x, len(tokens))
+            stage_in = x
+            for k, out in zip(recs, outs):
+                recs[k]["inputs"].append(stage_in)
+                if k < n_stages - 1:
+                    if self.behaviour.lie and k == last and pos >= task["prompt_len"]:  # a wrong hidden state
+                        out = out + torch.randn_like(out) * out.pow(2).mean().sqrt()
+                    recs[k]["outputs"].append(out)
+                    pending[k].append((pos, out))
+                    stage_in = out
+                else:
+                    token = out
+                    if self.behaviour.lie:  # a wrong token (fed back, so the rest follows from it)
+                        token = (out + 1) % 49152
+                    index = len(tokens)
+                    recs[k]["tokens"].append(int(token[0]))
+                    pending[k].append((index, token))
+                    tokens.append(int(token[0]))
+            pos += x.shape[1]
+            done = last == n_stages - 1 and limits.done(tokens)
+            boundary = last == n_stages - 1 and (len(tokens) % chunk == 0 or done)
+            if not loop or boundary:
+                flush()
+            if done:
+                break
+            if loop:
+                x = torch.tensor([[tokens[-1]]], dtype=torch.int64)
+            else:
+                x = next_input()
+        flush()
+
+    def _send_relay(self, tid: str, cid: str, stage: int, start: int, data) -> None:
+        from ai.models.tensorio import encode_tensor
+
+        raw = encode_tensor(data.contiguous())
+        sig = self.sign(protocol.relay_message(self.chain_id, cid, stage, start, raw))
+        self._loop.call_soon_threadsafe(self._relays.put_nowait, (tid, stage, start, raw.hex(), sig))
+
+    async def _relay_sender(self) -> None:
+        """Relays leave in the order they were made (the node refuses gaps), without waiting for replies."""
+        async def reply(call, what):
+            try:
+                await call
+            except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("relay %s: %s", what, exc)
+
+        while True:
+            tid, stage, start, data, sig = await self._relays.get()
+            call = asyncio.ensure_future(self.call("synergy_relayAIState", tid, self.syn, stage, start, data, sig))
+            await asyncio.sleep(0)  # let it send before the next one is taken
+            asyncio.ensure_future(reply(call, f"{tid} stage {stage} at {start}"))
 
     @staticmethod
     def _wrong(model_id: str, stage: int, output: bytes) -> bytes:
@@ -337,10 +610,10 @@ class Validator:
             await asyncio.sleep(self.behaviour.delay)
         output, vote = await asyncio.to_thread(self.compute, task)
         signature = self.sign(vote.message_hash, result=True)
-        await self.rpc("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+        await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
         if self.behaviour.replay:
             try:
-                await self.rpc("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+                await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
                 log.error("a replayed submission was accepted: the node should refuse it")
             except RpcFailure as exc:
                 log.info("replay refused as expected: %s", exc)

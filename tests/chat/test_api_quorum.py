@@ -37,18 +37,24 @@ def client(cluster):
 
 
 def reference(messages, max_tokens, temperature=0.0, top_p=1.0, seed=None, stop=None) -> tuple:
-    """The same text request generated in this process: (full text, finish reason, completion tokens)."""
+    """The same text request generated in this process, decoding with a KV cache as `generate` does
+    (the quorum's proposer path): (full text, finish reason, completion tokens)."""
+    import torch
+
     from ai.models import prompt_codec
+    from ai.models.decoding import StageProposer, token_rule
     from ai.models.pipeline import stage_runner
-    from ai.models.sampling import run_last_stage
+    from ai.models.tensorio import encode_tensor
     from ai.models.text_request import new_generation
 
     data = TextRequest.build(messages, max_tokens, temperature, top_p, seed, stop).encode()
     gen = new_generation(prompt_codec(), data, 32)
-    runners = [stage_runner(i) for i in range(3)]
+    proposer = StageProposer([stage_runner(i) for i in range(3)], token_rule(gen.rule))
+    x = torch.tensor([gen.prompt_ids])
     while not gen.done:
-        x = runners[1].infer(runners[0].infer(gen.stage0_input()))
-        gen.accept(run_last_stage(runners[2], x, gen.sampling, len(gen.generated)))
+        token = proposer.feed(x, len(gen.generated))[-1]
+        gen.accept(encode_tensor(token))
+        x = token.reshape(1, 1)
     return gen.text, gen.finish_reason, len(gen.generated), data
 
 
@@ -231,8 +237,8 @@ def test_retries_and_duplicates_never_start_or_charge_a_second_computation(clust
     assert paid - balance(cluster, DEV0) < 2 * fee  # charged once (fee + one transaction's gas)
 
     # the official client timing out and retrying (x-stainless-retry-count) attaches to the same job
-    # (long enough to outlast the client's three 0.5 s tries and their back-off: 2 of 3 validators decide)
-    body2 = {**body, "max_tokens": 24, "messages": [{"role": "user", "content": "And about blocks?"}]}
+    # long enough to outlast the impatient client's 0.5 s (the quorum decodes at near one-process speed)
+    body2 = {**body, "messages": [{"role": "user", "content": "And about blocks?"}], "max_tokens": 96}
     impatient = openai.OpenAI(base_url=cluster.node.url + "/v1", api_key="unused", max_retries=2, timeout=0.5)
     with pytest.raises(openai.APITimeoutError):
         impatient.chat.completions.create(**body2)

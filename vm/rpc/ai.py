@@ -223,6 +223,22 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
                        _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"), service=service)
 
 
+@method("synergy_relayAIState")
+async def synergy_relay_ai_state(node, task_id: Text, address: Text, stage: Integer, start: Integer, data: Text,
+                                 signature: Text) -> dict:
+    """A text proposer's signed stage output (hidden states of new positions, or new token ids).
+
+    Run on the event loop: it is on every token's critical path, takes the scheduler lock only
+    briefly, and nothing that holds that lock waits for the loop (notifications are queued)."""
+    from ai.scheduler import AIError
+
+    try:
+        return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
+                                         _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
+    except AIError as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+
+
 @method("synergy_getValidatorAIRewards")
 async def synergy_get_validator_ai_rewards(node, address: Text) -> dict:
     s = _ai(node).scheduler
@@ -336,6 +352,9 @@ async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text,
 async def synergy_get_distributed_ai_status(node, computation_id: Text) -> dict:
     c = await _call(_ai(node).scheduler.get, computation_id)
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
+    if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
+        out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,
+                   wire_bytes=c.text.wire_bytes)
     if c.status == "Failed":
         out["reason"] = f"Distributed AI computation failed: {c.reason}"
     return out

@@ -1,0 +1,69 @@
+"""A text proposer's relays, driven by hand: every malformed or forged relay gets a clear refusal."""
+import time
+
+import pytest
+import torch
+
+from ai import protocol
+from ai.models.tensorio import encode_tensor
+from pqc import bundle
+from pqc.keys import KeySet
+from tests.distributed.test_protocol import HandValidator, error
+from tests.nodeproc import start_node
+
+
+@pytest.fixture(scope="module")
+def proposal(tmp_path_factory):
+    from ai.models import get_manifest
+
+    work = tmp_path_factory.mktemp("relay")
+    (work / "cfg.toml").write_text("[node]\nai_task_timeout = 60\nai_cache = false\n")
+    node = start_node(work, "--config", str(work / "cfg.toml"))
+    try:
+        deadline = time.monotonic() + 600
+        while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        chain_id = int(node.rpc("eth_chainId")["result"], 16)
+        v = HandValidator(node, chain_id)
+        node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(10**19))
+        assert "result" in v.register()
+        manifest = get_manifest("distributed_ai_model")
+        shards = [{"model_id": "distributed_ai_model", "stage": i, "sha256": manifest.stage_shard(i).sha256}
+                  for i in range(3)]
+        assert "result" in v.attest(shards)
+        for _ in range(3):
+            assert "result" in v.heartbeat()
+            time.sleep(1.05)
+        cid = node.rpc("synergy_initiateDistributedAI", "distributed_ai_model", b"Hi".hex(), 2)["result"]["computation_id"]
+        tasks = [t for t in v.call("synergy_getValidatorAITasks", v.syn)["result"] if t.get("kind") == "propose"]
+        assert tasks and tasks[0]["computation_id"] == cid and tasks[0]["first_stage"] == 0
+        yield node, v, cid, tasks[0]
+    finally:
+        node.stop()
+
+
+def relay(v, cid, task_id, stage, start, tensor, keys=None, raw=None):
+    data = raw if raw is not None else encode_tensor(tensor)
+    sig = v.sign(protocol.relay_message(v.chain_id, cid, stage, start, data), keys)
+    return v.call("synergy_relayAIState", task_id, v.syn, stage, start, "0x" + data.hex(), sig)
+
+
+def test_bad_relays_are_refused_with_the_reason(proposal):
+    node, v, cid, task = proposal
+    tid, hidden = task["task_id"], torch.zeros(1, 2, 576)
+    assert "unknown proposal task" in error(relay(v, cid, "nope", 0, 0, hidden))
+    forged = KeySet.generate(protocol.LEVEL, with_kem=False)
+    assert "relay signature does not verify" in error(relay(v, cid, tid, 0, 0, hidden, keys=forged))
+    assert "starts at position 5, the node has 0" in error(relay(v, cid, tid, 0, 5, hidden))
+    assert "AIVT float32 [1, n, H]" in error(relay(v, cid, tid, 0, 0, torch.zeros(1, 2, dtype=torch.int64)))
+    assert "NaN or inf" in error(relay(v, cid, tid, 0, 0, torch.full((1, 2, 576), float("nan"))))
+    assert "not an AIVT tensor" in error(relay(v, cid, tid, 0, 0, None, raw=b"\x12\x34"))
+    stop = task["limits"]["stop_ids"][0]
+    msg = error(relay(v, cid, tid, 2, 0, torch.tensor([stop, 5], dtype=torch.int64)))
+    assert "after the generation ended" in msg
+    reply = relay(v, cid, tid, 0, 0, torch.zeros(1, 1, 576))
+    assert reply.get("result") == {"success": True}, reply
+    reply = v.call("synergy_relayAIState", tid, v.syn, "x", 0, "0x00", "0x00")
+    assert reply["error"]["code"] == -32602, reply
+    reply = relay(v, cid, tid, 7, 0, hidden)
+    assert "stage 7 is not in this proposer's stages 0..2" in error(reply) and reply["error"]["code"] != -32603

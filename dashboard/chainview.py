@@ -1,7 +1,8 @@
-"""What the Chain view shows, read from the node's index (run on the chain thread).
+"""What the Chain view shows, read from the node's index and state.
 
-Each function takes the `Chain` and returns JSON-ready dicts; the RPC layer
-only schedules them with `node.run` and shapes nothing itself. Transactions
+Each function takes the `Chain`, only reads (index, state, calls), and returns
+JSON-ready dicts; the RPC layer runs them on a reader thread (`node.read`)
+and shapes nothing itself. Transactions
 to contracts deployed through synergy_deployAIVMContract are decoded with
 the ABI recorded then; a failed transaction's revert reason is recovered by
 re-running it as a call on its parent block's state.

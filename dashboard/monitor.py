@@ -107,6 +107,9 @@ def validator_view(v: Any, cluster: Optional[int], now: float) -> dict:
         "tasks_completed": v.tasks_completed, "tasks_failed": v.tasks_failed, "timeouts": v.timeouts,
         "agreed": v.agreed, "disagreed": v.disagreed, "cluster": cluster,
         "online": v.heartbeats > 0,
+        # where the scheduler keeps them (stake-weighted validator sets): why a validator is out
+        "lapsed": bool(getattr(v, "lapsed", False)),
+        "ineligible": v.ineligibility(*v.holds[0], now) if v.holds else "holds no shard",
     }
 
 

@@ -1,7 +1,8 @@
 """The dashboard's read-only JSON-RPC methods (`dashboard_*`) and its WebSocket feed.
 
-Handlers only translate: chain reads go to the chain thread through
-`node.run`, AI reads copy the monitor's views or take the scheduler's lock in
+Handlers only translate: chain reads go to the node's reader threads
+(`node.read`, beside the chain thread, never behind a block that waits for the
+AI; `node.run` on a node without readers), AI reads copy the monitor's views or take the scheduler's lock in
 a worker thread, and nothing here changes state. The page calls nothing else
 but eth_subscribe (newHeads and `synergy_dashboard`).
 
@@ -47,6 +48,12 @@ def _ai_status(node: Any) -> str:
     return "not started"
 
 
+async def _chain(node: Any, fn: Callable, *args: Any) -> Any:
+    """A read-only chain function on a reader thread when the node has them."""
+    read = getattr(node, "read", None) or node.run
+    return await read(fn, *args)
+
+
 def _bounded(value: int, lo: int, hi: int, where: str) -> int:
     if not lo <= value <= hi:
         raise RpcError(INVALID_PARAMS, f"{where}: expected {lo} to {hi}, got {value}")
@@ -58,7 +65,7 @@ async def dashboard_overview(node) -> dict:
     from pqc.stats import breakdown, counters, security_stats
     from vm.rpc.synergy import aivm_stats
 
-    stats = await node.run(aivm_stats, node)
+    stats = await asyncio.to_thread(aivm_stats, node)  # store reads and AI counters: any thread
     return {"chain_id": node.chain.config.chain_id, "head": node.chain.head_number, "ai_status": _ai_status(node),
             "aivm": stats, "pqc": {**security_stats(), **counters(), "by_algorithm": breakdown()},
             "bridges_configured": sources.bridge_source(node) is not None, "time": time.time()}
@@ -68,12 +75,12 @@ async def dashboard_overview(node) -> dict:
 async def dashboard_latest(node, blocks: Integer = 20, transactions: Integer = 20) -> dict:
     _bounded(blocks, 1, chainview.MAX_LIST, "dashboard_latest param 1 (blocks)")
     _bounded(transactions, 0, chainview.MAX_LIST, "dashboard_latest param 2 (transactions)")
-    return await node.run(chainview.latest, node.chain, blocks, transactions)
+    return await _chain(node, chainview.latest, node.chain, blocks, transactions)
 
 
 @method("dashboard_block")
 async def dashboard_block(node, number: Integer) -> dict:
-    out = await node.run(chainview.block, node.chain, number)
+    out = await _chain(node, chainview.block, node.chain, number)
     if out is None:
         raise RpcError(RESOURCE_NOT_FOUND, f"block #{number} does not exist (head is #{node.chain.head_number})")
     return out
@@ -81,7 +88,7 @@ async def dashboard_block(node, number: Integer) -> dict:
 
 @method("dashboard_transaction")
 async def dashboard_transaction(node, tx_hash: Hash) -> dict:
-    out = await node.run(chainview.transaction, node.chain, tx_hash)
+    out = await _chain(node, chainview.transaction, node.chain, tx_hash)
     if out is None:
         raise RpcError(RESOURCE_NOT_FOUND, f"no mined transaction 0x{tx_hash.hex()}")
     return out
@@ -117,21 +124,21 @@ async def dashboard_address(node, address: Text) -> dict:
         addr = parse_any_address(address)
     except ValueError as exc:
         raise RpcError(INVALID_PARAMS, f"dashboard_address param 1: {exc}") from None
-    out = await node.run(chainview.address, node.chain, addr)
+    out = await _chain(node, chainview.address, node.chain, addr)
     out["validator"] = await asyncio.to_thread(_validator, node, addr)
     return out
 
 
 @method("dashboard_contracts")
 async def dashboard_contracts(node) -> dict:
-    return await node.run(chainview.contracts, node.chain)
+    return await _chain(node, chainview.contracts, node.chain)
 
 
 @method("dashboard_search")
 async def dashboard_search(node, query: Text) -> dict:
     if len(query) > 200:
         raise RpcError(INVALID_PARAMS, "dashboard_search param 1: at most 200 characters")
-    out = await node.run(chainview.search, node.chain, query)
+    out = await _chain(node, chainview.search, node.chain, query)
     if out["kind"] == "computation":
         s = _scheduler(node)
         from ai.scheduler import AIError

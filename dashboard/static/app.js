@@ -302,6 +302,7 @@ async function showAddress(arg) {
       v ? kv("Rewards / slashed", `${eth(v.rewards)} / ${eth(v.slashed)}`) : null,
       v ? kv("Uptime", (100 * v.uptime).toFixed(0) + "%") : null, v ? kv("Shards held", v.shards.join(", ") || "none") : null,
       v ? kv("Attestation", v.attested ? badge("valid", "ok") : badge(v.attestation_error || "none", "warn")) : null,
+      v ? kv("Eligible for AI work", v.ineligible ? v.ineligible : badge("yes", "ok")) : null,
       v ? kv("Tasks", `${v.tasks_completed} completed, ${v.tasks_failed} failed (${v.agreed} agreed, ${v.disagreed} disagreed, ${v.timeouts} timed out)`) : null,
       v && BigInt(v.slashed) > 0n ? kv("Status", badge("slashed", "bad")) : null),
     v ? [h("h3", { text: "Synergy score and uptime over time" }), h("div", { class: "chart" }, h("canvas", { id: "chart-validator" }))] : null,
@@ -360,7 +361,8 @@ function validatorRow(v, fresh) {
     h("td", {}, link(`#/address/${v.address}`, short(v.address, 8)), slashed ? [" ", badge("slashed", "bad")] : null),
     h("td", {}, eth(v.stake)), h("td", {}, v.score.toFixed(1)), h("td", {}, (100 * v.uptime).toFixed(0) + "%"),
     h("td", { class: "mono" }, v.shards.join(", ") || "—"),
-    h("td", {}, v.attested ? badge("valid", "ok") : badge(v.attestation_error || "none", "warn")),
+    h("td", {}, v.attested ? badge("valid", "ok") : badge(v.attestation_error || "none", "warn"),
+      v.lapsed ? badge("lapsed", "warn") : null),
     h("td", {}, eth(v.rewards)), h("td", { class: slashed ? "err" : null }, eth(v.slashed)),
     h("td", {}, `${v.tasks_completed} / ${v.tasks_failed}`), h("td", {}, v.cluster ? "#" + v.cluster : "—"));
 }

@@ -1,7 +1,8 @@
 """The AI network view in headless chromium, against a node with four real validator processes.
 
 One validator lies (it is slashed), one answers late (so the round's votes
-visibly arrive one by one). A contract asks the AI from a transaction; the
+visibly arrive one by one, and the chain view is read while the block that
+asked waits for the quorum). A contract asks the AI from a transaction; the
 page, open all along and never reloaded, shows the computation start, its
 votes fill in, the quorum decide, the certificate verify, and the liar marked
 slashed.
@@ -26,12 +27,13 @@ DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 def test_ai_view_fills_in_rounds_verifies_the_certificate_and_marks_the_liar(tmp_path, browser):
     digits = load_digits()
     image = bytes(int(x) for x in digits.data[7])
-    c = start_cluster(tmp_path / "cluster", 4, behaviours={0: "lie", 1: "delay=2.5"}, task_timeout=10)
+    c = start_cluster(tmp_path / "cluster", 4, behaviours={0: "lie", 1: "delay=4"}, task_timeout=10)
     try:
         liar = c.rpc("dashboard_address", "0x" + c.validators[0].address.hex())["syn"]
         compiled = ai_contract.compiled()
         contract = c.rpc("synergy_deployAIVMContract", compiled["bytecode"], json.dumps(compiled["abi"]), "ai")
         address = contract["contract_address"]
+        contract_block = int(c.rpc("eth_blockNumber"), 16)
 
         browser.goto(c.node.url + "/dashboard/#/ai")
         browser.wait_for("() => window.__dash.ready && document.querySelectorAll('#validators tbody tr').length === 4", timeout=30)
@@ -51,6 +53,10 @@ def test_ai_view_fills_in_rounds_verifies_the_certificate_and_marks_the_liar(tmp
         cid = browser.wait_for("() => { const r = document.querySelector('#computations tr[data-id]'); return r && r.dataset.id; }", timeout=30)
         browser.wait(f"#computations tr[data-id='{cid}'] .vote.Submitted")  # the fast votes are in, the late one is not
         browser.screenshot(tmp_path / "ai-votes-arriving.png")
+        # the chain thread sits in the block waiting for the quorum; the dashboard's chain reads do not wait for it
+        latest = c.rpc("dashboard_latest", 5, 5)
+        assert latest["head"] == contract_block
+        assert c.rpc("dashboard_computation", cid)["status"] == "Running", "the chain read waited for the AI"
         browser.wait(f"#computations tr[data-id='{cid}'][data-status='Completed']", timeout=60)
         sender.join(timeout=120)
         assert "result" in sent["reply"], sent

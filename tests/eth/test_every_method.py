@@ -9,7 +9,7 @@ from vm.rpc.dispatch import method_names
 
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-ELSEWHERE = {"eth_subscribe", "eth_unsubscribe"}
+ELSEWHERE = {"eth_subscribe", "eth_unsubscribe", "dashboard_computation"}  # that one needs validators: tests/dashboard
 
 
 def test_every_method_answers_a_valid_call(node, w3, token):
@@ -70,6 +70,10 @@ def test_every_method_answers_a_valid_call(node, w3, token):
         ("evm_setAutomine", [True]), ("anvil_dumpState", []), ("hardhat_dumpState", []),
         ("anvil_loadState", [dump]), ("hardhat_loadState", [dump]),
         ("anvil_metadata", []), ("hardhat_metadata", []), ("anvil_nodeInfo", []),
+        ("dashboard_overview", []), ("dashboard_latest", [5, 5]), ("dashboard_block", [num]),
+        ("dashboard_transaction", [tx]), ("dashboard_address", [DEV0]), ("dashboard_contracts", []),
+        ("dashboard_search", [tx]), ("dashboard_validators", []), ("dashboard_computations", []),
+        ("dashboard_history", []), ("dashboard_bridges", []),
         ("evm_revert", ["0x1"]), ("anvil_revert", ["0x1"]), ("anvil_reset", []), ("hardhat_reset", []),
     ]
     covered = {name for name, _ in calls}

@@ -21,6 +21,8 @@ run: install
 	$(VENV)/bin/aivm start
 
 test: install
+	# the bridge tests run real Anvil chains (npm @foundry-rs/anvil into bench/.peers; skipped when present)
+	$(PY) -m bench.peers install anvil
 	$(PY) -m pytest -q
 
 bench: install

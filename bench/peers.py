@@ -10,6 +10,7 @@ Our own node is started the same way (``python -m vm.cli start --ephemeral``),
 so every target is a :class:`Node` with a URL and a PID whose memory we read.
 
     python -m bench.peers install        # idempotent
+    python -m bench.peers install anvil  # only Anvil (what `make test` needs for the bridge tests)
     python -m bench.peers start anvil    # start, print URL, stop on Ctrl-C
 """
 
@@ -121,8 +122,8 @@ def _npm(packages: list[str], use_node22: bool) -> None:
         raise PeerUnavailable(f"`npm install {' '.join(packages)}` failed: " + " | ".join(tail))
 
 
-def install(force: bool = False, log=print) -> dict[str, str]:
-    """Install the peers; return {peer: error} for those that are unusable."""
+def install(force: bool = False, log=print, only: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Install the peers (or `only` some: the bridge tests need just anvil); {peer: error} for unusable ones."""
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     pkg = PEERS_DIR / "package.json"
     if not pkg.exists():
@@ -139,6 +140,8 @@ def install(force: bool = False, log=print) -> dict[str, str]:
         ("hardhat", [HARDHAT_PKG], True, hardhat_cli),
     ]
     for name, packages, use_node22, present in steps:
+        if only is not None and name not in only:
+            continue
         if present() is not None and not force:
             continue
         if use_node22 and node22() is None:
@@ -305,8 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     if args[0] == "install":
-        errors = install(force="--force" in args)
-        for peer in PEERS:
+        only = tuple(a for a in args[1:] if a in PEERS) or None  # `install anvil`: just that one
+        errors = install(force="--force" in args, only=only)
+        for peer in only or PEERS:
             print(f"{peer}: {'UNAVAILABLE: ' + errors[peer] if peer in errors else 'ok'}")
         return 1 if errors else 0
     name = args[1] if len(args) > 1 else "anvil"

@@ -80,6 +80,13 @@ class Message:
     payload: bytes = b""
     version: int = field(default=VERSION)
 
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", Kind(self.kind))
+            object.__setattr__(self, "level", SecurityLevel(self.level))
+        except ValueError:
+            raise MessageError(f"unknown message kind {self.kind} or security level {self.level}") from None
+
     def fields(self) -> tuple:
         return (self.version, int(self.kind), int(self.level), self.src_chain, self.src_bridge,
                 self.dst_chain, self.dst_bridge, self.sequence, self.sender, self.recipient,

@@ -4,7 +4,7 @@ A delivery is (message bytes, quorum certificate). It is accepted when
   * the message decodes, is valid and is meant for this chain and this caller
     (the verifier's identity comes from the EVM, never from the input);
   * its level has no ZK requirement we cannot meet (Maximum/Military refused);
-  * the certificate signs exactly the message digest, at the message's level;
+  * the certificate signs exactly the message digest, at the message's level or above;
   * the certificate's guardian set is current, or older but inside its grace;
   * the distinct registered guardians with valid PQC bundles weigh at least the
     level's quorum of the set's total weight (duplicates count once).
@@ -117,7 +117,7 @@ def check_delivery(message: bytes, certificate: bytes, *, chain_id: int, caller:
         raise DeliveryRefused(f"bad certificate: {exc.reason}") from None
     if cert.message_hash != keccak(message):
         raise DeliveryRefused("certificate signs another message (digest/body mismatch)")
-    if cert.level != msg.level:
+    if cert.level < msg.level:  # a stronger level satisfies a weaker request (and its larger quorum applies)
         raise DeliveryRefused(f"certificate is {cert.level.title}, the message asks for {msg.level.title}")
     result = tally(cert, read, now)
     if not result.passed:

@@ -70,6 +70,12 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
     node = Node(options, services)
     node.config = cfg
     await node.start()
+    from bridge.hub import start_hub
+
+    if (problem := await start_hub(node, cfg)) is not None:  # a misconfigured lane stops start-up
+        await node.stop()
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
     try:
         runner = await serve(node, n.host, n.port)
     except OSError as exc:

@@ -118,12 +118,17 @@ async def initiate_transfer(hub: BridgeHub, source_chain: str, token: str, amoun
     if src.kind == "solana":
         from bridge.solana.client import initiate_burn
 
-        return await initiate_burn(hub, src, dst, amount, recipient)
+        return await initiate_burn(hub, src, dst, amount, recipient, token)
     if amount <= 0:
         raise BridgeError("amount must be positive")
     check_level(dst.level)
     token_addr = parse_token(token)
     to = parse_recipient(recipient, dst)
+    if dst.kind == "solana":
+        from bridge.solana.client import DECIMALS, SCALE
+
+        if amount % SCALE:
+            raise BridgeError(f"amount must be a multiple of 10^{18 - DECIMALS}: Solana mints have {DECIMALS} decimals")
     value = amount if token_addr == "0x" + NATIVE_TOKEN[12:].hex() else 0
     if not value:
         # an ERC20 the bridge locks, or a wrapped token it burns: approve first (burn ignores it)

@@ -114,14 +114,87 @@ class Attester:
         if not self.registered:
             self.register(info["chain_id"])
         done = 0
+        by_id = {int(l["chain_id"]): l for l in info["lanes"]}
         for lane in info["lanes"]:
-            if lane["kind"] == "solana":
-                continue  # Solana is a destination here (see docs/bridges.md)
             try:
-                done += self._scan(lane)
+                done += self._scan_solana(lane, by_id) if lane["kind"] == "solana" else self._scan(lane)
             except ChainError as exc:
                 log.warning("lane %s: %s", lane["name"], exc)
+        if any(l["kind"] == "solana" for l in info["lanes"]):
+            try:
+                self._sign_solana(by_id)
+            except ChainError as exc:
+                log.warning("solana signing: %s", exc)
         return done
+
+    def _submit(self, source: str, message: bytes, entry: dict) -> None:
+        self.node.rpc("synergy_submitBridgeAttestation", self.attestation(source, message, entry))
+        msg = decode(message)
+        self.state.setdefault("attested", {})[keccak(message).hex()] = message.hex()
+
+    def _scan_solana(self, lane: dict, by_id: dict) -> int:
+        """Burns on the bridge mints, `confirmations` slots deep."""
+        from bridge.solana.client import SolanaClient, mint_keypair, read_burn
+        from bridge.message import NATIVE_TOKEN
+        from solders.pubkey import Pubkey
+
+        client = SolanaClient(lane["rpc_url"])
+        safe = client.slot() - int(lane["confirmations"]) + 1
+        start = self.state["next_block"].get(lane["name"], 0)
+        origins = [int(l["chain_id"]) for l in by_id.values() if l["kind"] != "solana"]
+        multisig = Pubkey.from_string(lane["bridge_address"])
+        found = []
+        for origin in origins:
+            mint = mint_keypair(multisig, origin, NATIVE_TOKEN).pubkey()
+            for entry in client.rpc("getSignaturesForAddress", str(mint)):
+                if start <= entry["slot"] <= safe:
+                    found.append(entry)
+        done = 0
+        for entry in sorted(found, key=lambda e: e["slot"]):
+            msg = read_burn(client, lane, entry["signature"], origins, by_id)
+            if msg is not None:
+                self._submit(lane["name"], msg.encode(), {"transactionHash": entry["signature"],
+                                                          "blockNumber": hex(entry["slot"])})
+                done += 1
+        if safe + 1 > start:
+            self.state["next_block"][lane["name"]] = safe + 1
+            self._save()
+        return done
+
+    def _sign_solana(self, by_id: dict) -> None:
+        """Sign canonical mint transactions for messages this attester attested, each digest once."""
+        from bridge.solana.client import SolanaClient, bridge_mint, check_mint_request, minted_already
+        from solders.message import Message as SolMessage
+        from solders.pubkey import Pubkey
+
+        me = str(self.keys.ed25519.pubkey())
+        signed = self.state.setdefault("solana_signed", {})
+        for req in self.node.rpc("synergy_getSolanaSigningRequests"):
+            if me in req["signed_by"]:
+                continue
+            digest = req["transfer_id"][2:]
+            message = bytes.fromhex(req["message"][2:])
+            if self.state.get("attested", {}).get(digest) != message.hex():
+                continue  # not a message this attester saw on its source chain
+            msg = decode(message)
+            lane = by_id.get(msg.dst_chain)
+            if lane is None or lane["kind"] != "solana":
+                continue
+            client = SolanaClient(lane["rpc_url"])
+            multisig = Pubkey.from_string(lane["bridge_address"])
+            raw = bytes.fromhex(req["solana_message"][2:])
+            previous = signed.get(digest)
+            if previous and previous["message"] != raw.hex():
+                # a second transaction for one digest: only if the first can never land, and did not
+                if client.blockhash_valid(previous["blockhash"]):
+                    continue
+                if minted_already(client, bridge_mint(client, multisig, msg.token_chain, msg.token), keccak(message)):
+                    continue
+            sol = check_mint_request(client, multisig, msg, raw)
+            signed[digest] = {"message": raw.hex(), "blockhash": str(sol.recent_blockhash)}
+            self._save()  # remember before the signature leaves
+            sig = self.keys.ed25519.sign_message(raw)
+            self.node.rpc("synergy_submitSolanaSignature", req["transfer_id"], me, str(sig))
 
     def _scan(self, lane: dict) -> int:
         client = EvmClient(lane["rpc_url"])
@@ -134,7 +207,7 @@ class Attester:
             for entry in client.logs(lane["bridge_address"], MESSAGE_SENT, start, end):
                 message = self._checked(client, lane, entry)
                 if message is not None:
-                    self.node.rpc("synergy_submitBridgeAttestation", self.attestation(lane["name"], message, entry))
+                    self._submit(lane["name"], message, entry)
                     done += 1
             start = end + 1
             self.state["next_block"][lane["name"]] = start

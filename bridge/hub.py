@@ -171,7 +171,9 @@ class BridgeHub:
             pqc_sig = bytes.fromhex(att["pqc_signature"].removeprefix("0x"))
         except (KeyError, ValueError, AttributeError, MessageError) as exc:
             raise BridgeError(f"malformed attestation: {exc}") from None
-        if msg.src_chain != source.chain_id or msg.src_bridge != _word(source.bridge_address):
+        from bridge.solana.client import lane_word
+
+        if msg.src_chain != source.chain_id or msg.src_bridge != lane_word(source):
             raise BridgeError(f"message does not come from the {source.name} bridge")
         if self.lane_by_id(msg.dst_chain) is None:
             raise BridgeError(f"message is for chain {msg.dst_chain}, which this node does not bridge to")
@@ -242,7 +244,7 @@ class BridgeHub:
             # certificates are signed for one level: keep the votes at the certificate's level
             cert = QuorumCertificate(cert.message_hash, cert.level, cert.set_id, 0,
                                      tuple(v for v in cert.votes if PublicKeys.decode(v[0]).level == cert.level))
-            out.append({**self._public(digest, rec), "message": "0x" + rec["message"],
+            out.append({**self._public(digest, rec), "message": "0x" + rec["message"], "solana": rec.get("solana"),
                         "certificate": "0x" + cert.encode().hex(),
                         "ecdsa": [v["secp256k1"] for v in rec["votes"].values() if "secp256k1" in v],
                         "ed25519": [v["ed25519"] for v in rec["votes"].values() if "ed25519" in v]})
@@ -255,7 +257,7 @@ class BridgeHub:
         if rec is None:
             raise BridgeError(f"unknown transfer 0x{digest}")
         if outcome == "delivered":
-            if not self.delivered_on_destination(rec, bytes.fromhex(digest)):
+            if not self.delivered_on_destination(rec, bytes.fromhex(digest), tx):
                 raise BridgeError("the destination bridge has not delivered this message")
         elif outcome != "failed":
             raise BridgeError("outcome must be 'delivered' or 'failed'")
@@ -279,14 +281,14 @@ class BridgeHub:
         self._write(items)
         return self._public(digest, rec)
 
-    def delivered_on_destination(self, rec: dict, digest: bytes) -> bool:
+    def delivered_on_destination(self, rec: dict, digest: bytes, tx: str | None = None) -> bool:
         dest = self.lanes.get(rec["dest_chain"])
         if dest is None:
             return False
         if dest.kind == "solana":
             from bridge.solana.client import receipt_exists
 
-            return receipt_exists(dest, digest)
+            return receipt_exists(dest, digest, tx)
         if dest.chain_id == self.chain_id:
             from bridge.evm import calldata, returns
 
@@ -295,8 +297,57 @@ class BridgeHub:
             return bool(out.success and returns("PQCBridge", "delivered", out.output))
         return bool(self.client(dest).view(dest.bridge_address, "PQCBridge", "delivered", digest))
 
+    # -- Solana mints: the two-phase signing (bridge/solana/client.py) --
+    def request_solana(self, digest: str, message: bytes) -> dict:
+        """Chain thread: a relayer's canonical mint transaction for an attested message."""
+        digest = digest.removeprefix("0x").lower()
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None or rec["status"] not in ("attested", "failed"):
+            raise BridgeError("only attested, undelivered messages get Solana signatures")
+        if self.lanes.get(rec["dest_chain"]) is None or self.lanes[rec["dest_chain"]].kind != "solana":
+            raise BridgeError("this message is not for a Solana lane")
+        rec["solana"] = {"message": message.hex(), "signatures": {}, "requested": time.time()}
+        self._write({f"bridge/msg/{digest}": rec})
+        return {"transfer_id": "0x" + digest, "requested": True}
+
+    def solana_requests(self) -> list[dict]:
+        out = []
+        for digest in self._read("bridge/open", []):
+            rec = self._read(f"bridge/msg/{digest}")
+            if rec and rec.get("solana") and rec["status"] != "delivered":
+                out.append({"transfer_id": "0x" + digest, "message": "0x" + rec["message"],
+                            "dest_chain": rec["dest_chain"], "solana_message": "0x" + rec["solana"]["message"],
+                            "signed_by": sorted(rec["solana"]["signatures"])})
+        return out
+
+    def submit_solana_signature(self, digest: str, pubkey: str, signature: str) -> dict:
+        from solders.pubkey import Pubkey
+        from solders.signature import Signature
+
+        digest = digest.removeprefix("0x").lower()
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None or not rec.get("solana"):
+            raise BridgeError("no Solana signing request for this transfer")
+        known = {bytes.fromhex(a["ed25519"]) for a in self.attesters().values()}
+        try:
+            pk, sig = Pubkey.from_string(pubkey), Signature.from_string(signature)
+        except ValueError as exc:
+            raise BridgeError(f"bad ed25519 key or signature: {exc}") from None
+        if bytes(pk) not in known:
+            raise BridgeError("ed25519 key is not a registered attester's")
+        if not sig.verify(pk, bytes.fromhex(rec["solana"]["message"])):
+            raise BridgeError("ed25519 signature does not verify over the requested transaction")
+        rec["solana"]["signatures"][pubkey] = signature
+        self._write({f"bridge/msg/{digest}": rec})
+        return {"transfer_id": "0x" + digest, "signatures": len(rec["solana"]["signatures"])}
+
     def status(self, digest: str) -> dict:
         digest = digest.removeprefix("0x").lower()
+        if len(digest) != 64:  # a source transaction (a Solana signature, or an EVM tx hash)
+            found = self.by_source_tx(digest)
+            if found is None:
+                raise BridgeError(f"no transfer is known for source transaction {digest}")
+            digest = found
         rec = self._read(f"bridge/msg/{digest}")
         if rec is None:
             raise BridgeError(f"unknown transfer 0x{digest}")
@@ -310,6 +361,12 @@ class BridgeHub:
                 "kind": rec["kind"], "sequence": rec["sequence"], "amount": rec["amount"],
                 "level": rec["level"], "source_tx": rec["source_tx"], "delivered_tx": rec["delivered_tx"],
                 "attestations": len(rec["votes"]), "signed_weight": q.signed, "required_weight": q.required}
+
+    def by_source_tx(self, tx: str) -> str | None:
+        for name, rec in self.node.chain.index.meta_items("bridge/msg/"):
+            if rec.get("source_tx") and rec["source_tx"].lower().removeprefix("0x") == tx.lower():
+                return name.rsplit("/", 1)[1]
+        return None
 
     def delivered_count(self) -> int:
         return self._read("bridge/delivered_count", 0)

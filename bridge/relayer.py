@@ -54,8 +54,11 @@ class Relayer:
         if dest["kind"] == "solana":
             from bridge.solana.client import deliver_to_solana
 
-            tx = deliver_to_solana(dest, p, message, self.solana_payer)
+            tx = deliver_to_solana(dest, p, message, self.solana_payer, self.node)
+            if tx is None:
+                return 0
             self._report(p, "delivered", tx)
+            self.delivered += 1
             return 1
         client = EvmClient(dest["rpc_url"])
         bridge = dest["bridge_address"]

@@ -157,6 +157,21 @@ async def synergy_report_bridge_delivery(node, transfer_id: Text, outcome: Text,
     return await _on_chain(node, hub.apply_report, checked)
 
 
+@method("synergy_requestSolanaSignatures")
+async def synergy_request_solana_signatures(node, transfer_id: Text, message: Text) -> dict:
+    return await _on_chain(node, _hub(node).request_solana, transfer_id, _hex(message, "param 2"))
+
+
+@method("synergy_getSolanaSigningRequests")
+async def synergy_get_solana_signing_requests(node) -> list:
+    return await _on_chain(node, _hub(node).solana_requests)
+
+
+@method("synergy_submitSolanaSignature")
+async def synergy_submit_solana_signature(node, transfer_id: Text, pubkey: Text, signature: Text) -> dict:
+    return await _on_chain(node, _hub(node).submit_solana_signature, transfer_id, pubkey, signature)
+
+
 @method("synergy_setBridgeGuardians")
 async def synergy_set_bridge_guardians(node, key_bundles: StringList) -> dict:
     """Dev chain governance: install a new AIVM guardian set (the old one gets its grace period)."""

@@ -139,12 +139,19 @@ class EvmClient:
             gas = int(int(self.rpc("eth_estimateGas", tx), 16) * 1.3) + 50_000
         nonce = int(self.rpc("eth_getTransactionCount", acct.address, "pending"), 16)
         fields = {"chainId": self.chain_id(), "nonce": nonce, "gas": gas, "value": value,
-                  "data": data, "gasPrice": int(self.rpc("eth_gasPrice"), 16) * 2 + 1}
+                  "data": data, "gasPrice": self._gas_price()}
         if to:
             fields["to"] = to_checksum_address(to)
         signed = acct.sign_transaction(fields)
         tx_hash = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
         return self.wait(tx_hash, wait)
+
+    def _gas_price(self) -> int:
+        """Twice the latest base fee plus a 1 gwei tip (never eth_gasPrice doubled: a node that
+        suggests from recent prices would then double its suggestion with every transaction)."""
+        block = self.rpc("eth_getBlockByNumber", "latest", False)
+        base = int(block.get("baseFeePerGas") or "0x0", 16)
+        return 2 * base + 10**9 if base else int(self.rpc("eth_gasPrice"), 16)
 
     def wait(self, tx_hash: str, timeout: float = 30.0) -> Receipt:
         deadline = time.monotonic() + timeout

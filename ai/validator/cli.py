@@ -66,9 +66,12 @@ def _endpoint_runner(endpoint, config_path):
               help="Serve gpt_oss_chat from this OpenAI-compatible server (default from --config).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="aivm-config.toml: [aivm] model_endpoint / [ai_models] gpt_oss_endpoint, max_tokens, temperature.")
+@click.option("--bridge-state", default=None, type=click.Path(file_okay=False),
+              help="Also attest bridge messages (docs/bridges.md), keeping progress in this directory.")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
 @click.option("-v", "--verbose", is_flag=True)
-def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, behaviour, verbose) -> None:
+def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state, behaviour,
+              verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -86,6 +89,7 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, con
         raise click.BadParameter(str(exc), param_hint="--behaviour") from None
     runner = _endpoint_runner(endpoint, config_path)
     v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner)
+    v.bridge_state = bridge_state
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:
         asyncio.run(v.run())

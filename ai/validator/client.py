@@ -169,6 +169,10 @@ class Validator:
         async with aiohttp.ClientSession(timeout=timeout) as self._session:
             await asyncio.to_thread(self.load_models)
             await self.join()
+            if getattr(self, "bridge_state", None):  # bridge attester (bridge/attester.py), opt-in
+                from bridge.attester import start_in_validator
+
+                start_in_validator(self.rpc_url, self.keys, self.bridge_state)
             loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker()]
             await asyncio.gather(*loops)
 

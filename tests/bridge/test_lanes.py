@@ -1,5 +1,6 @@
-"""Real chains end to end: AIVM <-> Anvil `ethereum` <-> Anvil `polygon`, real attester and
-relayer processes, the node's RPC methods. One devnet for the module (bridge/devnet.py)."""
+"""Real chains end to end: AIVM <-> Anvil `ethereum` <-> Anvil `polygon` <-> Solana (LiteSVM),
+real attester and relayer processes, the node's RPC methods. One devnet for the module
+(bridge/devnet.py)."""
 from __future__ import annotations
 
 import signal
@@ -10,6 +11,8 @@ import pytest
 from bridge.devnet import Devnet, dev_address, dev_key
 from bridge.evm import EvmClient, calldata, deploy_data
 from bridge.message import word
+from bridge.solana import spl
+from bridge.solana.client import SolanaClient, dev_user
 
 pytestmark = pytest.mark.timeout(240)
 USER = "0x" + "ab" * 20
@@ -18,7 +21,7 @@ ETHER = 10**18
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    with Devnet(tmp_path_factory.mktemp("devnet"), attesters=4, solana=False,
+    with Devnet(tmp_path_factory.mktemp("devnet"), attesters=4, solana=True,
                 confirmations={"ethereum": 3}) as n:
         yield n
 
@@ -30,7 +33,7 @@ def wrapped_balance(net, chain, origin, who=USER):
 def test_lanes_and_round_trip_with_status(net):
     rpc = net.node_rpc()
     lanes = {l["name"]: l for l in rpc("synergy_getBridgeLanes")["lanes"]}
-    assert set(lanes) == {"aivm", "ethereum", "polygon"} and lanes["ethereum"]["confirmations"] == 3
+    assert set(lanes) == {"aivm", "ethereum", "polygon", "solana"} and lanes["ethereum"]["confirmations"] == 3
     # AIVM -> polygon: lock AIVM coin, mint wrapped on polygon
     r = rpc("synergy_initiateCrossChainTransfer", "aivm", "native", 3 * ETHER, USER, "polygon")
     assert r["status"] == "initiated"
@@ -83,7 +86,8 @@ def test_bad_requests_get_clear_errors(net):
     rpc = net.node_rpc()
     client = EvmClient(net.chains["aivm"].url)
     cases = [
-        (("synergy_initiateCrossChainTransfer", "aivm", "native", 1, USER, "solana"), "not connected"),
+        (("synergy_initiateCrossChainTransfer", "aivm", "native", 1, USER, "solana"), "base58"),
+        (("synergy_initiateCrossChainTransfer", "aivm", "native", 1, str(dev_user().pubkey()), "solana"), "multiple of"),
         (("synergy_initiateCrossChainTransfer", "aivm", "native", 1, USER, "bitcoin"), "unknown chain"),
         (("synergy_initiateCrossChainTransfer", "aivm", "native", 0, USER, "polygon"), "must be positive"),
         (("synergy_initiateCrossChainTransfer", "aivm", "native", 1, "0x1234", "polygon"), "recipient"),
@@ -167,3 +171,68 @@ def test_rate_limit_failure_has_a_reason_and_pause(net):
     assert "paused" in net.wait_status(r["transfer_id"], "failed")["reason"]
     eth.send(dev_key(DEPLOYER_INDEX), bridge, calldata("PQCBridge", "setPaused", False))
     net.wait_status(r["transfer_id"])
+
+
+def test_tutorial_path_aivm_ethereum_solana_and_back(net):
+    """docs/bridges.md's walk: AIVM coin -> ethereum (wrapped) -> solana (SPL) -> ethereum -> AIVM."""
+    rpc = net.node_rpc()
+    me, sol_user = dev_address(0), dev_user().pubkey()
+    def hop(source, *rest):
+        r = rpc("synergy_initiateCrossChainTransfer", source, *rest)
+        if source == "ethereum":  # this devnet's ethereum lane waits for 3 confirmations
+            net.client("ethereum").rpc("anvil_mine", "0x3")
+        return net.wait_status(r["transfer_id"])
+    hop("aivm", "native", 4 * ETHER, me, "ethereum")
+    w_eth = net.chains["ethereum"].wrapped["aivm"]
+    hop("ethereum", w_eth, 3 * ETHER, str(sol_user), "solana")
+    sol = SolanaClient(net.chains["solana"].url)
+    mint = net.chains["solana"].wrapped["aivm"]
+    from solders.pubkey import Pubkey
+
+    account = spl.ata(sol_user, Pubkey.from_string(mint))
+    assert sol.token_balance(account) == 3 * 10**9
+    burn = rpc("synergy_initiateCrossChainTransfer", "solana", "aivm", 2 * 10**9, me, "ethereum")
+    deadline = time.monotonic() + 60
+    while True:  # the transfer id appears once validators have read the burn
+        try:
+            st = rpc("synergy_getCrossChainTransferStatus", burn["source_tx"])
+            if st["status"] == "delivered":
+                break
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "Solana burn not delivered"
+        time.sleep(0.2)
+    assert sol.token_balance(account) == 10**9
+    before = net.client("aivm").balance(USER)
+    hop("ethereum", w_eth, 3 * ETHER, USER, "aivm")
+    assert net.client("aivm").balance(USER) == before + 3 * ETHER
+
+
+def test_sealed_message_only_the_recipient_opens(net):
+    from eth_abi import decode as abi_decode
+    from eth_hash.auto import keccak as k
+
+    from bridge.sealed import sign_keys
+    from pqc import crosschain
+    from pqc.keys import KeySet
+
+    rpc = net.node_rpc()
+    recipient_keys = KeySet.generate("Enhanced")
+    kem = recipient_keys.kem_keys().encode()
+    who = dev_address(6)
+    with pytest.raises(Exception, match="signed by the recipient"):
+        rpc("synergy_registerBridgeRecipientKeys", "polygon", who, "0x" + kem.hex(),
+            "0x" + sign_keys(dev_key(5), "polygon", kem).hex())
+    rpc("synergy_registerBridgeRecipientKeys", "polygon", who, "0x" + kem.hex(),
+        "0x" + sign_keys(dev_key(6), "polygon", kem).hex())
+    out = rpc("synergy_createSecureCrossChainMessage", "aivm", "polygon", dev_address(0), who,
+              "pay 5 to bob", "TokenTransfer", "Enhanced")
+    net.wait_status(out["message_id"])
+    poly = net.client("polygon")
+    topic = k(b"SealedMessage(bytes32,address,bytes)")
+    logs = poly.logs(net.chains["polygon"].bridge, topic, 0, poly.block_number())
+    sealed = abi_decode(["bytes"], bytes.fromhex(logs[-1]["data"][2:]))[0]
+    opened = crosschain.open_message(sealed, recipient_keys, destination_chain="polygon")
+    assert (opened.data, opened.message_type, opened.source_chain) == (b"pay 5 to bob", "TokenTransfer", "aivm")
+    with pytest.raises(Exception):
+        crosschain.open_message(sealed, KeySet.generate("Enhanced"))

@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("ai", "bench.bench_ai"),
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
+    ("bridge", "bench.bench_bridge"),
 ]
 
 HEADER = """\

@@ -25,6 +25,7 @@ from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 
+from pqc.errors import FormatError
 from pqc.levels import SecurityLevel
 
 VERSION = 1
@@ -83,8 +84,8 @@ class Message:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "kind", Kind(self.kind))
-            object.__setattr__(self, "level", SecurityLevel(self.level))
-        except ValueError:
+            object.__setattr__(self, "level", SecurityLevel.parse(self.level))
+        except (ValueError, FormatError):
             raise MessageError(f"unknown message kind {self.kind} or security level {self.level}") from None
 
     def fields(self) -> tuple:

@@ -193,8 +193,14 @@ class Devnet:
         return self
 
     def stop(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.procs[name].stop()
+        """SIGTERM everything at once, then wait for each (SIGKILL after its grace)."""
+        procs = [self.procs[n] for n in reversed(list(self.procs))]
+        for p in procs:
+            if p.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.proc.pid, signal.SIGTERM)
+        for p in procs:
+            p.stop()
 
     # -- parts --
     def _keystores(self) -> None:
@@ -307,38 +313,43 @@ class Devnet:
 
     def _wire(self) -> None:
         """Lanes both ways, wrapped tokens for every other EVM coin, rate limits for every route."""
-        deployer = dev_key(DEPLOYER_INDEX)
+        from concurrent.futures import ThreadPoolExecutor
+
         evm = [c for c in self.chains.values() if c.kind in ("evm", "aivm")]
-        for c in evm:
-            client = EvmClient(c.url)
-            if client.view(c.bridge, "PQCBridge", "remoteBridge", evm[0].chain_id if c is not evm[0] else evm[1].chain_id) != b"\0" * 32:
-                for o in evm:  # already wired (a restarted devnet): read the wrapped tokens back
-                    if o is not c:
-                        c.wrapped[o.name] = client.view(c.bridge, "PQCBridge", "wrappedOf",
-                                                        keccak(_enc(o.chain_id, word(NATIVE))))
-                continue
-            peers = [o for o in self.chains.values() if o is not c]
-            for o in peers:
-                remote = word(o.bridge) if o.kind != "solana" else bytes.fromhex(o.bridge_word)
-                client.send(deployer, c.bridge, calldata("PQCBridge", "setRemoteBridge", o.chain_id, remote))
-            for origin in evm:
-                if origin is c:
-                    continue
-                before = client_nonce(client)
-                client.send(deployer, None, deploy_data("WrappedToken", f"{origin.name} coin on {c.name}",
-                                                        f"w{origin.name[:3].upper()}", 18, bytes.fromhex(c.bridge[2:])))
-                wrapped = create_address(dev_address(DEPLOYER_INDEX), before)
-                c.wrapped[origin.name] = wrapped
-                client.send(deployer, c.bridge, calldata("PQCBridge", "registerWrapped", origin.chain_id,
-                                                         word(NATIVE), bytes.fromhex(wrapped[2:])))
-            for peer in peers:
-                for origin in evm:
-                    client.send(deployer, c.bridge, calldata("PQCBridge", "setRateLimit", peer.chain_id,
-                                                             origin.chain_id, word(NATIVE), RATE_LIMIT))
+        with ThreadPoolExecutor(len(evm)) as pool:  # chains are independent: wire them at once
+            list(pool.map(lambda c: self._wire_chain(c, evm), evm))
         if self.with_solana:
             from bridge.solana import devnet as sol
 
             sol.wire(self)
+
+    def _wire_chain(self, c: Chain, evm: list) -> None:
+        deployer = dev_key(DEPLOYER_INDEX)
+        client = EvmClient(c.url)
+        if client.view(c.bridge, "PQCBridge", "remoteBridge", evm[0].chain_id if c is not evm[0] else evm[1].chain_id) != b"\0" * 32:
+            for o in evm:  # already wired (a restarted devnet): read the wrapped tokens back
+                if o is not c:
+                    c.wrapped[o.name] = client.view(c.bridge, "PQCBridge", "wrappedOf",
+                                                    keccak(_enc(o.chain_id, word(NATIVE))))
+            return
+        peers = [o for o in self.chains.values() if o is not c]
+        for o in peers:
+            remote = word(o.bridge) if o.kind != "solana" else bytes.fromhex(o.bridge_word)
+            client.send(deployer, c.bridge, calldata("PQCBridge", "setRemoteBridge", o.chain_id, remote))
+        for origin in evm:
+            if origin is c:
+                continue
+            before = client_nonce(client)
+            client.send(deployer, None, deploy_data("WrappedToken", f"{origin.name} coin on {c.name}",
+                                                    f"w{origin.name[:3].upper()}", 18, bytes.fromhex(c.bridge[2:])))
+            wrapped = create_address(dev_address(DEPLOYER_INDEX), before)
+            c.wrapped[origin.name] = wrapped
+            client.send(deployer, c.bridge, calldata("PQCBridge", "registerWrapped", origin.chain_id,
+                                                     word(NATIVE), bytes.fromhex(wrapped[2:])))
+        for peer in peers:
+            for origin in evm:
+                client.send(deployer, c.bridge, calldata("PQCBridge", "setRateLimit", peer.chain_id,
+                                                         origin.chain_id, word(NATIVE), RATE_LIMIT))
 
     def start_attester(self, i: int) -> Proc:
         p = _spawn(f"attester-{i}", [sys.executable, "-m", "bridge.attester", "--rpc", self.chains["aivm"].url,

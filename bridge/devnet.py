@@ -1,6 +1,6 @@
 """A local multi-chain network in one command, with fixed dev keys.
 
-    python -m bridge.devnet [--dir .aivm/devnet] [--attesters 3] [--no-solana] [--aivm2]
+    aivm devnet (or python -m bridge.devnet) [--dir .aivm/devnet] [--attesters 3] [--no-solana] [--aivm2]
 
 brings up, on free local ports:
   * AIVM (`aivm start`, chain 31337) with the bridge hub and its guardian set;
@@ -443,6 +443,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         net.stop()
     return 0
+
+
+def click_command():
+    """`aivm devnet …`: the same as `python -m bridge.devnet …`."""
+    import click
+
+    @click.command("devnet", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def devnet(args) -> None:
+        """Local multi-chain bridge network: AIVM, Anvils, Solana, attesters, relayer (--help for options)."""
+        raise SystemExit(main(list(args)))
+
+    return devnet
 
 
 if __name__ == "__main__":

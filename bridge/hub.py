@@ -89,7 +89,17 @@ class BridgeHub:
                     problems.append(f"{key} kind: chain id {lane.chain_id} is this node's own chain, kind must be \"aivm\"")
                 continue
             if lane.kind == "solana":
-                continue  # checked by the Solana client when used
+                from bridge.solana.client import SolanaClient
+
+                try:
+                    exists = SolanaClient(lane.rpc_url, timeout=3).account_data(lane.bridge_address) is not None
+                except ChainError as exc:
+                    self.unreachable[lane.name] = str(exc)
+                    log.warning("bridge lane %s unreachable at start-up: %s", lane.name, exc)
+                    continue
+                if not exists:
+                    problems.append(f"{key} bridge_address: no multisig account {lane.bridge_address} on {lane.name}")
+                continue
             try:
                 got = EvmClient(lane.rpc_url, timeout=3).chain_id()
             except ChainError as exc:

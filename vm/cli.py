@@ -169,6 +169,9 @@ def _register_commands() -> None:
 
     main.add_command(keys)
     main.add_command(validator)
+    from bridge.devnet import click_command as devnet_command
+
+    main.add_command(devnet_command())
 
 
 _register_commands()

@@ -21,7 +21,7 @@ ETHER = 10**18
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    with Devnet(tmp_path_factory.mktemp("devnet"), attesters=4, solana=True,
+    with Devnet(tmp_path_factory.mktemp("devnet"), attesters=4, solana=True, aivm2=True,
                 confirmations={"ethereum": 3}) as n:
         yield n
 
@@ -33,7 +33,7 @@ def wrapped_balance(net, chain, origin, who=USER):
 def test_lanes_and_round_trip_with_status(net):
     rpc = net.node_rpc()
     lanes = {l["name"]: l for l in rpc("synergy_getBridgeLanes")["lanes"]}
-    assert set(lanes) == {"aivm", "ethereum", "polygon", "solana"} and lanes["ethereum"]["confirmations"] == 3
+    assert set(lanes) == {"aivm", "aivm2", "ethereum", "polygon", "solana"} and lanes["ethereum"]["confirmations"] == 3
     # AIVM -> polygon: lock AIVM coin, mint wrapped on polygon
     r = rpc("synergy_initiateCrossChainTransfer", "aivm", "native", 3 * ETHER, USER, "polygon")
     assert r["status"] == "initiated"
@@ -53,6 +53,20 @@ def test_lanes_and_round_trip_with_status(net):
     assert first["status"] == "delivered"
     stats_total = rpc("synergy_getCrossChainTransferStatus", back["transfer_id"])
     assert stats_total["source_chain"] == "polygon" and stats_total["kind"] == "transfer"
+
+
+def test_aivm_to_aivm_both_ways(net):
+    """Two AIVM nodes (chains 31337 and 31338): PQC certificates verified by 0x0130 on both ends."""
+    rpc = net.node_rpc()
+    w = net.chains["aivm2"].wrapped["aivm"]
+    r = rpc("synergy_initiateCrossChainTransfer", "aivm", "native", 2 * ETHER, dev_address(0), "aivm2")
+    st = net.wait_status(r["transfer_id"])
+    assert st["delivered_tx"]
+    assert net.client("aivm2").view(w, "WrappedToken", "balanceOf", bytes.fromhex(dev_address(0)[2:])) >= 2 * ETHER
+    before = net.client("aivm").balance(USER)
+    back = rpc("synergy_initiateCrossChainTransfer", "aivm2", w, ETHER, USER, "aivm")
+    net.wait_status(back["transfer_id"])
+    assert net.client("aivm").balance(USER) == before + ETHER
 
 
 def test_cross_chain_call_to_two_chains(net):

@@ -27,7 +27,7 @@ from eth_hash.auto import keccak
 from eth_keys import keys as eth_keys
 
 from bridge import guardians
-from bridge.config import Lane
+from bridge.config import EVM_ADDRESS, Lane
 from bridge.evm import ChainError, EvmClient
 from bridge.message import Kind, Message, MessageError, decode
 from bridge.verify import tally
@@ -140,6 +140,8 @@ class BridgeHub:
             raise BridgeError(f"{h.hex()} is not in the current guardian set {current}")
         if len(ed25519) != 32:
             raise BridgeError("ed25519 public key must be 32 bytes")
+        if not EVM_ADDRESS.match(evm_address):
+            raise BridgeError("evm_address must be 0x and 40 hex digits")
         ok, reason = bundle.check(signature, keys, attester_binding(self.chain_id, h, evm_address, ed25519))
         if not ok:
             raise BridgeError(f"binding signature refused: {reason}")
@@ -176,10 +178,18 @@ class BridgeHub:
         try:
             message = bytes.fromhex(att["message"].removeprefix("0x"))
             msg = decode(message)
-            source = self.lane(att["source_chain"])
+            source = self.lane(str(att["source_chain"]))
             pqc_keys = bytes.fromhex(att["pqc_keys"].removeprefix("0x"))
             pqc_sig = bytes.fromhex(att["pqc_signature"].removeprefix("0x"))
-        except (KeyError, ValueError, AttributeError, MessageError) as exc:
+            secp = att.get("secp256k1")
+            if secp is not None:
+                secp = {"r": str(secp["r"]), "s": str(secp["s"]), "v": int(secp["v"])}
+                bytes.fromhex(secp["r"][2:]), bytes.fromhex(secp["s"][2:])
+            ed = att.get("ed25519")
+            if ed is not None and not (isinstance(ed, dict) and isinstance(ed.get("pubkey"), str)
+                                       and isinstance(ed.get("signature"), str)):
+                raise ValueError("ed25519 must be {pubkey, signature}")
+        except (KeyError, ValueError, TypeError, AttributeError, MessageError) as exc:
             raise BridgeError(f"malformed attestation: {exc}") from None
         from bridge.solana.client import lane_word
 
@@ -200,7 +210,6 @@ class BridgeHub:
         if attester is None:
             raise BridgeError(f"attester {h} has not registered its foreign keys (synergy_registerBridgeAttester)")
         vote = {"pqc_keys": pqc_keys.hex(), "pqc_signature": pqc_sig.hex(), "level": keys.level.title}
-        secp = att.get("secp256k1")
         if secp:
             r, s, v = bytes.fromhex(secp["r"][2:]), bytes.fromhex(secp["s"][2:]), int(secp["v"])
             try:

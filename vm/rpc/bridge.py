@@ -30,20 +30,22 @@ def _hex(value: str, what: str) -> bytes:
 async def _guard(coro):
     from bridge.hub import BridgeError
     from bridge.message import MessageError
+    from pqc.errors import PQCError
 
     try:
         return await coro
-    except (BridgeError, MessageError) as exc:
+    except (BridgeError, MessageError, PQCError) as exc:
         raise RpcError(SERVER_ERROR, str(exc)) from None
 
 
 async def _on_chain(node, fn, *args):
     from bridge.hub import BridgeError
     from bridge.message import MessageError
+    from pqc.errors import PQCError
 
     try:
         return await node.run(fn, *args)
-    except (BridgeError, MessageError) as exc:
+    except (BridgeError, MessageError, PQCError) as exc:
         raise RpcError(SERVER_ERROR, str(exc)) from None
 
 

@@ -3,7 +3,6 @@
 Handlers parse, call the hub (bridge/hub.py) or bridge/actions.py, and shape
 the result; BridgeError becomes -32000 with its text, bad params -32602.
 """
-from __future__ import annotations
 
 from typing import Any
 

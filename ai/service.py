@@ -8,6 +8,7 @@ answers the AI precompile reads.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -22,6 +23,9 @@ log = logging.getLogger("aivm.ai")
 STAKING_POOL = (0x0122).to_bytes(20, "big")  # holds validators' locked stakes
 CALLBACK_SENDER = (0x0121).to_bytes(20, "big")  # the ai_request precompile: callbacks come from it
 CALLBACK_GAS = 1_000_000
+STAKE_LOCK_TIMEOUT = 30.0  # seconds a registration waits for the chain thread to move its stake
+READY_WAIT = 60.0  # seconds a request that arrives while local validators are still joining waits
+SCHEDULER_WORKERS = 32  # threads for RPC-driven scheduler work (signature checks), apart from asyncio's default pool
 
 
 def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
@@ -35,15 +39,42 @@ def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dic
 
 
 class NodeChainHooks(ChainHooks):
-    """Chain access for the scheduler: on the chain thread, whoever calls."""
+    """Chain access for the scheduler: on the chain thread, whoever calls.
+
+    Writes are queued and never awaited (the chain thread may itself be waiting
+    for the scheduler inside the AI precompile); the waits that remain are
+    bounded and happen outside the scheduler's lock.
+    """
 
     def __init__(self, node: Any) -> None:
         self.node = node
 
-    def _on_chain(self, fn: Callable, *args: Any) -> Any:
-        if threading.current_thread().name.startswith("aivm-chain"):
+    @staticmethod
+    def _on_chain_thread() -> bool:
+        return threading.current_thread().name.startswith("aivm-chain")
+
+    def _on_chain(self, fn: Callable, *args: Any, timeout: float = STAKE_LOCK_TIMEOUT) -> Any:
+        if self._on_chain_thread():
             return fn(*args)
-        return self.node._executor.submit(fn, *args).result()
+        future = self.node._executor.submit(fn, *args)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise AIError(f"the chain is busy (a block has been executing for over {timeout:.0f} s); retry") from None
+
+    def _queue_on_chain(self, fn: Callable) -> None:
+        if self._on_chain_thread():
+            fn()
+            return
+
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("validator-set update on chain failed")
+
+        self.node._executor.submit(guarded)
 
     def lock_stake(self, address: bytes, amount: int) -> None:
         def move():
@@ -61,7 +92,7 @@ class NodeChainHooks(ChainHooks):
             for address, slot, value in compute_writes(self.node.chain.storage):
                 self.node.chain.set_storage(address, slot, value)
 
-        self._on_chain(apply)
+        self._queue_on_chain(apply)
 
     def read_storage(self, address: bytes, slot: int) -> int:
         return self._on_chain(self.node.chain.storage, address, slot)
@@ -81,9 +112,15 @@ class AIService:
         )
         self.infer_timeout = infer_timeout
         self.max_gas_per_execution = 1_000_000  # [aivm] max_gas_per_execution (set by the CLI)
+        # scheduler work from RPC handlers: its own threads, so a busy default pool never starves a quorum
+        self.executor = concurrent.futures.ThreadPoolExecutor(SCHEDULER_WORKERS, thread_name_prefix="aivm-ai")
         self._ticker: Optional[asyncio.Task] = None
+        self._watcher: Optional[asyncio.Task] = None
         self.scheduler.on_finish = self._on_finish
         self._delivering: set[str] = set()
+        self.expected: set[bytes] = set()  # local validators the node waits for before it calls itself ready
+        self._ready = threading.Event()
+        self.status = "starting"
 
     def _codec(self):
         from ai.models import prompt_codec
@@ -94,20 +131,87 @@ class AIService:
         self._loop = asyncio.get_running_loop()
         self._ticker = asyncio.create_task(self._tick_forever())
         self.node.chain.impersonate(CALLBACK_SENDER)  # callbacks come from the precompile's address
+        await self.node.run(self._reconcile_sets)
         for cid, _ in list(self.scheduler.records.callbacks()):  # owed since before a restart
             self._loop.create_task(self._deliver(cid))
         if "distributed_ai_model" in self.scheduler.manifests:
             await asyncio.to_thread(self._codec)  # load the tokenizer now, not on the first request
 
+    def _reconcile_sets(self) -> None:
+        """Chain thread: make the on-chain validator sets equal the registry (a queued update may have been lost)."""
+        from ai.models.catalog import MODELS
+        from ai.protocol import stage_set_id
+        from pqc.validators import registration_writes, removal_writes
+
+        chain = self.node.chain
+        for v in list(self.scheduler.validators.values()):
+            for mid in self.scheduler.manifests:
+                for stage in range(MODELS[mid].num_stages):
+                    sid = stage_set_id(mid, stage)
+                    fn = registration_writes if v.holds_stage(mid, stage) else removal_writes
+                    for address, slot, value in fn(v.keys, chain.storage, sid):
+                        chain.set_storage(address, slot, value)
+
+    # -- readiness: usable means the local validators are registered and eligible --
+    def expect(self, addresses: list[bytes]) -> None:
+        self.expected = set(addresses)
+        self._watcher = asyncio.create_task(self._watch_ready())
+
+    def eligible_count(self) -> int:
+        now = time.time()
+        return sum(1 for v in list(self.scheduler.validators.values()) if v.ineligibility_any(now) == "")
+
+    def _waiting_for(self) -> list[bytes]:
+        now = time.time()
+        vs = self.scheduler.validators
+        return [a for a in self.expected if a not in vs or vs[a].ineligibility_any(now) != ""]
+
+    async def _watch_ready(self) -> None:
+        started = time.time()
+        while True:
+            missing = self._waiting_for()
+            if not missing:
+                self._ready.set()
+                self.status = "ready"
+                log.info("distributed AI ready: %d local validators registered and eligible (%.1f s)",
+                         len(self.expected), time.time() - started)
+                print(f"distributed AI ready: {len(self.expected)} validators registered and eligible", flush=True)
+                return
+            self.status = f"waiting for validators ({len(self.expected) - len(missing)} of {len(self.expected)} eligible)"
+            await asyncio.sleep(0.25)
+
+    def mark_ready(self) -> None:
+        """No local validators: usable as soon as the models are loaded (external ones join over RPC)."""
+        self._ready.set()
+        self.status = "ready"
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Any thread: wait (bounded) until the local validators can answer."""
+        return self._ready.wait(timeout)
+
     async def stop(self) -> None:
-        if self._ticker:
-            self._ticker.cancel()
+        """Fail what is running (so nobody keeps waiting on it) and stop the background tasks."""
+        n = self.scheduler.shutdown("the node is shutting down")
+        if n:
+            log.info("%d running computations failed: the node is shutting down", n)
+        for task in (self._ticker, self._watcher):
+            if task:
+                task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def call(self, fn: Callable, *args: Any) -> Any:
+        """Run scheduler work (signature checks) off the event loop, on the AI threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: fn(*args))
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(0.5)
             try:
-                await asyncio.to_thread(self.scheduler.tick)
+                await self.call(self.scheduler.tick)
             except Exception:
                 log.exception("scheduler tick failed")
 
@@ -131,20 +235,30 @@ class AIService:
             self._loop.call_soon_threadsafe(send, task)
 
     # -- what the AI precompile calls (on the chain thread, inside a block) --
-    def infer(self, model_id: str, data: bytes, requester: str, timeout: float) -> tuple[bytes, dict, str]:
-        """The quorum's answer for (model, input): recorded once, never recomputed."""
-        comp = self.scheduler.initiate(model_id, data, requester)
-        comp = self.scheduler.wait(comp.id, timeout)
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
+              max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
+        """The quorum's answer for (model, input): recorded once, never recomputed.
+
+        `timeout` bounds the whole call, the wait for joining validators included;
+        on expiry the computation is failed, so no answer is recorded for a
+        transaction that reverted.
+        """
+        deadline = time.monotonic() + timeout
+        self.wait_ready(min(timeout, READY_WAIT))
+        comp = self.scheduler.initiate(model_id, data, requester, max_tokens=max_tokens)
+        comp = self.scheduler.wait(comp.id, max(0.0, deadline - time.monotonic()))
+        if comp.status in ("Pending", "Running"):
+            comp = self.scheduler.cancel(comp.id, f"timeout: no quorum answer within ai_infer_timeout ({timeout:g} s)")
         if comp.status != "Completed":
-            reason = comp.reason or f"no quorum within {timeout:.0f} s"
-            raise AIError(reason)
+            raise AIError(comp.reason)
         return comp.result, comp.certificate, comp.id
 
     # -- the asynchronous form (ai_request precompile) --
-    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes) -> str:
+    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes,
+                      max_tokens: Optional[int] = None) -> str:
         """Start a computation whose answer is delivered to `caller` in a callback transaction."""
         callback = {"caller": caller.hex(), "selector": selector.hex(), "request_id": request_id.hex()}
-        comp = self.scheduler.initiate(model_id, data, "0x" + caller.hex(), callback=callback)
+        comp = self.scheduler.initiate(model_id, data, "0x" + caller.hex(), callback=callback, max_tokens=max_tokens)
         return comp.id
 
     def _on_finish(self, comp) -> None:
@@ -193,10 +307,13 @@ class AIService:
     def stats(self) -> dict:
         s = self.scheduler
         now = time.time()
-        active = sum(1 for v in s.validators.values() if v.attestation_valid and v.uptime(now) > 0.95)
+        active = sum(1 for v in list(s.validators.values()) if v.attestation_valid and v.uptime(now) > 0.95)
         return {
             "distributed_computations": s.counters["computations"],
             "completed_computations": s.counters["completed"],
             "active_validators": active,
+            "eligible_validators": self.eligible_count(),
             "total_ai_rewards_distributed": s.counters["rewards"],
+            "ai_ready": self.ready,
+            "ai_status": self.status,
         }

@@ -31,6 +31,9 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
     ("bridge", "bench.bench_bridge"),
+    ("scale", "bench.bench_scale"),
+    ("dashboard", "bench.bench_dashboard"),
+    ("chat", "bench.bench_chat"),
 ]
 
 HEADER = """\

@@ -75,6 +75,7 @@ def new(level: str, out: str, password_file: str | None) -> None:
     store = keystore.create(KeySet.generate(level), password)
     keystore.save(store, out)
     click.echo(f"wrote {out}: {store.level.title} keys, key hash 0x{store.key_hash.hex()}")
+    return store.summary()  # the application prints what the keys are for (aivm: the validator address)
 
 
 @keys.command("show")
@@ -86,13 +87,14 @@ def show(file: str, as_json: bool) -> None:
     summary = keystore.load(file).summary()
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-        return
+        return None
     rows = [("level", summary["level"]), ("key hash", summary["key_hash"]),
             ("signing", ", ".join(summary["signing"])), ("kem", ", ".join(summary["kem"]) or "none"),
             ("address", summary["address"] or "none"), ("created", summary["created"]),
             ("rotated from", summary["rotated_from"] or "-")]
     for name, value in rows:
         click.echo(f"{name:>13}: {value}")
+    return summary
 
 
 @keys.command("rotate")

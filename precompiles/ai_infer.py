@@ -1,7 +1,11 @@
 """0x0120 `ai_infer`: a contract asks the validator quorum and gets the answer in the same call.
 
-Input abi.encode(string modelId, bytes input); output abi.encode(bytes result).
-The block producer waits for the quorum (bounded by the AI service's timeout).
+Input abi.encode(string modelId, bytes input), or abi.encode(string modelId,
+bytes input, uint256 maxTokens) to bound a text answer's length (0 = the
+node's default, `[node] ai_max_new_tokens`; at most 256); output
+abi.encode(bytes result). The block producer waits for the quorum, bounded by
+`ai_infer_timeout` to the second; on expiry the call reverts with
+"Distributed AI computation failed: timeout …" and consumes its gas.
 An answer is recorded once per (model, input) and every later execution —
 replaying the block, an eth_call on past state, a gas estimate — reads the
 record instead of recomputing, so it never differs. A failure reverts with
@@ -17,11 +21,24 @@ GAS_PER_INPUT_BYTE = 16
 FAILED = "Distributed AI computation failed: "
 
 
-def _parse(data: bytes) -> tuple[str, bytes]:
+WITH_MAX_TOKENS = (0x60).to_bytes(32, "big")  # a 3-word head: the form with maxTokens
+
+
+def parse_request(data: bytes, what: str = "ai_infer") -> tuple[str, bytes, "int | None"]:
+    """(model id, input, max tokens or None) from either input form."""
     try:
+        if data[:32] == WITH_MAX_TOKENS:
+            model_id, payload, max_tokens = decode(["string", "bytes", "uint256"], data)
+            return model_id, payload, max_tokens or None
         model_id, payload = decode(["string", "bytes"], data)
     except Exception as exc:
-        raise PrecompileError(f"ai_infer input must be abi.encode(string modelId, bytes input): {exc}") from None
+        raise PrecompileError(f"{what} input must be abi.encode(string modelId, bytes input[, uint256 maxTokens]): "
+                              f"{exc}") from None
+    return model_id, payload, None
+
+
+def _parse(data: bytes) -> tuple[str, bytes]:
+    model_id, payload, _ = parse_request(data)
     return model_id, payload
 
 
@@ -49,18 +66,20 @@ def error(reason: str) -> bytes:
 
 
 def _run(ctx) -> bytes:
-    model_id, payload = _parse(ctx.data)
+    model_id, payload, max_tokens = parse_request(ctx.data)
     service = ctx.services.get("ai")
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
     check_price(service, model_id)
-    recorded = service.scheduler.recorded(model_id, keccak(payload)) if getattr(service, "replay", True) else None
-    if recorded is not None:
-        return encode(["bytes"], [bytes.fromhex(recorded["result"])])
     from ai.scheduler import AIError
 
     try:
-        result, _certificate, _cid = service.infer(model_id, payload, "0x" + ctx.sender.hex(), service.infer_timeout)
+        length = service.scheduler.max_tokens_for(model_id, max_tokens)
+        recorded = service.scheduler.recorded(model_id, keccak(payload), length) if getattr(service, "replay", True) else None
+        if recorded is not None:
+            return encode(["bytes"], [bytes.fromhex(recorded["result"])])
+        result, _certificate, _cid = service.infer(model_id, payload, "0x" + ctx.sender.hex(), service.infer_timeout,
+                                                   max_tokens=max_tokens)
     except AIError as exc:
         raise PrecompileRevert(error(str(exc))) from None
     return encode(["bytes"], [result])
@@ -72,6 +91,6 @@ AI_INFER = register(
         address=0x0120,
         gas=_gas,
         run=_run,
-        doc="abi.encode(string modelId, bytes input) -> abi.encode(bytes result)",
+        doc="abi.encode(string modelId, bytes input[, uint256 maxTokens]) -> abi.encode(bytes result)",
     )
 )

@@ -32,20 +32,32 @@ def cli() -> None:
     """SynQ: the AIVM contract language compiler."""
 
 
+def _formats(values: tuple[str, ...], out_dir: str | None) -> list[str]:
+    """-f abi -f bin, or -f abi,bin; default: ABI and bytecode into -o DIR, bytecode on stdout."""
+    wanted = [f.strip() for v in values for f in v.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in OUTPUT_FORMATS]
+    if unknown:
+        raise click.BadParameter(f"unknown format {unknown[0]!r}; choose from {', '.join(OUTPUT_FORMATS)}",
+                                 param_hint="--format")
+    return list(dict.fromkeys(wanted)) or (["abi", "bin"] if out_dir else ["bin"])
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("-o", "--output-dir", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="write one file per input and format here instead of stdout")
-@click.option("-f", "--format", "fmt", type=click.Choice(list(OUTPUT_FORMATS)), default="bin", show_default=True,
-              help="what to output")
+              help="write one file per input and format here (default formats: abi and bin) instead of stdout")
+@click.option("-f", "--format", "fmts", multiple=True, metavar="FORMAT[,FORMAT…]",
+              help=f"what to output, repeatable or comma-separated: {', '.join(OUTPUT_FORMATS)} "
+                   "(default: bin on stdout; abi,bin with -o)")
 @click.option("-O", "--optimize", type=click.IntRange(0, 1), default=1, show_default=True)
-def compile(files: tuple[str, ...], out_dir: str | None, fmt: str, optimize: int) -> None:
-    """Compile FILE... and print (or write) the chosen output."""
+def compile(files: tuple[str, ...], out_dir: str | None, fmts: tuple[str, ...], optimize: int) -> None:
+    """Compile FILE... and print (or write) the chosen outputs."""
+    formats = _formats(fmts, out_dir)
     failed = False
     for path in files:
         data = CompilerData(_read(path), path, optimize)
         try:
-            text = OUTPUT_FORMATS[fmt](data)
+            texts = {fmt: OUTPUT_FORMATS[fmt](data) for fmt in formats}
         except SynqUserError as err:
             click.echo(err.render(), err=True)
             failed = True
@@ -54,13 +66,15 @@ def compile(files: tuple[str, ...], out_dir: str | None, fmt: str, optimize: int
             click.echo(f"{path}: internal compiler error: {err} (please report this)", err=True)
             failed = True
             continue
-        if out_dir:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
-            target = Path(out_dir) / f"{Path(path).stem}.{EXTENSIONS[fmt]}"
-            target.write_text(text + "\n")
-        else:
-            if len(files) > 1:
-                click.echo(f"// {path}")
+        for fmt, text in texts.items():
+            if out_dir:
+                Path(out_dir).mkdir(parents=True, exist_ok=True)
+                target = Path(out_dir) / f"{Path(path).stem}.{EXTENSIONS[fmt]}"
+                target.write_text(text + "\n")
+                click.echo(f"wrote {target}", err=True)
+                continue
+            if len(files) > 1 or len(formats) > 1:
+                click.echo(f"// {path} ({fmt})")
             click.echo(text)
     if failed:
         sys.exit(1)

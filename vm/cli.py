@@ -48,10 +48,20 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:
+        _fast_event_loop()
         asyncio.run(_run_node(cfg, ephemeral))
     except RuntimeError as exc:  # e.g. data dir locked or inconsistent
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def _fast_event_loop() -> None:
+    """uvloop when installed: the HTTP layer is a fifth of the node's time per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
@@ -92,17 +102,31 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     console.print("shutting down…")
+    await _shutdown(node, runner, ai_task, local)
+    console.print("stopped cleanly")
+
+
+async def _shutdown(node, runner, ai_task, local: list) -> None:
+    """Bounded in every state (a computation in flight, validators connected or hung): ≈ SHUTDOWN_BUDGET s.
+
+    Order: fail running computations (the chain thread may be waiting on one
+    inside a block), stop local validators (SIGTERM, then SIGKILL), close the
+    HTTP/WebSocket server with its connections, then let the chain finish and
+    close its store.
+    """
     if ai_task and not ai_task.done():
         ai_task.cancel()
+    if node.ai:
+        await node.ai.stop()
     if local:
         from ai.validator import local as local_validators
 
-        await asyncio.to_thread(local_validators.stop, local)
-    if node.ai:
-        await node.ai.stop()
-    await runner.cleanup()
+        await asyncio.to_thread(local_validators.stop, local, 2.0)
+    try:
+        await asyncio.wait_for(runner.cleanup(), timeout=2.0)
+    except asyncio.TimeoutError:
+        logging.getLogger("aivm.node").warning("HTTP server did not close within 2 s; continuing")
     await node.stop()
-    console.print("stopped cleanly")
 
 
 async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, local: list) -> None:
@@ -121,13 +145,27 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
                    max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout))
     ai.max_gas_per_execution = cfg.aivm.max_gas_per_execution
     await ai.start()
+    console.print(f"distributed AI: models {', '.join(manifests)} loaded", highlight=False)
+    validators = await _register_local_validators(node, ai, n.validators, options)
+    # installed only now: a contract's AI call can wait for joining validators without needing the chain thread
     node.ai, services["ai"], node.ai_stats = ai, ai, ai.stats
-    node.ai_status = "ready"
-    console.print(f"distributed AI ready: models {', '.join(manifests)}", highlight=False)
-    local += await _start_local_validators(node, n.validators, port, options)
+    node.ai_status = None
+    if not validators:
+        ai.mark_ready()
+        console.print("distributed AI ready (no local validators: external ones join over RPC)", highlight=False)
+        return
+    ai.expect([v.address for v in validators])
+    from ai.validator import local as local_validators
+
+    log_dir = validators[0].keystore_path.parent / "logs"
+    local_validators.start(validators, f"http://127.0.0.1:{port}", log_dir, holds=n.validator_holds)
+    local += validators
+    console.print(f"started {len(validators)} local validators (logs in {log_dir}); "
+                  f"waiting until they are registered and eligible…", highlight=False)
 
 
-async def _start_local_validators(node, count: int, port: int, options) -> list:
+async def _register_local_validators(node, ai, count: int, options) -> list:
+    """Keystores, funding and registration (stake locked) of the node's own validators, before they start."""
     if count <= 0:
         return []
     import tempfile
@@ -136,16 +174,20 @@ async def _start_local_validators(node, count: int, port: int, options) -> list:
 
     base = Path(options.data_dir) if options.data_dir else Path(tempfile.mkdtemp(prefix="aivm-validators-"))
     validators = await asyncio.to_thread(local.prepare, base / "validators", count)
-    stake = (local.STAKE_ETH + 1) * 10**18
+    stake = local.STAKE_ETH * 10**18
 
     def fund() -> None:
         for v in validators:
-            if node.chain.balance(v.address) < stake:
-                node.chain.set_balance(v.address, stake)
+            if v.address not in ai.scheduler.validators and node.chain.balance(v.address) < stake + 10**18:
+                node.chain.set_balance(v.address, stake + 10**18)
 
     await node.run(fund)
-    local.start(validators, f"http://127.0.0.1:{port}", base / "validators" / "logs")
-    console.print(f"started {count} local validators (logs in {base / 'validators' / 'logs'})", highlight=False)
+    chain_id = node.chain.config.chain_id
+    for v in validators:
+        if v.address in ai.scheduler.validators:
+            continue
+        public_keys, proof = await asyncio.to_thread(local.registration, v, chain_id, stake)
+        await ai.call(ai.scheduler.register, public_keys, stake, proof)
     return validators
 
 
@@ -161,17 +203,33 @@ def _banner(node, host: str, port: int, options) -> None:
         console.print(f"  ({i}) {checksum(a.address)}", highlight=False)
     # the line tools wait for: keep its wording stable
     print(f"Listening on http://{host}:{port} (HTTP and WebSocket)", flush=True)
+    print(f"Dashboard: http://{host}:{port}/dashboard/", flush=True)
 
 
 def _register_commands() -> None:
     from ai.validator.cli import validator
     from pqc.cli import keys
 
+    @keys.result_callback()
+    def _validator_address(summary, **_kwargs) -> None:
+        """`keys new` / `keys show`: the validator account these keys control, in both forms (fund it to stake)."""
+        if not isinstance(summary, dict):
+            return
+        from vm.addresses import to_syn
+        from vm.codec import checksum
+
+        address = bytes.fromhex(summary["key_hash"][2:])[12:]
+        click.echo(f"{'validator':>13}: {to_syn(address)}")
+        click.echo(f"{'account':>13}: {checksum(address)}  (fund it, then: aivm validator --keystore …)")
+
     main.add_command(keys)
     main.add_command(validator)
     from bridge.devnet import click_command as devnet_command
 
     main.add_command(devnet_command())
+    from chat.cli import chat  # `aivm chat` (issue 16)
+
+    main.add_command(chat)
 
 
 _register_commands()

@@ -109,6 +109,10 @@ class EndpointRunner:
                    temperature=float(ai.get("temperature", DEFAULT_TEMPERATURE)))
 
     def infer(self, input_bytes: bytes) -> bytes:
+        from .text_request import endpoint_answer, is_text_request  # chat (issue 16): messages + parameters
+
+        if is_text_request(input_bytes):
+            return endpoint_answer(self.endpoint, self.model, bytes(input_bytes), self.timeout)
         return chat_completion(self.endpoint, bytes(input_bytes), model=self.model, max_tokens=self.max_tokens,
                                temperature=self.temperature, timeout=self.timeout).encode("utf-8")
 

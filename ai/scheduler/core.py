@@ -45,6 +45,7 @@ TASK_TIMEOUT = 30.0  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000
+MAX_NEW_TOKENS = 256  # the cap on a text answer's length (= ai.models.generation.MAX_NEW_TOKENS; a test keeps them equal)
 
 
 class AIError(Exception):
@@ -98,6 +99,7 @@ class Computation:
     validators: set = field(default_factory=set)
     round: Optional[Round] = None
     generation: Any = None
+    max_tokens: Optional[int] = None  # text models: the answer's length limit
 
     @property
     def request_hash(self) -> bytes:
@@ -109,6 +111,7 @@ class Computation:
             "created": self.created, "status": self.status, "reason": self.reason, "finished": self.finished,
             "result": None if self.result is None else self.result.hex(), "certificate": self.certificate,
             "cached": self.cached, "rounds": self.rounds_done, "validators": sorted(a.hex() for a in self.validators),
+            "max_tokens": self.max_tokens,
         }
 
     @classmethod
@@ -116,16 +119,24 @@ class Computation:
         c = cls(d["id"], d["model_id"], bytes.fromhex(d["input"]), d["requester"], d["created"], d["status"],
                 d["reason"], d["finished"], None if d["result"] is None else bytes.fromhex(d["result"]),
                 d["certificate"], d.get("cached", False), d.get("rounds", 0),
-                {bytes.fromhex(a) for a in d.get("validators", [])})
+                {bytes.fromhex(a) for a in d.get("validators", [])}, max_tokens=d.get("max_tokens"))
         return c
 
 
 class ChainHooks:
-    """What the scheduler needs from the chain (run on the chain thread by the node)."""
+    """What the scheduler needs from the chain (run on the chain thread by the node).
+
+    The chain thread itself waits inside the AI precompile for computations, so
+    the scheduler never needs the chain to make progress on one: validator sets
+    are decided from its own registry, `update_storage` only queues the on-chain
+    mirror (applied in order on the chain thread, never awaited), and the two
+    calls that do wait (`lock_stake` at registration, `read_storage` for
+    off-chain verification) are never made while holding the scheduler's lock.
+    """
 
     def lock_stake(self, address: bytes, amount: int) -> None: ...
     def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
-        """Atomically: writes = compute_writes(read_storage); apply them."""
+        """Queue: atomically on the chain thread, writes = compute_writes(read_storage); apply them."""
     def read_storage(self, address: bytes, slot: int) -> int: ...
 
 
@@ -210,19 +221,32 @@ class Scheduler:
         self._verify(v, protocol.attestation_message(self.chain_id, address, attestation), signature, "attestation")
         holds, error = self._check_attestation(attestation)
         with self._lock:
+            before = [list(h) for h in v.holds]
             v.attestation = attestation
             v.attestation_valid = not error
             v.attestation_error = error
             v.holds = holds if not error else []
             self.records.write(validators={address: v.to_record()})
+            self._mirror_sets(v, before)
         if error:
             raise AIError(f"attestation refused: {error}")
-        from pqc.validators import registration_writes
-
-        sets = [stage_set_id(model_id, stage) for model_id, stage in holds]
-        # read-and-write in one chain-thread step: two attestations must not both bump a set size from n to n+1
-        self.hooks.update_storage(lambda read: [w for sid in sets for w in registration_writes(v.keys, read, sid)])
         return v
+
+    def _mirror_sets(self, v: Validator, before: list) -> None:
+        """Queue the on-chain copy of v's set membership (the consensus precompile reads it).
+
+        Read-and-write happens in one chain-thread step, so two attestations
+        cannot both bump a set size from n to n+1; nothing here waits for it.
+        """
+        from pqc.validators import registration_writes, removal_writes
+
+        added = [stage_set_id(m, st) for m, st in v.holds if [m, st] not in before]
+        dropped = [stage_set_id(m, st) for m, st in before if [m, st] not in v.holds]
+        if not added and not dropped:
+            return
+        keys = v.keys
+        self.hooks.update_storage(lambda read: [w for sid in added for w in registration_writes(keys, read, sid)]
+                                  + [w for sid in dropped for w in removal_writes(keys, read, sid)])
 
     def _check_attestation(self, att: dict) -> tuple[list, str]:
         need = {"software_version": str, "shards": list, "cores": int, "memory_mb": int, "timestamp": int}
@@ -304,34 +328,55 @@ class Scheduler:
         return out
 
     def stage_set_size(self, model_id: str, stage: int) -> int:
-        from pqc.validators import set_size
-
-        return set_size(self.hooks.read_storage, stage_set_id(model_id, stage))
+        """Members of the stage's validator set, from the registry (the chain holds a mirror of it)."""
+        return sum(1 for v in self.validators.values() if v.holds_stage(model_id, stage))
 
     # -- computations --
     def records_callback(self, cid: str) -> Optional[dict]:
         return self.records.callback(cid) if cid else None
 
+    def max_tokens_for(self, model_id: str, max_tokens: Optional[int]) -> Optional[int]:
+        """A text model's answer length (the node's default when not asked); None for other models."""
+        if model_id not in MODELS:
+            return max_tokens  # initiate() refuses the unknown model with its own message
+        if not MODELS[model_id].generates:
+            if max_tokens is not None:
+                raise AIError(f"max_tokens applies to the pipelined text model; {model_id} does not take it")
+            return None
+        if max_tokens is None:
+            return self.max_new_tokens
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_NEW_TOKENS:
+            raise AIError(f"max_tokens must be an integer from 1 to {MAX_NEW_TOKENS}, got {max_tokens!r}")
+        return max_tokens
+
+    def answer_key(self, model_id: str, request_hash: bytes, max_tokens: Optional[int] = None) -> bytes:
+        """The (model, input[, answer length]) an answer is recorded under."""
+        key = model_id.encode() + b"/" + request_hash
+        if max_tokens is not None and max_tokens != self.max_new_tokens:
+            key += b"/%d" % max_tokens
+        return key
+
     def initiate(self, model_id: str, data: bytes, requester: Optional[str] = None,
-                 callback: Optional[dict] = None) -> Computation:
+                 callback: Optional[dict] = None, max_tokens: Optional[int] = None) -> Computation:
         if model_id not in MODELS or model_id not in self.manifests:
             raise AIError(f"unknown model {model_id!r}; available: {', '.join(sorted(self.manifests))}")
         try:
             validate_request(model_id, data)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
+        max_tokens = self.max_tokens_for(model_id, max_tokens)
         notes = []
         # the tokenizer may load on first use: never while holding the lock (heartbeats need it)
-        generation = self._new_generation(data) if MODELS[model_id].num_stages > 1 else None
+        generation = self._new_generation(data, max_tokens) if max_tokens is not None else None
         with self._lock:
             n = next(self._seq)
             cid = f"ai_comp_{int(time.time())}_{n}"
-            comp = Computation(cid, model_id, bytes(data), requester, time.time())
+            comp = Computation(cid, model_id, bytes(data), requester, time.time(), max_tokens=max_tokens)
             self.computations[cid] = comp
             if callback is not None:  # recorded before any work, so a restart still owes it
                 self.records.set_callback(cid, callback)
             self.counters["computations"] = n
-            cached = self.recorded(model_id, comp.request_hash) if self.cache else None
+            cached = self.recorded(model_id, comp.request_hash, max_tokens) if self.cache else None
             if cached is not None:
                 comp.status, comp.result, comp.certificate = "Completed", bytes.fromhex(cached["result"]), cached["certificate"]
                 comp.cached, comp.finished = True, time.time()
@@ -353,17 +398,17 @@ class Scheduler:
         self._send(notes)
         return comp
 
-    def _new_generation(self, prompt: bytes):
-        from ai.models.generation import Generation
+    def _new_generation(self, prompt: bytes, max_tokens: int):
+        from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
         try:
-            return Generation(self._codec_loader(), prompt, self.max_new_tokens)
+            return new_generation(self._codec_loader(), prompt, max_tokens)
         except InvalidInputError as exc:
             raise AIError(str(exc)) from None
 
-    def recorded(self, model_id: str, request_hash: bytes) -> Optional[dict]:
-        """The completed computation that first answered (model, input), if any."""
-        cid = self.records.answer(model_id.encode() + b"/" + request_hash)
+    def recorded(self, model_id: str, request_hash: bytes, max_tokens: Optional[int] = None) -> Optional[dict]:
+        """The completed computation that first answered (model, input[, answer length]), if any."""
+        cid = self.records.answer(self.answer_key(model_id, request_hash, max_tokens))
         return None if cid is None else self.records.computation(cid)
 
     def _start_round(self, comp: Computation, step: int, stage: int, data: bytes, notes: list) -> None:
@@ -410,6 +455,9 @@ class Scheduler:
             out["input"] = rnd.input.hex()
             if rnd.prefix_ids is not None:
                 out["prefix_ids"] = rnd.prefix_ids
+                sampling = getattr(comp.generation, "sampling", None)  # chat (issue 16): how the last stage picks
+                if sampling is not None and not sampling.greedy:
+                    out["sampling"] = sampling.to_json()
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
@@ -545,19 +593,16 @@ class Scheduler:
         """A validator slashed below the minimum stake leaves the on-chain sets it was in."""
         if v.stake >= MIN_STAKE:
             return
-        from pqc.validators import removal_writes
-
-        sets = [stage_set_id(model_id, stage) for model_id, stage in v.holds]
-        keys = v.keys
+        before = [list(h) for h in v.holds]
         v.holds, v.attestation_valid, v.attestation_error = [], False, "stake slashed below the minimum"
-        self.hooks.update_storage(lambda read: [w for sid in sets for w in removal_writes(keys, read, sid)])
+        self._mirror_sets(v, before)
 
     def _complete(self, comp: Computation, result: bytes) -> None:
         comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
         self.counters["completed"] += 1
         self.counters["total_time"] += comp.finished - comp.created
         # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
-        self._persist(comp, {comp.model_id.encode() + b"/" + comp.request_hash: comp.id})
+        self._persist(comp, {self.answer_key(comp.model_id, comp.request_hash, comp.max_tokens): comp.id})
         self._done.notify_all()
         self.on_finish(comp)
 
@@ -611,6 +656,22 @@ class Scheduler:
                     break
                 self._done.wait(min(left, 1.0))
             return comp
+
+    def cancel(self, cid: str, reason: str) -> Computation:
+        """Fail a running computation now (a synchronous caller gave up): no answer is recorded for it."""
+        with self._lock:
+            comp = self.get(cid)
+            if comp.status in ("Pending", "Running"):
+                self._fail(comp, reason)
+            return comp
+
+    def shutdown(self, reason: str = "the node is shutting down") -> int:
+        """Fail every running computation, waking whoever waits on one; returns how many."""
+        with self._lock:
+            running = [c for c in self.computations.values() if c.status in ("Pending", "Running")]
+            for comp in running:
+                self._fail(comp, reason)
+            return len(running)
 
     def get(self, cid: str) -> Computation:
         with self._lock:

@@ -84,6 +84,13 @@ class Validator:
             return f"not enough memory for {model_id}"
         return ""
 
+    def ineligibility_any(self, now: Optional[float] = None) -> str:
+        """'' when eligible for at least one stage it holds, else the first reason."""
+        if not self.holds:
+            return f"attestation: {self.attestation_error}" if not self.attestation_valid else "holds no model stage"
+        reasons = [self.ineligibility(m, st, now) for m, st in self.holds]
+        return "" if "" in reasons else reasons[0]
+
     def to_record(self) -> dict:
         d = asdict(self)
         d["address"] = self.address.hex()

@@ -60,7 +60,7 @@ def _endpoint_runner(endpoint, config_path):
 @click.option("--keystore", "keystore_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @password_option
 @click.option("--stake", type=float, default=10.0, show_default=True, help="ETH to stake (locked from the validator's account).")
-@click.option("--holds", default="digits_cnn,distributed_ai_model", show_default=True,
+@click.option("--holds", default="digits_cnn,distributed_ai_model,price-v1,mm-v1,risk-model", show_default=True,
               help="Model stages to serve: model[:first-last],…")
 @click.option("--endpoint", default=None,
               help="Serve gpt_oss_chat from this OpenAI-compatible server (default from --config).")
@@ -69,9 +69,11 @@ def _endpoint_runner(endpoint, config_path):
 @click.option("--bridge-state", default=None, type=click.Path(file_okay=False),
               help="Also attest bridge messages (docs/bridges.md), keeping progress in this directory.")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Exit when this process (the node that started us) is gone.")
 @click.option("-v", "--verbose", is_flag=True)
 def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state, behaviour,
-              verbose) -> None:
+              parent_pid, verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -88,7 +90,8 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, con
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--behaviour") from None
     runner = _endpoint_runner(endpoint, config_path)
-    v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner)
+    v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner,
+                  parent_pid=parent_pid)
     v.bridge_state = bridge_state
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:

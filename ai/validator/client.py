@@ -34,6 +34,8 @@ log = logging.getLogger("aivm.validator")
 VERSION = "aivm-validator/0.1.0"
 HEARTBEAT_EVERY = 1.0
 POLL_EVERY = 2.0
+RECONNECT_EVERY = 1.0  # seconds between tries while the node is unreachable
+WATCHDOG_EVERY = 0.5
 
 
 @dataclass
@@ -70,7 +72,9 @@ class RpcFailure(Exception):
 
 class Validator:
     def __init__(self, rpc_url: str, keys: KeySet, stake: int, holds: list[tuple[str, int]],
-                 cache_dir=None, behaviour: Optional[Behaviour] = None, endpoint: Any = None) -> None:
+                 cache_dir=None, behaviour: Optional[Behaviour] = None, endpoint: Any = None,
+                 parent_pid: Optional[int] = None) -> None:
+        self.parent_pid = parent_pid  # a local validator: exit when the node that started it is gone
         self.rpc_url = rpc_url.rstrip("/")
         self.ws_url = self.rpc_url.replace("http://", "ws://").replace("https://", "wss://")
         self.keys = keys
@@ -165,29 +169,58 @@ class Validator:
 
     # -- running --
     async def run(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=120)
+        timeout = aiohttp.ClientTimeout(total=120, sock_connect=5)
         async with aiohttp.ClientSession(timeout=timeout) as self._session:
+            watchdog = asyncio.create_task(self._watchdog())
             await asyncio.to_thread(self.load_models)
-            await self.join()
+            await self._join_when_reachable()
             if getattr(self, "bridge_state", None):  # bridge attester (bridge/attester.py), opt-in
                 from bridge.attester import start_in_validator
 
                 start_in_validator(self.rpc_url, self.keys, self.bridge_state)
-            loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker()]
+            loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker(), watchdog]
             await asyncio.gather(*loops)
 
+    async def _watchdog(self) -> None:
+        """A local validator dies with its node (backing up the parent-death signal)."""
+        if self.parent_pid is None:
+            return
+        while True:
+            if os.getppid() != self.parent_pid:
+                log.error("the node (pid %d) is gone: exiting", self.parent_pid)
+                os._exit(0)
+            await asyncio.sleep(WATCHDOG_EVERY)
+
+    async def _join_when_reachable(self) -> None:
+        """Join, waiting for the node while it is unreachable (started before it, or restarting)."""
+        while True:
+            try:
+                await self.join()
+                return
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                log.info("node unreachable (%s): retrying", exc)
+                await asyncio.sleep(RECONNECT_EVERY)
+
     async def _heartbeats(self) -> None:
-        last = 0
+        last, lost = 0, False
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY)
             now = int(time.time())
             if now == last:  # the node refuses a timestamp that is not after the last
                 continue
             try:
+                if lost:  # the node came back (perhaps restarted without our records): join again
+                    await self.join()
+                    lost = False
                 await self.heartbeat()
                 last = now
-            except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except RpcFailure as exc:
                 log.warning("heartbeat failed: %s", exc)
+                lost = lost or "not registered" in str(exc) or "attestation" in str(exc)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                if not lost:
+                    log.warning("node unreachable (%s): reconnecting", exc)
+                lost = True
 
     async def _subscription(self) -> None:
         while True:
@@ -239,7 +272,12 @@ class Validator:
         model_id, stage = task["model_id"], task["stage"]
         runner = self._runners[(model_id, stage)]
         data = bytes.fromhex(task["input"])
-        output = runner.infer(data)
+        if "sampling" in task:  # chat (issue 16): temperature > 0, the quorum's sampling rule
+            from ai.models.sampling import Sampling, run_last_stage
+
+            output = run_last_stage(runner, data, Sampling.from_json(task["sampling"]), len(task["prefix_ids"]))
+        else:
+            output = runner.infer(data)
         if self.behaviour.lie:
             output = self._wrong(model_id, stage, output)
         info = MODELS[model_id]
@@ -269,6 +307,10 @@ class Validator:
 
         if model_id == "gpt_oss_chat":
             return output + b" (or not)"
+        if MODELS[model_id].module:
+            from ai.models.small import wrong
+
+            return wrong(MODELS[model_id], stage, output)
         if MODELS[model_id].num_stages == 1:
             return bytes([(output[0] + 1) % 10])
         import torch

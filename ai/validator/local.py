@@ -6,18 +6,22 @@ stake, and a process of its own that stops with the node.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ai import protocol
-from pqc import keystore
+from pqc import bundle, keystore
 from pqc.keys import KeySet
+
+PR_SET_PDEATHSIG = 1
 
 STAKE_ETH = 10
 
@@ -48,6 +52,23 @@ def prepare(directory: Path, count: int) -> list[LocalValidator]:
     return out
 
 
+def registration(v: LocalValidator, chain_id: int, stake_wei: int) -> tuple[bytes, bytes]:
+    """(public keys, proof of possession) for registering `v`: the node registers its own validators
+    before it starts them, so joining never needs the chain thread while a block waits for AI."""
+    keys = keystore.load(v.keystore_path).unlock(v.password_path.read_text().strip())
+    signing = keys.signing_keys()
+    message = protocol.registration_message(chain_id, v.address, signing.key_hash, stake_wei)
+    return signing.encode(), bundle.sign(keys, message).encode()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the node process dies, however it dies (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # elsewhere the validator's own watchdog (--parent-pid) notices
+
+
 def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: "str | dict[int, str] | None" = None,
           behaviours: Optional[dict[int, str]] = None, extra_args: tuple[str, ...] = ()) -> None:
     """`holds`: one --holds value for all, or one per validator index."""
@@ -59,21 +80,26 @@ def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: 
         if mine:
             cmd += ["--holds", mine]
         cmd += list(extra_args)
+        cmd += ["--parent-pid", str(os.getpid())]
         if behaviours and v.index in behaviours:
             cmd += ["--behaviour", behaviours[v.index]]
         log = open(log_dir / f"validator-{v.index}.log", "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        v.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        v.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
+        log.close()
 
 
-def stop(validators: list[LocalValidator], timeout: float = 10) -> None:
+def stop(validators: list[LocalValidator], timeout: float = 2.0) -> None:
+    """SIGTERM all at once, then SIGKILL whatever is still alive after `timeout` seconds (a hung validator)."""
     for v in validators:
         if v.process and v.process.poll() is None:
             v.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
     for v in validators:
         if v.process:
             try:
-                v.process.wait(timeout)
+                v.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 v.process.kill()
                 v.process.wait()

@@ -18,6 +18,13 @@ def infer(model: String[64], data: Bytes[1024]) -> Bytes[1024]:
     return result
 
 @external
+def infer_n(model: String[64], data: Bytes[1024], max_tokens: uint256) -> Bytes[1024]:
+    out: Bytes[1152] = raw_call(0x0000000000000000000000000000000000000120, abi_encode(model, data, max_tokens), max_outsize=1152)
+    result: Bytes[1024] = abi_decode(out, Bytes[1024])
+    self.last = result
+    return result
+
+@external
 @view
 def check(certificate: Bytes[65536]) -> (bool, uint256, uint256):
     out: Bytes[96] = raw_call(0x0000000000000000000000000000000000000118, certificate, max_outsize=96, is_static_call=True)

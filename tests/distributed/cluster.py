@@ -13,7 +13,7 @@ CONFIG = """
 [node]
 ai_task_timeout = {task_timeout}
 ai_max_new_tokens = {max_new_tokens}
-ai_infer_timeout = 60
+ai_infer_timeout = {infer_timeout}
 """
 
 
@@ -66,10 +66,10 @@ class Cluster:
 
 def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviours: Optional[dict] = None,
                   task_timeout: float = 10, max_new_tokens: int = 4, data_dir: Optional[Path] = None,
-                  wait_for: Optional[int] = None, extra_args: tuple = ()) -> Cluster:
+                  wait_for: Optional[int] = None, extra_args: tuple = (), infer_timeout: float = 60) -> Cluster:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "aivm-config.toml"
-    cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens))
+    cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens, infer_timeout=infer_timeout))
     node = start_node(workdir, "--config", str(cfg), data_dir=data_dir)
     cluster = Cluster(node, workdir=workdir)
     try:

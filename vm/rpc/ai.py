@@ -2,15 +2,13 @@
 
 Where a method needs more than the guide shows (a signature), the extra
 parameter comes last, as documented in docs/distributed-ai.md. Scheduler calls
-run in a worker thread: they verify post-quantum signatures and may wait for
-the chain thread, and the event loop must keep serving meanwhile.
+run on the AI service's own threads: they verify post-quantum signatures, and
+the event loop must keep serving meanwhile.
 """
 import asyncio
 import statistics
 import time
 
-from ai.scheduler import AIError
-from ai.scheduler.validators import clusters
 from vm.addresses import parse_any_address, to_syn
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
@@ -28,6 +26,22 @@ def _ai(node):
     return service
 
 
+async def _ready_ai(node, timeout: float = None):
+    """The AI service once usable: a request that arrives while models load or validators join waits (bounded)."""
+    from ai.service import READY_WAIT
+
+    deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
+    while getattr(node, "ai", None) is None and getattr(node, "ai_status", None) and time.monotonic() < deadline:
+        if str(node.ai_status).startswith("model preparation failed"):
+            break
+        await asyncio.sleep(0.1)
+    service = _ai(node)
+    left = deadline - time.monotonic()
+    if not service.ready and left > 0:
+        await asyncio.get_running_loop().run_in_executor(service.executor, service.wait_ready, left)
+    return service
+
+
 def _address(value: str, where: str) -> bytes:
     try:
         return parse_any_address(value)
@@ -42,8 +56,12 @@ def _hex(value: str, where: str) -> bytes:
         raise RpcError(INVALID_PARAMS, f"{where}: {exc}") from None
 
 
-async def _call(fn, *args):
+async def _call(fn, *args, service=None):
+    from ai.scheduler import AIError  # the AI stack (torch) loads with the AI layer, not with the RPC
+
     try:
+        if service is not None:
+            return await service.call(fn, *args)
         return await asyncio.to_thread(fn, *args)
     except AIError as exc:
         raise RpcError(SERVER_ERROR, str(exc)) from None
@@ -52,23 +70,26 @@ async def _call(fn, *args):
 # -- validators --
 @method("synergy_registerValidator")
 async def synergy_register_validator(node, public_keys: Text, stake: Integer, proof: Text) -> dict:
-    s = _ai(node).scheduler
-    v = await _call(s.register, _hex(public_keys, "param 1 (public_keys)"), stake, _hex(proof, "param 3 (proof)"))
+    service = _ai(node)
+    v = await _call(service.scheduler.register, _hex(public_keys, "param 1 (public_keys)"), stake,
+                    _hex(proof, "param 3 (proof)"), service=service)
     return {"success": True, "validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
             "stake": v.stake}
 
 
 @method("synergy_attestValidator")
 async def synergy_attest_validator(node, address: Text, attestation: Object, signature: Text) -> dict:
-    s = _ai(node).scheduler
-    v = await _call(s.attest, _address(address, "param 1"), attestation, _hex(signature, "param 3 (signature)"))
+    service = _ai(node)
+    v = await _call(service.scheduler.attest, _address(address, "param 1"), attestation,
+                    _hex(signature, "param 3 (signature)"), service=service)
     return {"success": True, "validator_address": to_syn(v.address), "holds": v.holds}
 
 
 @method("synergy_validatorHeartbeat")
 async def synergy_validator_heartbeat(node, address: Text, timestamp: Integer, signature: Text) -> dict:
-    s = _ai(node).scheduler
-    v = await _call(s.heartbeat, _address(address, "param 1"), timestamp, _hex(signature, "param 3 (signature)"))
+    service = _ai(node)
+    v = await _call(service.scheduler.heartbeat, _address(address, "param 1"), timestamp,
+                    _hex(signature, "param 3 (signature)"), service=service)
     return {"success": True, "uptime": round(v.uptime(), 4)}
 
 
@@ -91,14 +112,34 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
     if signature is None:
         raise RpcError(INVALID_PARAMS, "synergy_submitAIPartialResult: param 4 (signature) is required: "
                                        "results must be signed by the validator's registered key")
-    return await _call(_ai(node).scheduler.submit, task_id, _address(address, "param 2"),
-                       _hex(result, "param 3 (result)"), _hex(signature, "param 4 (signature)"))
+    service = _ai(node)
+    return await _call(service.scheduler.submit, task_id, _address(address, "param 2"),
+                       _hex(result, "param 3 (result)"), _hex(signature, "param 4 (signature)"), service=service)
 
 
 @method("synergy_getValidatorAIRewards")
 async def synergy_get_validator_ai_rewards(node, address: Text) -> dict:
     v = await _call(_ai(node).scheduler.validator, _address(address, "param 1"))
     return {"validator_address": to_syn(v.address), "total_rewards": v.rewards, "slashed": v.slashed, "stake": v.stake}
+
+
+@method("synergy_listValidators")
+async def synergy_list_validators(node) -> list:
+    """Every registered validator (the guide has no other way to learn their addresses), best score first."""
+    s = _ai(node).scheduler
+
+    def read():
+        now = time.time()
+        out = []
+        for v in sorted(list(s.validators.values()), key=lambda v: (-v.score, v.address)):
+            why = v.ineligibility_any(now)
+            out.append({"validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
+                        "stake": v.stake, "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
+                        "attestation_valid": v.attestation_valid, "shards_held": v.holds,
+                        "eligible": why == "", "reason": why})
+        return out
+
+    return await _call(read)
 
 
 @method("synergy_getValidatorAIStats")
@@ -120,6 +161,9 @@ async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
     s = _ai(node).scheduler
 
     def read():
+        from ai.scheduler import AIError
+        from ai.scheduler.validators import clusters
+
         groups = clusters(list(s.validators.values()))
         if not 1 <= cluster_id <= len(groups):
             raise AIError(f"unknown cluster {cluster_id}: there are {len(groups)} clusters (numbered from 1)")
@@ -151,8 +195,21 @@ def _cross_chain_transfers(node) -> int:
 
 # -- computations --
 @method("synergy_initiateDistributedAI")
-async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text) -> dict:
-    comp = await _call(_ai(node).scheduler.initiate, model_id, _hex(input_hex, "param 2 (input)"), None)
+async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
+    """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
+    data = _hex(input_hex, "param 2 (input)")
+    from ai.scheduler import AIError
+    from ai.scheduler.core import MAX_NEW_TOKENS
+
+    if max_tokens is not None and not 1 <= max_tokens <= MAX_NEW_TOKENS:
+        raise RpcError(INVALID_PARAMS, f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{MAX_NEW_TOKENS}, "
+                                       f"got {max_tokens}")
+    service = await _ready_ai(node)
+    try:
+        service.scheduler.max_tokens_for(model_id, max_tokens)
+    except AIError as exc:
+        raise RpcError(INVALID_PARAMS, f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
+    comp = await _call(service.scheduler.initiate, model_id, data, None, None, max_tokens, service=service)
     return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
 
 

@@ -55,6 +55,8 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     node = request.app["node"]
     ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
     await ws.prepare(request)
+    sockets = request.app["websockets"]
+    sockets.add(ws)
     subs: list[str] = []
     outbox: asyncio.Queue = asyncio.Queue(maxsize=10_000)
 
@@ -80,10 +82,17 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             if resp is not None:
                 await outbox.put(resp)
     finally:
+        sockets.discard(ws)
         writer_task.cancel()
         for sid in subs:
             filters.unsubscribe(node, sid)
     return ws
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown: close open sockets (validators' task feeds) instead of waiting for their clients."""
+    await asyncio.gather(*(ws.close(code=1001, message=b"node shutting down") for ws in set(app["websockets"])),
+                         return_exceptions=True)
 
 
 async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
@@ -108,14 +117,24 @@ async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
 def make_app(node: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app["node"] = node
+    app["websockets"] = set()
+    app.on_shutdown.append(_close_websockets)
     filters.hub(node)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)
+    import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
+
+    dashboard.install(app, node)
+    config = getattr(node, "config", None)
+    if config is None or config.aivm.enable_ai_chat:  # the OpenAI-compatible chat API under /v1/ (chat/)
+        from chat.api import add_routes
+
+        add_routes(app)
     return app
 
 
 async def serve(node: Any, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     await site.start()

@@ -3,6 +3,7 @@
 Deploying an AI-enhanced contract keeps its ABI and kind as a node record, so
 `synergy_getAIVMStats` can count contracts by kind across restarts.
 """
+import asyncio
 import json
 from typing import Any
 
@@ -12,7 +13,51 @@ from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
 from vm.rpc.params import Json, Text
 
 CONTRACT_KINDS = ("standard", "ai", "pqc", "bridge")
-SUPPORTED_FEATURES = ["distributed_ai", "consensus_computation", "cross_chain", "ai_enhanced"]
+
+
+def supported_features(node) -> list[str]:
+    """Only what this node can do now: AI features once the AI layer runs, PQC precompiles always."""
+    features = ["pqc_signatures", "quorum_certificates"]
+    if getattr(node, "ai", None) is not None:
+        features += ["distributed_ai", "consensus_computation", "ai_enhanced"]
+    if getattr(node, "bridge", None) is not None:
+        features.append("cross_chain")
+    return features
+
+
+def _constructor_args(abi: list, args: Any) -> bytes:
+    """Param 4: ABI-encoded bytes (hex), or a JSON list of values encoded with the ABI's constructor inputs."""
+    if args is None:
+        return b""
+    if isinstance(args, str):
+        try:
+            return parse_data(args if args.startswith("0x") else "0x" + args, "constructor_args")
+        except InvalidValue as exc:
+            raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
+    if not isinstance(args, list):
+        raise RpcError(INVALID_PARAMS, "synergy_deployAIVMContract param 4 (constructor_args): expected hex of "
+                                       "ABI-encoded arguments or a JSON list of values")
+    from eth_abi import encode
+
+    ctor = next((e for e in abi if e.get("type") == "constructor"), {"inputs": []})
+    types = [_abi_type(i) for i in ctor.get("inputs", [])]
+    if len(types) != len(args):
+        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): the constructor takes "
+                                       f"{len(types)} arguments ({', '.join(types) or 'none'}), got {len(args)}")
+    try:
+        values = [bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") and t.startswith("bytes")
+                  else int(v, 0) if isinstance(v, str) and t.startswith(("uint", "int")) else v
+                  for t, v in zip(types, args)]
+        return encode(types, values)
+    except Exception as exc:  # eth-abi's refusals and bad literals alike: the user's values, not a node fault
+        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
+
+
+def _abi_type(entry: dict) -> str:
+    t = entry.get("type", "")
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in entry.get("components", [])) + ")" + t[len("tuple"):]
+    return t
 
 
 def _parse_abi(abi_json: Any) -> list:
@@ -28,7 +73,8 @@ def _parse_abi(abi_json: Any) -> list:
 
 
 @method("synergy_deployAIVMContract")
-async def synergy_deploy_aivm_contract(node, bytecode_hex: Text, abi_json: Json, kind: Text = "standard") -> dict:
+async def synergy_deploy_aivm_contract(node, bytecode_hex: Text, abi_json: Json, kind: Text = "standard",
+                                       constructor_args: Json = None) -> dict:
     try:
         code = parse_data(bytecode_hex if bytecode_hex.startswith("0x") else "0x" + bytecode_hex, "bytecode_hex")
     except InvalidValue as exc:
@@ -38,6 +84,7 @@ async def synergy_deploy_aivm_contract(node, bytecode_hex: Text, abi_json: Json,
     abi = _parse_abi(abi_json)
     if kind not in CONTRACT_KINDS:
         raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 3 (kind): expected one of {', '.join(CONTRACT_KINDS)}")
+    code += _constructor_args(abi, constructor_args)
     from vm.chain import TxRejected, ExecutionFailed
 
     deployer = node.chain.accounts[0].address
@@ -89,7 +136,7 @@ async def synergy_get_aivm_contract(node, address: Text) -> Any:
 
 
 def aivm_stats(node) -> dict:
-    """Chain thread: the guide's synergy_getAIVMStats shape with real figures."""
+    """The guide's synergy_getAIVMStats shape with real figures (store reads: any thread)."""
     counts = node.chain.index.meta("contract_counts", {})
     ai = getattr(node, "ai_stats", None)
     ai_figures = ai() if ai else {}
@@ -102,7 +149,10 @@ def aivm_stats(node) -> dict:
         "completed_computations": completed,
         "active_validators": ai_figures.get("active_validators", 0),
         "total_ai_rewards_distributed": ai_figures.get("total_ai_rewards_distributed", 0),
-        "supported_features": SUPPORTED_FEATURES,
+        "supported_features": supported_features(node),
+        "ai_ready": ai_figures.get("ai_ready", False),
+        "ai_status": ai_figures.get("ai_status") or getattr(node, "ai_status", None) or "disabled",
+        "eligible_validators": ai_figures.get("eligible_validators", 0),
         "network_uptime": f"{node.uptime_percent():.1f}%",
         "consensus_success_rate": round(completed / total, 4) if total else 0.0,
     }
@@ -110,7 +160,8 @@ def aivm_stats(node) -> dict:
 
 @method("synergy_getAIVMStats")
 async def synergy_get_aivm_stats(node) -> dict:
-    return await node.run(aivm_stats, node)
+    # node records and AI counters only: answered while the chain thread is busy with a block
+    return await asyncio.to_thread(aivm_stats, node)
 
 
 @method("synergy_getPQCSecurityStats")

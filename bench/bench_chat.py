@@ -1,0 +1,248 @@
+"""Chat: time to first token and tokens/s through the quorum vs the same model in one process.
+
+Same run, same prompts, greedy, answer cache off:
+
+- one process: the SmolLM2 pipeline stages run in this process exactly as validators run them
+  (one thread, full recompute per token), and `transformers` `generate` on the unsharded model
+  (KV cache) as the outside peer;
+- quorum via RPC: the text request through `synergy_initiateDistributedAI`, polled to the end;
+- quorum via /v1: the OpenAI-compatible endpoint, not streaming and streaming (first content
+  chunk = first token; tokens/s from the first to the last chunk).
+
+The endpoint's own cost is /v1 ÷ RPC for the same computation kind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+PROMPTS = ["Tell me about the sea.", "What is a validator?", "Name three colours.", "Why is the sky blue?",
+           "Describe a blockchain.", "Write a line about rain."]
+
+
+def _request(prompt: str, tokens: int) -> dict:
+    return {"model": "distributed_ai_model", "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": tokens, "temperature": 0}
+
+
+def one_process(prompts: list[str], tokens: int) -> dict:
+    import torch
+
+    from ai.models import prompt_codec
+    from ai.models.pipeline import stage_runner
+    from ai.models.text_request import TextRequest, new_generation
+
+    torch.set_num_threads(1)  # as validators run
+    runners = [stage_runner(i) for i in range(3)]
+    ttft, rate, total = [], [], []
+    for p in prompts:
+        data = TextRequest.build([{"role": "user", "content": p}], tokens).encode()
+        gen = new_generation(prompt_codec(), data, tokens)
+        t0 = time.perf_counter()
+        first = None
+        while not gen.done:
+            x = gen.stage0_input()
+            for r in runners:
+                x = r.infer(x)
+            gen.accept(x)
+            first = first or time.perf_counter()
+        end = time.perf_counter()
+        ttft.append(first - t0)
+        total.append(end - t0)
+        if len(gen.generated) > 1:
+            rate.append((len(gen.generated) - 1) / (end - first))
+    return {"ttft": statistics.median(ttft), "tps": statistics.median(rate), "total": statistics.median(total)}
+
+
+def hf_generate(prompts: list[str], tokens: int) -> dict:
+    import torch
+
+    from ai.models.generation import WholeModel
+    from ai.models.text_request import TextRequest
+
+    torch.set_num_threads(1)
+    whole = WholeModel()
+    ttft, rate, total = [], [], []
+    for p in prompts:
+        ids = TextRequest.build([{"role": "user", "content": p}], tokens).render(whole.codec.tokenizer)
+        x = torch.tensor([ids])
+        t0 = time.perf_counter()
+        whole.model.generate(x, max_new_tokens=1, min_new_tokens=1, do_sample=False)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        out = whole.model.generate(x, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+        elapsed = time.perf_counter() - t0
+        n = out.shape[1] - x.shape[1]
+        ttft.append(first)
+        total.append(elapsed)
+        rate.append((n - 1) / max(elapsed - first, 1e-9))
+    return {"ttft": statistics.median(ttft), "tps": statistics.median(rate), "total": statistics.median(total)}
+
+
+class Node:
+    def __init__(self, work: Path, validators: int) -> None:
+        import socket
+
+        from ai.validator import local
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        cfg = work / "cfg.toml"
+        cfg.write_text("[node]\nai_cache = false\nai_task_timeout = 60\n")
+        self.log = open(work / "node.log", "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
+             "--config", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.validators = []
+        try:
+            self._wait(lambda: "result" in self.rpc_raw("synergy_listAIModels"), 600)
+            self.validators = local.prepare(work / "keys", validators)
+            for v in self.validators:
+                self.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(20 * 10**18))
+            local.start(self.validators, self.url, work / "logs", holds="distributed_ai_model")
+            self._wait(lambda: self.rpc("synergy_getAIVMStats")["active_validators"] >= validators, 600)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait(self, ready, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if ready():
+                    return
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("the node exited")
+            time.sleep(0.3)
+        raise TimeoutError("the node or its validators did not become ready")
+
+    def rpc_raw(self, method, *params):
+        return requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
+                             timeout=300).json()
+
+    def rpc(self, method, *params):
+        reply = self.rpc_raw(method, *params)
+        if "error" in reply:
+            raise RuntimeError(reply["error"]["message"])
+        return reply["result"]
+
+    def stop(self) -> None:
+        from ai.validator import local
+
+        local.stop(self.validators)
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def via_rpc(node: Node, prompts: list[str], tokens: int) -> dict:
+    from ai.models.text_request import TextRequest
+
+    total = []
+    for p in prompts:
+        data = TextRequest.build([{"role": "user", "content": p}], tokens, seed=None).encode()
+        t0 = time.perf_counter()
+        cid = node.rpc("synergy_initiateDistributedAI", "distributed_ai_model", data.hex(), tokens)["computation_id"]
+        while node.rpc("synergy_getDistributedAIStatus", cid)["status"] not in ("Completed", "Failed"):
+            time.sleep(0.005)
+        total.append(time.perf_counter() - t0)
+    return {"total": statistics.median(total)}
+
+
+def via_v1(node: Node, prompts: list[str], tokens: int, stream: bool) -> dict:
+    ttft, rate, total, counts = [], [], [], []
+    for p in prompts:
+        body = {**_request(p, tokens), "stream": stream, "user": f"bench-{stream}"}
+        t0 = time.perf_counter()
+        if not stream:
+            r = requests.post(node.url + "/v1/chat/completions", json=body, timeout=600)
+            r.raise_for_status()
+            total.append(time.perf_counter() - t0)
+            counts.append(r.json()["usage"]["completion_tokens"])
+            continue
+        first = last = None
+        chunks = 0
+        with requests.post(node.url + "/v1/chat/completions", json=body, stream=True, timeout=600) as r:
+            for line in r.iter_lines():
+                if not line.startswith(b"data: ") or line == b"data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                if event["choices"] and event["choices"][0]["delta"].get("content"):
+                    now = time.perf_counter()
+                    first = first or now
+                    last = now
+                    chunks += 1
+        end = time.perf_counter()
+        ttft.append(first - t0)
+        total.append(end - t0)
+        if chunks > 1:
+            rate.append((chunks - 1) / (last - first))
+    out = {"total": statistics.median(total)}
+    if stream:
+        out.update(ttft=statistics.median(ttft), tps=statistics.median(rate) if rate else 0.0)
+    return out
+
+
+def main(quick: bool) -> str:
+    tokens = 8 if quick else 16
+    prompts = PROMPTS[:3] if quick else PROMPTS
+    load_before = os.getloadavg()
+    local = one_process(prompts, tokens)
+    hf = hf_generate(prompts, tokens)
+    with tempfile.TemporaryDirectory(prefix="aivm-bench-chat-") as work:
+        node = Node(Path(work), 3)
+        try:
+            # distinct inputs per path: the answer cache is off, but keep every path's work fresh anyway
+            rpc = via_rpc(node, [p + " (rpc)" for p in prompts], tokens)
+            v1 = via_v1(node, [p + " (v1)" for p in prompts], tokens, stream=False)
+            v1s = via_v1(node, [p + " (sse)" for p in prompts], tokens, stream=True)
+        finally:
+            node.stop()
+    load_after = os.getloadavg()
+    lines = [
+        "## Chat: the quorum vs one process (distributed_ai_model, greedy)",
+        "",
+        f"- Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} cores; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.2f}' for x in load_before)} before, {'/'.join(f'{x:.2f}' for x in load_after)} after "
+        f"(the machine is shared: compare ratios within this run).",
+        f"- {len(prompts)} prompts × {tokens} tokens, medians; 3 validators each holding all 3 stages, one torch thread "
+        "each; the node's answer cache off. One process = the same stage files and rule in this process, one thread.",
+        "",
+        "| path | time to first token | tokens/s after the first | whole answer | ÷ one process (whole answer) |",
+        "|---|---:|---:|---:|---:|",
+        f"| one process (pipeline stages, as validators run them) | {local['ttft'] * 1e3:.0f} ms | {local['tps']:.1f} | "
+        f"{local['total']:.2f} s | 1.00× |",
+        f"| transformers generate (unsharded, KV cache) | {hf['ttft'] * 1e3:.0f} ms | {hf['tps']:.1f} | "
+        f"{hf['total']:.2f} s | {hf['total'] / local['total']:.2f}× |",
+        f"| quorum via synergy_initiateDistributedAI (poll) | | | {rpc['total']:.2f} s | "
+        f"{rpc['total'] / local['total']:.2f}× |",
+        f"| quorum via /v1/chat/completions | | | {v1['total']:.2f} s | {v1['total'] / local['total']:.2f}× |",
+        f"| quorum via /v1/chat/completions, stream | {v1s['ttft'] * 1e3:.0f} ms | {v1s['tps']:.1f} | "
+        f"{v1s['total']:.2f} s | {v1s['total'] / local['total']:.2f}× |",
+        "",
+        f"- endpoint overhead: /v1 ÷ RPC = {v1['total'] / rpc['total']:.2f}× (not streaming), "
+        f"{v1s['total'] / rpc['total']:.2f}× (streaming); the /v1 answers include the fee's payment transaction.",
+        f"- streaming time to first token through the quorum ÷ one process: {v1s['ttft'] / local['ttft']:.2f}×; "
+        f"tokens/s ratio {v1s['tps'] / local['tps']:.2f}×.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main("--quick" in sys.argv)

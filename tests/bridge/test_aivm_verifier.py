@@ -156,3 +156,26 @@ def test_send_numbers_the_lane_and_refuses_zk(aivm, guardians):
     assert (m2.sequence, m2.kind, m2.payload) == (2, Kind.CALL, b"hello")
     r = reverts(bridge.transact, "sendTransfer", 777, bytes.fromhex(NATIVE[2:]), 7, word(b"\x66" * 20), 4, value=7)
     assert "zero-knowledge" in r.reason
+
+
+def test_send_precompile_refuses_a_forged_source(aivm):
+    """0x0131 numbers only the caller's own messages: an account cannot claim to be the bridge."""
+    from eth_abi import encode
+
+    from bridge.message import TUPLE
+
+    env, bridge, wrapped, index = aivm
+    draft = transfer_message(b"\x66" * 20, src_chain=env.chain.config.chain_id, src_bridge=bridge.address,
+                             dst_chain=777, token_chain=env.chain.config.chain_id)
+    fields = list(draft.fields())
+    fields[7] = 0  # sequence left to the lane
+    r = env.chain.transact(sender=env.accounts[0], to=(0x0131).to_bytes(20, "big"),
+                           data=encode([TUPLE], [tuple(fields)]), gas=1_000_000)
+    assert not r.success and b"the source bridge must be the calling contract" in r.output
+
+
+def test_ecrecover_builtin_reads_a_bad_signature_as_zero(bridge_out, guardians):
+    env = Env()
+    b = env.deploy(bridge_out, False, guardians.addresses(), [1] * len(guardians))
+    rs, ss, vs = guardians.ecdsa(b"\x07" * 32, [0])
+    assert reverts(b.quorumReached, b"\x07" * 32, 2, 1, rs, ss, [30]).reason == "bridge: bad signature"

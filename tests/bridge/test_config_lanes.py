@@ -105,3 +105,15 @@ def test_node_refuses_to_start_with_a_lane_that_answers_another_chain_id(tmp_pat
     finally:
         anvil.terminate()
         anvil.wait(10)
+
+
+def test_attester_can_watch_its_own_lane_table(tmp_path):
+    from bridge.attester import Attester
+    from bridge.keys import AttesterKeys
+    from bridge.testing import DevGuardians
+
+    p = tmp_path / "own.toml"
+    p.write_text(GOOD)
+    a = Attester("http://127.0.0.1:1", AttesterKeys.from_keyset(DevGuardians(1).pqc(0)), tmp_path)
+    a.use_config(p)
+    assert [(l["name"], l["chain_id"], l["confirmations"]) for l in a.lanes] == [("ethereum", 5, 2)]

@@ -48,20 +48,10 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:
-        _fast_event_loop()
         asyncio.run(_run_node(cfg, ephemeral))
     except RuntimeError as exc:  # e.g. data dir locked or inconsistent
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-
-
-def _fast_event_loop() -> None:
-    """uvloop when installed: the HTTP layer is a fifth of the node's time per request."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:

@@ -10,7 +10,7 @@ Our own node is started the same way (``python -m vm.cli start --ephemeral``),
 so every target is a :class:`Node` with a URL and a PID whose memory we read.
 
     python -m bench.peers install        # idempotent
-    python -m bench.peers install anvil  # only Anvil (what `make test` needs for the bridge tests)
+    python -m bench.peers install --only anvil  # only Anvil (what `make test` needs)
     python -m bench.peers start anvil    # start, print URL, stop on Ctrl-C
 """
 
@@ -123,7 +123,7 @@ def _npm(packages: list[str], use_node22: bool) -> None:
 
 
 def install(force: bool = False, log=print, only: tuple[str, ...] | None = None) -> dict[str, str]:
-    """Install the peers (or `only` some: the bridge tests need just anvil); {peer: error} for unusable ones."""
+    """Install the peers (or `only` these); return {peer: error} for those that are unusable."""
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     pkg = PEERS_DIR / "package.json"
     if not pkg.exists():
@@ -139,9 +139,9 @@ def install(force: bool = False, log=print, only: tuple[str, ...] | None = None)
         ("anvil", [ANVIL_PKG], False, anvil_binary),
         ("hardhat", [HARDHAT_PKG], True, hardhat_cli),
     ]
+    if only is not None:
+        steps = [s for s in steps if s[0] in only]
     for name, packages, use_node22, present in steps:
-        if only is not None and name not in only:
-            continue
         if present() is not None and not force:
             continue
         if use_node22 and node22() is None:
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     if args[0] == "install":
-        only = tuple(a for a in args[1:] if a in PEERS) or None  # `install anvil`: just that one
+        only = tuple(args[args.index("--only") + 1].split(",")) if "--only" in args[:-1] else None
         errors = install(force="--force" in args, only=only)
         for peer in only or PEERS:
             print(f"{peer}: {'UNAVAILABLE: ' + errors[peer] if peer in errors else 'ok'}")

@@ -22,6 +22,7 @@ from precompiles import pqc_verify  # noqa: E402,F401  0x0110-0x0113
 from precompiles import consensus  # noqa: E402,F401  0x0118
 from precompiles import ai_infer  # noqa: E402,F401  0x0120
 from precompiles import ai_request  # noqa: E402,F401  0x0121
+from precompiles import bridge  # noqa: E402,F401  0x0130-0x0131
 
 __all__ = [
     "CallContext",

@@ -81,6 +81,12 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
     node = Node(options, services)
     node.config = cfg
     await node.start()
+    from bridge.hub import start_hub
+
+    if (problem := await start_hub(node, cfg)) is not None:  # a misconfigured lane stops start-up
+        await node.stop()
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(2)
     if extras is not None:
         await extras.after_start(node)
     try:
@@ -224,6 +230,9 @@ def _register_commands() -> None:
 
     main.add_command(keys)
     main.add_command(validator)
+    from bridge.devnet import click_command as devnet_command
+
+    main.add_command(devnet_command())
     from chat.cli import chat  # `aivm chat` (issue 16)
 
     main.add_command(chat)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
+                      model_validator)
 
 DEFAULT_PATH = Path("config/aivm-config.toml")
 
@@ -32,10 +33,29 @@ class AIModelsSection(_Table):
     temperature: Annotated[StrictFloat | StrictInt, Field(ge=0, le=2)] = 0.7
 
 
+class BridgeChain(_Table):
+    """[interoperability.chains.<name>]: one end of a bridge lane (docs/bridges.md)."""
+
+    kind: Literal["evm", "aivm", "solana"] = "evm"
+    rpc_url: Annotated[StrictStr, Field(pattern=r"^https?://\S+$")]
+    chain_id: Annotated[StrictInt, Field(ge=1, le=2**64 - 1)]
+    confirmations: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    bridge_address: Annotated[StrictStr, Field(pattern=r"^(0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$")]
+    level: Literal["Basic", "Enhanced", "Maximum", "Military"] = "Enhanced"
+
+
 class InteropSection(_Table):
     supported_chains: list[StrictStr] = Field(default_factory=lambda: ["ethereum", "polygon", "solana"])
     bridge_enabled: StrictBool = True
     cross_chain_gas_limit: Annotated[StrictInt, Field(ge=21_000, le=1_000_000_000)] = 1_000_000
+    chains: dict[StrictStr, BridgeChain] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _lanes_are_consistent(self) -> "InteropSection":
+        from bridge.config import check_lanes
+
+        check_lanes(self)
+        return self
 
 
 class NodeSection(_Table):
@@ -79,8 +99,16 @@ def _describe(err: dict) -> str:
     ctx = err.get("ctx") or {}
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         return f"{key}: {err['msg'].lower()}, got {got!r}"
+    if kind == "string_pattern_mismatch" and loc[-1:] == ["bridge_address"]:
+        return f"{key}: expected a 0x EVM address or a base58 Solana address, got {got!r}"
     if kind == "string_pattern_mismatch":
         return f"{key}: expected an http(s) URL, got {got!r}"
+    if kind == "missing":
+        return f"{key}: missing (required)"
+    if kind == "value_error":  # a model validator's message already names its key
+        return str(ctx.get("error", err["msg"]))
+    if kind == "literal_error":
+        return f"{key}: expected {ctx.get('expected')}, got {got!r}"
     expected = {
         "int_type": "an integer", "bool_type": "true or false", "string_type": "a string",
         "float_type": "a number", "list_type": "a list", "model_type": "a table",

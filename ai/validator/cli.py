@@ -66,12 +66,14 @@ def _endpoint_runner(endpoint, config_path):
               help="Serve gpt_oss_chat from this OpenAI-compatible server (default from --config).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="aivm-config.toml: [aivm] model_endpoint / [ai_models] gpt_oss_endpoint, max_tokens, temperature.")
+@click.option("--bridge-state", default=None, type=click.Path(file_okay=False),
+              help="Also attest bridge messages (docs/bridges.md), keeping progress in this directory.")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Exit when this process (the node that started us) is gone.")
 @click.option("-v", "--verbose", is_flag=True)
-def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, behaviour, parent_pid,
-              verbose) -> None:
+def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state, behaviour,
+              parent_pid, verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -90,6 +92,7 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, con
     runner = _endpoint_runner(endpoint, config_path)
     v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner,
                   parent_pid=parent_pid)
+    v.bridge_state = bridge_state
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:
         asyncio.run(v.run())

@@ -232,6 +232,10 @@ class Validator:
             watchdog = asyncio.create_task(self._watchdog())
             await asyncio.to_thread(self.load_models)
             await self._join_when_reachable()
+            if getattr(self, "bridge_state", None):  # bridge attester (bridge/attester.py), opt-in
+                from bridge.attester import start_in_validator
+
+                start_in_validator(self.rpc_url, self.keys, self.bridge_state)
             loops = [self._heartbeats(), self._subscription(), self._polling(), self._worker(), watchdog,
                      self._relay_sender()]
             await asyncio.gather(*loops)

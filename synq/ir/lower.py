@@ -30,6 +30,7 @@ LOCK_SLOT = 0  # transient storage slot of the reentrancy lock
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_OVERFLOW, PANIC_DIV_ZERO, PANIC_ASSERT, PANIC_INDEX, PANIC_ENUM, PANIC_POP = 0x11, 0x12, 0x01, 0x32, 0x21, 0x31
 AI_INFER, PQC_FAMILY_BASE, QUORUM = 0x0120, 0x010F, 0x0118
+BRIDGE_RECEIVE, BRIDGE_SEND, ECRECOVER = 0x0130, 0x0131, 0x01
 MAX_LEN = 0xFFFFFFFF
 
 REVERT0 = ["revert", 0, 0]
@@ -1163,6 +1164,21 @@ class Lowering:
             def result(rd):
                 return ["and", ["iszero", ["lt", ["mload", rd], 32]], ["eq", ["mload", ["add", rd, 32]], 1]]
             return self.precompile_call(QUORUM, self.expr(args[0]), True, result)
+        if name == "ecrecover":
+            inp = self.encode([T.BYTES32, T.UintT(8), T.BYTES32, T.BYTES32], [self.expr(x) for x in args])
+            def result(rd):  # no output (a bad signature) reads as address 0
+                return ["if", ["lt", ["mload", rd], 32], 0, ["mload", ["add", rd, 32]]]
+            return self.precompile_call(ECRECOVER, inp, True, result)
+        if name in ("bridge.send", "bridge.receive"):
+            if name == "bridge.send":
+                inp, address = self.expr(args[0]), BRIDGE_SEND
+                def result(rd):  # the precompile returns the sequenced message's raw bytes
+                    return rd
+            else:
+                inp, address = self.encode([T.BYTES, T.BYTES], [self.expr(x) for x in args]), BRIDGE_RECEIVE
+                def result(rd):
+                    return ["seq", ["if", ["lt", ["mload", rd], 32], REVERT0], ["mload", ["add", rd, 32]]]
+            return self.precompile_call(address, inp, False, result)
         raise InternalCompilerError(f"unknown builtin {name}")
 
 

@@ -21,9 +21,9 @@ ENV_VARS: dict[str, T.Type] = {
     "block.coinbase": T.ADDRESS, "block.basefee": T.UINT256, "block.prevrandao": T.UINT256,
     "block.gaslimit": T.UINT256, "tx.origin": T.ADDRESS, "tx.gasprice": T.UINT256,
 }
-PRECOMPILE_BUILTINS = {"ai.infer", "pqc.verify", "quorum.verify"}
-NAMESPACES = {"msg", "block", "tx", "ai", "pqc", "quorum", "abi"}
-RESERVED = NAMESPACES | {"self", "len", "keccak256", "send", "blockhash", "min", "max", "empty"}
+PRECOMPILE_BUILTINS = {"ai.infer", "pqc.verify", "quorum.verify", "bridge.send", "bridge.receive", "ecrecover"}
+NAMESPACES = {"msg", "block", "tx", "ai", "pqc", "quorum", "abi", "bridge"}
+RESERVED = NAMESPACES | {"self", "len", "keccak256", "send", "blockhash", "min", "max", "empty", "ecrecover"}
 EFFECT_ORDER = {"pure": 0, "view": 1, "nonpayable": 2, "payable": 2}
 
 
@@ -935,6 +935,17 @@ class Analyzer:
             self.args(e.args, [T.BYTES], e, "quorum.verify")
             self.effect("read", e)
             return T.BOOL
+        if name == "ecrecover":
+            self.args(e.args, [T.BYTES32, T.UintT(8), T.BYTES32, T.BYTES32], e, "ecrecover")
+            return T.ADDRESS
+        if name == "bridge.send":
+            self.args(e.args, [T.BYTES], e, "bridge.send")
+            self.effect("call", e)
+            return T.BYTES
+        if name == "bridge.receive":
+            self.args(e.args, [T.BYTES, T.BYTES], e, "bridge.receive")
+            self.effect("call", e)
+            return T.BYTES32
         if name == "abi.encode":
             self.no_kwargs(e)
             for x in e.args:

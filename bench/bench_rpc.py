@@ -28,7 +28,7 @@ from bench import peers, rpc_load
 
 TITLE = "RPC: ERC20 tx/s, eth_call/s, eth_getLogs, memory"
 OURS = "aivm"
-LABELS = {"aivm": "AIVM", "anvil": "Anvil", "hardhat": "Hardhat"}
+LABELS = {"aivm": "AIVM", "anvil": "Anvil", "hardhat": "Hardhat", "baseline": "AIVM before"}
 
 
 @dataclass
@@ -48,11 +48,15 @@ def _per_block(r) -> float | None:
 
 
 METRICS = [
-    Metric("tx/s (ERC20 transfer, receipts awaited)", lambda r: r.tx_per_s),
+    Metric("tx/s, 10 concurrent senders (ERC20 transfer, receipts awaited)", lambda r: r.tx_per_s),
+    Metric("tx/s, one in flight (1 sender: send, then its receipt)", lambda r: r.single_tx_per_s),
+    Metric("one-in-flight send→receipt p50, ms", lambda r: r.single_latency_ms, "{:,.2f}", False),
     Metric("txs accepted/s (sends only)", lambda r: r.tx_send_per_s),
     Metric("txs per block", _per_block, "{:,.1f}"),
-    Metric("eth_call/s (balanceOf)", lambda r: r.calls_per_s),
-    Metric("eth_call p50 latency, ms", lambda r: r.call_p50_ms, "{:,.1f}", False),
+    Metric("eth_call/s (balanceOf), 16 concurrent", lambda r: r.calls_per_s),
+    Metric("eth_call p50 latency at 16 concurrent, ms", lambda r: r.call_p50_ms, "{:,.1f}", False),
+    Metric("eth_call/s, one at a time", lambda r: r.seq_calls_per_s),
+    Metric("eth_call p50 latency one at a time, ms", lambda r: r.seq_call_p50_ms, "{:,.2f}", False),
     Metric("eth_getLogs all logs, ms", _logs("all"), "{:,.1f}", False),
     Metric("eth_getLogs topic filter, ms", _logs("topic"), "{:,.1f}", False),
     Metric("eth_getLogs last 100 blocks, ms", _logs("narrow"), "{:,.1f}", False),
@@ -126,7 +130,7 @@ def _log_counts(r) -> str:
 
 def rows(results: dict, inproc: dict) -> tuple[list[str], list[list[str]]]:
     names = list(results)
-    peers_run = [n for n in names if n != OURS]
+    peers_run = [n for n in names if n != OURS]  # "baseline" (AIVM before) gets a ratio column too
     ratio_cols = [p for p in peers_run if OURS in results]
     header = ["metric"] + [LABELS[n] for n in names] + \
              [f"{LABELS[OURS]} ÷ {LABELS[p]}" for p in ratio_cols]
@@ -221,7 +225,9 @@ def main(quick: bool = False, targets: list[str] | None = None) -> str:
         f"{cfg.pool} keep-alive connections; {cfg.senders} concurrent senders (one dev account "
         f"each, one tx in flight per sender), {cfg.txs:,} pre-signed EIP-1559 ERC20 transfers "
         f"(Vyper 0.4.3 ERC20), clock stops when every receipt is fetched; {cfg.calls:,} "
-        f"balanceOf eth_calls at concurrency {cfg.call_concurrency}; eth_getLogs median of "
+        f"balanceOf eth_calls at concurrency {cfg.call_concurrency}, then {cfg.seq_calls:,} one at a "
+        f"time; one-in-flight: {cfg.single_txs:,} transfers from one sender, each sent after the "
+        f"previous one's receipt was fetched; eth_getLogs median of "
         f"{cfg.log_reps} runs per query. Ratios are {LABELS[OURS]} ÷ peer: above 1 is better "
         "for rates, below 1 is better for latency and memory; ✓ marks where AIVM is ahead.",
     ]

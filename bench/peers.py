@@ -57,7 +57,7 @@ QUIET_ENV = {
 
 PEERS = ("anvil", "hardhat")
 _LIVE: dict[int, "Node"] = {}  # started and not yet stopped: stopped at exit
-TARGETS = ("aivm",) + PEERS
+TARGETS = ("aivm",) + PEERS + (("baseline",) if os.environ.get("AIVM_BENCH_BASELINE") else ())
 
 
 class PeerUnavailable(RuntimeError):
@@ -233,6 +233,13 @@ def _command(name: str, port: int) -> tuple[list[str], Path, dict, str]:
         argv = [our_python(), "-m", "vm.cli", "start", "--ephemeral",
                 "--host", "127.0.0.1", "--port", str(port), "--validators", "0"]
         return argv, REPO, {"PYTHONUNBUFFERED": "1"}, "working tree"
+    if name == "baseline":  # an older AIVM source tree, for before/after figures in one run
+        tree = os.environ.get("AIVM_BENCH_BASELINE")
+        if not tree or not (Path(tree) / "vm" / "cli.py").exists():
+            raise PeerUnavailable("set AIVM_BENCH_BASELINE to an AIVM source tree")
+        argv = [our_python(), "-m", "vm.cli", "start", "--ephemeral",
+                "--host", "127.0.0.1", "--port", str(port), "--validators", "0"]
+        return argv, Path(tree), {"PYTHONUNBUFFERED": "1", "PYTHONPATH": tree}, f"tree {tree}"
     if name == "anvil":
         binary = anvil_binary()
         if binary is None:

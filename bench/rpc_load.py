@@ -14,8 +14,12 @@ is not what gets measured:
   refuses nonce gaps, and order over separate connections is not
   guaranteed); the clock stops when every receipt has been fetched with
   eth_getTransactionReceipt (``pool`` concurrent pollers);
+* one in flight: one sender sends a transfer, polls its receipt until it is
+  there, then sends the next (``single_txs``): what a script or a test suite
+  using web3.py/ethers with automine does;
 * eth_call/s: ``call_concurrency`` workers (default 16) issuing ``balanceOf``
-  eth_calls at "latest" as fast as answers come back;
+  eth_calls at "latest" as fast as answers come back, and the same one at a
+  time (``seq_calls``);
 * eth_getLogs: the tx phase emits the Transfer logs (10,000 in a full run);
   three queries are then timed sequentially (median of ``log_reps``): every
   log of the token over the full range, a topic-filtered query
@@ -62,6 +66,8 @@ class LoadConfig:
     pool: int = 16               # keep-alive HTTP connections
     calls: int = 10_000          # eth_calls in the timed call phase
     call_concurrency: int = 16
+    single_txs: int = 1_000      # one sender, one tx in flight: send, then its receipt
+    seq_calls: int = 2_000       # eth_calls one at a time
     log_reps: int = 5
     warmup_per_sender: int = 5
     tx_budget_s: float = 300.0   # the tx phase stops sending after this
@@ -72,7 +78,8 @@ class LoadConfig:
 
     @classmethod
     def quick(cls) -> "LoadConfig":
-        return cls(txs=1_000, calls=2_000, log_reps=3, tx_budget_s=90.0, call_budget_s=30.0)
+        return cls(txs=1_000, calls=2_000, log_reps=3, tx_budget_s=90.0, call_budget_s=30.0,
+                   single_txs=200, seq_calls=500)
 
 
 @dataclass
@@ -88,8 +95,12 @@ class LoadResult:
     tx_blocks: int = 0             # distinct blocks the timed txs landed in
     tx_truncated: bool = False     # stopped by tx_budget_s
     tx_nudges: int = 0             # evm_mine calls needed to unstick mining
+    single_tx_per_s: float = 0.0   # one sender: send, then fetch the receipt, then the next
+    single_latency_ms: float = 0.0  # median send-to-receipt time in that workload
     calls: int = 0
     calls_per_s: float = 0.0
+    seq_calls_per_s: float = 0.0
+    seq_call_p50_ms: float = 0.0
     call_p50_ms: float = 0.0
     call_p99_ms: float = 0.0
     logs_total: int = 0
@@ -439,6 +450,64 @@ async def tx_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> Non
         res.notes.append(f"tx phase stopped sending after {cfg.tx_budget_s:.0f} s")
 
 
+async def single_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> None:
+    """One sender, one transaction in flight: send, poll for its receipt, then the next."""
+    signer = st.signers[0]
+    dests = recipients()
+    raws = [signer.sign(st.token, transfer_data(dests[i % len(dests)], 1), TRANSFER_GAS)
+            for i in range(cfg.single_txs)]
+    latencies, failed = [], 0
+    t0 = time.perf_counter()
+    stop_at = t0 + cfg.tx_budget_s
+    for raw in raws:
+        if time.perf_counter() > stop_at:
+            res.notes.append(f"one-in-flight phase stopped after {cfg.tx_budget_s:.0f} s")
+            break
+        t = time.perf_counter()
+        h = await rpc.call("eth_sendRawTransaction", [raw])
+        receipt, polls, nudged = None, 0, t
+        while receipt is None:
+            receipt = await rpc.call("eth_getTransactionReceipt", [h])
+            if receipt is None:
+                polls += 1
+                now = time.perf_counter()
+                if now - t > cfg.receipt_max_wait_s:
+                    raise RuntimeError(f"one-in-flight phase: no receipt for {h}")
+                if now - nudged > cfg.nudge_after_s:  # Anvil's automine can stall (see wait_receipts)
+                    await rpc.call("evm_mine", [])
+                    res.tx_nudges += 1
+                    nudged = now
+                await asyncio.sleep(0 if polls < 3 else 0.002)
+        latencies.append(time.perf_counter() - t)
+        if int(receipt["status"], 16) != 1:
+            failed += 1
+    elapsed = time.perf_counter() - t0
+    res.single_tx_per_s = (len(latencies) - failed) / elapsed
+    latencies.sort()
+    res.single_latency_ms = 1e3 * latencies[len(latencies) // 2] if latencies else 0.0
+    res.logs_total += len(latencies) - failed
+    if failed:
+        res.notes.append(f"one-in-flight phase: {failed} transactions reverted")
+
+
+async def seq_call_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> None:
+    """balanceOf eth_calls one at a time: a script reading state in a loop."""
+    owners = [s.account.address for s in st.signers] + recipients()
+    latencies = []
+    t0 = time.perf_counter()
+    for i in range(cfg.seq_calls):
+        t = time.perf_counter()
+        if t - t0 > cfg.call_budget_s:
+            break
+        await rpc.call("eth_call", [{"to": st.token, "data": balance_of_data(owners[i % len(owners)])},
+                                    "latest"])
+        latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - t0
+    res.seq_calls_per_s = len(latencies) / elapsed
+    latencies.sort()
+    res.seq_call_p50_ms = 1e3 * latencies[len(latencies) // 2]
+
+
 async def call_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> None:
     owners = [s.account.address for s in st.signers] + recipients()
     payloads = [[{"to": st.token, "data": balance_of_data(owners[i % len(owners)])}, "latest"]
@@ -514,8 +583,12 @@ async def run_load(url: str, pid: int | None = None, cfg: LoadConfig | None = No
         # mint + funding + warm-up + timed transfers, all Transfer logs of the token
         res.logs_total = (1 + (len(st.signers) - 1) + cfg.warmup_per_sender * len(st.signers)
                           + res.tx_ok)
+        log(f"  tx/s, one in flight: {cfg.single_txs} transfers from one sender")
+        await single_phase(rpc, st, cfg, res)
         log(f"  eth_call/s: {cfg.calls} balanceOf calls, concurrency {cfg.call_concurrency}")
         await call_phase(rpc, st, cfg, res)
+        log(f"  eth_call/s: {cfg.seq_calls} balanceOf calls, one at a time")
+        await seq_call_phase(rpc, st, cfg, res)
         log(f"  eth_getLogs over {res.logs_total} logs")
         await logs_phase(rpc, st, cfg, res)
         if rpc.retries:

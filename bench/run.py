@@ -30,6 +30,8 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("ai", "bench.bench_ai"),
     ("plugin", "bench.bench_plugin"),
     ("synq", "bench.bench_synq"),
+    ("scale", "bench.bench_scale"),
+    ("dashboard", "bench.bench_dashboard"),
     ("chat", "bench.bench_chat"),
 ]
 

@@ -201,7 +201,7 @@ class ChatJobs:
         from ai.scheduler import AIError
 
         try:
-            max_tokens = request.max_tokens if MODELS[params.model].num_stages > 1 else None
+            max_tokens = request.max_tokens if MODELS[params.model].generates else None
             comp = await service.call(lambda: service.scheduler.initiate(params.model, data, "0x" + payer.hex(),
                                                                               max_tokens=max_tokens))
         except AIError as exc:

@@ -131,12 +131,12 @@ def verify(
         a = alg.signature(e.alg_id)
         pk = public_keys.key(e.alg_id)
         if keccak(pk) != e.key_hash:
-            stats.record_signatures(failed=1)
+            stats.record_signatures(failed=1, algorithm=a.name)
             raise VerificationError(f"{a.name} entry names a different public key")
         if not a.verify(pk, signing_payload(required, e.alg_id, message), e.signature):
-            stats.record_signatures(failed=1)
+            stats.record_signatures(failed=1, algorithm=a.name)
             raise VerificationError(f"{a.name} signature does not verify")
-        stats.record_signatures(verified=1)
+        stats.record_signatures(verified=1, algorithm=a.name)
     return bundle
 
 

@@ -129,7 +129,7 @@ def seal(payload: bytes, recipient_keys: "PublicKeys | bytes", *, sender: bytes,
     data = payload
     for name, (key, nonce) in zip(level.suite.aead, _keys(level, shared, draft.nonce, header)):
         data = _AEADS[name](key).encrypt(nonce, data, header)
-    stats.record_encryption()
+    stats.record_encryption(tuple(alg.kem(k).name for k, _ in cts) + tuple(level.suite.aead))
     stats.record_level(level)
     return SealedMessage(**{**draft.__dict__, "ciphertext": data})
 

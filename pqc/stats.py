@@ -16,19 +16,26 @@ from pqc.levels import SecurityLevel
 _lock = threading.Lock()
 _counts: Counter = Counter()
 _levels: Counter = Counter()
+_by_algorithm: Counter = Counter()  # (operation, algorithm name) -> count, for the dashboard's breakdown
 _audit: dict = {"time": None, "passed": 0, "total": len(PQC_FAMILIES)}
 
 
-def record_signatures(verified: int = 0, failed: int = 0) -> None:
+def record_signatures(verified: int = 0, failed: int = 0, algorithm: str | None = None) -> None:
     """Individual signature checks (one per algorithm in a bundle, one per precompile call)."""
     with _lock:
         _counts["signatures_verified"] += verified
         _counts["signature_failures"] += failed
+        if algorithm:
+            _by_algorithm[("verified", algorithm)] += verified
+            _by_algorithm[("failed", algorithm)] += failed
 
 
-def record_encryption() -> None:
+def record_encryption(algorithms: tuple = ()) -> None:
+    """One message sealed; `algorithms` names the KEMs and AEADs it used."""
     with _lock:
         _counts["encryptions"] += 1
+        for name in algorithms:
+            _by_algorithm[("encrypted", name)] += 1
 
 
 def record_decryption() -> None:
@@ -52,6 +59,17 @@ def counters() -> dict[str, int]:
     with _lock:
         return {k: _counts[k] for k in
                 ("signatures_verified", "signature_failures", "encryptions", "decryptions")}
+
+
+def breakdown() -> dict[str, dict[str, int]]:
+    """Operations by algorithm ({"verified"|"failed"|"encrypted": {name: n}}) and by level."""
+    with _lock:
+        out: dict[str, dict[str, int]] = {"verified": {}, "failed": {}, "encrypted": {}}
+        for (op, name), n in _by_algorithm.items():
+            if n:
+                out[op][name] = n
+        out["levels"] = {level.title: _levels[level.title] for level in SecurityLevel}
+        return out
 
 
 def _active_families() -> int:
@@ -91,4 +109,5 @@ def reset() -> None:
     with _lock:
         _counts.clear()
         _levels.clear()
+        _by_algorithm.clear()
         _audit.update(time=None, passed=0, total=len(PQC_FAMILIES))

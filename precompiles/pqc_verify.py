@@ -44,7 +44,7 @@ def verify_signature(data: bytes, family: str) -> bytes:
             f"{a.name} public key is {len(public_key)} bytes, expected {a.public_key_size}"
         )
     ok = a.verify(public_key, message, signature)
-    stats.record_signatures(verified=int(ok), failed=int(not ok))
+    stats.record_signatures(verified=int(ok), failed=int(not ok), algorithm=a.name)
     return ONE if ok else ZERO
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 
 from eth_hash.auto import keccak
-from eth_utils import is_checksum_address, to_checksum_address
+from eth_utils import to_checksum_address
+
+from vm.codec import checksum
 
 PREFIX = "sYn"
 
@@ -48,7 +50,7 @@ def parse_any_address(text: str) -> bytes:
     except ValueError:
         raise ValueError(f"invalid hex in address {text!r}") from None
     digits = text[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(text):
+    if digits != digits.lower() and digits != digits.upper() and checksum(raw) != text:
         raise ValueError(f"address {text} has a bad EIP-55 checksum")
     return raw
 

@@ -3,21 +3,28 @@
 A `Chain` builds blocks itself (no eth-tester, no MiningChain re-validation):
 it applies a batch of signed transactions on the pending header, seals the
 block, and writes py-evm's data and the node's RPC records in one atomic batch.
-It is single-threaded by contract: the node calls it from one worker thread.
+Blocks are built on one thread (the node's chain thread). State reads (calls,
+balances, code, storage) may come from any thread: they run on that thread's
+own warm read-only py-evm state over the committed head (`vm.reader`), so they
+never wait for the chain thread, even while it sits inside a long block.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from eth._utils.address import generate_contract_address
 from eth.abc import SignedTransactionAPI
 from eth.chains.base import Chain as PyEvmChain
 from eth.constants import GENESIS_PARENT_HASH
 from eth.exceptions import CanonicalHeadNotFound, HeaderNotFound
 from eth.vm.spoof import SpoofTransaction
+from coincurve import PublicKey
+from eth_hash.auto import keccak
 from eth_keys import keys
 from eth_utils import ValidationError
 
@@ -27,7 +34,8 @@ from vm.trie_root import ordered_trie_root
 from vm import trie_cache
 
 trie_cache.install()
-from vm.store.atomic import AtomicStore
+from vm.reader import HeadReader
+from vm.store.atomic import AtomicStore, CommittedView
 from vm.store.index import ChainIndex
 from vm.store.kv import KV, LevelKV, MemoryKV
 
@@ -104,6 +112,12 @@ class MinedBlock:
 
 
 def derive_dev_accounts(mnemonic: str, count: int) -> list[DevAccount]:
+    """HD derivation is ~30 ms an account (PBKDF2): done once per process, not per chain."""
+    return list(_derive_dev_accounts(mnemonic, count))
+
+
+@functools.lru_cache(maxsize=8)
+def _derive_dev_accounts(mnemonic: str, count: int) -> tuple[DevAccount, ...]:
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
@@ -112,7 +126,7 @@ def derive_dev_accounts(mnemonic: str, count: int) -> list[DevAccount]:
         acct = Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}")
         key = keys.PrivateKey(bytes(acct.key))
         out.append(DevAccount(key.public_key.to_canonical_address(), key))
-    return out
+    return tuple(out)
 
 
 class Chain:
@@ -122,6 +136,7 @@ class Chain:
         self.config = config or ChainConfig()
         self.store = AtomicStore(kv)
         self.index = ChainIndex(self.store)
+        self._committed = CommittedView(kv)
         self.vm_class = vm_with_services(services)
         self.services = services
         self._chain_class = PyEvmChain.configure(
@@ -140,6 +155,9 @@ class Chain:
         self._check_index(head)
         self._head = head
         self._pending_root = bytes.fromhex(self.index.meta("pending_root", head.state_root.hex()))
+        self.reader = HeadReader(self._chain_class, self._committed)
+        self._read_chaindb = self._chain_class(self._committed).chaindb
+        self._publish_view()
         self._snapshots: dict[int, dict] = {}
         self._snapshot_ids = itertools.count(1)
 
@@ -221,31 +239,38 @@ class Chain:
         if block == self.head_number:
             return self._latest_view()
         try:
-            return self._chain.get_canonical_block_header_by_number(block)
+            return self._read_chaindb.get_canonical_block_header_by_number(block)
         except HeaderNotFound:
             raise UnknownBlock(f"unknown block #{block}") from None
 
     def _latest_view(self):
         """The head, with dev-mode state edits (set balance/code/storage) applied."""
-        if self._pending_root == self._head.state_root:
-            return self._head
-        return self._head.copy(state_root=self._pending_root)
+        return self._view
+
+    def _publish_view(self) -> None:
+        """Chain thread, after a commit: the one header every reader of "latest" sees."""
+        head, root = self._head, self._pending_root
+        self._view = head if root == head.state_root else head.copy(state_root=root)
 
     def state_at(self, block: BlockId = "latest"):
-        return self._chain.get_vm(self.header_at(block)).state
+        """A read-only state at `block`, this thread's own (warm across calls until the head moves)."""
+        return self.reader.state_for(self.header_at(block)).state
 
-    # -- reads --
+    # -- reads (any thread: each has its own read-only account database per state root) --
+    def _accounts_at(self, block: BlockId):
+        return self.reader.accounts_for(self.header_at(block).state_root)
+
     def balance(self, address: bytes, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_balance(address)
+        return self._accounts_at(block).get_balance(address)
 
     def nonce(self, address: bytes, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_nonce(address)
+        return self._accounts_at(block).get_nonce(address)
 
     def code(self, address: bytes, block: BlockId = "latest") -> bytes:
-        return self.state_at(block).get_code(address)
+        return self._accounts_at(block).get_code(address)
 
     def storage(self, address: bytes, slot: int, block: BlockId = "latest") -> int:
-        return self.state_at(block).get_storage(address, slot)
+        return self._accounts_at(block).get_storage(address, slot)
 
     def call(
         self,
@@ -258,23 +283,13 @@ class Chain:
         block: BlockId = "latest",
     ) -> ExecutionResult:
         """Execute without a transaction: nothing is kept (eth_call)."""
-        header = self.header_at(block)
+        view = self.reader.state_for(self.header_at(block))
         sender = sender or b"\x00" * 20
-        vm = self._chain.get_vm(header)
         gas = min(gas or self.config.gas_limit, self.config.gas_limit)
-        with vm.in_costless_state() as state:
-            utx = vm.create_unsigned_transaction(
-                nonce=state.get_nonce(sender),
-                gas_price=gas_price,
-                gas=gas,
-                to=to or b"",
-                value=value,
-                data=data,
-            )
-            try:
-                comp = state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
-            except ValidationError as exc:
-                raise TxRejected(_friendly_validation(str(exc))) from None
+        try:
+            comp = view.execute(sender, to, data, value, gas, gas_price)
+        except ValidationError as exc:
+            raise TxRejected(_friendly_validation(str(exc))) from None
         return _result_from_computation(comp, gas - comp.get_gas_remaining())
 
     def estimate_gas(
@@ -326,9 +341,16 @@ class Chain:
         return tx
 
     def sender_of(self, tx: SignedTransactionAPI) -> bytes:
+        """The signer, from one public-key recovery (py-evm's check + `.sender` do three EC ops;
+        a key recovered from the signature verifies it by construction)."""
         try:
-            tx.check_signature_validity()
-            return tx.sender
+            r, s, v = tx.r, tx.s, tx.y_parity
+            if not (0 < r < _SECP256K1_N and 0 < s < _SECP256K1_N and v in (0, 1)):
+                raise ValueError("signature values out of range")
+            signature = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
+            digest = keccak(tx.get_message_for_signing())
+            public = PublicKey.from_signature_and_message(signature, digest, hasher=None)
+            return keccak(public.format(compressed=False)[1:])[12:]
         except Exception:
             raise TxRejected("invalid transaction signature", code=-32602) from None
 
@@ -339,7 +361,7 @@ class Chain:
             chain_id = (tx.v - 35) // 2
         if chain_id is not None and chain_id != self.config.chain_id:
             raise TxRejected(f"invalid chain id {chain_id}: this chain is {self.config.chain_id}")
-        state = self.state_at("latest")
+        state = self._accounts_at("latest")
         nonce = state.get_nonce(sender) if expected_nonce is None else expected_nonce
         if tx.nonce < nonce:
             raise TxRejected(f"nonce too low: account has nonce {nonce}, transaction has {tx.nonce}")
@@ -450,18 +472,19 @@ class Chain:
 
     def mine(self, txs: Iterable[tuple[SignedTransactionAPI, bytes]] = (), timestamp: Optional[int] = None) -> MinedBlock:
         """Apply (tx, sender) pairs in order into one new block and persist it atomically."""
+        builder = self.open_block(timestamp)
+        for tx, sender in txs:
+            builder.add(tx, sender)
+        return self.seal_block(builder)
+
+    def open_block(self, timestamp: Optional[int] = None) -> "BlockBuilder":
+        """Start the next block on the head (chain thread); `seal_block` finishes it."""
         ts = timestamp if timestamp is not None else self._next_timestamp()
         if ts <= self._head.timestamp:
             raise TxRejected(
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
-        header = self._pending_header_template(ts).copy(state_root=self._pending_root)
-        vm = self._chain.get_vm(header)
-        included, senders, receipts, computations = [], [], [], []
-        rejected, deferred = [], []
-        with self._producing(header.block_number):
-            header = self._apply_all(vm, header, txs, included, senders, receipts, computations, rejected, deferred)
-        return self._seal(vm, header, included, senders, receipts, computations, rejected, deferred)
+        return BlockBuilder(self, self._pending_header_template(ts).copy(state_root=self._pending_root))
 
     @contextmanager
     def _producing(self, number: int):
@@ -474,28 +497,15 @@ class Chain:
             if isinstance(self.services, dict):
                 self.services["producing_block"] = None
 
-    def _apply_all(self, vm, header, txs, included, senders, receipts, computations, rejected, deferred):
-        for tx, sender in txs:
-            if header.gas_used + tx.gas > header.gas_limit:
-                deferred.append((tx, sender))
-                continue
-            spoof = SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s)
-            try:  # validate first: apply_transaction locks the journal, so it cannot be undone
-                vm.validate_transaction_against_header(header, spoof)
-                vm.state.validate_transaction(spoof)
-            except ValidationError as exc:
-                rejected.append((tx, _friendly_validation(str(exc))))
-                continue
-            receipt, comp = vm.apply_transaction(header, spoof)
-            header = vm.add_receipt_to_header(header, receipt)
-            included.append(tx)
-            senders.append(sender)
-            receipts.append(receipt)
-            computations.append(comp)
-        return header
-
-    def _seal(self, vm, header, included, senders, receipts, computations, rejected, deferred) -> MinedBlock:
+    def seal_block(self, builder: "BlockBuilder") -> MinedBlock:
         """Finalise the block and write it, with its records, in one atomic batch."""
+        if builder.sealed:
+            raise RuntimeError("this block is already sealed")
+        if builder.header.parent_hash != self._head.hash:
+            raise RuntimeError("the head moved while this block was being built")
+        builder.sealed = True
+        vm, header, included, receipts = builder.vm, builder.header, builder.included, builder.receipts
+        tx_records: dict = {}
         with self.store.transaction():
             header = header.copy(
                 transaction_root=ordered_trie_root([tx.encode() for tx in included]),
@@ -504,22 +514,17 @@ class Chain:
             block = vm.get_block().copy(header=header, transactions=included)
             block = vm.finalize_block(block).block
             self._chain.chaindb.persist_block(block)
-            record = self.index.add_block(block, receipts, senders)
+            record = self.index.add_block(block, receipts, builder.senders, tx_records)
             self.index.set_meta("pending_root", None)
             self.index.set_meta("next_timestamp", None)
         self._head = block.header
         self._pending_root = block.header.state_root
-        results = []
-        for tx, comp, receipt in zip(included, computations, receipts):
-            rec = self.index.transaction(tx.hash)
-            r = _result_from_computation(comp, int(rec["receipt"]["gasUsed"], 16))
-            r.tx_hash = tx.hash
+        self._publish_view()
+        for tx, r in zip(included, builder.results):
+            rec = tx_records[tx.hash]
             r.block_number = block.number
             r.receipt = rec["receipt"]
-            if rec["receipt"]["contractAddress"]:
-                r.contract_address = bytes.fromhex(rec["receipt"]["contractAddress"][2:])
-            results.append(r)
-        return MinedBlock(block.number, record, results, rejected, deferred)
+        return MinedBlock(block.number, record, builder.results, builder.rejected, builder.deferred)
 
     # -- dev controls --
     def _edit_state(self, edit) -> None:
@@ -528,8 +533,9 @@ class Chain:
         edit(state)
         state.persist()
         with self.store.transaction():
-            self._pending_root = state.state_root
             self.index.set_meta("pending_root", state.state_root.hex())
+        self._pending_root = state.state_root
+        self._publish_view()
 
     def set_balance(self, address: bytes, wei: int) -> None:
         self._edit_state(lambda s: s.set_balance(address, wei))
@@ -587,7 +593,80 @@ class Chain:
         self._chain = self._chain_class(self.store)
         self._head = target
         self._pending_root = snap["pending_root"]
+        self._publish_view()
         return True
+
+
+class BlockBuilder:
+    """One block being built on the head: transactions applied one at a time, each in its
+    own transaction context (warm/cold slots and refunds per transaction, as py-evm's
+    `VM.apply_transaction` does), then sealed once by `Chain.seal_block`.
+
+    Chain thread only. `Chain.mine` is open + add + seal; the pytest plugin keeps a
+    builder open across its transactions and seals when something needs a block.
+    """
+
+    def __init__(self, chain: "Chain", header: Any) -> None:
+        self.chain = chain
+        self.vm = chain._chain.get_vm(header)
+        self.header = header
+        self.included: list = []
+        self.senders: list[bytes] = []
+        self.receipts: list = []
+        self.results: list[ExecutionResult] = []
+        self.rejected: list[tuple[Any, str]] = []
+        self.deferred: list[Any] = []
+        self.sealed = False
+
+    @property
+    def number(self) -> int:
+        return self.header.block_number
+
+    @property
+    def gas_left(self) -> int:
+        return self.header.gas_limit - self.header.gas_used
+
+    def add(self, tx: SignedTransactionAPI, sender: bytes) -> Optional[ExecutionResult]:
+        """Apply one transaction; None if it was deferred (no room) or rejected (see the lists)."""
+        if tx.gas > self.gas_left:
+            self.deferred.append((tx, sender))
+            return None
+        return self.apply(tx, sender)
+
+    def apply(self, tx: SignedTransactionAPI, sender: bytes,
+              keep: Optional[Callable[[Any], bool]] = None) -> Optional[ExecutionResult]:
+        """py-evm's `VM.apply_transaction`, step by step so that `keep(computation)` may
+        refuse the outcome: then the transaction is undone and None returned."""
+        vm, header = self.vm, self.header
+        spoof = SpoofTransaction(tx, sender=sender, get_sender=lambda s=sender: s)
+        try:  # validate first, so a refused transaction leaves no trace
+            vm.validate_transaction_against_header(header, spoof)
+            vm.state.validate_transaction(spoof)
+        except ValidationError as exc:
+            self.rejected.append((tx, _friendly_validation(str(exc))))
+            return None
+        state = vm.state
+        state.lock_changes()  # the previous transaction's changes are final from here on
+        snapshot = state.snapshot() if keep is not None else None
+        with self.chain._producing(header.block_number):
+            comp = state.apply_transaction(spoof)
+        if keep is not None and not keep(comp):
+            state.revert(snapshot)
+            return None
+        receipt = vm.make_receipt(header, spoof, comp, state)
+        vm.validate_receipt(receipt)
+        before = header.gas_used
+        self.header = vm.add_receipt_to_header(header, receipt)
+        result = _result_from_computation(comp, self.header.gas_used - before)
+        result.tx_hash = tx.hash
+        result.block_number = header.block_number
+        if not tx.to:
+            result.contract_address = generate_contract_address(sender, tx.nonce)
+        self.included.append(tx)
+        self.senders.append(sender)
+        self.receipts.append(receipt)
+        self.results.append(result)
+        return result
 
 
 class ExecutionFailed(Exception):
@@ -599,6 +678,7 @@ class ExecutionFailed(Exception):
 
 
 _IMPERSONATION_KEY = keys.PrivateKey(b"\x11" * 32)
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def _friendly_validation(msg: str) -> str:

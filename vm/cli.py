@@ -48,10 +48,20 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     try:
+        _fast_event_loop()
         asyncio.run(_run_node(cfg, ephemeral))
     except RuntimeError as exc:  # e.g. data dir locked or inconsistent
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+def _fast_event_loop() -> None:
+    """uvloop when installed: the HTTP layer is a fifth of the node's time per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
@@ -187,6 +197,7 @@ def _banner(node, host: str, port: int, options) -> None:
         console.print(f"  ({i}) {checksum(a.address)}", highlight=False)
     # the line tools wait for: keep its wording stable
     print(f"Listening on http://{host}:{port} (HTTP and WebSocket)", flush=True)
+    print(f"Dashboard: http://{host}:{port}/dashboard/", flush=True)
 
 
 def _register_commands() -> None:

@@ -5,6 +5,7 @@ every RPC method rejects bad input with the same clear words.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
@@ -72,7 +73,9 @@ def parse_hash(value: Any, what: str = "hash") -> bytes:
     return parse_data(value, what, size=32)
 
 
+@functools.lru_cache(maxsize=65536)
 def checksum(address: bytes) -> str:
+    """EIP-55 form (cached: a keccak and a Python loop per address, on every record and request)."""
     from eth_utils import to_checksum_address
 
     return to_checksum_address(address)

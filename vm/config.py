@@ -48,8 +48,8 @@ class NodeSection(_Table):
     account_balance_eth: Annotated[StrictInt, Field(ge=0)] = 10_000
     gas_limit: Annotated[StrictInt, Field(ge=1_000_000, le=1_000_000_000)] = 30_000_000
     validators: Annotated[StrictInt, Field(ge=0, le=64)] = 5
-    validator_holds: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_]+(:\d+(-\d+)?)?(,[a-z0-9_]+(:\d+(-\d+)?)?)*$")] = \
-        "digits_cnn,distributed_ai_model"  # what the local validators serve (aivm validator --holds)
+    validator_holds: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+(:\d+(-\d+)?)?(,[a-z0-9_-]+(:\d+(-\d+)?)?)*$")] = \
+        "digits_cnn,distributed_ai_model,price-v1,mm-v1,risk-model"  # what the local validators serve (aivm validator --holds)
     ai_cache: StrictBool = True  # reuse a quorum's answer for an identical (model, input)
     ai_task_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 30
     ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 120

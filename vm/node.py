@@ -1,10 +1,14 @@
 """The running node: one chain, one chain thread, a transaction queue, subscribers.
 
 py-evm is single-threaded, and the AI precompile will block a block's
-execution while validators answer over RPC; so every chain operation runs on
-one dedicated worker thread and the asyncio loop stays free to serve requests.
-Transactions that arrive while a block is being sealed are mined together in
-the next block (automine stays instant for a lone transaction).
+execution while validators answer over RPC; so every chain write runs on one
+dedicated worker thread (`run`) and the asyncio loop stays free to serve
+requests. State reads run on a small reader pool (`read`) against the committed
+head, each reader thread with its own warm py-evm state (`vm.reader`): they never
+queue behind the chain thread. Transactions that arrive while a block is being
+sealed are mined together in the next block (automine stays instant for a lone
+transaction); with automine a transaction is checked and mined in one chain-thread
+job, so a lone sender pays one thread hop, not two.
 """
 from __future__ import annotations
 
@@ -28,6 +32,8 @@ class _Queued:
     tx: Any
     sender: bytes
     future: Optional[asyncio.Future]
+    admitted: bool = True  # False: the mining job checks it first (automine's one-hop path)
+    rejected: Optional[Exception] = None  # set by the mining job when the check refused it
 
 
 class Services(dict):
@@ -45,6 +51,7 @@ class Node:
     def __init__(self, options: NodeOptions, services: Any = None) -> None:
         self.options = options
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aivm-chain")
+        self._readers = concurrent.futures.ThreadPoolExecutor(self.READERS, thread_name_prefix="aivm-read")
         if options.data_dir:
             self.chain = Chain.open(options.data_dir, options.chain, services)
         else:
@@ -53,6 +60,8 @@ class Node:
         self._queue: list[_Queued] = []
         self._inflight: collections.Counter[bytes] = collections.Counter()  # chain thread only
         self._inflight_hashes: set[bytes] = set()  # chain thread only
+        # sender -> the nonce after its last queued tx; written by the chain thread, read by readers
+        self._next_nonce: dict[bytes, int] = {}
         self._mining: Optional[asyncio.Task] = None
         self._interval: Optional[asyncio.Task] = None
         self._block_listeners: list[Callable[[MinedBlock], None]] = []
@@ -113,16 +122,29 @@ class Node:
                 await asyncio.wait_for(asyncio.shield(self._mining), timeout=SHUTDOWN_WAIT)
             except Exception:
                 pass
+        # reads have no effects: queued ones are dropped, and a read stuck in the AI precompile
+        # must not hold the shutdown (it fails when the store closes under it)
+        self._readers.shutdown(wait=False, cancel_futures=True)
         try:  # LevelDB is durable per batch: a chain thread still busy after this only skips the tidy close
             await asyncio.wait_for(self.run(self.chain.close), timeout=SHUTDOWN_WAIT)
         except asyncio.TimeoutError:
             log.warning("the chain thread is still busy after %.0f s; closing without waiting", SHUTDOWN_WAIT)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    READERS = 4  # reader threads: a call stuck in the AI precompile leaves the others free
+
     async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """Run fn on the chain thread."""
+        """Run fn on the chain thread (everything that writes)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    async def read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run a read-only fn on a reader thread, beside the chain thread, never behind it.
+
+        fn must only read: Chain's state reads, calls and estimates, and the index.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(*args, **kwargs))
 
     # -- listeners (filters, subscriptions) --
     def on_block(self, fn: Callable[[MinedBlock], None]) -> None:
@@ -143,6 +165,15 @@ class Node:
         """Chain thread: the nonce the sender's next transaction must carry."""
         return self.chain.nonce(sender) + self._inflight[sender]
 
+    def read_pending_nonce(self, sender: bytes) -> int:
+        """Any thread: the same, without the chain thread (eth_getTransactionCount "pending").
+
+        The queue's entry is read before the head: it is dropped only after the block
+        that mined it is published, so either it or the head already counts the tx.
+        """
+        queued = self._next_nonce.get(sender, 0)
+        return max(queued, self.chain.nonce(sender))
+
     def _admit(self, tx: Any, sender: bytes) -> None:
         """Chain thread: check a transaction against state plus the queue, then reserve it."""
         if tx.hash in self._inflight_hashes:
@@ -152,6 +183,7 @@ class Node:
         self.chain.check(tx, sender, expected_nonce=self.pending_nonce(sender))
         self._inflight[sender] += 1
         self._inflight_hashes.add(tx.hash)
+        self._next_nonce[sender] = tx.nonce + 1
 
     def _admit_raw(self, raw: bytes) -> tuple[Any, bytes]:
         tx = self.chain.decode_raw(raw)
@@ -168,6 +200,11 @@ class Node:
         return tx, sender
 
     async def send_raw(self, raw: bytes) -> tuple[bytes, Optional[ExecutionResult]]:
+        if self.automine:
+            # decode and recover here (no chain state needed); the mining job checks it
+            tx = self.chain.decode_raw(raw)
+            sender = self.chain.sender_of(tx)
+            return tx.hash, await self._enqueue(tx, sender, admitted=False)
         tx, sender = await self.run(self._admit_raw, raw)
         return tx.hash, await self._enqueue(tx, sender)
 
@@ -175,17 +212,21 @@ class Node:
         tx, sender = await self.run(self._admit_unsigned, dict(fields))
         return tx.hash, await self._enqueue(tx, sender)
 
-    async def _enqueue(self, tx: Any, sender: bytes) -> Optional[ExecutionResult]:
-        for fn in list(self._pending_listeners):
-            fn(tx.hash)
+    async def _enqueue(self, tx: Any, sender: bytes, admitted: bool = True) -> Optional[ExecutionResult]:
+        if admitted:
+            self._announce(tx.hash)
         if not self.automine:
             self._queue.append(_Queued(tx, sender, None))
             return None
         fut = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(tx, sender, fut))
+        self._queue.append(_Queued(tx, sender, fut, admitted))
         if self._mining is None or self._mining.done():
             self._mining = asyncio.create_task(self._mine_queue())
         return await fut
+
+    def _announce(self, tx_hash: bytes) -> None:
+        for fn in list(self._pending_listeners):
+            fn(tx_hash)
 
     async def _mine_queue(self) -> None:
         while self._queue:
@@ -206,6 +247,13 @@ class Node:
         deferred = {tx.hash for tx, _ in mined.deferred}
         requeue = []
         for q in batch:
+            if q.rejected is not None:
+                if q.future is not None and not q.future.done():
+                    q.future.set_exception(q.rejected)
+                continue
+            if not q.admitted:
+                q.admitted = True
+                self._announce(q.tx.hash)
             h = q.tx.hash
             if h in deferred:
                 requeue.append(q)
@@ -219,7 +267,15 @@ class Node:
         return mined
 
     def _mine(self, batch: list[_Queued], timestamp: Optional[int]) -> MinedBlock:
-        """Chain thread: mine, then release the reservations of what left the queue."""
+        """Chain thread: check what is not checked yet, mine, then release the
+        reservations of what left the queue."""
+        for q in batch:
+            if not q.admitted:
+                try:
+                    self._admit(q.tx, q.sender)
+                except TxRejected as exc:
+                    q.rejected = exc
+        batch = [q for q in batch if q.rejected is None]
         try:
             mined = self.chain.mine([(q.tx, q.sender) for q in batch], timestamp)
         except Exception:
@@ -236,6 +292,7 @@ class Node:
         self._inflight[q.sender] -= 1
         if self._inflight[q.sender] <= 0:
             del self._inflight[q.sender]
+            self._next_nonce.pop(q.sender, None)
         self._inflight_hashes.discard(q.tx.hash)
 
     async def _interval_miner(self) -> None:

@@ -44,7 +44,11 @@ def model_info(model_id: str) -> ModelInfo:
 
 def ensure_model(model_id: str, cache_dir=None) -> Path:
     """Build (train / convert + shard) the model's artifacts once; return the folder with manifest.json."""
-    model_info(model_id)
+    info = model_info(model_id)
+    if info.module:  # a small trained model (ai/models/small.py): its module says how to build it
+        from .small import ensure
+
+        return ensure(info, cache_dir)
     if model_id == DIGITS.model_id:
         from .digits import ensure_digits
 
@@ -74,6 +78,12 @@ def load_model(model_id: str, cache_dir=None, stage: int | None = None, manifest
         raise ShardIntegrityError(
             f"manifest is for {manifest.model_id} v{manifest.version}, not {info.model_id} v{info.version}"
         )
+    if info.module:
+        if options:
+            raise InvalidInputError(f"options {sorted(options)} do not apply to {model_id}")
+        from .small import SmallRunner
+
+        return SmallRunner(info, directory, stage, manifest)
     if options and not (model_id != DIGITS.model_id and stage is None):
         raise InvalidInputError(f"options {sorted(options)} only apply to the whole text model")
     if model_id == DIGITS.model_id:

@@ -13,6 +13,10 @@ from ai.models.errors import InvalidInputError
 
 def commitment(model_id: str, stage: int, output: bytes) -> bytes:
     info = MODELS[model_id]
+    if info.module:  # the small trained models: their module's rule (ai/models/small.py)
+        from ai.models.small import commitment as small_commitment
+
+        return small_commitment(info, stage, output)
     if info.num_stages == 1:
         if model_id == "digits_cnn" and (len(output) != 1 or output[0] > 9):
             raise InvalidInputError("digits_cnn output is one byte 0..9")
@@ -31,6 +35,12 @@ def commitment(model_id: str, stage: int, output: bytes) -> bytes:
 
 def validate_request(model_id: str, data: bytes) -> None:
     """Refuse inputs no validator could run, before any work is handed out."""
+    info = MODELS.get(model_id)
+    if info is not None and info.module:
+        from ai.models.small import model_module
+
+        model_module(info).check_input(data)
+        return
     if model_id == "digits_cnn":
         if len(data) != 64 or max(data, default=0) > 16:
             raise InvalidInputError("digits_cnn input is 64 bytes of pixel values 0..16 (an 8x8 image)")

@@ -339,7 +339,7 @@ class Scheduler:
         """A text model's answer length (the node's default when not asked); None for other models."""
         if model_id not in MODELS:
             return max_tokens  # initiate() refuses the unknown model with its own message
-        if MODELS[model_id].num_stages == 1:
+        if not MODELS[model_id].generates:
             if max_tokens is not None:
                 raise AIError(f"max_tokens applies to the pipelined text model; {model_id} does not take it")
             return None

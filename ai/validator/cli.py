@@ -60,7 +60,7 @@ def _endpoint_runner(endpoint, config_path):
 @click.option("--keystore", "keystore_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @password_option
 @click.option("--stake", type=float, default=10.0, show_default=True, help="ETH to stake (locked from the validator's account).")
-@click.option("--holds", default="digits_cnn,distributed_ai_model", show_default=True,
+@click.option("--holds", default="digits_cnn,distributed_ai_model,price-v1,mm-v1,risk-model", show_default=True,
               help="Model stages to serve: model[:first-last],…")
 @click.option("--endpoint", default=None,
               help="Serve gpt_oss_chat from this OpenAI-compatible server (default from --config).")

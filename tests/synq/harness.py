@@ -167,39 +167,6 @@ class Env:
         return _Anchor()
 
 
-class FakeAI:
-    """Stands in for the node's AI service behind the real 0x0120 precompile.
-
-    `answers[model]` is a function of the input bytes returning the raw result bytes.
-    """
-
-    infer_timeout = 1.0
-
-    def __init__(self) -> None:
-        self.answers: dict[str, Any] = {}
-        self.requests: list[tuple[str, bytes]] = []
-        self.scheduler = self
-
-    def recorded(self, model_id: str, input_hash: bytes):
-        return None
-
-    def infer(self, model_id: str, data: bytes, requester: str, timeout: float):
-        from ai.scheduler import AIError
-
-        self.requests.append((model_id, data))
-        if model_id not in self.answers:
-            raise AIError(f"unknown model {model_id}")
-        return self.answers[model_id](data), {}, "cid"
-
-
-class FakeServices:
-    def __init__(self) -> None:
-        self.ai = FakeAI()
-
-    def get(self, name: str):
-        return self.ai if name == "ai" else None
-
-
 def ai_precompile_registered() -> bool:
     import precompiles
 

@@ -7,8 +7,14 @@ import eth_abi
 import pytest
 from eth_utils import keccak
 
-from tests.synq.harness import Env, FakeServices, Reverted, ai_precompile_registered
+# imported at collection, not in a fixture: pytester's in-process runs (tests/pytest_plugin) restore
+# sys.modules afterwards, and torch imported for the first time inside one cannot be imported again
+from ai.cluster import LocalCluster
+from ai.models import load_model
+from tests.synq.harness import Env, Reverted, ai_precompile_registered
 from vm.chain import Chain
+
+AI_MODELS = ["price-v1", "mm-v1", "risk-model"]  # the real models the AI contracts ship with
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +35,22 @@ def hexaddr(b: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def ai_env():
+    """A chain whose ai.infer is answered by 3 in-process validators running the real models
+    through the real scheduler (ai.cluster.LocalCluster): no scripted answers."""
     if not ai_precompile_registered():
         pytest.skip("the AI precompile (0x0120) is not registered yet")
-    services = FakeServices()
-    env = Env(Chain.ephemeral(services=services))
-    env.ai = services.ai
-    return env
+    chain = Chain.ephemeral(services={})
+    cluster = LocalCluster(chain, n=3, models=AI_MODELS, task_timeout=15)
+    env = Env(chain)
+    env.cluster = cluster
+    env.model = {m: load_model(m) for m in AI_MODELS}  # the same models, run here, to check the answers
+    yield env
+    cluster.stop()
 
 
 @pytest.fixture
 def aienv(ai_env):
     with ai_env.anchor():
-        ai_env.ai.answers.clear()
-        ai_env.ai.requests.clear()
         yield ai_env
 
 
@@ -187,41 +196,72 @@ def test_governance_requires_review_when_configured(env):
     assert reverts(gov.transact, "execute", 0).reason == "gov: needs an AI review"
 
 
+ROUTINE = "Publish the quarterly analytics dashboard and fix broken links in the documentation"
+RISKY = "Remove the timelock and transfer the entire treasury to a new address controlled by one anonymous signer"
+
+
 def test_governance_ai_review(aienv):
     env = aienv
-    env.ai.answers["risk-model"] = lambda data: eth_abi.encode(["uint256"], [len(data)])
-    tok, gov = gov_setup(env, review=True, max_risk=10)
-    gov.transact("propose", "short")
-    gov.transact("propose", "a much longer and riskier proposal")
+    expect = [eth_abi.decode(["uint256"], env.model["risk-model"].infer(t.encode()))[0] for t in (ROUTINE, RISKY)]
+    assert expect[0] < expect[1]  # the real classifier tells a routine proposal from a drain
+    max_risk = (expect[0] + expect[1]) // 2
+    tok, gov = gov_setup(env, review=True, max_risk=max_risk)
+    gov.transact("propose", ROUTINE)
+    gov.transact("propose", RISKY)
     for i in (0, 1):
         gov.transact("vote", i, True)
-    assert gov.transact("review", 0).value == 5
-    assert gov.transact("review", 1).value == len("a much longer and riskier proposal")
-    assert env.ai.requests[0] == ("risk-model", b"short")
+    t = gov.transact("review", 0)
+    assert t.value == expect[0] and t.logs == [("Reviewed", {"id": 0, "risk": expect[0]})]
+    assert gov.transact("review", 1).value == expect[1]
+    assert gov.proposals(1)[5:7] == (True, expect[1])
     env.advance(200)
     gov.transact("execute", 0)
     assert reverts(gov.transact, "execute", 1).reason == "gov: the AI review scored it too risky"
 
 
 # ---- AI oracle and market maker --------------------------------------------------------
+def sp500_closes(n: int, end: int = -1) -> list[int]:
+    """n real S&P 500 closes (18 decimals) ending at bar `end` of the series shipped in `arch`."""
+    from ai.models import marketdata
+
+    bars = marketdata.bars("sp500")
+    stop = len(bars) + end + 1 if end < 0 else end + 1
+    return [int(round(b.close * 10**6)) * 10**12 for b in bars[stop - n:stop]]
+
+
 def test_oracle_prices_from_model(aienv):
     env = aienv
-    env.ai.answers["price-v1"] = lambda data: eth_abi.encode(["uint256"], [len(data) * 10**18])
+    a0, a1 = env.accounts[:2]
     oracle = env.deploy(source("AIPriceOracle.synq"), "price-v1", 3600, path="AIPriceOracle.synq")
-    r = reverts(oracle.priceOf, "ETH")
+    r = reverts(oracle.priceOf, "SPX")
     assert r.name == "StalePrice"
-    t = oracle.transact("update", "ETH")
-    assert t.value == 3 * 10**18
-    assert t.logs[0] == ("PriceUpdated", {"asset": keccak(b"ETH"), "price": 3 * 10**18,
-                                          "updater": hexaddr(env.accounts[0])})
-    assert oracle.priceOf("ETH") == 3 * 10**18
+    closes = sp500_closes(17)
+    for p in closes[:15]:
+        oracle.transact("observe", "SPX", p)
+    r = reverts(oracle.transact, "update", "SPX")
+    assert (r.name, r.values) == ("NotEnoughHistory", [keccak(b"SPX"), 15, 16])
+    t = oracle.transact("observe", "SPX", closes[15])
+    assert t.logs == [("Observed", {"asset": keccak(b"SPX"), "price": closes[15], "count": 16})]
+    assert list(oracle.window("SPX")) == closes[:16]
+    expect = eth_abi.decode(["uint256"], env.model["price-v1"].infer(eth_abi.encode(["uint256[16]"], [closes[:16]])))[0]
+    t = oracle.transact("update", "SPX")
+    assert t.value == expect and abs(expect - closes[15]) <= closes[15] // 10
+    assert t.logs[0] == ("PriceUpdated", {"asset": keccak(b"SPX"), "price": expect, "updater": hexaddr(a0)})
+    assert oracle.priceOf("SPX") == expect
+    # one more observation: the window slides (oldest first), and the model sees the new one
+    oracle.transact("observe", "SPX", closes[16])
+    assert list(oracle.window("SPX")) == closes[1:17]
+    expect2 = eth_abi.decode(["uint256"], env.model["price-v1"].infer(eth_abi.encode(["uint256[16]"], [closes[1:17]])))[0]
+    assert oracle.transact("update", "SPX").value == expect2
     env.advance(7200)
-    assert reverts(oracle.priceOf, "ETH").name == "StalePrice"
-    env.ai.answers["price-v1"] = lambda data: eth_abi.encode(["uint256"], [0])
-    assert reverts(oracle.transact, "update", "ETH").reason == "oracle: the model gave no price"
-    assert reverts(oracle.transact, "setModel", "x", sender=env.accounts[1]).reason == "oracle: not the owner"
+    assert reverts(oracle.priceOf, "SPX").name == "StalePrice"
+    assert reverts(oracle.transact, "observe", "SPX", 1, sender=a1).reason == "oracle: not a reporter"
+    assert reverts(oracle.transact, "observe", "SPX", 0).reason == "oracle: zero price"
+    oracle.transact("setReporter", a1, True)
+    oracle.transact("observe", "SPX", closes[0], sender=a1)
+    assert reverts(oracle.transact, "setModel", "x", sender=a1).reason == "oracle: not the owner"
     oracle.transact("setModel", "missing-model")
-    r = reverts(oracle.transact, "update", "ETH")
+    r = reverts(oracle.transact, "update", "SPX")
     assert r.reason.startswith("Distributed AI computation failed")
 
 
@@ -236,34 +276,42 @@ def test_market_maker_rebalances_and_swaps(aienv):
     ta.transact("transfer", amm.address, 100 * ONE)
     tb.transact("transfer", amm.address, 200 * ONE)
     assert amm.reserves() == (100 * ONE, 200 * ONE)
-    seen = []
-
-    def model(data):
-        seen.append(eth_abi.decode(["uint256", "uint256", "uint256"], data))
-        return eth_abi.encode(["uint256"], [3 * ONE])
-
-    env.ai.answers["mm-v1"] = model
-    t = amm.transact("rebalance")
-    assert t.value == 2 * ONE + 2 * ONE // 10  # capped at +10%
-    assert seen == [(100 * ONE, 200 * ONE, 2 * ONE)]
-    assert t.logs == [("Rebalanced", {"oldPrice": 2 * ONE, "newPrice": 22 * ONE // 10, "modelPrice": 3 * ONE})]
-    env.ai.answers["mm-v1"] = lambda data: eth_abi.encode(["uint256"], [21 * ONE // 10])
-    assert amm.transact("rebalance").value == 21 * ONE // 10  # within the band: taken as is
-    price = amm.price()
-    ta.transact("transfer", a1, 10 * ONE)
-    ta.transact("approve", amm.address, 10 * ONE, sender=a1)
-    expect = 10 * ONE * price // ONE * (10000 - 30) // 10000
-    assert amm.quote(True, 10 * ONE) == expect
+    # a keeper reports the reference price through the period: the bar is 2.00 / 2.06 / 1.97 / 2.04
+    for p in (202, 206, 197, 204):
+        amm.transact("observe", p * ONE // 100)
+    assert (amm.open(), amm.high(), amm.low(), amm.close()) == (2 * ONE, 206 * ONE // 100, 197 * ONE // 100, 204 * ONE // 100)
+    assert reverts(amm.transact, "observe", ONE, sender=a1).reason == "amm: not the owner"
+    # a trade in the period: volume counts token A
+    ta.transact("transfer", a1, 20 * ONE)
+    ta.transact("approve", amm.address, 20 * ONE, sender=a1)
+    expect = 10 * ONE * 2 * (10000 - 30) // 10000
     r = reverts(amm.transact, "swap", True, 10 * ONE, expect + 1, sender=a1)
     assert (r.name, r.values) == ("Slippage", [expect, expect + 1])
+    assert amm.transact("swap", True, 10 * ONE, expect, sender=a1).value == expect
+    assert amm.volume() == 10 * ONE and tb.balanceOf(a1) == expect
+
+    conditions = [2 * ONE, 206 * ONE // 100, 197 * ONE // 100, 204 * ONE // 100, 10 * ONE, 0]
+    model_price, model_fee = eth_abi.decode(["uint256", "uint256"],
+                                            env.model["mm-v1"].infer(eth_abi.encode(["uint256"] * 6, conditions)))
+    t = amm.transact("rebalance")
+    step = 2 * ONE // 10
+    assert t.value == min(max(model_price, 2 * ONE - step), 2 * ONE + step)
+    assert t.logs == [("Rebalanced", {"oldPrice": 2 * ONE, "newPrice": t.value, "modelPrice": model_price,
+                                      "feeBps": model_fee})]
+    assert amm.price() == t.value and amm.feeBps() == model_fee and 1 <= model_fee <= 1000
+    # the next period opens at the last reference price, and remembers this period's volume
+    assert (amm.open(), amm.high(), amm.low(), amm.close()) == (204 * ONE // 100,) * 4
+    assert (amm.volume(), amm.prevVolume(), amm.rebalances()) == (0, 10 * ONE, 1)
+    # swaps use the model's price and fee, in both directions
+    price = amm.price()
+    expect = 10 * ONE * price // ONE * (10000 - model_fee) // 10000
+    assert amm.quote(True, 10 * ONE) == expect
     t = amm.transact("swap", True, 10 * ONE, expect, sender=a1)
-    assert t.value == expect
-    assert tb.balanceOf(a1) == expect and ta.balanceOf(a1) == 0
-    assert amm.reserves() == (110 * ONE, 200 * ONE - expect)
-    # the other direction, and running out of liquidity
+    assert t.value == expect and ta.balanceOf(a1) == 0
+    assert amm.reserves() == (120 * ONE, 200 * ONE - (10 * ONE * 2 * (10000 - 30) // 10000) - expect)
     tb.transact("approve", amm.address, 2**256 - 1, sender=a1)
     back = amm.call("swap", False, expect, 0, sender=a1)
-    assert back == expect * ONE // price * (10000 - 30) // 10000
+    assert back == expect * ONE // price * (10000 - model_fee) // 10000
     assert reverts(amm.transact, "swap", True, 10**6 * ONE, 0).reason == "amm: not enough liquidity"
 
 

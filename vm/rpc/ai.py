@@ -9,9 +9,6 @@ import asyncio
 import statistics
 import time
 
-from ai.scheduler import AIError
-from ai.scheduler.core import MAX_NEW_TOKENS
-from ai.scheduler.validators import clusters
 from vm.addresses import parse_any_address, to_syn
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
@@ -60,6 +57,8 @@ def _hex(value: str, where: str) -> bytes:
 
 
 async def _call(fn, *args, service=None):
+    from ai.scheduler import AIError  # the AI stack (torch) loads with the AI layer, not with the RPC
+
     try:
         if service is not None:
             return await service.call(fn, *args)
@@ -162,6 +161,9 @@ async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
     s = _ai(node).scheduler
 
     def read():
+        from ai.scheduler import AIError
+        from ai.scheduler.validators import clusters
+
         groups = clusters(list(s.validators.values()))
         if not 1 <= cluster_id <= len(groups):
             raise AIError(f"unknown cluster {cluster_id}: there are {len(groups)} clusters (numbered from 1)")
@@ -190,6 +192,9 @@ async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
 async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
     """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
     data = _hex(input_hex, "param 2 (input)")
+    from ai.scheduler import AIError
+    from ai.scheduler.core import MAX_NEW_TOKENS
+
     if max_tokens is not None and not 1 <= max_tokens <= MAX_NEW_TOKENS:
         raise RpcError(INVALID_PARAMS, f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{MAX_NEW_TOKENS}, "
                                        f"got {max_tokens}")

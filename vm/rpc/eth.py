@@ -25,9 +25,10 @@ DEFAULT_TIP = 1_000_000_000
 
 
 async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
-    """Run a chain read, turning chain errors into JSON-RPC errors."""
+    """Run a chain read on a reader thread (never behind the chain thread), turning
+    chain errors into JSON-RPC errors."""
     try:
-        return await node.run(fn, *args, **kwargs)
+        return await node.read(fn, *args, **kwargs)
     except UnknownBlock as exc:
         raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
     except TxRejected as exc:
@@ -109,7 +110,7 @@ async def eth_block_number(node) -> str:
 
 @method("eth_gasPrice")
 async def eth_gas_price(node) -> str:
-    return quantity(await node.run(node.chain.next_base_fee) + DEFAULT_TIP)
+    return quantity(node.chain.next_base_fee() + DEFAULT_TIP)
 
 
 @method("eth_maxPriorityFeePerGas")
@@ -203,7 +204,7 @@ async def eth_get_balance(node, address: Address, block: Block = "latest") -> st
 @method("eth_getTransactionCount")
 async def eth_get_transaction_count(node, address: Address, block: Block = "latest") -> str:
     if block == "pending":
-        return quantity(await chain_read(node, node.pending_nonce, address))
+        return quantity(await chain_read(node, node.read_pending_nonce, address))
     return quantity(await chain_read(node, node.chain.nonce, address, block))
 
 
@@ -322,7 +323,7 @@ async def eth_sign_transaction(node, tx: Object) -> str:
         fields = dict(f)
         sender = fields.pop("sender")
         if fields.get("nonce") is None:
-            fields["nonce"] = node.pending_nonce(sender)
+            fields["nonce"] = node.read_pending_nonce(sender)
         tx, _ = node.chain.sign(sender, **fields)
         return tx.encode()
 
@@ -343,7 +344,7 @@ async def _block_record(node, ref: Any, full: bool) -> Optional[dict]:
             ]
         return rec
 
-    return await node.run(read)
+    return await node.read(read)
 
 
 @method("eth_getBlockByNumber")
@@ -380,7 +381,7 @@ async def eth_get_uncle_count_by_hash(node, block_hash: Hash) -> str:
 
 @method("eth_getTransactionByHash")
 async def eth_get_transaction_by_hash(node, tx_hash: Hash) -> Optional[dict]:
-    rec = await node.run(node.chain.index.transaction, tx_hash)
+    rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
     return None if rec is None else rec["tx"]
 
 
@@ -388,7 +389,7 @@ async def _tx_by_index(node, ref: Any, index: int) -> Optional[dict]:
     rec = await _block_record(node, ref, False)
     if rec is None or index >= len(rec["transactions"]):
         return None
-    return (await node.run(node.chain.index.transaction, bytes.fromhex(rec["transactions"][index][2:])))["tx"]
+    return node.chain.index.transaction(bytes.fromhex(rec["transactions"][index][2:]))["tx"]
 
 
 @method("eth_getTransactionByBlockNumberAndIndex")
@@ -403,7 +404,7 @@ async def eth_get_tx_by_hash_and_index(node, block_hash: Hash, index: Quantity) 
 
 @method("eth_getTransactionReceipt")
 async def eth_get_transaction_receipt(node, tx_hash: Hash) -> Optional[dict]:
-    rec = await node.run(node.chain.index.transaction, tx_hash)
+    rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
     return None if rec is None else rec["receipt"]
 
 
@@ -416,7 +417,7 @@ async def eth_get_block_receipts(node, ref: Block) -> Optional[list]:
     def read():
         return [node.chain.index.transaction(bytes.fromhex(h[2:]))["receipt"] for h in rec["transactions"]]
 
-    return await node.run(read)
+    return await node.read(read)
 
 
 # -- logs --

@@ -178,12 +178,18 @@ async def eth_uninstall_filter(node, fid: Text) -> bool:
 
 
 # -- subscriptions (WebSocket only: the connection passes `send`) --
-SUBSCRIPTION_KINDS = ("newHeads", "logs", "newPendingTransactions", "synergy_aiTasks")
+SUBSCRIPTION_KINDS = ("newHeads", "logs", "newPendingTransactions", "synergy_aiTasks", "synergy_dashboard")
 
 
 def subscribe(node: Any, kind: Any, criteria: Any, send: Callable[[str, Any], None]) -> str:
     if kind == "synergy_aiTasks":
         return _subscribe_tasks(node, criteria, send)
+    if kind == "synergy_dashboard":  # the dashboard's read-only event feed
+        from dashboard.rpc import subscribe_feed
+
+        sid = FilterHub.new_id()
+        hub(node).task_feeds[sid] = subscribe_feed(node, lambda event: send(sid, event))
+        return sid
     if kind not in SUBSCRIPTION_KINDS:
         raise RpcError(INVALID_PARAMS, f"eth_subscribe: unknown subscription {str(kind)[:40]!r}; use one of {', '.join(SUBSCRIPTION_KINDS)}")
     crit = None

@@ -121,6 +121,9 @@ def make_app(node: Any) -> web.Application:
     filters.hub(node)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)
+    import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
+
+    dashboard.install(app, node)
     config = getattr(node, "config", None)
     if config is None or config.aivm.enable_ai_chat:  # the OpenAI-compatible chat API under /v1/ (chat/)
         from chat.api import add_routes

@@ -7,6 +7,7 @@ batch, so a `kill -9` leaves either the whole block or none of it.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
@@ -19,9 +20,21 @@ _DELETED = None
 
 
 class AtomicStore(BaseAtomicDB):
+    """A batch belongs to the thread that opened it (the chain thread, in practice):
+    other threads read what the KV store has committed, never half a block, and
+    their writes never join another thread's batch."""
+
     def __init__(self, kv: KV) -> None:
         self.kv = kv
-        self._pending: Optional[dict[bytes, Optional[bytes]]] = None
+        self._local = threading.local()
+
+    @property
+    def _pending(self) -> Optional[dict[bytes, Optional[bytes]]]:
+        return getattr(self._local, "pending", None)
+
+    @_pending.setter
+    def _pending(self, value: Optional[dict[bytes, Optional[bytes]]]) -> None:
+        self._local.pending = value
 
     # -- py-evm's DatabaseAPI --
     def __getitem__(self, key: bytes) -> bytes:
@@ -102,3 +115,35 @@ class AtomicStore(BaseAtomicDB):
 
     def close(self) -> None:
         self.kv.close()
+
+
+class CommittedView(BaseAtomicDB):
+    """Read-only view of what the KV store has committed, for reader threads' py-evm states.
+
+    Trie nodes are content-addressed, so a committed state root stays readable
+    while the chain thread writes newer blocks beside it. A write here is a bug
+    (a read path tried to persist), so it raises.
+    """
+
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.kv.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def _exists(self, key: bytes) -> bool:
+        return self.kv.get(key) is not None
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        raise TypeError("CommittedView is read-only: reads never persist")
+
+    def __delitem__(self, key: bytes) -> None:
+        raise TypeError("CommittedView is read-only: reads never persist")
+
+    @contextmanager
+    def atomic_batch(self) -> Iterator[AtomicDBWriteBatch]:
+        raise TypeError("CommittedView is read-only: reads never persist")
+        yield  # pragma: no cover

@@ -64,7 +64,9 @@ class ChainIndex:
             yield k[len(P_META):].decode(), orjson.loads(v)
 
     # -- writes --
-    def add_block(self, block: Any, receipts: Sequence[Any], senders: Sequence[bytes]) -> dict:
+    def add_block(self, block: Any, receipts: Sequence[Any], senders: Sequence[bytes],
+                  tx_records: Optional[dict] = None) -> dict:
+        """Write a block's records; `tx_records` (if given) collects hash -> tx record."""
         header = block.header
         number = header.block_number
         block_hash = header.hash
@@ -119,6 +121,8 @@ class ChainIndex:
                 },
             }
             self.db.put(P_TX + h, _dumps(record))
+            if tx_records is not None:
+                tx_records[h] = record
         record = self._block_fields(block, tx_hashes)
         self.db.put(P_BLOCK + _num(number), _dumps(record))
         self.db.put(P_BLOCK_HASH + block_hash, _num(number))

@@ -1,0 +1,104 @@
+"""The plugin's in-process backend applies each transaction as the node does, but defers the block.
+
+Gas must be exactly what the node charges for the same transaction in its own block
+(warm/cold slots and refunds per transaction), and the state the same; only when
+something needs a block is the open block sealed.
+"""
+from eth_abi import encode
+from eth_utils import keccak
+
+from aivm_pytest.local import LocalBackend
+from tests.contracts import compiled
+from vm.chain import Chain
+
+SEL_TRANSFER = keccak(b"transfer(address,uint256)")[:4]
+SEL_BALANCE = keccak(b"balanceOf(address)")[:4]
+
+
+def _transfer(to: bytes, amount: int) -> bytes:
+    return SEL_TRANSFER + encode(["address", "uint256"], [to, amount])
+
+
+def _workload(a):
+    """(sender, to-token?, data) steps: new holders, repeats to one holder, a refund (balance -> 0)."""
+    bob, carol = a[1].address, a[2].address
+    steps = [(a[0].address, _transfer(bob, 100))]
+    steps += [(a[0].address, _transfer(carol, 1)) for _ in range(4)]  # repeats: cold again each time
+    steps += [(bob, _transfer(carol, 100))]  # bob's balance 100 -> 0: a storage refund
+    steps += [(bob, _transfer(carol, 1))]  # reverts: insufficient balance
+    return steps
+
+
+def _deploy(transact, a0):
+    art = compiled()
+    code = bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**24])
+    return transact(a0, None, code)
+
+
+def test_gas_and_state_equal_one_block_per_transaction():
+    node_like = Chain.ephemeral()
+    backend = LocalBackend()
+    a = node_like.accounts
+    limit = node_like.config.gas_limit
+    r_node = _deploy(lambda s, t, d: node_like.transact(s, t, d, 0, limit), a[0].address)
+    r_plugin = _deploy(lambda s, t, d: backend.transact(s, t, d, 0, None), a[0].address)
+    assert r_node.contract_address == r_plugin.contract_address
+    assert r_node.gas_used == r_plugin.gas_used
+    token = r_node.contract_address
+    ours, theirs = [], []
+    for sender, data in _workload(a):
+        n = node_like.transact(sender, token, data, 0, limit)  # its own block, as automine does
+        p = backend.transact(sender, token, data, 0, None)
+        theirs.append((n.success, n.gas_used, n.output))
+        ours.append((p.success, p.gas_used, p.output))
+    assert ours == theirs
+    gas = [g for _, g, _ in ours]
+    assert gas[1] - gas[2] == 17_100 and len(set(gas[2:5])) == 1  # repeats charge the same: nothing stays warm across transactions
+    assert not ours[-1][0]  # the revert is reported as a failed transaction with the node's gas
+    # every transaction went into one open block (a REVERT does not depend on the gas given)
+    assert backend._open is not None and len(backend._open.included) == 1 + len(ours)  # and the deploy
+    assert backend._chain.head_number == node_like.head_number - 1 - len(ours)
+    last = backend.transact(a[0].address, token, _transfer(a[3].address, 5), 0, None)
+    assert last.receipt is not None and int(last.receipt["gasUsed"], 16) == last.gas_used
+    assert backend._open is None  # reading the receipt sealed the block
+    node_like.transact(a[0].address, token, _transfer(a[3].address, 5), 0, limit)
+    for who in (a[0].address, a[1].address, a[2].address, a[3].address):
+        data = SEL_BALANCE + encode(["address"], [who])
+        assert backend.call(who, token, data, 0, None).output == node_like.call(who, token, data).output
+        assert backend.balance(who) <= 10_000 * 10**18
+
+
+def test_the_open_block_seals_only_when_something_needs_a_block():
+    backend = LocalBackend()
+    a = backend.accounts
+    start = backend._chain.head_number
+    results = [backend.transact(a[0], a[1], b"", 1, None) for _ in range(5)]
+    assert backend._chain.head_number == start  # nothing sealed yet
+    assert {r.block_number for r in results} == {start + 1}
+    assert backend.block_number == start + 1  # asking for a block seals them, in one block
+    block = backend._chain.index.block(start + 1)
+    assert block["transactions"] == ["0x" + r.tx_hash.hex() for r in results]
+    assert [r.receipt["status"] for r in results] == ["0x1"] * 5
+
+
+def test_a_revert_drops_the_open_block():
+    backend = LocalBackend()
+    a = backend.accounts
+    before = backend.balance(a[1])
+    sid = backend.snapshot()
+    backend.transact(a[0], a[1], b"", 7, None)
+    assert backend.revert(sid)
+    assert backend._open is None
+    assert backend.balance(a[1]) == before
+
+
+def test_a_failure_with_less_than_the_full_limit_runs_again_with_the_full_limit():
+    """A transaction that burns all its gas must burn the full block gas limit, as on a node."""
+    backend = LocalBackend()
+    a = backend.accounts
+    burner = b"\x44" * 20
+    backend.set_balance(burner, 0)
+    backend._chain.set_code(burner, b"\xfe")  # INVALID: consumes all gas
+    backend.transact(a[0], a[1], b"", 1, None)  # the open block has used some gas now
+    r = backend.transact(a[0], burner, b"", 0, None)
+    assert not r.success and r.gas_used == backend.gas_limit

@@ -1,0 +1,95 @@
+"""State reads of the committed head from any thread: eth_call, balances, code, storage.
+
+py-evm objects are not thread-safe, and the chain thread may sit inside a long
+block (the AI precompile waits for validators). So reads never touch the chain
+thread's VM: each thread keeps its own warm read-only state per head view,
+built over a `CommittedView` of the KV store (never the chain thread's
+uncommitted batch). A call runs on it between `snapshot()` and `revert()`, the
+way py-evm's `in_costless_state` does, so the state and its caches stay warm
+from one call to the next until the head moves.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Optional
+
+from eth.db.account import AccountDB
+from eth.vm.spoof import SpoofTransaction
+
+
+class ReadState:
+    """One thread's read-only state over one head view (a header and its state root).
+
+    Reads see the header's post-state; calls execute in a block built on top of it
+    with base fee 0, exactly as py-evm's `in_costless_state` sets them up.
+    """
+
+    def __init__(self, chain_class: Any, db: Any, header: Any) -> None:
+        self.header = header
+        py_chain = chain_class(db)
+        vm = py_chain.get_vm(header)
+        temp = vm.generate_block_from_parent_header_and_coinbase(header, header.coinbase)
+        prev_hashes = itertools.chain((header.hash,), vm.previous_hashes)
+        free = temp.header.copy(base_fee_per_gas=0) if hasattr(temp.header, "base_fee_per_gas") else temp.header
+        self.vm = vm
+        self.state = vm.build_state(db, free, vm.chain_context, prev_hashes)
+
+    def execute(self, sender: bytes, to: Optional[bytes], data: bytes, value: int, gas: int,
+                gas_price: int) -> Any:
+        """Run a call and throw its effects away; returns py-evm's computation."""
+        state = self.state
+        snapshot = state.snapshot()
+        try:
+            utx = self.vm.create_unsigned_transaction(
+                nonce=state.get_nonce(sender), gas_price=gas_price, gas=gas,
+                to=to or b"", value=value, data=data,
+            )
+            return state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
+        finally:
+            state.revert(snapshot)
+
+
+class HeadReader:
+    """Thread-local warm `ReadState`s (for calls) and account databases (for plain reads:
+    balance, nonce, code, storage need no VM), for the latest view and a few older ones."""
+
+    HISTORY = 4  # historical views kept per thread
+
+    def __init__(self, chain_class: Any, db: Any) -> None:
+        self._chain_class = chain_class
+        self._db = db
+        self._local = threading.local()
+
+    def state_for(self, header: Any) -> ReadState:
+        local = self._local
+        views = getattr(local, "views", None)
+        if views is None:
+            views = local.views = {}
+        key = (header.hash, header.state_root)
+        rs = views.get(key)
+        if rs is None:
+            if len(views) >= self.HISTORY:
+                views.pop(next(iter(views)))
+            rs = views[key] = ReadState(self._chain_class, self._db, header)
+        else:  # most recently used last
+            views[key] = views.pop(key)
+        return rs
+
+    def accounts_for(self, state_root: bytes) -> Any:
+        """This thread's read-only AccountDB at `state_root`: no VM, no execution context."""
+        local = self._local
+        dbs = getattr(local, "accounts", None)
+        if dbs is None:
+            dbs = local.accounts = {}
+        adb = dbs.get(state_root)
+        if adb is None:
+            if len(dbs) >= self.HISTORY:
+                dbs.pop(next(iter(dbs)))
+            adb = dbs[state_root] = AccountDB(self._db, state_root)
+        return adb
+
+    def forget(self) -> None:
+        """Drop this thread's views (after a revert, old keys may be reused by new content)."""
+        self._local.views = {}
+        self._local.accounts = {}

@@ -32,6 +32,8 @@ browser-deps:
 	@test -d tests/dashboard/node_modules/playwright-core || (cd tests/dashboard && npm ci --no-audit --no-fund --silent)
 
 test: install browser-deps test-tools
+	# Anvil (npm) for the forking tests against a foreign chain; skipped when already there
+	$(PY) -m bench.peers install --only anvil
 	$(PY) -m pytest -q
 
 # what the tests drive besides Python: tmux (terminal programs), the npm clients; skipped when present

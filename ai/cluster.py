@@ -30,17 +30,47 @@ STAKE = 10 * 10**18
 
 
 class _Hooks:
-    """Chain access on the caller's thread (tests drive the chain from one thread)."""
+    """Chain access for an in-process chain that tests drive from one thread.
+
+    State edits (the validator sets' on-chain copies, burned stake) are applied
+    at once only on that thread and outside `infer` (never inside a block);
+    otherwise they wait for the next `flush()`, which the cluster calls between
+    tests (at every fault call and heal).
+    """
 
     def __init__(self, chain: Any) -> None:
         self.chain = chain
+        self.owner = threading.current_thread()
+        self.busy = False  # inside infer: a block is executing
+        self._pending: list = []
+        self._lock = threading.Lock()
 
     def lock_stake(self, address: bytes, amount: int) -> None:
         self.chain.set_balance(address, self.chain.balance(address) - amount)
 
+    def _edit(self, fn) -> None:
+        with self._lock:
+            self._pending.append(fn)
+        if threading.current_thread() is self.owner and not self.busy:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            todo, self._pending = self._pending, []
+        for fn in todo:
+            fn()
+
     def update_storage(self, compute) -> None:
-        for address, slot, value in compute(self.chain.storage):
-            self.chain.set_storage(address, slot, value)
+        def apply():
+            for address, slot, value in compute(self.chain.storage):
+                self.chain.set_storage(address, slot, value)
+
+        self._edit(apply)
+
+    def burn_stake(self, amount: int) -> None:
+        from ai.service import STAKING_POOL
+
+        self._edit(lambda: self.chain.set_balance(STAKING_POOL, max(0, self.chain.balance(STAKING_POOL) - amount)))
 
     def read_storage(self, address: bytes, slot: int) -> int:
         return self.chain.storage(address, slot)
@@ -112,8 +142,10 @@ class LocalCluster:
         self.stopping = threading.Event()
         self._runners: dict = {}
         manifests = {m: get_manifest(m, cache_dir) for m in models}
-        self.scheduler = Scheduler(AIRecords(MemoryKV()), self.chain_id, manifests, _Hooks(chain),
-                                   notify=self._deliver, cache=False, task_timeout=task_timeout)
+        self.hooks = _Hooks(chain)
+        # join_delay 0: a test's validators count at once (a node waits [node] ai_join_delay)
+        self.scheduler = Scheduler(AIRecords(MemoryKV()), self.chain_id, manifests, self.hooks,
+                                   notify=self._deliver, cache=False, task_timeout=task_timeout, join_delay=0)
         self.infer_timeout = infer_timeout
         self.max_gas_per_execution = 10**9
         self.replay = False  # tests want every call computed, not answered from an earlier test's record
@@ -121,6 +153,7 @@ class LocalCluster:
         for v in self.validators:
             self._join(v, models, manifests)
             v.start()
+        self.scheduler.tick()  # the first stake-weighted set, and its on-chain copy, before any block
         self._ticker = threading.Thread(target=self._tick, daemon=True, name="aivm-cluster-ticker")
         self._ticker.start()
         if not isinstance(getattr(chain, "services", None), dict):
@@ -167,8 +200,12 @@ class LocalCluster:
     # -- what the AI precompiles call --
     def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
               max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
-        comp = self.scheduler.initiate(model_id, data, requester, max_tokens=max_tokens)
-        comp = self.scheduler.wait(comp.id, timeout)
+        self.hooks.busy = True  # called inside a block: state edits wait for flush()
+        try:
+            comp = self.scheduler.initiate(model_id, data, requester, max_tokens=max_tokens)
+            comp = self.scheduler.wait(comp.id, timeout)
+        finally:
+            self.hooks.busy = False
         if comp.status in ("Pending", "Running"):
             comp = self.scheduler.cancel(comp.id, f"timeout: no quorum answer within {timeout:g} s")
         if comp.status != "Completed":
@@ -179,17 +216,25 @@ class LocalCluster:
         raise AIError("asynchronous requests need a node (aivm start): test them over --network")
 
     # -- faults --
+    def flush(self) -> None:
+        """Apply the state edits (set copies, burned stake) that waited for a moment outside a block."""
+        self.hooks.flush()
+
     def crash(self, i: int) -> None:
+        self.flush()
         self.validators[i].crashed = True
 
     def make_slow(self, i: int, seconds: float) -> None:
+        self.flush()
         self.validators[i].delay = seconds
 
     def make_liar(self, i: int) -> None:
+        self.flush()
         self.validators[i].liar = True
 
     def heal(self, i: int) -> None:
         """Honest and prompt again, and back in good standing, so a fault never leaks into the next test."""
+        self.flush()
         v = self.validators[i]
         v.crashed, v.liar, v.delay = False, False, 0.0
         v.wake.set()

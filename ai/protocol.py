@@ -36,7 +36,7 @@ def validator_address(keys: "PublicKeys | bytes") -> bytes:
 
 
 def quorum_size(holders: int) -> int:
-    """67% of a stage's validator set, rounded up (7 -> 5, 5 -> 4, 3 -> 3)."""
+    """Head-count quorum (67% of a set, rounded up); AI rounds are decided by stake instead (validator_set.py)."""
     return max(1, LEVEL.suite.required_signers(holders))
 
 

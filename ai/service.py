@@ -64,9 +64,9 @@ class NodeChainHooks(ChainHooks):
             raise AIError(f"the chain is busy (a block has been executing for over {timeout:.0f} s); retry") from None
 
     def _queue_on_chain(self, fn: Callable) -> None:
-        if self._on_chain_thread():
-            fn()
-            return
+        # always queued, also from the chain thread itself: there it may be inside a block (the AI
+        # precompile starting a computation publishes the set it snapshots), and state edits must
+        # land between blocks, in order
 
         def guarded() -> None:
             try:
@@ -87,6 +87,14 @@ class NodeChainHooks(ChainHooks):
 
         self._on_chain(move)
 
+    def burn_stake(self, amount: int) -> None:
+        """Slashed stake leaves the staking pool (queued on the chain thread, never awaited)."""
+        def burn():
+            chain = self.node.chain
+            chain.set_balance(STAKING_POOL, max(0, chain.balance(STAKING_POOL) - amount))
+
+        self._queue_on_chain(burn)
+
     def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
         def apply():
             for address, slot, value in compute_writes(self.node.chain.storage):
@@ -100,7 +108,8 @@ class NodeChainHooks(ChainHooks):
 
 class AIService:
     def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = 30.0,
-                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0) -> None:
+                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0,
+                 join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None) -> None:
         self.node = node
         self.cache_dir = cache_dir
         self._subscribers: dict[bytes, list[Callable[[dict], None]]] = {}
@@ -109,6 +118,7 @@ class AIService:
             AIRecords(node.chain.store.kv), node.chain.config.chain_id, manifests, NodeChainHooks(node),
             notify=self._notify, cache=cache, task_timeout=task_timeout, codec_loader=self._codec,
             max_new_tokens=max_new_tokens,
+            **{k: v for k, v in (("join_delay", join_delay), ("heartbeat_grace", heartbeat_grace)) if v is not None},
         )
         self.infer_timeout = infer_timeout
         self.max_gas_per_execution = 1_000_000  # [aivm] max_gas_per_execution (set by the CLI)
@@ -138,18 +148,18 @@ class AIService:
             await asyncio.to_thread(self._codec)  # load the tokenizer now, not on the first request
 
     def _reconcile_sets(self) -> None:
-        """Chain thread: make the on-chain validator sets equal the registry (a queued update may have been lost)."""
+        """Chain thread: AI stage sets are stake-weighted epochs (published by the scheduler's refresh);
+        head-count memberships an older version wrote for them are cleared, so no certificate can be
+        judged by headcount on an AI stage set."""
         from ai.models.catalog import MODELS
         from ai.protocol import stage_set_id
-        from pqc.validators import registration_writes, removal_writes
+        from pqc.validators import removal_writes
 
         chain = self.node.chain
         for v in list(self.scheduler.validators.values()):
             for mid in self.scheduler.manifests:
                 for stage in range(MODELS[mid].num_stages):
-                    sid = stage_set_id(mid, stage)
-                    fn = registration_writes if v.holds_stage(mid, stage) else removal_writes
-                    for address, slot, value in fn(v.keys, chain.storage, sid):
+                    for address, slot, value in removal_writes(v.keys, chain.storage, stage_set_id(mid, stage)):
                         chain.set_storage(address, slot, value)
 
     # -- readiness: usable means the local validators are registered and eligible --
@@ -306,8 +316,7 @@ class AIService:
 
     def stats(self) -> dict:
         s = self.scheduler
-        now = time.time()
-        active = sum(1 for v in list(s.validators.values()) if v.attestation_valid and v.uptime(now) > 0.95)
+        active = s.active_validators()  # in some stage's active (stake-weighted) set
         return {
             "distributed_computations": s.counters["computations"],
             "completed_computations": s.counters["completed"],

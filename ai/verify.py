@@ -42,7 +42,11 @@ def verify_computation(comp: Any, chain_id: int, read: Callable[[bytes, int], in
     out.update(valid=result.passed, signers=result.signers, required=result.required, set_size=result.set_size,
                model_id=comp.model_id, input_hash="0x" + vote.request_hash.hex(),
                output_hash="0x" + vote.result_hash.hex(), certificate=cert_info["encoded"],
-               validators=cert_info.get("signers", []))
+               validators=cert_info.get("signers", []), epoch=result.epoch,
+               signed_stake=str(result.signed_stake), total_stake=str(result.total_stake),
+               required_stake=str(result.required_stake))
     if not result.passed:
-        out["reason"] = "; ".join(f"vote {i}: {why}" for i, why in result.rejected) or "not enough signers"
+        out["reason"] = result.reason or "; ".join(f"vote {i}: {why}" for i, why in result.rejected) or (
+            f"signers hold {result.signed_stake} of {result.total_stake} wei, {result.required_stake} needed"
+            if result.epoch else "not enough signers")
     return out

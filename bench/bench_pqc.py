@@ -183,8 +183,18 @@ def bench_levels(report: Report, quick: bool) -> None:
         comp.state = SimpleNamespace(get_storage=storage.read)
         onchain = median_time(lambda: p(comp), 3 if level >= 3 else 7)
         assert comp.output == result.abi_output()
-        quorum_rows.append([level.title, ms(offchain), ms(onchain), str(len(cert)),
-                            str(p.gas(cert))])
+        # the same votes against a stake-weighted epoch (the AI stage sets): one stake read per vote
+        weighted = Storage()
+        for address, slot, value in validators.snapshot_writes(
+                1, 1, {s.signing_keys().key_hash: (i + 1) * 10**18 for i, s in enumerate(signers)}):
+            weighted[(address, slot)] = value
+        wcert = quorum.QuorumCertificate.build(MESSAGE, level, signers, set_id=1, epoch=1).encode()
+        wcomp = _fake_computation(wcert)
+        wcomp.state = SimpleNamespace(get_storage=weighted.read)
+        w_on = median_time(lambda: p(wcomp), 3 if level >= 3 else 7)
+        assert quorum.verify(wcert, weighted.read).passed
+        quorum_rows.append([level.title, ms(offchain), ms(onchain), ms(w_on), f"{w_on / onchain:.2f}x",
+                            str(len(cert)), str(p.gas(cert))])
 
         if level.suite.kems:
             recipient = KeySet.generate(level)
@@ -197,7 +207,8 @@ def bench_levels(report: Report, quick: bool) -> None:
     report.table("Signature bundles (CPU ms)", ["level", "sign", "verify", "bytes", "gas (0x0113)"],
                  bundle_rows)
     report.table("7-validator quorum certificate (CPU ms)", ["level", "verify (Python API)",
-                                                         "precompile 0x0118", "bytes", "gas"],
+                                                         "precompile 0x0118", "0x0118 stake-weighted",
+                                                         "weighted / head-count", "bytes", "gas"],
                  quorum_rows)
     report.table("Sealed messages, 1 KiB payload (CPU ms)", ["level", "seal", "open", "overhead B"],
                  seal_rows)

@@ -121,8 +121,8 @@ def _npm(packages: list[str], use_node22: bool) -> None:
         raise PeerUnavailable(f"`npm install {' '.join(packages)}` failed: " + " | ".join(tail))
 
 
-def install(force: bool = False, log=print) -> dict[str, str]:
-    """Install the peers; return {peer: error} for those that are unusable."""
+def install(force: bool = False, log=print, only: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Install the peers (or `only` these); return {peer: error} for those that are unusable."""
     PEERS_DIR.mkdir(parents=True, exist_ok=True)
     pkg = PEERS_DIR / "package.json"
     if not pkg.exists():
@@ -138,6 +138,8 @@ def install(force: bool = False, log=print) -> dict[str, str]:
         ("anvil", [ANVIL_PKG], False, anvil_binary),
         ("hardhat", [HARDHAT_PKG], True, hardhat_cli),
     ]
+    if only is not None:
+        steps = [s for s in steps if s[0] in only]
     for name, packages, use_node22, present in steps:
         if present() is not None and not force:
             continue
@@ -312,8 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 2
     if args[0] == "install":
-        errors = install(force="--force" in args)
-        for peer in PEERS:
+        only = tuple(args[args.index("--only") + 1].split(",")) if "--only" in args[:-1] else None
+        errors = install(force="--force" in args, only=only)
+        for peer in only or PEERS:
             print(f"{peer}: {'UNAVAILABLE: ' + errors[peer] if peer in errors else 'ok'}")
         return 1 if errors else 0
     name = args[1] if len(args) > 1 else "anvil"

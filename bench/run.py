@@ -33,6 +33,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("scale", "bench.bench_scale"),
     ("dashboard", "bench.bench_dashboard"),
     ("chat", "bench.bench_chat"),
+    ("conformance", "bench.bench_conformance"),
 ]
 
 HEADER = """\

@@ -63,7 +63,7 @@ def bundle_gas(level: SecurityLevel) -> int:
 
 
 def consensus_gas(level: SecurityLevel, votes: int, input_len: int) -> int:
-    """A certificate: base + set-size read + per vote (bundle + membership read + decoding)
-    + input words."""
-    return (CONSENSUS_BASE + SLOAD_GAS + votes * (bundle_gas(level) + SLOAD_GAS + VOTE_GAS)
+    """A certificate: base + set reads (latest epoch, total or size, count) + per vote
+    (bundle + membership / stake read + decoding) + input words."""
+    return (CONSENSUS_BASE + 3 * SLOAD_GAS + votes * (bundle_gas(level) + SLOAD_GAS + VOTE_GAS)
             + WORD_GAS * words(input_len))

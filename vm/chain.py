@@ -73,6 +73,8 @@ class ChainConfig:
     coinbase: bytes = b"\x00" * 20
     genesis_timestamp: Optional[int] = None
     extra_genesis: dict = field(default_factory=dict)  # address -> {balance, nonce, code, storage}
+    fork: Any = None  # vm.forking.ForkSpec: run on a lazily fetched copy of a remote chain
+    fork_chain_id_from_remote: bool = True
 
 
 @dataclass
@@ -137,7 +139,12 @@ class Chain:
         self.store = AtomicStore(kv)
         self.index = ChainIndex(self.store)
         self._committed = CommittedView(kv)
+        from vm import forking  # (imports this module)
+
+        self._remote = forking.prepare(self.config, self.index) if self.config.fork else None
         self.vm_class = vm_with_services(services)
+        if self._remote is not None:  # state reads fall back to the forked chain
+            self.vm_class = forking.forked_vm(self.vm_class, forking.Fetcher(self._remote, kv))
         self.services = services
         self._chain_class = PyEvmChain.configure(
             __name__="AIVMChain",
@@ -150,7 +157,7 @@ class Chain:
         try:
             head = self._chain_class(self.store).get_canonical_head()
         except CanonicalHeadNotFound:
-            head = self._create_genesis()
+            head = forking.create_genesis(self, self._remote) if self._remote else self._create_genesis()
         self._chain = self._chain_class(self.store)
         self._check_index(head)
         self._head = head
@@ -459,6 +466,9 @@ class Chain:
         forced = self.index.meta("next_timestamp")
         if forced is not None:
             return max(forced, self._head.timestamp + 1)
+        interval = self.index.meta("timestamp_interval")  # anvil_setBlockTimestampInterval
+        if interval is not None:
+            return self._head.timestamp + interval
         offset = self.index.meta("time_offset", 0)
         return max(int(time.time()) + offset, self._head.timestamp + 1)
 
@@ -484,7 +494,10 @@ class Chain:
             raise TxRejected(
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
-        return BlockBuilder(self, self._pending_header_template(ts).copy(state_root=self._pending_root))
+        header = self._pending_header_template(ts).copy(state_root=self._pending_root)
+        edited = self._pending_root != self._head.state_root  # dev edits: replays (tracing) start there
+        self.index.set_meta(f"block_pre_root/{header.block_number}", self._pending_root.hex() if edited else None)
+        return BlockBuilder(self, header)
 
     @contextmanager
     def _producing(self, number: int):

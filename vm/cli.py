@@ -31,8 +31,14 @@ def main() -> None:
 @click.option("--block-time", type=float, default=None, help="Seconds between blocks (0 = automine).")
 @click.option("--chain-id", type=int, default=None)
 @click.option("--validators", type=int, default=None, help="Local validator processes to start.")
+@click.option("--fork-url", default=None, help="Fork this JSON-RPC node's chain (state fetched lazily).")
+@click.option("--fork-block-number", type=click.IntRange(min=0), default=None, help="Fork at this block (default: the remote head).")
+@click.option("--load-state", "load_state", type=click.Path(dir_okay=False), default=None, help="Load a state dump at start.")
+@click.option("--dump-state", "dump_state", type=click.Path(dir_okay=False), default=None, help="Write a state dump at shutdown.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False), default=None, help="Both: load FILE if it exists, dump to it at shutdown.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, validators, verbose) -> None:
+def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, validators, fork_url,
+          fork_block_number, load_state, dump_state, state_file, verbose) -> None:
     """Run a node: JSON-RPC over HTTP and WebSocket on one port."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -47,24 +53,17 @@ def start(config_path, host, port, data_dir, ephemeral, block_time, chain_id, va
     except config_mod.ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    from vm.cli_state import StartExtras
+
+    extras = StartExtras.from_flags(fork_url, fork_block_number, chain_id, load_state, dump_state, state_file)
     try:
-        _fast_event_loop()
-        asyncio.run(_run_node(cfg, ephemeral))
+        asyncio.run(_run_node(cfg, ephemeral, extras))
     except RuntimeError as exc:  # e.g. data dir locked or inconsistent
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
 
-def _fast_event_loop() -> None:
-    """uvloop when installed: the HTTP layer is a fifth of the node's time per request."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
-async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
+async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> None:
     from vm.chain import ChainConfig
     from vm.node import Node, NodeOptions, Services
     from vm.rpc.server import serve
@@ -76,10 +75,14 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         chain=ChainConfig(chain_id=n.chain_id, gas_limit=n.gas_limit, accounts=n.accounts,
                           balance_eth=n.account_balance_eth),
     )
+    if extras is not None:
+        extras.configure(options.chain)
     services = Services()
     node = Node(options, services)
     node.config = cfg
     await node.start()
+    if extras is not None:
+        await extras.after_start(node)
     try:
         runner = await serve(node, n.host, n.port)
     except OSError as exc:
@@ -96,11 +99,11 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     console.print("shutting down…")
-    await _shutdown(node, runner, ai_task, local)
+    await _shutdown(node, runner, ai_task, local, extras)
     console.print("stopped cleanly")
 
 
-async def _shutdown(node, runner, ai_task, local: list) -> None:
+async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:
     """Bounded in every state (a computation in flight, validators connected or hung): ≈ SHUTDOWN_BUDGET s.
 
     Order: fail running computations (the chain thread may be waiting on one
@@ -120,6 +123,8 @@ async def _shutdown(node, runner, ai_task, local: list) -> None:
         await asyncio.wait_for(runner.cleanup(), timeout=2.0)
     except asyncio.TimeoutError:
         logging.getLogger("aivm.node").warning("HTTP server did not close within 2 s; continuing")
+    if extras is not None:
+        await extras.before_stop(node)
     await node.stop()
 
 
@@ -136,7 +141,8 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
         return
     n = cfg.node
     ai = AIService(node, manifests, cache=n.ai_cache, task_timeout=float(n.ai_task_timeout),
-                   max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout))
+                   max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout),
+                   join_delay=float(n.ai_join_delay), heartbeat_grace=float(n.ai_heartbeat_grace))
     ai.max_gas_per_execution = cfg.aivm.max_gas_per_execution
     await ai.start()
     console.print(f"distributed AI: models {', '.join(manifests)} loaded", highlight=False)

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from vm import dev_controls, txpool
 from vm.chain import Chain, ChainConfig, ExecutionResult, MinedBlock, TxRejected
 
 log = logging.getLogger("aivm.node")
@@ -56,12 +57,14 @@ class Node:
             self.chain = Chain.open(options.data_dir, options.chain, services)
         else:
             self.chain = Chain.ephemeral(options.chain, services)
+        dev_controls.restore(self.chain)
         self.started_at = time.time()
         self._queue: list[_Queued] = []
         self._inflight: collections.Counter[bytes] = collections.Counter()  # chain thread only
         self._inflight_hashes: set[bytes] = set()  # chain thread only
         # sender -> the nonce after its last queued tx; written by the chain thread, read by readers
         self._next_nonce: dict[bytes, int] = {}
+        self._replacing: dict[bytes, _Queued] = {}  # new tx hash -> queued entry it replaces (txpool.py)
         self._mining: Optional[asyncio.Task] = None
         self._interval: Optional[asyncio.Task] = None
         self._block_listeners: list[Callable[[MinedBlock], None]] = []
@@ -180,12 +183,20 @@ class Node:
             raise TxRejected("already known: this transaction is already queued")
         if self.chain.index.transaction(tx.hash) is not None:
             raise TxRejected("already known: this transaction is already mined")
+        txpool.refuse_unsupported(tx)
+        replaced = txpool.admit_replacement(self, tx, sender)
+        if replaced is not None:  # same sender and nonce, higher fee: takes the old one's place
+            self._inflight_hashes.discard(replaced.tx.hash)
+            self._inflight_hashes.add(tx.hash)
+            self._replacing[tx.hash] = replaced
+            return
         self.chain.check(tx, sender, expected_nonce=self.pending_nonce(sender))
         self._inflight[sender] += 1
         self._inflight_hashes.add(tx.hash)
         self._next_nonce[sender] = tx.nonce + 1
 
     def _admit_raw(self, raw: bytes) -> tuple[Any, bytes]:
+        txpool.refuse_unsupported_raw(raw)
         tx = self.chain.decode_raw(raw)
         sender = self.chain.sender_of(tx)
         self._admit(tx, sender)
@@ -202,6 +213,7 @@ class Node:
     async def send_raw(self, raw: bytes) -> tuple[bytes, Optional[ExecutionResult]]:
         if self.automine:
             # decode and recover here (no chain state needed); the mining job checks it
+            txpool.refuse_unsupported_raw(raw)
             tx = self.chain.decode_raw(raw)
             sender = self.chain.sender_of(tx)
             return tx.hash, await self._enqueue(tx, sender, admitted=False)
@@ -213,6 +225,9 @@ class Node:
         return tx.hash, await self._enqueue(tx, sender)
 
     async def _enqueue(self, tx: Any, sender: bytes, admitted: bool = True) -> Optional[ExecutionResult]:
+        replaced = self._replacing.pop(tx.hash, None)
+        if replaced is not None:
+            txpool.swap_in(self, replaced)
         if admitted:
             self._announce(tx.hash)
         if not self.automine:
@@ -287,6 +302,14 @@ class Node:
             if q.tx.hash not in deferred:
                 self._release(q)
         return mined
+
+    async def drop_transaction(self, tx_hash: bytes) -> bool:
+        """Take a pending transaction out of the queue (anvil_dropTransaction)."""
+        q = txpool.drop(self, tx_hash)
+        if q is None:
+            return False
+        await self.run(self._release, q)
+        return True
 
     def _release(self, q: _Queued) -> None:
         self._inflight[q.sender] -= 1

@@ -14,7 +14,6 @@ import itertools
 import threading
 from typing import Any, Optional
 
-from eth.db.account import AccountDB
 from eth.vm.spoof import SpoofTransaction
 
 
@@ -60,6 +59,8 @@ class HeadReader:
         self._chain_class = chain_class
         self._db = db
         self._local = threading.local()
+        # the VM's own account DB class (a forked chain's fetches what it lacks from the remote)
+        self._account_db_class = chain_class.vm_configuration[-1][1].get_state_class().get_account_db_class()
 
     def state_for(self, header: Any) -> ReadState:
         local = self._local
@@ -86,7 +87,7 @@ class HeadReader:
         if adb is None:
             if len(dbs) >= self.HISTORY:
                 dbs.pop(next(iter(dbs)))
-            adb = dbs[state_root] = AccountDB(self._db, state_root)
+            adb = dbs[state_root] = self._account_db_class(self._db, state_root)
         return adb
 
     def forget(self) -> None:

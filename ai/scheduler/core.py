@@ -4,9 +4,12 @@ A computation runs as rounds, one per (step, stage): a single-stage model has
 one round; the sharded text model runs its stages in pipeline order for every
 generated token, each stage's agreed output feeding the next. A round is
 handed to eligible holders of that stage (best cluster first); it is decided
-when a quorum (67% of the stage's validator set) signed the same vote. Late
-or missing validators are replaced while candidates remain; when a quorum can
-no longer form, the computation fails with the reason and no answer.
+when validators holding the level's threshold of the stage's *active stake*
+(2/3 at Basic) signed the same vote, whatever their number
+(ai/scheduler/validator_set.py). A computation keeps the set snapshots taken
+when it started. Late or missing validators are replaced while candidates
+remain; when the threshold can no longer be reached, the computation fails
+with the reason and no answer.
 
 Thread-safe: RPC handlers (event loop), the block producer (chain thread,
 through the AI precompile) and the deadline ticker all call in; one lock
@@ -27,10 +30,11 @@ from eth_hash.auto import keccak
 from ai import protocol
 from ai.models.catalog import MODELS
 from ai.models.errors import InvalidInputError
-from ai.protocol import LEVEL, TaskVote, quorum_size, stage_set_id
+from ai.protocol import LEVEL, TaskVote
 from ai.records import AIRecords
 from ai.scheduler import economics
 from ai.scheduler.commitments import commitment, validate_request
+from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle
 from pqc.errors import FormatError
@@ -40,7 +44,7 @@ from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
-SPARE = 1  # validators assigned beyond the quorum, so one fault costs no round trip
+SPARE = 1  # validators assigned beyond the stake that decides, so one fault costs no round trip
 TASK_TIMEOUT = 30.0  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
@@ -75,11 +79,25 @@ class Round:
     step: int
     stage: int
     input: bytes
-    set_size: int
-    required: int
+    set_size: int  # members of the snapshot
+    required: int  # stake (wei) that decides: snapshot.required
     tasks: dict = field(default_factory=dict)  # address -> Task
     votes: dict = field(default_factory=dict)  # vote hash -> TaskVote
     prefix_ids: Optional[list] = None  # text model, last stage: tokens agreed so far
+    snapshot: Optional[StageSet] = None  # who counts, with what stake (the computation's, from its start)
+
+    def ballots(self) -> dict[bytes, bytes]:
+        """{validator address: vote hash} of the submitted results."""
+        return {a: t.vote_hash for a, t in self.tasks.items() if t.status == "Submitted"}
+
+    def decided(self) -> Optional[bytes]:
+        """The vote that holds the threshold of the snapshot's stake, if any: the round's answer."""
+        return self.snapshot.decided(self.ballots())
+
+    def can_decide(self) -> bool:
+        """Whether the still-open tasks could carry some vote to the threshold."""
+        pending = [a for a, t in self.tasks.items() if t.status == "Assigned"]
+        return self.snapshot.can_decide(self.ballots(), pending)
 
 
 @dataclass
@@ -99,6 +117,7 @@ class Computation:
     validators: set = field(default_factory=set)
     round: Optional[Round] = None
     generation: Any = None
+    sets: dict = field(default_factory=dict)  # stage -> StageSet snapshot taken when the computation started
     max_tokens: Optional[int] = None  # text models: the answer's length limit
 
     @property
@@ -135,6 +154,8 @@ class ChainHooks:
     """
 
     def lock_stake(self, address: bytes, amount: int) -> None: ...
+    def burn_stake(self, amount: int) -> None:
+        """Queue: remove slashed wei from the staking pool (never awaited)."""
     def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
         """Queue: atomically on the chain thread, writes = compute_writes(read_storage); apply them."""
     def read_storage(self, address: bytes, slot: int) -> int: ...
@@ -144,7 +165,8 @@ class Scheduler:
     def __init__(self, records: AIRecords, chain_id: int, manifests: dict, hooks: ChainHooks,
                  notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
                  task_timeout: float = TASK_TIMEOUT, codec_loader: Callable[[], Any] = None,
-                 max_new_tokens: int = 32) -> None:
+                 max_new_tokens: int = 32, join_delay: float = JOIN_DELAY,
+                 heartbeat_grace: float = HEARTBEAT_GRACE) -> None:
         self.records = records
         self.chain_id = chain_id
         self.manifests = manifests  # model_id -> Manifest registered on the node
@@ -164,7 +186,29 @@ class Scheduler:
         self.computations: dict[str, Computation] = {}
         self._seq = itertools.count(self.counters["computations"] + 1)
         self._tasks: collections.OrderedDict[str, Task] = collections.OrderedDict()
+        self._topping_up: set[bytes] = set()
+        stages = [(m, st) for m in manifests if m in MODELS for st in range(MODELS[m].num_stages)]
+        self.sets = ActiveSets(stages, join_delay, heartbeat_grace, epochs=self.counters.get("set_epochs"),
+                               publish=self._publish_set)
         self._recover()
+
+    def _publish_set(self, s: StageSet) -> None:
+        """Queue the new epoch's on-chain copy (the consensus precompile checks certificates against it)."""
+        from pqc.validators import snapshot_writes
+
+        by_hash = {s.key_hashes[a]: stake for a, stake in s.stakes.items()}
+        self.counters["set_epochs"] = self.sets.epochs
+        self.hooks.update_storage(lambda read: snapshot_writes(s.set_id, s.epoch, by_hash))
+        log.info("validator set %s", s.describe())
+
+    def _burn(self, amount: int) -> None:
+        """Slashed stake is burned: it leaves the staking pool on chain (queued, never awaited)."""
+        if amount <= 0:
+            return
+        self.counters["burned"] = str(int(self.counters.get("burned", "0")) + amount)  # wei: a string (> 64 bits)
+        burn = getattr(self.hooks, "burn_stake", None)
+        if burn is not None:
+            burn(amount)
 
     def _recover(self) -> None:
         """Computations that were running when the node stopped cannot resume: mark them failed."""
@@ -194,14 +238,27 @@ class Scheduler:
             raise AIError(f"stake {stake} wei is below the minimum of {MIN_STAKE} wei")
         with self._lock:
             existing = self.validators.get(address)
-            if existing is not None:
+            if existing is not None and stake <= existing.stake:
                 return existing  # same keys, same address: registering twice is harmless
-        self.hooks.lock_stake(address, stake)  # raises AIError when the account cannot pay
+            if address in self._topping_up:
+                raise AIError(f"a registration of {to_syn(address)} is already being processed: retry")
+            self._topping_up.add(address)
+            extra = stake - (existing.stake if existing is not None else 0)
+        try:
+            self.hooks.lock_stake(address, extra)  # raises AIError when the account cannot pay
+        finally:
+            with self._lock:
+                self._topping_up.discard(address)
         with self._lock:
-            v = Validator(address, keys.encode(), stake, time.time())
-            self.validators[address] = v
+            v = self.validators.get(address)
+            if v is None:
+                v = Validator(address, keys.encode(), stake, time.time(), last_seen=time.time())
+                self.validators[address] = v
+                log.info("validator %s registered with stake %d", to_syn(address), stake)
+            else:  # the top-up: a registration with a higher total stake locks the difference
+                v.stake += extra
+                log.info("validator %s topped its stake up by %d to %d", to_syn(address), extra, v.stake)
             self.records.write(validators={address: v.to_record()})
-        log.info("validator %s registered with stake %d", to_syn(address), stake)
         return v
 
     def _verify(self, v: Validator, message: bytes, signature: bytes, what: str) -> None:
@@ -220,33 +277,25 @@ class Scheduler:
             v = self.validator(address)
         self._verify(v, protocol.attestation_message(self.chain_id, address, attestation), signature, "attestation")
         holds, error = self._check_attestation(attestation)
+        if not error and v.stake < MIN_STAKE:
+            error = (f"stake {v.stake} wei is below the minimum of {MIN_STAKE} wei: top it up first "
+                     f"(synergy_registerValidator again with a total stake of at least {MIN_STAKE} wei)")
         with self._lock:
-            before = [list(h) for h in v.holds]
+            now = time.time()
+            unchanged = v.attestation_valid and not error and sorted(holds) == sorted(v.holds)
             v.attestation = attestation
             v.attestation_valid = not error
             v.attestation_error = error
             v.holds = holds if not error else []
+            if not error:
+                v.lapsed, v.last_seen = False, now
+                if not unchanged:  # a member re-attesting the same shards keeps its place; others wait
+                    v.active_from = now + self.sets.join_delay
             self.records.write(validators={address: v.to_record()})
-            self._mirror_sets(v, before)
         if error:
             raise AIError(f"attestation refused: {error}")
+        # the active sets (and their on-chain copies) follow at the next refresh, after the join delay
         return v
-
-    def _mirror_sets(self, v: Validator, before: list) -> None:
-        """Queue the on-chain copy of v's set membership (the consensus precompile reads it).
-
-        Read-and-write happens in one chain-thread step, so two attestations
-        cannot both bump a set size from n to n+1; nothing here waits for it.
-        """
-        from pqc.validators import registration_writes, removal_writes
-
-        added = [stage_set_id(m, st) for m, st in v.holds if [m, st] not in before]
-        dropped = [stage_set_id(m, st) for m, st in before if [m, st] not in v.holds]
-        if not added and not dropped:
-            return
-        keys = v.keys
-        self.hooks.update_storage(lambda read: [w for sid in added for w in registration_writes(keys, read, sid)]
-                                  + [w for sid in dropped for w in removal_writes(keys, read, sid)])
 
     def _check_attestation(self, att: dict) -> tuple[list, str]:
         need = {"software_version": str, "shards": list, "cores": int, "memory_mb": int, "timestamp": int}
@@ -296,6 +345,10 @@ class Scheduler:
             v.heartbeats = len(beats)
             v.online_since = max(v.online_since, now - HEARTBEAT_WINDOW)
             v.last_heartbeat = timestamp
+            v.last_seen = now
+            lapsed = v.lapsed and not v.attestation_valid
+        if lapsed:  # alive again, but it left the set: only a fresh attestation brings it back
+            raise AIError(f"heartbeat recorded, but the attestation lapsed: {v.attestation_error}")
         return v
 
     def restore(self, address: bytes) -> None:
@@ -307,8 +360,10 @@ class Scheduler:
             now = time.time()
             self._beats[address].clear()
             self._beats[address].append(now)  # counts as a fresh heartbeat: a new liveness window
-            v.heartbeats, v.online_since = 1, now
+            v.heartbeats, v.online_since, v.last_seen = 1, now, now
             v.score = max(v.score, START_SCORE)
+            if v.lapsed and not v.attestation_valid and v.holds and v.stake >= MIN_STAKE:
+                v.attestation_valid, v.attestation_error, v.lapsed = True, "", False
 
     def _refresh_liveness(self, now: float) -> None:
         for address, beats in self._beats.items():
@@ -319,17 +374,55 @@ class Scheduler:
                 v.heartbeats = len(beats)
                 v.online_since = max(v.online_since, now - HEARTBEAT_WINDOW)
 
-    def eligible(self, model_id: str, stage: int, now: float) -> list[Validator]:
-        """Eligible holders of a stage, best cluster first, best score first within it."""
+    def eligible(self, model_id: str, stage: int, now: float, snapshot: Optional[StageSet] = None) -> list[Validator]:
+        """Eligible holders of a stage (members of `snapshot`, when given), best cluster first,
+        then the most stake, then the least-used."""
         self._refresh_liveness(now)
         out = []
         for cluster in clusters(list(self.validators.values())):
-            out += [v for v in cluster if not v.ineligibility(model_id, stage, now)]
+            ok = [v for v in cluster if not v.ineligibility(model_id, stage, now)
+                  and (snapshot is None or v.address in snapshot)]
+            # within a cluster: the most stake first (fewest validators to reach the threshold), then the
+            # least-used, so every member is asked in turn (and a liar cannot hide at the back)
+            out += sorted(ok, key=lambda v: (-(snapshot.stakes[v.address] if snapshot is not None else v.stake),
+                                             v.assigned))
         return out
 
+    def refresh_sets(self, now: Optional[float] = None) -> None:
+        """Under the lock: lapse the silent, then recompute the active sets (new epochs are published)."""
+        now = time.time() if now is None else now
+        self._refresh_liveness(now)
+        gone = self.sets.expire(self.validators.values(), now)
+        for v in gone:
+            v.lapsed = True
+            log.warning("validator %s left the validator set: %s", to_syn(v.address), v.attestation_error)
+        if self.sets.refresh(self.validators.values(), now) or gone:
+            self.records.write(validators={v.address: v.to_record() for v in gone}, counters=self.counters)
+
     def stage_set_size(self, model_id: str, stage: int) -> int:
-        """Members of the stage's validator set, from the registry (the chain holds a mirror of it)."""
-        return sum(1 for v in self.validators.values() if v.holds_stage(model_id, stage))
+        """Members of the stage's active set now (from the scheduler's own registry, never the chain)."""
+        with self._lock:
+            return len(self.sets.snapshot(model_id, stage).stakes)
+
+    def standing(self, address: bytes) -> dict:
+        """Whether a validator counts now, in which stage sets, and if not, why."""
+        with self._lock:
+            v = self.validator(address)
+            now = time.time()
+            stages = [[m, st] for (m, st), snap in self.sets.current.items() if address in snap]
+            why = "" if stages else next(
+                (self.sets.why_inactive(v, m, st, now) for m, st in v.holds), "") or \
+                (f"attestation: {v.attestation_error}" if not v.attestation_valid else "holds no model stage")
+            return {"active": bool(stages), "active_in": stages, "status": why}
+
+    def active_validators(self) -> int:
+        """How many validators count in at least one stage's active set."""
+        with self._lock:
+            return len(self.sets.members())
+
+    def stage_set(self, model_id: str, stage: int) -> StageSet:
+        with self._lock:
+            return self.sets.snapshot(model_id, stage)
 
     # -- computations --
     def records_callback(self, cid: str) -> Optional[dict]:
@@ -388,6 +481,9 @@ class Scheduler:
                 self.on_finish(comp)
                 return comp
             comp.status = "Running"
+            self.refresh_sets()  # the set as of now (a new epoch's on-chain copy is queued, never awaited)
+            # the computation's sets: a burst of registrations or departures from now on changes nothing here
+            comp.sets = {st: self.sets.snapshot(model_id, st) for st in range(MODELS[model_id].num_stages)}
             if generation is not None:
                 comp.generation = generation
                 first = comp.generation.stage0_input()
@@ -413,19 +509,28 @@ class Scheduler:
 
     def _start_round(self, comp: Computation, step: int, stage: int, data: bytes, notes: list) -> None:
         now = time.time()
-        set_size = self.stage_set_size(comp.model_id, stage)
-        required = quorum_size(set_size)
-        rnd = Round(step, stage, data, set_size, required)
+        snap = comp.sets[stage]
+        rnd = Round(step, stage, data, len(snap.stakes), snap.required, snapshot=snap)
         if comp.generation is not None and stage == MODELS[comp.model_id].num_stages - 1:
             rnd.prefix_ids = list(comp.generation.generated)
         comp.round = rnd
-        candidates = self.eligible(comp.model_id, stage, now)
-        if len(candidates) < required:
-            self._fail(comp, f"Validator AI task assignment failed: {len(candidates)} eligible validators hold "
-                             f"{comp.model_id} stage {stage}, a quorum needs {required} of {set_size}")
+        candidates = self.eligible(comp.model_id, stage, now, snap)
+        reachable = snap.weight(v.address for v in candidates)
+        if not snap.met(reachable):
+            num, den = snap.threshold
+            self._fail(comp, f"Validator AI task assignment failed: {len(candidates)} eligible validators of "
+                             f"{comp.model_id} stage {stage} hold {reachable} wei of the set's {snap.total} wei "
+                             f"active stake ({len(snap.stakes)} validators, epoch {snap.epoch}); a decision needs "
+                             f"{num}/{den} = {snap.required} wei")
             return
-        for v in candidates[: required + SPARE]:
+        assigned, spare = 0, SPARE
+        for v in candidates:  # enough stake to decide, then SPARE more
+            if snap.met(assigned):
+                if spare == 0:
+                    break
+                spare -= 1
             self._assign(comp, rnd, v, now, notes)
+            assigned += snap.stakes[v.address]
 
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
         single = MODELS[comp.model_id].num_stages == 1
@@ -433,6 +538,7 @@ class Scheduler:
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd)
         rnd.tasks[v.address] = task
         self._tasks[tid] = task
+        v.assigned += 1
         while len(self._tasks) > MAX_TASKS_KEPT:  # finished tasks are kept a while to name replays
             self._tasks.popitem(last=False)
         notes.append((v.address, self.task_json(task)))
@@ -524,6 +630,7 @@ class Scheduler:
         if ok and vote.message_hash != task.winner:
             task.status = "Submitted"
             penalty = economics.slash(v)
+            self._burn(penalty)
             self._maybe_remove(v)
             self.records.write(validators={v.address: v.to_record()})
             log.warning("validator %s signed a losing result in %s (after the quorum): slashed %d wei",
@@ -531,25 +638,23 @@ class Scheduler:
             raise AIError(f"task {task.task_id} is closed and its result disagrees with the quorum's: slashed")
 
     def _settle(self, comp: Computation, rnd: Round, notes: list) -> None:
-        """Decide the round if a quorum agrees; replace or fail if it no longer can."""
-        tally = collections.Counter(t.vote_hash for t in rnd.tasks.values() if t.status == "Submitted")
-        if tally:
-            best, count = tally.most_common(1)[0]
-            if count >= rnd.required:
-                self._decide(comp, rnd, best, notes)
-                return
-        pending = sum(1 for t in rnd.tasks.values() if t.status == "Assigned")
-        top = tally.most_common(1)[0][1] if tally else 0
-        while top + pending < rnd.required:
+        """Decide the round if the threshold of stake agrees; replace or fail if it no longer can."""
+        best = rnd.decided()
+        if best is not None:
+            self._decide(comp, rnd, best, notes)
+            return
+        while not rnd.can_decide():
             now = time.time()
-            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now) if v.address not in rnd.tasks]
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in rnd.tasks]
             if not spare:
-                self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: "
-                                 f"{top} identical results, {pending} pending, {rnd.required} needed "
-                                 f"(too many validators failed or disagreed)")
+                snap = rnd.snapshot
+                top = max(snap.tally(rnd.ballots()).values(), default=0)
+                pending = snap.weight(a for a, t in rnd.tasks.items() if t.status == "Assigned")
+                self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: the largest agreeing "
+                                 f"stake is {top} wei, {pending} wei pending, {snap.required} wei of "
+                                 f"{snap.total} needed (too many validators failed or disagreed)")
                 return
             self._assign(comp, rnd, spare[0], now, notes)
-            pending += 1
 
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
         winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
@@ -559,7 +664,9 @@ class Scheduler:
                 t.status, t.winner = "Closed", winner
         for t in losers:
             penalty = economics.slash(self.validators[t.address])
-            log.warning("validator %s signed a losing result in %s: slashed %d wei", to_syn(t.address), comp.id, penalty)
+            self._burn(penalty)
+            log.warning("validator %s signed a losing result in %s: slashed %d wei (burned)", to_syn(t.address),
+                        comp.id, penalty)
             self._maybe_remove(self.validators[t.address])
         for t in winners:
             economics.agreed(self.validators[t.address], t.latency)
@@ -581,21 +688,26 @@ class Scheduler:
             if vote.result_hash != keccak(result):
                 self._fail(comp, "the quorum's result hash does not match the agreed output")
                 return
-            cert = QuorumCertificate(winner, LEVEL, stage_set_id(comp.model_id, rnd.stage), rnd.required,
-                                     tuple((self.validators[t.address].public_keys, t.signature) for t in winners))
+            snap = rnd.snapshot
+            cert = QuorumCertificate(winner, LEVEL, snap.set_id, 1,
+                                     tuple((self.validators[t.address].public_keys, t.signature) for t in winners),
+                                     snap.epoch)
             comp.certificate = {"vote": vote.to_json(), "encoded": "0x" + cert.encode().hex(),
-                                "signers": [to_syn(t.address) for t in winners], "threshold": rnd.required,
+                                "signers": [to_syn(t.address) for t in winners],
+                                "signed_stake": str(snap.weight(t.address for t in winners)),
+                                "total_stake": str(snap.total), "required_stake": str(snap.required),
+                                "threshold": "%d/%d" % snap.threshold, "epoch": snap.epoch,
                                 "set_id": str(cert.set_id), "level": LEVEL.title}
             self._complete(comp, result)
         self.records.write(validators=touched, counters=self.counters)
 
     def _maybe_remove(self, v: Validator) -> None:
-        """A validator slashed below the minimum stake leaves the on-chain sets it was in."""
+        """A validator slashed below the minimum stake leaves the sets (at the next refresh) until it tops up."""
         if v.stake >= MIN_STAKE:
             return
-        before = [list(h) for h in v.holds]
-        v.holds, v.attestation_valid, v.attestation_error = [], False, "stake slashed below the minimum"
-        self._mirror_sets(v, before)
+        v.attestation_valid, v.lapsed = False, True
+        v.attestation_error = (f"stake slashed to {v.stake} wei, below the minimum of {MIN_STAKE} wei: top it up "
+                               f"(synergy_registerValidator with a higher total stake), then attest again")
 
     def _complete(self, comp: Computation, result: bytes) -> None:
         comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
@@ -632,6 +744,7 @@ class Scheduler:
         notes: list = []
         with self._lock:
             now = time.time()
+            self.refresh_sets(now)
             for comp in [c for c in self.computations.values() if c.status == "Running"]:
                 if now - comp.created > COMPUTATION_TIMEOUT:
                     self._fail(comp, f"Consensus timeout: no result after {COMPUTATION_TIMEOUT:.0f} s")
@@ -640,7 +753,16 @@ class Scheduler:
                 overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
                 for t in overdue:
                     t.status = "TimedOut"
-                    economics.timed_out(self.validators[t.address])
+                    v = self.validators[t.address]
+                    penalty = economics.timed_out(v)
+                    if penalty:  # accepting tasks and never answering, repeatedly: stake too, and out
+                        self._burn(penalty)
+                        v.attestation_valid, v.lapsed = False, True
+                        v.attestation_error = (f"excluded: {v.missed_in_row} assigned tasks in a row never answered "
+                                               f"(slashed {penalty} wei); attest again to return")
+                        log.warning("validator %s excluded for stalling: slashed %d wei (burned)",
+                                    to_syn(v.address), penalty)
+                        self._maybe_remove(v)
                 if overdue:
                     self.records.write(validators={t.address: self.validators[t.address].to_record() for t in overdue})
                     self._settle(comp, rnd, notes)

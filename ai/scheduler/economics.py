@@ -3,7 +3,11 @@
 Scores are an exponential moving average of per-task samples: agreeing with
 the quorum scores 100 less a latency penalty, a timeout 20, a losing result 0.
 Agreeing validators share the round's fee equally plus a bonus for speed;
-those who signed a losing result lose a tenth of their stake.
+those who signed a losing result lose a tenth of their stake; those who accept
+tasks and never answer lose score each time and, from the second task in a row,
+a twentieth of their stake. Slashed stake is burned: the scheduler removes it
+from the staking pool account on chain (nobody profits from a slash, so no
+validator gains by provoking one).
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ SCORE_WEIGHT = 0.15  # how fast scores move
 LATENCY_PENALTY_PER_S = 2.0  # score points per second of response time, at most 20
 SLASH_FRACTION = 10  # a losing result costs stake // SLASH_FRACTION
 SPEED_BONUS_PCT = 20  # share of a round's fee paid as a bonus to the fastest half
+UNANSWERED_LIMIT = 2  # tasks in a row left unanswered before stake is slashed too
+UNANSWERED_SLASH_FRACTION = 20  # ... stake // UNANSWERED_SLASH_FRACTION each time from then on
 
 
 def _move(v: Validator, sample: float) -> None:
@@ -24,13 +30,25 @@ def agreed(v: Validator, latency_s: float) -> None:
     v.agreed += 1
     v.responses += 1
     v.response_ms_total += latency_s * 1000
+    v.missed_in_row = 0
     _move(v, 100 - min(20.0, LATENCY_PENALTY_PER_S * latency_s))
 
 
-def timed_out(v: Validator) -> None:
+def timed_out(v: Validator) -> int:
+    """An accepted task never answered: score down; from the UNANSWERED_LIMIT-th in a row, stake too.
+
+    Returns the wei slashed (0 for a first miss)."""
     v.tasks_failed += 1
     v.timeouts += 1
+    v.missed_in_row += 1
     _move(v, 20)
+    if v.missed_in_row < UNANSWERED_LIMIT:
+        return 0
+    penalty = v.stake // UNANSWERED_SLASH_FRACTION
+    v.stake -= penalty
+    v.slashed += penalty
+    v.slashed_unanswered += penalty
+    return penalty
 
 
 def slash(v: Validator) -> int:
@@ -41,6 +59,7 @@ def slash(v: Validator) -> int:
     penalty = v.stake // SLASH_FRACTION
     v.stake -= penalty
     v.slashed += penalty
+    v.slashed_wrong += penalty
     return penalty
 
 

@@ -46,6 +46,13 @@ class Validator:
     slashed: int = 0
     response_ms_total: float = 0.0
     responses: int = 0
+    active_from: float = 0.0  # node time its current attestation starts counting (attestation + join delay)
+    last_seen: float = 0.0  # node time of its last accepted heartbeat (or attestation)
+    missed_in_row: int = 0  # assigned tasks in a row it never answered
+    slashed_wrong: int = 0  # wei slashed for signing losing results
+    slashed_unanswered: int = 0  # wei slashed for repeatedly accepting tasks and never answering
+    assigned: int = 0  # tasks handed to it (spreads work among equals)
+    lapsed: bool = False  # left the set (silent past the grace period, or excluded): a fresh attestation returns it
 
     @property
     def keys(self) -> PublicKeys:
@@ -74,7 +81,9 @@ class Validator:
         if self.score < MIN_SCORE:
             return f"synergy score {self.score:.1f} < {MIN_SCORE:.0f}"
         if self.stake < MIN_STAKE:
-            return "stake below the minimum"
+            return f"stake {self.stake} wei is below the minimum of {MIN_STAKE} wei: top it up"
+        if (time.time() if now is None else now) < self.active_from:
+            return f"joins the validator set at {self.active_from:.0f} (the join delay after its attestation)"
         up = self.uptime(now)
         if up <= MIN_UPTIME:
             return f"uptime {up:.0%} <= 95%"
@@ -95,6 +104,8 @@ class Validator:
         d = asdict(self)
         d["address"] = self.address.hex()
         d["public_keys"] = self.public_keys.hex()
+        for key in WEI_FIELDS:  # wei amounts outgrow 64 bits (20 ETH does): stored as decimal strings
+            d[key] = str(d[key])
         return d
 
     @classmethod
@@ -102,9 +113,17 @@ class Validator:
         d = dict(d)
         d["address"] = bytes.fromhex(d["address"])
         d["public_keys"] = bytes.fromhex(d["public_keys"])
-        v = cls(**d)
+        known = set(cls.__dataclass_fields__)
+        for key in WEI_FIELDS:
+            if key in d:
+                d[key] = int(d[key])
+        v = cls(**{k: x for k, x in d.items() if k in known})
         v.heartbeats, v.online_since = 0, 0.0  # liveness restarts with the node
+        v.last_seen = time.time()  # a node restart is not a missed heartbeat: the grace period starts now
         return v
+
+
+WEI_FIELDS = ("stake", "rewards", "slashed", "slashed_wrong", "slashed_unanswered")
 
 
 def clusters(validators: list[Validator]) -> list[list[Validator]]:

@@ -155,12 +155,26 @@ class Validator:
         self.chain_id = int(await self.rpc("eth_chainId"), 16)
         signing = self.keys.signing_keys()
         proof = self.sign(protocol.registration_message(self.chain_id, self.address, signing.key_hash, self.stake))
-        await self.rpc("synergy_registerValidator", "0x" + signing.encode().hex(), self.stake, proof)
+        # the stake as a hex quantity: JSON numbers stop at 64 bits (18.4 ETH); registering again with a
+        # total above the locked stake (after a slash) tops it up, if the account can pay the difference
+        try:
+            await self.rpc("synergy_registerValidator", "0x" + signing.encode().hex(), hex(self.stake), proof)
+        except RpcFailure as exc:
+            if "cannot stake" not in str(exc) or not await self._registered():
+                raise
+            log.warning("stake top-up refused (%s): continuing with the stake already locked", exc)
         att = self.attestation()
         await self.rpc("synergy_attestValidator", self.syn, att,
                        self.sign(protocol.attestation_message(self.chain_id, self.address, att)))
         await self.heartbeat()
         log.info("validator %s joined: %s", self.syn, ", ".join(f"{m}/{s}" for m, s in self.holds))
+
+    async def _registered(self) -> bool:
+        try:
+            await self.rpc("synergy_getValidatorAttestation", self.syn)
+            return True
+        except RpcFailure:
+            return False
 
     async def heartbeat(self) -> None:
         ts = int(time.time())

@@ -106,10 +106,14 @@ def test_models_and_a_greedy_multi_turn_answer_with_its_certificate(cluster, cli
     assert raw.headers["x-aivm-certificate-hash"] == "0x" + keccak(cert).hex()
     assert proof["request_hash"] == "0x" + keccak(data).hex()
     verdict = cluster.rpc("synergy_verifyAIResult", cid)
-    assert verdict["valid"] is True and verdict["signers"] == 3 and verdict["certificate"] == proof["certificate"]
+    # stake-weighted (docs/distributed-ai.md): 2 of 3 equal stakes already hold the 2/3 that decides
+    assert verdict["valid"] is True and verdict["signers"] >= 2 and verdict["certificate"] == proof["certificate"]
+    assert int(verdict["signed_stake"]) * 3 >= int(verdict["total_stake"]) * 2
     # the consensus precompile accepts the same certificate on-chain
     out = cluster.rpc("eth_call", {"to": "0x" + "0118".rjust(40, "0"), "data": proof["certificate"]}, "latest")
-    assert decode(["bool", "uint256", "uint256"], bytes.fromhex(out[2:])) == (True, 3, 3)
+    passed, signers, _, signed, total, epoch = decode(["bool"] + ["uint256"] * 5, bytes.fromhex(out[2:]))
+    assert (passed, signers, str(signed), str(total), epoch) == \
+        (True, verdict["signers"], verdict["signed_stake"], verdict["total_stake"], verdict["epoch"])
     # the payer (named by `user`) paid the fee in one transaction to the staking pool, naming the computation
     tx = cluster.rpc("eth_getTransactionByHash", proof["payment_tx"])
     assert tx["from"].lower() == DEV1 and int(tx["value"], 16) == int(proof["fee_wei"]) > 0
@@ -119,7 +123,7 @@ def test_models_and_a_greedy_multi_turn_answer_with_its_certificate(cluster, cli
     assert before - balance(cluster, DEV1) == int(proof["fee_wei"]) + gas_cost
     rewards = [cluster.rpc("synergy_getValidatorAIRewards", "0x" + v.address.hex())["total_rewards"]
                for v in cluster.validators]
-    assert all(r > 0 for r in rewards)
+    assert sum(r > 0 for r in rewards) >= 2  # the signers that decided (2 of 3 stakes suffice)
 
 
 def test_streaming_with_sampling_matches_an_independent_run(cluster, client):
@@ -226,9 +230,10 @@ def test_retries_and_duplicates_never_start_or_charge_a_second_computation(clust
     assert paid - balance(cluster, DEV0) < 2 * fee  # charged once (fee + one transaction's gas)
 
     # the official client timing out and retrying (x-stainless-retry-count) attaches to the same job
-    body2 = {**body, "messages": [{"role": "user", "content": "And about blocks?"}]}
-    impatient = openai.OpenAI(base_url=cluster.node.url + "/v1", api_key="unused", max_retries=3, timeout=0.5)
-    try:  # the first attempt always times out; a later retry may catch the answer or time out too
+    # (long enough to outlast the client's 0.5 s tries and their back-off: 2 of 3 validators decide)
+    body2 = {**body, "max_tokens": 24, "messages": [{"role": "user", "content": "And about blocks?"}]}
+    impatient = openai.OpenAI(base_url=cluster.node.url + "/v1", api_key="unused", max_retries=2, timeout=0.5)
+    try:  # the first attempt always times out; a later retry may still catch the answer on a fast machine
         got = impatient.chat.completions.with_raw_response.create(**body2)
         assert got.headers["x-aivm-deduplicated"] == "true"
     except openai.APITimeoutError:

@@ -14,6 +14,7 @@ CONFIG = """
 ai_task_timeout = {task_timeout}
 ai_max_new_tokens = {max_new_tokens}
 ai_infer_timeout = {infer_timeout}
+ai_join_delay = 1
 """
 
 

@@ -35,7 +35,9 @@ def test_chat_on_endpoint_validators_is_the_servers_greedy_answer_certified(tmp_
         assert out.usage.completion_tokens == direct["usage"]["completion_tokens"]
         cid = out.aivm["computation_id"]
         verdict = c.rpc("synergy_verifyAIResult", cid)
-        assert verdict["valid"] is True and verdict["signers"] == 3
+        # stake-weighted: 2 of 3 equal stakes already hold the 2/3 that decides
+        assert verdict["valid"] is True and verdict["signers"] >= 2
+        assert int(verdict["signed_stake"]) * 3 >= int(verdict["total_stake"]) * 2
         # streamed: the same certified answer, ending in [DONE]
         chunks = list(client.chat.completions.create(model="gpt_oss_chat", messages=MESSAGES, max_tokens=6,
                                                      temperature=0, stream=True))

@@ -23,7 +23,9 @@ def test_two_of_seven_lying_never_change_the_answer_get_slashed_and_records_surv
             assert out["status"] == "Completed", out
             assert bytes.fromhex(out["result"])[0] == DIGITS.target[i]
             verdict = c.rpc("synergy_verifyAIResult", out["computation_id"])
-            assert verdict["valid"] and verdict["signers"] >= verdict["required"] == 5
+            # stake-weighted: 7 validators at 10 ETH (less what the liar lost), 2/3 of it decides
+            assert verdict["valid"] and 60 * 10**18 < int(verdict["total_stake"]) <= 70 * 10**18
+            assert int(verdict["signed_stake"]) * 3 >= int(verdict["total_stake"]) * 2 and verdict["signers"] >= 5
         liar, forger = (c.validators[i].address for i in (0, 1))
         deadline = time.monotonic() + 20  # a lie that lands after the quorum decided is judged on arrival
         while c.rpc("synergy_getValidatorAIRewards", "0x" + liar.hex())["slashed"] == 0 and time.monotonic() < deadline:
@@ -61,7 +63,9 @@ def _check_records_after_restart(tmp_path, data, out, rewards, stats):
         assert rpc("synergy_getDistributedAIResult", out["computation_id"])["result"] == out["result"]
         assert rpc("synergy_verifyAIResult", out["computation_id"])["valid"] is True
         for address, before in rewards.items():
-            assert rpc("synergy_getValidatorAIRewards", "0x" + address.hex()) == before
+            live = ("active", "active_in", "status")  # standing now: its validators are not running after the restart
+            after = rpc("synergy_getValidatorAIRewards", "0x" + address.hex())
+            assert {k: v for k, v in after.items() if k not in live} == {k: v for k, v in before.items() if k not in live}
         assert rpc("synergy_getAIDistributedStats") == stats
     finally:
         node.stop()

@@ -14,7 +14,7 @@ from tests.nodeproc import start_node
 from vm.addresses import to_syn
 
 IMAGE = bytes(int(x) for x in load_digits().data[7])
-CONFIG = "[aivm]\nmax_gas_per_execution = 100000\n[node]\nai_task_timeout = 2\nai_infer_timeout = 10\n"
+CONFIG = "[aivm]\nmax_gas_per_execution = 100000\n[node]\nai_task_timeout = 2\nai_infer_timeout = 10\nai_join_delay = 1\n"
 
 
 class HandValidator:

@@ -146,7 +146,7 @@ def test_decode_errors(full_cert, mutate, match):
 def test_mismatched_vote_arrays(full_cert):
     from eth_abi import encode
 
-    data = encode(list(quorum.ABI_TYPES), [MESSAGE_HASH, 2, 0, 0, [b"a", b"b"], [b"c"]])
+    data = encode(list(quorum.ABI_TYPES), [MESSAGE_HASH, 2, 0, 0, [b"a", b"b"], [b"c"], 0])
     with pytest.raises(FormatError, match="2 key bundles but 1 signatures"):
         QuorumCertificate.decode(data)
 

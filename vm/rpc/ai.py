@@ -4,6 +4,13 @@ Where a method needs more than the guide shows (a signature), the extra
 parameter comes last, as documented in docs/distributed-ai.md. Scheduler calls
 run on the AI service's own threads: they verify post-quantum signatures, and
 the event loop must keep serving meanwhile.
+
+Every value a validator sends is checked for shape here, before the scheduler
+sees it: a malformed one (negative or oversized stake, a timestamp that is no
+unix time, a shard whose model_id is not a string, a signature that is no
+signature bundle, ...) is -32602 naming the parameter and field. What is
+well-formed but refused (a bad signature, an unknown model, a late result) is
+-32000 with the scheduler's reason.
 """
 import asyncio
 import statistics
@@ -13,7 +20,105 @@ from vm.addresses import parse_any_address, to_syn
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.params import Integer, Object, Text
+from vm.rpc.params import Integer, Object, Param, Text
+
+MAX_UINT256 = 2**256 - 1
+MAX_UNIX_TIME = 2**40  # seconds: year 36812; anything larger is not a clock reading
+MAX_TEXT = 4096  # characters in an attestation's free-text fields
+
+
+class Stake(Param):
+    """Wei to stake: a positive integer that fits uint256 (the registration proof signs it as one)."""
+
+    @staticmethod
+    def parse(value) -> int:
+        wei = Integer.parse(value)
+        if wei <= 0:
+            raise InvalidValue(f"stake must be a positive amount of wei, got {wei}")
+        if wei > MAX_UINT256:
+            raise InvalidValue(f"stake of {len(str(wei))} digits does not fit uint256")
+        return wei
+
+
+class UnixTime(Param):
+    """A unix time in whole seconds, 0 < t < 2^40."""
+
+    @staticmethod
+    def parse(value) -> int:
+        t = Integer.parse(value)
+        if not 0 < t < MAX_UNIX_TIME:
+            raise InvalidValue(f"timestamp must be unix seconds between 1 and 2^40, got {str(t)[:40]}")
+        return t
+
+
+def _int_field(att: dict, key: str, low: int, high: int, where: str) -> None:
+    x = att.get(key)
+    if isinstance(x, bool) or not isinstance(x, int) or not low <= x <= high:
+        raise InvalidValue(f"{where}{key} must be an integer from {low} to {high}, got {str(x)[:40]}")
+
+
+def _text_field(att: dict, key: str, where: str, optional: bool = False) -> None:
+    x = att.get(key)
+    if optional and x is None:
+        return
+    if not isinstance(x, str) or len(x) > MAX_TEXT:
+        raise InvalidValue(f"{where}{key} must be a string of at most {MAX_TEXT} characters, "
+                           f"got {type(x).__name__}")
+
+
+class Attestation(Param):
+    """The attestation object's shape (what it claims is the scheduler's to judge)."""
+
+    @staticmethod
+    def parse(value) -> dict:
+        att = Object.parse(value)
+        _text_field(att, "software_version", "")
+        _int_field(att, "cores", 1, 1 << 20, "")
+        _int_field(att, "memory_mb", 0, 1 << 40, "")
+        _int_field(att, "timestamp", 1, MAX_UNIX_TIME, "")
+        _text_field(att, "gpu", "", optional=True)
+        shards = att.get("shards")
+        if not isinstance(shards, list) or len(shards) > 256:
+            raise InvalidValue(f"shards must be a list of at most 256 objects, got {type(shards).__name__}")
+        for i, shard in enumerate(shards):
+            where = f"shards[{i}]."
+            if not isinstance(shard, dict):
+                raise InvalidValue(f"shards[{i}] must be an object, got {type(shard).__name__}")
+            _text_field(shard, "model_id", where)
+            _int_field(shard, "stage", 0, 65_535, where)
+            _text_field(shard, "sha256", where, optional=True)
+            _text_field(shard, "endpoint_model", where, optional=True)
+        return att
+
+
+def _wei(amount: int):
+    """A wei amount as a JSON number while it fits 64 bits, else as a decimal string (JSON has no big ints)."""
+    return amount if amount < 2**64 else str(amount)
+
+
+def _signature(value: str, where: str) -> bytes:
+    """A signature bundle's bytes (structure checked; whether it verifies is the scheduler's to say)."""
+    from pqc import bundle
+    from pqc.errors import FormatError
+
+    raw = _hex(value, where)
+    try:
+        bundle.SignatureBundle.decode(raw)
+    except FormatError as exc:
+        raise RpcError(INVALID_PARAMS, f"{where}: not a signature bundle: {exc}") from None
+    return raw
+
+
+def _public_keys(value: str, where: str) -> bytes:
+    from pqc.errors import FormatError
+    from pqc.keys import PublicKeys
+
+    raw = _hex(value, where)
+    try:
+        PublicKeys.decode(raw)
+    except FormatError as exc:
+        raise RpcError(INVALID_PARAMS, f"{where}: not a key bundle: {exc}") from None
+    return raw
 
 
 def _ai(node):
@@ -69,42 +174,43 @@ async def _call(fn, *args, service=None):
 
 # -- validators --
 @method("synergy_registerValidator")
-async def synergy_register_validator(node, public_keys: Text, stake: Integer, proof: Text) -> dict:
+async def synergy_register_validator(node, public_keys: Text, stake: Stake, proof: Text) -> dict:
     service = _ai(node)
-    v = await _call(service.scheduler.register, _hex(public_keys, "param 1 (public_keys)"), stake,
-                    _hex(proof, "param 3 (proof)"), service=service)
+    v = await _call(service.scheduler.register, _public_keys(public_keys, "param 1 (public_keys)"), stake,
+                    _signature(proof, "param 3 (proof)"), service=service)
     return {"success": True, "validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
-            "stake": v.stake}
+            "stake": _wei(v.stake)}
 
 
 @method("synergy_attestValidator")
-async def synergy_attest_validator(node, address: Text, attestation: Object, signature: Text) -> dict:
+async def synergy_attest_validator(node, address: Text, attestation: Attestation, signature: Text) -> dict:
     service = _ai(node)
-    v = await _call(service.scheduler.attest, _address(address, "param 1"), attestation,
-                    _hex(signature, "param 3 (signature)"), service=service)
+    v = await _call(service.scheduler.attest, _address(address, "param 1 (address)"), attestation,
+                    _signature(signature, "param 3 (signature)"), service=service)
     return {"success": True, "validator_address": to_syn(v.address), "holds": v.holds}
 
 
 @method("synergy_validatorHeartbeat")
-async def synergy_validator_heartbeat(node, address: Text, timestamp: Integer, signature: Text) -> dict:
+async def synergy_validator_heartbeat(node, address: Text, timestamp: UnixTime, signature: Text) -> dict:
     service = _ai(node)
-    v = await _call(service.scheduler.heartbeat, _address(address, "param 1"), timestamp,
-                    _hex(signature, "param 3 (signature)"), service=service)
+    v = await _call(service.scheduler.heartbeat, _address(address, "param 1 (address)"), timestamp,
+                    _signature(signature, "param 3 (signature)"), service=service)
     return {"success": True, "uptime": round(v.uptime(), 4)}
 
 
 @method("synergy_getValidatorAttestation")
 async def synergy_get_validator_attestation(node, address: Text) -> dict:
     s = _ai(node).scheduler
-    v = await _call(s.validator, _address(address, "param 1"))
+    v = await _call(s.validator, _address(address, "param 1 (address)"))
     return {"validator_address": to_syn(v.address), "attestation": v.attestation, "valid": v.attestation_valid,
             "reason": "" if v.attestation_valid else v.attestation_error, "shards_held": v.holds,
-            "pqc_security_level": "Basic", "stake": v.stake, "public_key_hash": "0x" + v.keys.key_hash.hex()}
+            "pqc_security_level": "Basic", "stake": _wei(v.stake), "public_key_hash": "0x" + v.keys.key_hash.hex(),
+            **(await _call(s.standing, v.address))}
 
 
 @method("synergy_getValidatorAITasks")
 async def synergy_get_validator_ai_tasks(node, address: Text) -> list:
-    return await _call(_ai(node).scheduler.tasks_for, _address(address, "param 1"))
+    return await _call(_ai(node).scheduler.tasks_for, _address(address, "param 1 (address)"))
 
 
 @method("synergy_submitAIPartialResult")
@@ -113,14 +219,33 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
         raise RpcError(INVALID_PARAMS, "synergy_submitAIPartialResult: param 4 (signature) is required: "
                                        "results must be signed by the validator's registered key")
     service = _ai(node)
-    return await _call(service.scheduler.submit, task_id, _address(address, "param 2"),
-                       _hex(result, "param 3 (result)"), _hex(signature, "param 4 (signature)"), service=service)
+    return await _call(service.scheduler.submit, task_id, _address(address, "param 2 (address)"),
+                       _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"), service=service)
 
 
 @method("synergy_getValidatorAIRewards")
 async def synergy_get_validator_ai_rewards(node, address: Text) -> dict:
-    v = await _call(_ai(node).scheduler.validator, _address(address, "param 1"))
-    return {"validator_address": to_syn(v.address), "total_rewards": v.rewards, "slashed": v.slashed, "stake": v.stake}
+    s = _ai(node).scheduler
+    v = await _call(s.validator, _address(address, "param 1 (address)"))
+    return {"validator_address": to_syn(v.address), "total_rewards": _wei(v.rewards), "slashed": _wei(v.slashed),
+            "stake": _wei(v.stake), "slashed_wrong_results": _wei(v.slashed_wrong),
+            "slashed_unanswered": _wei(v.slashed_unanswered), "slashed_to": "burned",
+            "wrong_results": v.disagreed, "timeouts": v.timeouts, "unanswered_in_row": v.missed_in_row,
+            **(await _call(s.standing, v.address))}
+
+
+@method("synergy_getValidatorSet")
+async def synergy_get_validator_set(node, model_id: Text, stage: Integer = 0) -> dict:
+    """The stage's active set now: epoch, members and stakes, the stake that decides (ours)."""
+    s = _ai(node).scheduler
+    if model_id not in s.manifests:
+        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 1 (model_id): unknown model {model_id[:80]!r}")
+    from ai.models.catalog import MODELS
+
+    if not 0 <= stage < MODELS[model_id].num_stages:
+        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 2 (stage): {model_id} has stages "
+                                       f"0..{MODELS[model_id].num_stages - 1}, got {str(stage)[:40]}")
+    return (await _call(s.stage_set, model_id, stage)).to_json()
 
 
 @method("synergy_listValidators")
@@ -134,7 +259,7 @@ async def synergy_list_validators(node) -> list:
         for v in sorted(list(s.validators.values()), key=lambda v: (-v.score, v.address)):
             why = v.ineligibility_any(now)
             out.append({"validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
-                        "stake": v.stake, "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
+                        "stake": _wei(v.stake), "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
                         "attestation_valid": v.attestation_valid, "shards_held": v.holds,
                         "eligible": why == "", "reason": why})
         return out
@@ -144,11 +269,11 @@ async def synergy_list_validators(node) -> list:
 
 @method("synergy_getValidatorAIStats")
 async def synergy_get_validator_ai_stats(node, address: Text) -> dict:
-    v = await _call(_ai(node).scheduler.validator, _address(address, "param 1"))
+    v = await _call(_ai(node).scheduler.validator, _address(address, "param 1 (address)"))
     done = v.tasks_completed + v.tasks_failed
     avg = round(v.response_ms_total / v.responses) if v.responses else 0
     return {"validator_address": to_syn(v.address), "ai_tasks_completed": v.tasks_completed,
-            "ai_tasks_failed": v.tasks_failed, "ai_rewards_earned": v.rewards,
+            "ai_tasks_failed": v.tasks_failed, "ai_rewards_earned": _wei(v.rewards),
             "average_response_time_ms": avg, "average_response_time": avg,
             "success_rate": round(v.tasks_completed / done, 4) if done else 0.0,
             "synergy_score": round(v.score, 2),

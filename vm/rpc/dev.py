@@ -1,10 +1,13 @@
 """Dev-chain controls, under the names Hardhat and Anvil scripts already call."""
 
+from typing import Optional
+
+from vm import dev_controls, state_dump, txpool
 from vm.chain import TxRejected
 from vm.codec import InvalidValue, parse_quantity, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
-from vm.rpc.params import Address, Bool, Data, Integer, Json, Quantity
+from vm.rpc.params import Address, Bool, Data, Hash, Integer, Json, Quantity
 
 
 def _aliases(*names: str):
@@ -47,13 +50,66 @@ async def evm_mine(node, timestamp: Json = None) -> str:
 
 @_aliases("hardhat_mine", "anvil_mine")
 async def hardhat_mine(node, blocks: Quantity = 1, interval: Quantity = 1) -> None:
+    """Mine `blocks` blocks, each `interval` seconds after the previous one (the first at the usual time)."""
     if blocks > 10_000:
         raise RpcError(INVALID_PARAMS, "mine at most 10000 blocks per call")
+    if interval < 1:
+        raise RpcError(INVALID_PARAMS, "the interval between mined blocks must be at least 1 second")
     for i in range(blocks):
         ts = None
         if i > 0 and interval != 1:
             ts = node.chain.head.timestamp + interval
-        await node.mine_block(ts)
+        try:
+            await node.mine_block(ts)
+        except TxRejected as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from None
+    return None
+
+
+@method("evm_setBlockGasLimit")
+async def evm_set_block_gas_limit(node, gas_limit: Quantity) -> bool:
+    try:
+        await node.run(dev_controls.set_block_gas_limit, node.chain, gas_limit)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"evm_setBlockGasLimit param 1: {exc}") from None
+    return True
+
+
+@method("anvil_setBlockTimestampInterval")
+async def anvil_set_block_timestamp_interval(node, seconds: Integer) -> None:
+    try:
+        await node.run(dev_controls.set_timestamp_interval, node.chain, seconds)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_setBlockTimestampInterval param 1: {exc}") from None
+    return None
+
+
+@method("anvil_removeBlockTimestampInterval")
+async def anvil_remove_block_timestamp_interval(node) -> bool:
+    had = await node.run(dev_controls.timestamp_interval, node.chain)
+    await node.run(dev_controls.set_timestamp_interval, node.chain, None)
+    return had is not None
+
+
+@_aliases("anvil_dropTransaction", "hardhat_dropTransaction")
+async def anvil_drop_transaction(node, tx_hash: Hash) -> Optional[str]:
+    """Anvil answers the hash when it dropped the transaction, null when it was not pending."""
+    dropped = await node.drop_transaction(tx_hash)
+    return "0x" + tx_hash.hex() if dropped else None
+
+
+@method("anvil_dropAllTransactions")
+async def anvil_drop_all_transactions(node) -> None:
+    for q in txpool.queued(node):
+        await node.drop_transaction(q.tx.hash)
+    return None
+
+
+@method("anvil_removePoolTransactions")
+async def anvil_remove_pool_transactions(node, address: Address) -> None:
+    for q in txpool.queued(node):
+        if q.sender == address:
+            await node.drop_transaction(q.tx.hash)
     return None
 
 
@@ -115,3 +171,78 @@ async def impersonate(node, address: Address) -> bool:
 async def stop_impersonating(node, address: Address) -> bool:
     node.chain.impersonate(address, False)
     return True
+
+
+@_aliases("anvil_dumpState", "hardhat_dumpState")
+async def anvil_dump_state(node) -> str:
+    try:
+        return state_dump.encode(await node.run(state_dump.dump, node.chain))
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+
+
+@_aliases("anvil_loadState", "hardhat_loadState")
+async def anvil_load_state(node, state: Json) -> bool:
+    try:
+        await node.run(lambda: state_dump.load(node.chain, state_dump.decode(state)))
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_loadState param 1: {exc}") from None
+    return True
+
+
+def _parse_reset(options) -> tuple[bool, object]:
+    """(given, ForkSpec or None) from hardhat_reset / anvil_reset's optional {forking: {...}}."""
+    from vm.codec import parse_quantity
+    from vm.forking import ForkSpec
+
+    if options is None or options == {}:
+        return False, None
+    if not isinstance(options, dict) or set(options) - {"forking"}:
+        raise InvalidValue("expected {forking: {jsonRpcUrl, blockNumber}}")
+    forking = options.get("forking")
+    if forking is None:
+        return True, None
+    if not isinstance(forking, dict) or not isinstance(forking.get("jsonRpcUrl"), str):
+        raise InvalidValue("forking.jsonRpcUrl must be a URL string")
+    url = forking["jsonRpcUrl"]
+    if not url.startswith(("http://", "https://")):
+        raise InvalidValue("forking.jsonRpcUrl must be an http(s) URL")
+    number = forking.get("blockNumber")
+    if number is not None:
+        number = number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 \
+            else parse_quantity(number, "forking.blockNumber")
+    return True, ForkSpec(url, number)
+
+
+@_aliases("anvil_reset", "hardhat_reset")
+async def anvil_reset(node, options: Json = None) -> bool:
+    """A fresh chain: re-forked as asked, the same fork when nothing is given, or unforked with forking: null."""
+    from vm import forking
+
+    try:
+        given, spec = _parse_reset(options)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"anvil_reset param 1: {exc}") from None
+    if not given:
+        info = forking.fork_info(node.chain)
+        spec = forking.ForkSpec(info["url"], info["block"]) if info else None
+    try:
+        await forking.reset(node, spec)
+    except TxRejected as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return True
+
+
+@_aliases("anvil_metadata", "hardhat_metadata")
+async def anvil_metadata(node) -> dict:
+    from vm import node_info
+    from vm.rpc.eth import CLIENT_VERSION
+
+    return await node.run(node_info.metadata, node.chain, CLIENT_VERSION)
+
+
+@method("anvil_nodeInfo")
+async def anvil_node_info(node) -> dict:
+    from vm import node_info
+
+    return await node.run(node_info.node_info, node.chain, node.automine)

@@ -1,12 +1,11 @@
 """The eth_, net_ and web3_ methods that web3.py, ethers.js and viem use."""
 from typing import Any, Optional
 
-from eth_account import Account
-from eth_account.messages import encode_defunct, encode_typed_data
 from eth_hash.auto import keccak
 
+from vm import execution, forking, lookups, proofs, signing, txpool
 from vm.chain import ExecutionFailed, TxRejected, UnknownBlock
-from vm.codec import InvalidValue, checksum, data, quantity
+from vm.codec import InvalidValue, checksum, data, parse_data, quantity
 from vm.rpc.dispatch import method
 from vm.rpc.errors import (
     EXECUTION_REVERTED,
@@ -35,6 +34,24 @@ async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
         raise RpcError(exc.code, str(exc)) from None
     except ExecutionFailed as exc:
         raise revert_error(exc.result) from None
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, str(exc)) from None
+
+
+async def chain_job(node: Any, fn, *args, **kwargs) -> Any:
+    """Like chain_read, but on the chain thread: for work that builds its own py-evm state on the
+    chain's writable store (scratch executions with overrides, simulations, the pending block,
+    trace replays). Errors are mapped the same way."""
+    try:
+        return await node.run(fn, *args, **kwargs)
+    except UnknownBlock as exc:
+        raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
+    except TxRejected as exc:
+        raise RpcError(exc.code, str(exc)) from None
+    except ExecutionFailed as exc:
+        raise revert_error(exc.result) from None
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, str(exc)) from None
 
 
 def revert_error(result: Any) -> RpcError:
@@ -198,6 +215,8 @@ def _block_number(chain, ref: Any) -> int:
 
 @method("eth_getBalance")
 async def eth_get_balance(node, address: Address, block: Block = "latest") -> str:
+    if block == "pending":
+        return quantity(await chain_job(node, lookups.read_state, node, "balance", block, address))
     return quantity(await chain_read(node, node.chain.balance, address, block))
 
 
@@ -210,11 +229,16 @@ async def eth_get_transaction_count(node, address: Address, block: Block = "late
 
 @method("eth_getCode")
 async def eth_get_code(node, address: Address, block: Block = "latest") -> str:
+    if block == "pending":
+        return data(await chain_job(node, lookups.read_state, node, "code", block, address))
     return data(await chain_read(node, node.chain.code, address, block))
 
 
 @method("eth_getStorageAt")
 async def eth_get_storage_at(node, address: Address, slot: Quantity, block: Block = "latest") -> str:
+    if block == "pending":
+        value = await chain_job(node, lookups.read_state, node, "storage", block, address, slot)
+        return data(value.to_bytes(32, "big"))
     value = await chain_read(node, node.chain.storage, address, slot, block)
     return data(value.to_bytes(32, "big"))
 
@@ -227,28 +251,125 @@ def _call_fields(obj: dict) -> dict:
     return f
 
 
+def _overrides(name: str, obj: Any) -> dict:
+    try:
+        return execution.parse_state_overrides(obj)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"{name} param 3 (state overrides): {exc}") from None
+
+
 @method("eth_call")
 async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = None) -> str:
-    if overrides:
-        raise RpcError(INVALID_PARAMS, "eth_call: state overrides are not supported by this node")
     f = _call_fields(tx)
-    result = await chain_read(
-        node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
-        f.get("gas"), f.get("gas_price") or 0, block,
-    )
+    if overrides or (block == "pending" and node._queue):  # pending: on top of the queued transactions
+        req = execution.CallRequest.from_fields(f)
+        parsed = _overrides("eth_call", overrides)
+
+        def run():
+            return execution.call(node.chain, req, lookups.at_block(node, block), parsed)
+
+        result = await chain_job(node, run)
+    else:
+        result = await chain_read(
+            node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
+            f.get("gas"), f.get("gas_price") or 0, block,
+        )
     if not result.success:
         raise revert_error(result)
     return data(result.output)
 
 
 @method("eth_estimateGas")
-async def eth_estimate_gas(node, tx: Object, block: Block = "pending") -> str:
+async def eth_estimate_gas(node, tx: Object, block: Block = "pending", overrides: Json = None) -> str:
     f = _call_fields(tx)
+    if overrides or (block == "pending" and node._queue):  # pending: on top of the queued transactions
+        req = execution.CallRequest.from_fields(f)
+        parsed = _overrides("eth_estimateGas", overrides)
+
+        def run():
+            return execution.estimate_gas(node.chain, req, lookups.at_block(node, block), parsed)
+
+        return quantity(await chain_job(node, run))
     gas = await chain_read(
         node, node.chain.estimate_gas, f.get("sender"), f.get("to"), f.get("data", b""),
         f.get("value", 0), f.get("gas"), block,
     )
     return quantity(gas)
+
+
+@method("eth_createAccessList")
+async def eth_create_access_list(node, tx: Object, block: Block = "pending", overrides: Json = None) -> dict:
+    req = execution.CallRequest.from_fields(_call_fields(tx))
+    parsed = _overrides("eth_createAccessList", overrides)
+
+    def run():
+        return execution.create_access_list(node.chain, req, lookups.at_block(node, block), parsed)
+
+    return await chain_job(node, run)
+
+
+@method("eth_simulateV1")
+async def eth_simulate_v1(node, payload: Object, block: Block = "latest") -> list:
+    try:
+        blocks, full = _parse_simulation(payload)
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"eth_simulateV1 param 1: {exc}") from None
+    validation = payload.get("validation", False)
+    if not isinstance(validation, bool):
+        raise RpcError(INVALID_PARAMS, "eth_simulateV1 param 1: validation must be true or false")
+    return await chain_job(node, execution.simulate, node.chain, blocks, block, full, validation)
+
+
+def _parse_simulation(payload: dict) -> tuple[list, bool]:
+    from vm import codec
+
+    unknown = set(payload) - {"blockStateCalls", "validation", "traceTransfers", "returnFullTransactions"}
+    if unknown:
+        raise InvalidValue(f"unknown field(s) {', '.join(sorted(unknown))}")
+    specs = payload.get("blockStateCalls")
+    if not isinstance(specs, list) or not specs:
+        raise InvalidValue("blockStateCalls must be a non-empty list")
+    if len(specs) > 256:
+        raise InvalidValue("at most 256 blocks can be simulated")
+    blocks = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise InvalidValue(f"blockStateCalls[{i}] must be an object")
+        bo_raw = spec.get("blockOverrides") or {}
+        if not isinstance(bo_raw, dict):
+            raise InvalidValue(f"blockStateCalls[{i}].blockOverrides must be an object")
+        bo = {}
+        for key in ("number", "time", "gasLimit", "baseFeePerGas"):
+            if bo_raw.get(key) is not None:
+                bo[key] = codec.parse_quantity(bo_raw[key], key)
+        if bo_raw.get("feeRecipient") is not None:
+            bo["feeRecipient"] = codec.parse_address(bo_raw["feeRecipient"], "feeRecipient")
+        calls = spec.get("calls") or []
+        if not isinstance(calls, list):
+            raise InvalidValue(f"blockStateCalls[{i}].calls must be a list")
+        reqs = []
+        for j, c in enumerate(calls):
+            if not isinstance(c, dict):
+                raise InvalidValue(f"blockStateCalls[{i}].calls[{j}] must be an object")
+            reqs.append(execution.CallRequest.from_fields(tx_fields(c)))
+        blocks.append({"block": bo, "calls": reqs,
+                       "overrides": execution.parse_state_overrides(spec.get("stateOverrides"))})
+    return blocks, bool(payload.get("returnFullTransactions", False))
+
+
+@method("eth_getProof")
+async def eth_get_proof(node, address: Address, slots: Json, block: Block = "latest") -> dict:
+    from vm import codec
+
+    if not isinstance(slots, list):
+        raise RpcError(INVALID_PARAMS, "eth_getProof param 2 (storageKeys): expected a list of storage keys")
+    try:
+        keys = [codec.parse_quantity(k, "storage key") for k in slots]
+    except InvalidValue as exc:
+        raise RpcError(INVALID_PARAMS, f"eth_getProof param 2 (storageKeys): {exc}") from None
+    if any(k >= 2**256 for k in keys):
+        raise RpcError(INVALID_PARAMS, "eth_getProof param 2 (storageKeys): a key is wider than 32 bytes")
+    return await chain_read(node, proofs.get_proof, node.chain, address, keys, block)
 
 
 # -- sending --
@@ -277,57 +398,53 @@ async def eth_send_transaction(node, tx: Object) -> str:
     return await _submit(node, node.send_unsigned(f))
 
 
-def _dev_key(node, address: bytes):
-    for a in node.chain.accounts:
-        if a.address == address:
-            return a.key
-    raise RpcError(SERVER_ERROR, f"account {checksum(address)} is not unlocked on this node")
-
-
 @method("eth_sign")
 async def eth_sign(node, address: Address, message: Data) -> str:
-    key = _dev_key(node, address)
-    return data(Account.sign_message(encode_defunct(primitive=message), bytes(key)).signature)
+    return data(await chain_read(node, signing.sign_message, node.chain, address, message))
 
 
 @method("personal_sign")
-async def personal_sign(node, message: Data, address: Address) -> str:
-    return await eth_sign(node, address, message)
+async def personal_sign(node, message: Json, address: Address) -> str:
+    if not isinstance(message, str):
+        raise RpcError(INVALID_PARAMS, "personal_sign param 1 (message): expected a 0x-hex string or text")
+    try:
+        payload = parse_data(message, "message")
+    except InvalidValue:  # MetaMask and ethers also send plain text
+        payload = message.encode("utf-8")
+    return data(await chain_read(node, signing.sign_message, node.chain, address, payload))
+
+
+async def _sign_typed(node, address: bytes, typed: Any) -> str:
+    return data(await chain_read(node, signing.sign_typed_data, node.chain, address, typed))
 
 
 @method("eth_signTypedData_v4")
 async def eth_sign_typed_data_v4(node, address: Address, typed: Json) -> str:
-    import json
+    return await _sign_typed(node, address, typed)
 
-    key = _dev_key(node, address)
-    if isinstance(typed, str):
-        try:
-            typed = json.loads(typed)
-        except ValueError:
-            raise RpcError(INVALID_PARAMS, "eth_signTypedData_v4 param 2: invalid JSON") from None
-    try:
-        msg = encode_typed_data(full_message=typed)
-    except Exception as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_signTypedData_v4 param 2: {exc}") from None
-    return data(Account.sign_message(msg, bytes(key)).signature)
+
+@method("eth_signTypedData")
+async def eth_sign_typed_data(node, address: Address, typed: Json) -> str:
+    return await _sign_typed(node, address, typed)
 
 
 @method("eth_signTransaction")
-async def eth_sign_transaction(node, tx: Object) -> str:
+async def eth_sign_transaction(node, tx: Object) -> dict:
     f = _call_fields(tx)
     if "sender" not in f:
         raise RpcError(INVALID_PARAMS, "eth_signTransaction: the transaction needs a from address")
-    _dev_key(node, f["sender"])
+    await chain_read(node, signing.dev_key, node.chain, f["sender"])
 
     def sign():
         fields = dict(f)
         sender = fields.pop("sender")
         if fields.get("nonce") is None:
             fields["nonce"] = node.read_pending_nonce(sender)
-        tx, _ = node.chain.sign(sender, **fields)
-        return tx.encode()
+        signed, _ = node.chain.sign(sender, **fields)
+        return signed, sender
 
-    return data(await chain_read(node, sign))
+    signed, sender = await chain_read(node, sign)
+    return {"raw": data(signed.encode()), "tx": signing.transaction_json(signed, sender)}
 
 
 # -- blocks and transactions --
@@ -336,7 +453,12 @@ async def _block_record(node, ref: Any, full: bool) -> Optional[dict]:
         try:
             n = _block_number(node.chain, ref)
         except UnknownBlock:
+            if isinstance(ref, bytes):  # a block from before the fork, if forked
+                return forking.remote_lookup(node.chain, "eth_getBlockByHash", ref)
             return None
+        remote = forking.remote_block(node.chain, n, full)  # up to the fork block: the forked chain's own
+        if remote is not None:
+            return remote
         rec = node.chain.index.block(n)
         if rec is not None and full:
             rec["transactions"] = [
@@ -344,11 +466,22 @@ async def _block_record(node, ref: Any, full: bool) -> Optional[dict]:
             ]
         return rec
 
-    return await node.read(read)
+    return await chain_read(node, read)
+
+
+def _local_or_remote(node, tx_hash: bytes, part: str) -> Optional[dict]:
+    """Chain thread: a mined transaction's `tx` or `receipt`, from the fork's remote when mined before it."""
+    rec = node.chain.index.transaction(tx_hash)
+    if rec is not None:
+        return rec[part]
+    method_name = "eth_getTransactionByHash" if part == "tx" else "eth_getTransactionReceipt"
+    return forking.remote_lookup(node.chain, method_name, tx_hash)
 
 
 @method("eth_getBlockByNumber")
 async def eth_get_block_by_number(node, ref: Block, full: Bool = False) -> Optional[dict]:
+    if ref == "pending":
+        return await chain_job(node, lookups.pending_block, node, full)
     return await _block_record(node, ref, full)
 
 
@@ -382,14 +515,47 @@ async def eth_get_uncle_count_by_hash(node, block_hash: Hash) -> str:
 @method("eth_getTransactionByHash")
 async def eth_get_transaction_by_hash(node, tx_hash: Hash) -> Optional[dict]:
     rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
-    return None if rec is None else rec["tx"]
+    if rec is None:  # pending (automine off): blockHash, blockNumber and transactionIndex are null
+        q = txpool.find(node, tx_hash)
+        if q is not None:
+            return txpool.pending_json(q)
+        return await chain_read(node, forking.remote_lookup, node.chain, "eth_getTransactionByHash", tx_hash)
+    return rec["tx"]
+
+
+@method("eth_getRawTransactionByHash")
+async def eth_get_raw_transaction_by_hash(node, tx_hash: Hash) -> Optional[str]:
+    raw = await chain_read(node, lookups.raw_by_hash, node, tx_hash)
+    return None if raw is None else data(raw)
+
+
+async def _raw_by_index(node, ref: Any, index: int) -> Optional[str]:
+    def read():
+        n = lookups.block_number_of(node.chain, ref)
+        return None if n is None else lookups.raw_by_position(node.chain, n, index)
+
+    raw = await chain_read(node, read)
+    return None if raw is None else data(raw)
+
+
+@method("eth_getRawTransactionByBlockNumberAndIndex")
+async def eth_get_raw_tx_by_number_and_index(node, ref: Block, index: Quantity) -> Optional[str]:
+    return await _raw_by_index(node, ref, index)
+
+
+@method("eth_getRawTransactionByBlockHashAndIndex")
+async def eth_get_raw_tx_by_hash_and_index(node, block_hash: Hash, index: Quantity) -> Optional[str]:
+    return await _raw_by_index(node, block_hash, index)
 
 
 async def _tx_by_index(node, ref: Any, index: int) -> Optional[dict]:
     rec = await _block_record(node, ref, False)
     if rec is None or index >= len(rec["transactions"]):
         return None
-    return node.chain.index.transaction(bytes.fromhex(rec["transactions"][index][2:]))["tx"]
+    entry = rec["transactions"][index]
+    if isinstance(entry, dict):
+        return entry
+    return await chain_read(node, _local_or_remote, node, bytes.fromhex(entry[2:]), "tx")
 
 
 @method("eth_getTransactionByBlockNumberAndIndex")
@@ -405,7 +571,9 @@ async def eth_get_tx_by_hash_and_index(node, block_hash: Hash, index: Quantity) 
 @method("eth_getTransactionReceipt")
 async def eth_get_transaction_receipt(node, tx_hash: Hash) -> Optional[dict]:
     rec = node.chain.index.transaction(tx_hash)  # one committed key: no thread needed
-    return None if rec is None else rec["receipt"]
+    if rec is None:
+        return await chain_read(node, forking.remote_lookup, node.chain, "eth_getTransactionReceipt", tx_hash)
+    return rec["receipt"]
 
 
 @method("eth_getBlockReceipts")
@@ -415,9 +583,9 @@ async def eth_get_block_receipts(node, ref: Block) -> Optional[list]:
         return None
 
     def read():
-        return [node.chain.index.transaction(bytes.fromhex(h[2:]))["receipt"] for h in rec["transactions"]]
+        return [_local_or_remote(node, bytes.fromhex(h[2:]), "receipt") for h in rec["transactions"]]
 
-    return await node.read(read)
+    return await chain_read(node, read)
 
 
 # -- logs --
@@ -473,10 +641,16 @@ def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = 
             raise UnknownBlock(f"unknown block hash 0x{crit['block_hash'].hex()}")
         lo = hi = n
     else:
+        for ref in (crit["from"], crit["to"]):
+            if isinstance(ref, int) and ref > chain.head_number and lo is None:
+                raise RpcError(INVALID_PARAMS, "block range extends beyond current head block")
         lo = _block_number(chain, crit["from"]) if lo is None else lo
         hi = _block_number(chain, crit["to"]) if hi is None else hi
+        if lo > hi:
+            raise RpcError(INVALID_PARAMS, "invalid block range params")
     try:
-        return chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
+        before_fork = forking.remote_logs(chain, lo, hi, crit["addresses"], crit["topics"])
+        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
     except OverflowError:
         raise RpcError(
             LIMIT_EXCEEDED,

@@ -15,7 +15,7 @@ from vm.rpc import dispatch, filters
 from vm.rpc.errors import INVALID_REQUEST, PARSE_ERROR, RpcError
 
 # importing the method modules registers them
-from vm.rpc import ai, dev, eth, synergy  # noqa: F401
+from vm.rpc import ai, debug, dev, eth, synergy, txpool  # noqa: F401
 
 log = logging.getLogger("aivm.rpc")
 

@@ -103,6 +103,7 @@ class ChainIndex:
                 tx_logs.append(entry)
             logs_out.extend(tx_logs)
             record = {
+                "raw": data(tx.encode()),  # the signed envelope (eth_getRawTransaction*, trace replays)
                 "tx": {**self._tx_fields(tx, sender, price), **common, "transactionIndex": quantity(i)},
                 "receipt": {
                     "transactionHash": data(h),

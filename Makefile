@@ -38,7 +38,7 @@ test: install browser-deps test-tools
 
 # what the tests drive besides Python: tmux (terminal programs), the npm clients; skipped when present
 test-tools:
-	@command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
+	@command -v tmux >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq tmux; }
 	@test -f tests/js/node_modules/openai/package.json || (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 
 bench: install

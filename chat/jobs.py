@@ -229,7 +229,7 @@ class ChatJobs:
         try:
             scheduler = self.ai.scheduler
             while scheduler.get(job.cid).status in ("Pending", "Running"):
-                await asyncio.sleep(POLL * 5)
+                await asyncio.sleep(POLL)
             if scheduler.get(job.cid).status == "Completed":
                 await self._pay(job)
         except Exception:

@@ -235,9 +235,11 @@ class Chain:
         """The same certificate through the consensus precompile 0x0118 (what a contract would see)."""
         from eth_abi import decode
 
-        out = self.rpc("eth_call", {"to": "0x" + "0118".rjust(40, "0"), "data": certificate_hex}, "latest")
-        passed, signers, required = decode(["bool", "uint256", "uint256"], bytes.fromhex(out[2:]))
-        return {"passed": passed, "signers": signers, "required": required}
+        out = bytes.fromhex(self.rpc("eth_call", {"to": "0x" + "0118".rjust(40, "0"), "data": certificate_hex},
+                                     "latest")[2:])
+        words = decode(["bool"] + ["uint256"] * (len(out) // 32 - 1), out)
+        names = ("passed", "signers", "required", "signed_stake", "total_stake", "epoch")
+        return dict(zip(names, words))
 
     # -- actions (prepared; sent only by Action.run) --
     def prepare_send(self, to: str, amount_eth: str) -> Action:

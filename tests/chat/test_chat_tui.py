@@ -78,7 +78,7 @@ def cluster(chat_cluster):
 
 
 def answered(t: Tmux, n: int, after: int) -> str:
-    return t.wait(rf"#{n} · ai_comp_\d+_\d+ · signed by 3 validators", after=after)
+    return t.wait(rf"#{n} · ai_comp_\d+_\d+ · signed by [23] validators", after=after)
 
 
 @pytest.mark.timeout(900)
@@ -98,7 +98,7 @@ def test_chat_answers_streams_shows_certificates_and_works_the_chain(cluster, tm
         screen = t.wait(r"certificate of answer #1", after=m)
         cert = screen[m:]
         assert re.search(r"valid\s+yes", cert) and re.search(r"on-chain 0x0118\s+passed", cert)
-        assert re.search(r"signers\s+3 of 3 \(needs 3\)", cert)
+        assert re.search(r"signers\s+[23] of 3", cert)  # by stake: 2 of 3 equal stakes decide
 
         # deploy a SynQ file: shown, confirmed, sent
         m = t.mark()

@@ -87,6 +87,11 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
         await node.stop()
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)
+    if getattr(node, "bridge", None) is not None and node.bridge.lanes:  # the dashboard's Bridges view reads the hub
+        from dashboard.bridge_hub import HubSource
+        from dashboard.sources import register_bridge_source
+
+        register_bridge_source(node, HubSource(node.bridge))
     if extras is not None:
         await extras.after_start(node)
     try:

@@ -53,6 +53,14 @@ def test_lanes_and_round_trip_with_status(net):
     assert first["status"] == "delivered"
     stats_total = rpc("synergy_getCrossChainTransferStatus", back["transfer_id"])
     assert stats_total["source_chain"] == "polygon" and stats_total["kind"] == "transfer"
+    # the dashboard's Bridges view reads the same hub: lanes, these transfers, their attestations
+    view = rpc("dashboard_bridges")
+    assert view["configured"] is True
+    assert {"ethereum", "polygon", "solana"} <= {lane["target_chain"] for lane in view["lanes"]}
+    shown = {t["id"]: t for t in view["transfers"]}
+    assert back["transfer_id"] in shown and shown[back["transfer_id"]]["state"] == "Completed"
+    assert len(shown[back["transfer_id"]]["attestations"]) >= 3
+    assert all(a["validator"].startswith("sYn") for a in shown[back["transfer_id"]]["attestations"])
 
 
 def test_aivm_to_aivm_both_ways(net):

@@ -51,8 +51,11 @@ def direct(images: list[bytes]) -> float:
     return statistics.median(times)
 
 
-class _Node:
-    def __init__(self, work: Path, validators: int, holds="digits_cnn", max_new_tokens: int = 32) -> None:
+class BenchNode:
+    """`aivm start` plus local validator processes for a benchmark (bench_chat uses it too)."""
+
+    def __init__(self, work: Path, validators: int, holds="digits_cnn", max_new_tokens: int = 32,
+                 task_timeout: int = 30) -> None:
         import socket
 
         from ai.validator import local
@@ -61,18 +64,24 @@ class _Node:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         cfg = work / "cfg.toml"
-        cfg.write_text(f"[node]\nai_cache = false\nai_task_timeout = 30\nai_max_new_tokens = {max_new_tokens}\n")
+        cfg.write_text(f"[node]\nai_cache = false\nai_task_timeout = {task_timeout}\n"
+                       f"ai_max_new_tokens = {max_new_tokens}\n")
         self.log = open(work / "node.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
              "--config", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._wait(lambda: "result" in self.rpc_raw("synergy_listAIModels"), 600)
-        self.validators = local.prepare(work / "keys", validators)
-        for v in self.validators:
-            self.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(20 * 10**18))
-        local.start(self.validators, self.url, work / "logs", holds=holds)
-        self._wait(lambda: self.rpc("synergy_getAIVMStats")["active_validators"] >= validators, 300)
+        self.validators = []
+        try:
+            self._wait(lambda: "result" in self.rpc_raw("synergy_listAIModels"), 600)
+            self.validators = local.prepare(work / "keys", validators)
+            for v in self.validators:
+                self.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(20 * 10**18))
+            local.start(self.validators, self.url, work / "logs", holds=holds)
+            self._wait(lambda: self.rpc("synergy_getAIVMStats")["active_validators"] >= validators, 600)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self, ready, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -89,7 +98,7 @@ class _Node:
 
     def rpc_raw(self, method, *params):
         return requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-                             timeout=120).json()
+                             timeout=300).json()
 
     def rpc(self, method, *params):
         reply = self.rpc_raw(method, *params)
@@ -113,13 +122,16 @@ class _Node:
 
         local.stop(self.validators)
         self.proc.terminate()
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
 
 
 def quorum(validators: int, images: list[bytes], concurrency: tuple[int, ...]) -> tuple[float, dict]:
     """Median latency one at a time, and computations/s at each number in flight, on one cluster."""
     with tempfile.TemporaryDirectory(prefix="aivm-bench-ai-") as tmp:
-        node = _Node(Path(tmp), validators)
+        node = BenchNode(Path(tmp), validators)
         try:
             node.infer(images[0])
             latency = statistics.median(node.infer(img) for img in images[: max(5, len(images) // 4)])
@@ -262,7 +274,7 @@ def text_quorum(layout: str, ref: TextReference, runs: int) -> dict:
         if layout == "3x1" else "distributed_ai_model"
     q, r1, rd, rounds, wire, answers = [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="aivm-bench-text-") as tmp:
-        node = _Node(Path(tmp), 3 if layout == "3x1" else 5, holds=holds, max_new_tokens=ref.tokens)
+        node = BenchNode(Path(tmp), 3 if layout == "3x1" else 5, holds=holds, max_new_tokens=ref.tokens)
         try:
             node.infer(PROMPT, "distributed_ai_model")  # warm: first use of caches and connections
             for _ in range(runs):

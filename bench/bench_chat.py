@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
+
+from bench.bench_ai import BenchNode
 
 PROMPTS = ["Tell me about the sea.", "What is a validator?", "Name three colours.", "Why is the sky blue?",
            "Describe a blockchain.", "Write a line about rain."]
@@ -87,66 +88,11 @@ def hf_generate(prompts: list[str], tokens: int) -> dict:
     return {"ttft": statistics.median(ttft), "tps": statistics.median(rate), "total": statistics.median(total)}
 
 
-class Node:
+class Node(BenchNode):
+    """The node with text validators only, patient tasks (long answers on a loaded machine)."""
+
     def __init__(self, work: Path, validators: int) -> None:
-        import socket
-
-        from ai.validator import local
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        cfg = work / "cfg.toml"
-        cfg.write_text("[node]\nai_cache = false\nai_task_timeout = 60\n")
-        self.log = open(work / "node.log", "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
-             "--config", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.validators = []
-        try:
-            self._wait(lambda: "result" in self.rpc_raw("synergy_listAIModels"), 600)
-            self.validators = local.prepare(work / "keys", validators)
-            for v in self.validators:
-                self.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(20 * 10**18))
-            local.start(self.validators, self.url, work / "logs", holds="distributed_ai_model")
-            self._wait(lambda: self.rpc("synergy_getAIVMStats")["active_validators"] >= validators, 600)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait(self, ready, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if ready():
-                    return
-            except requests.RequestException:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("the node exited")
-            time.sleep(0.3)
-        raise TimeoutError("the node or its validators did not become ready")
-
-    def rpc_raw(self, method, *params):
-        return requests.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)},
-                             timeout=300).json()
-
-    def rpc(self, method, *params):
-        reply = self.rpc_raw(method, *params)
-        if "error" in reply:
-            raise RuntimeError(reply["error"]["message"])
-        return reply["result"]
-
-    def stop(self) -> None:
-        from ai.validator import local
-
-        local.stop(self.validators)
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().__init__(work, validators, holds="distributed_ai_model", task_timeout=60)
 
 
 def via_rpc(node: Node, prompts: list[str], tokens: int) -> dict:

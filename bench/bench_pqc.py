@@ -224,7 +224,7 @@ def run(quick: bool) -> str:
     bench_levels(report, quick)
     report.console.print(f"done in {time.perf_counter() - started:.0f} s")
     load = os.getloadavg()[0]
-    head = [f"## Post-quantum cryptography", "",
+    head = ["## Post-quantum cryptography", "",
             f"{os.cpu_count()} cores, load average {load:.2f}; CPU time of the benchmark's thread, "
             f"{'quick' if quick else 'full'} run. Gas = 3000 × (verify time / ecrecover time), floor 3000.", ""]
     return "\n".join(head + report.markdown) + "\n"

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import statistics
 import time
 from dataclasses import dataclass, field

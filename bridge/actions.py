@@ -11,7 +11,7 @@ import asyncio
 from eth_hash.auto import keccak
 
 from bridge.config import Lane
-from bridge.evm import ChainError, EvmClient, calldata, sent_messages
+from bridge.evm import ChainError, calldata, sent_messages
 from bridge.hub import BridgeError, BridgeHub
 from bridge.message import NATIVE_TOKEN, Kind, MessageError, word
 from bridge.verify import ZK_LEVELS, ZK_REFUSAL

@@ -21,7 +21,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import requests
@@ -174,7 +173,6 @@ class Attester:
     def _sign_solana(self, by_id: dict) -> None:
         """Sign canonical mint transactions for messages this attester attested, each digest once."""
         from bridge.solana.client import SolanaClient, bridge_mint, check_mint_request, minted_already
-        from solders.message import Message as SolMessage
         from solders.pubkey import Pubkey
 
         me = str(self.keys.ed25519.pubkey())

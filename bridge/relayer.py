@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 
-from eth_hash.auto import keccak
 
 from bridge.attester import NodeClient
 from bridge.evm import ChainError, EvmClient, calldata

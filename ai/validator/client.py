@@ -398,11 +398,9 @@ class Validator:
 
     # -- text: verify one chunk of one stage --
     def verify(self, task: dict) -> tuple[bytes, TaskVote]:
-        from ai.models.catalog import MODELS
         from ai.models.decoding import token_rule, verify_chunk
         from ai.models.pipeline import StageCache
         from ai.models.tensorio import decode_tensor, encode_tensor
-        from ai.scheduler.commitments import verdict_commitment
 
         model_id, stage, cid = task["model_id"], task["stage"], task["computation_id"]
         start, end = task["start"], task["end"]

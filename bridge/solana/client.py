@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import struct
-import time
 
 import requests
 from eth_hash.auto import keccak

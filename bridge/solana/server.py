@@ -26,10 +26,8 @@ import threading
 import time
 
 from aiohttp import web
-from solders.hash import Hash
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.token.state import TokenAccount
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata

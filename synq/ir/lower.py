@@ -21,7 +21,7 @@ from synq.ir.node import IRNode
 from synq.semantics import types as T
 from synq.semantics.analysis import Analysis
 from synq.semantics.symbols import (
-    ConstVar, ErrorInfo, ExtFunction, FunctionInfo, ImmutableVar, LocalVar, StorageVar,
+    ErrorInfo, ExtFunction, FunctionInfo, ImmutableVar, LocalVar, StorageVar,
 )
 
 FREE_PTR = 0x40

@@ -23,11 +23,10 @@ MAX_FEE_HISTORY = 1024
 DEFAULT_TIP = 1_000_000_000
 
 
-async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
-    """Run a chain read on a reader thread (never behind the chain thread), turning
-    chain errors into JSON-RPC errors."""
+async def _chain_errors_mapped(work) -> Any:
+    """Await chain work, turning the chain's errors into JSON-RPC errors (the one place for both paths)."""
     try:
-        return await node.read(fn, *args, **kwargs)
+        return await work
     except UnknownBlock as exc:
         raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
     except TxRejected as exc:
@@ -36,22 +35,18 @@ async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
         raise revert_error(exc.result) from None
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, str(exc)) from None
+
+
+async def chain_read(node: Any, fn, *args, **kwargs) -> Any:
+    """Run a chain read on a reader thread (never behind the chain thread)."""
+    return await _chain_errors_mapped(node.read(fn, *args, **kwargs))
 
 
 async def chain_job(node: Any, fn, *args, **kwargs) -> Any:
     """Like chain_read, but on the chain thread: for work that builds its own py-evm state on the
     chain's writable store (scratch executions with overrides, simulations, the pending block,
-    trace replays). Errors are mapped the same way."""
-    try:
-        return await node.run(fn, *args, **kwargs)
-    except UnknownBlock as exc:
-        raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
-    except TxRejected as exc:
-        raise RpcError(exc.code, str(exc)) from None
-    except ExecutionFailed as exc:
-        raise revert_error(exc.result) from None
-    except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, str(exc)) from None
+    trace replays)."""
+    return await _chain_errors_mapped(node.run(fn, *args, **kwargs))
 
 
 def revert_error(result: Any) -> RpcError:

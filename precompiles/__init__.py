@@ -1,7 +1,7 @@
 """AIVM precompiles. Importing this package registers every precompile.
 
 The address table lives in docs/precompiles.md (a test keeps it in sync).
-To add one: write a module here that calls `registry.register(...)` and import it below.
+To add one: write a module here that calls `registry.register(...)`, import it below, and declare it in spec.py.
 """
 from precompiles import registry
 from precompiles.registry import (

@@ -141,9 +141,14 @@ _REGISTRY: dict[int, Precompile] = {}
 
 
 def register(precompile: Precompile) -> Precompile:
-    """Add a precompile; addresses are unique and start at 0x0100."""
+    """Add a precompile; addresses are unique, start at 0x0100, and each has its entry in precompiles/spec.py."""
+    from precompiles.spec import BY_ADDRESS
+
     if precompile.address < FIRST_ADDRESS:
         raise ValueError(f"{precompile.name}: AIVM precompiles live at 0x0100 and up")
+    spec = BY_ADDRESS.get(precompile.address)
+    if spec is None or spec.name != precompile.name:
+        raise ValueError(f"{precompile.name} at {precompile.address:#06x} has no matching entry in precompiles/spec.py")
     existing = _REGISTRY.get(precompile.address)
     if existing is not None and existing.name != precompile.name:
         raise ValueError(

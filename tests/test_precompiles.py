@@ -53,3 +53,33 @@ def test_version_precompile_via_staticcall_and_out_of_gas():
     data = bytes.fromhex(c.encode_abi("call_precompile", args=["0x" + "00" * 18 + "0100", 5000])[2:])
     ok, out = decode(["bool", "bytes"], chain.call(chain.accounts[0].address, r.contract_address, data).output)
     assert ok is True and decode(["string", "uint256", "uint256"], out)[0] == "aivm/0.1.0"
+
+
+def test_every_precompile_is_declared_once_in_the_spec_and_the_docs_are_rendered_from_it():
+    from precompiles import spec
+
+    registered = {(p.address, p.name) for p in precompiles.all_precompiles()}
+    assert registered == {(s.address, s.name) for s in spec.aivm_specs()}
+    rows = [ln for ln in DOC.read_text().splitlines() if re.match(r"^\| 0x[0-9a-f]{4} \|", ln)]
+    assert rows == [s.doc_row() for s in spec.aivm_specs()]
+    for s in spec.aivm_specs():  # a precompile that writes state is reached with CALL, never STATICCALL
+        assert s.call == ("call" if s.writes_state else "staticcall")
+
+
+def test_synq_builtin_table_is_generated_from_the_spec():
+    from precompiles import spec
+
+    generated = (Path(__file__).resolve().parent.parent / "synq" / "builtins.py").read_text()
+    assert generated == spec.synq_table(), "run: python -m precompiles.spec --synq > synq/builtins.py"
+    synq_doc = (DOC.parent / "synq.md").read_text()
+    for name in spec.builtins():
+        assert f"`{name}(" in synq_doc, f"docs/synq.md does not document the builtin {name}"
+
+
+def test_a_precompile_without_a_spec_entry_is_refused():
+    import pytest
+
+    from precompiles.registry import Precompile, register
+
+    with pytest.raises(ValueError, match="spec.py"):
+        register(Precompile("undeclared", 0x01FF, gas=lambda data: 0, run=lambda ctx: b""))

@@ -17,6 +17,7 @@ from eth_utils import keccak
 
 from synq.ast import nodes as n
 from synq.errors import InternalCompilerError, NO_SPAN, Span
+from synq.builtins import BUILTINS
 from synq.ir.node import IRNode
 from synq.semantics import types as T
 from synq.semantics.analysis import Analysis
@@ -29,8 +30,10 @@ FRAME_START = 0x80
 LOCK_SLOT = 0  # transient storage slot of the reentrancy lock
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_OVERFLOW, PANIC_DIV_ZERO, PANIC_ASSERT, PANIC_INDEX, PANIC_ENUM, PANIC_POP = 0x11, 0x12, 0x01, 0x32, 0x21, 0x31
-AI_INFER, PQC_FAMILY_BASE, QUORUM = 0x0120, 0x010F, 0x0118
-BRIDGE_RECEIVE, BRIDGE_SEND, ECRECOVER = 0x0130, 0x0131, 0x01
+# precompile addresses come from the one declaration of each builtin (precompiles/spec.py -> synq/builtins.py)
+AI_INFER, QUORUM, ECRECOVER = (BUILTINS[b].addresses[0] for b in ("ai.infer", "quorum.verify", "ecrecover"))
+BRIDGE_RECEIVE, BRIDGE_SEND = BUILTINS["bridge.receive"].addresses[0], BUILTINS["bridge.send"].addresses[0]
+PQC_FAMILY_BASE = BUILTINS["pqc.verify"].addresses[0] - 1  # family 1, 2, 3 = ML-DSA, Falcon, SLH-DSA
 MAX_LEN = 0xFFFFFFFF
 
 REVERT0 = ["revert", 0, 0]
@@ -1145,41 +1148,45 @@ class Lowering:
                     ["if", ["lt", ["mload", p], t.abi_head], REVERT0],
                     self.decode(t, ["add", p, 32], ["add", p, 32], end, "memory")]]]
         if name == "ai.infer":
-            inp = self.encode([T.STRING, T.BYTES], [self.expr(args[0]), self.expr(args[1])])
+            inp = self.encode(_param_types("ai.infer"), [self.expr(args[0]), self.expr(args[1])])
             def result(rd):
                 end = self.tmp("end")
                 return ["with", end, ["add", ["add", rd, 32], ["mload", rd]], ["seq",
                         ["if", ["lt", ["mload", rd], 64], REVERT0],
                         self.decode(T.BYTES, ["add", rd, 32], ["add", rd, 32], end, "memory")]]
-            return self.precompile_call(AI_INFER, inp, False, result)
+            return self.precompile_call(AI_INFER, inp, BUILTINS[name].static, result)
         if name == "pqc.verify":
             alg, fam = self.tmp("alg"), self.tmp("fam")
-            inp = self.encode([T.UintT(16), T.BYTES, T.BYTES, T.BYTES], [alg] + [self.expr(x) for x in args[1:]])
+            inp = self.encode(_param_types("pqc.verify"), [alg] + [self.expr(x) for x in args[1:]])
             def result(rd):
                 return ["and", ["iszero", ["lt", ["mload", rd], 32]], ["eq", ["mload", ["add", rd, 32]], 1]]
             return ["with", alg, self.expr(args[0]), ["with", fam, ["shr", 8, alg], ["seq",
-                    ["if", ["or", ["iszero", fam], ["gt", fam, 3]], self.revert_string("unknown PQC signature family")],
-                    self.precompile_call(["add", PQC_FAMILY_BASE, fam], inp, True, result)]]]
+                    ["if", ["or", ["iszero", fam], ["gt", fam, len(BUILTINS["pqc.verify"].addresses)]], self.revert_string("unknown PQC signature family")],
+                    self.precompile_call(["add", PQC_FAMILY_BASE, fam], inp, BUILTINS[name].static, result)]]]
         if name == "quorum.verify":
             def result(rd):
                 return ["and", ["iszero", ["lt", ["mload", rd], 32]], ["eq", ["mload", ["add", rd, 32]], 1]]
-            return self.precompile_call(QUORUM, self.expr(args[0]), True, result)
+            return self.precompile_call(QUORUM, self.expr(args[0]), BUILTINS[name].static, result)
         if name == "ecrecover":
-            inp = self.encode([T.BYTES32, T.UintT(8), T.BYTES32, T.BYTES32], [self.expr(x) for x in args])
+            inp = self.encode(_param_types("ecrecover"), [self.expr(x) for x in args])
             def result(rd):  # no output (a bad signature) reads as address 0
                 return ["if", ["lt", ["mload", rd], 32], 0, ["mload", ["add", rd, 32]]]
-            return self.precompile_call(ECRECOVER, inp, True, result)
+            return self.precompile_call(ECRECOVER, inp, BUILTINS[name].static, result)
         if name in ("bridge.send", "bridge.receive"):
             if name == "bridge.send":
                 inp, address = self.expr(args[0]), BRIDGE_SEND
                 def result(rd):  # the precompile returns the sequenced message's raw bytes
                     return rd
             else:
-                inp, address = self.encode([T.BYTES, T.BYTES], [self.expr(x) for x in args]), BRIDGE_RECEIVE
+                inp, address = self.encode(_param_types("bridge.receive"), [self.expr(x) for x in args]), BRIDGE_RECEIVE
                 def result(rd):
                     return ["seq", ["if", ["lt", ["mload", rd], 32], REVERT0], ["mload", ["add", rd, 32]]]
-            return self.precompile_call(address, inp, False, result)
+            return self.precompile_call(address, inp, BUILTINS[name].static, result)
         raise InternalCompilerError(f"unknown builtin {name}")
+
+
+def _param_types(builtin: str) -> list:
+    return [T.base_type(t) for _, t in BUILTINS[builtin].params]
 
 
 def _no_calls(x: Any) -> bool:

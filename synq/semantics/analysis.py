@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.builtins import BUILTINS
 from synq.errors import SemanticError, Span, SynqUserError, raise_if_any
 from synq.semantics import types as T
 from synq.semantics.symbols import (
@@ -21,7 +22,7 @@ ENV_VARS: dict[str, T.Type] = {
     "block.coinbase": T.ADDRESS, "block.basefee": T.UINT256, "block.prevrandao": T.UINT256,
     "block.gaslimit": T.UINT256, "tx.origin": T.ADDRESS, "tx.gasprice": T.UINT256,
 }
-PRECOMPILE_BUILTINS = {"ai.infer", "pqc.verify", "quorum.verify", "bridge.send", "bridge.receive", "ecrecover"}
+PRECOMPILE_BUILTINS = set(BUILTINS)  # declared once, in precompiles/spec.py (synq/builtins.py is generated)
 NAMESPACES = {"msg", "block", "tx", "ai", "pqc", "quorum", "abi", "bridge"}
 RESERVED = NAMESPACES | {"self", "len", "keccak256", "send", "blockhash", "min", "max", "empty", "ecrecover"}
 EFFECT_ORDER = {"pure": 0, "view": 1, "nonpayable": 2, "payable": 2}
@@ -923,29 +924,12 @@ class Analyzer:
             if lt != rt or not T.is_integer(lt):
                 self.fail(f"{name} needs two integers of the same type", e)
             return lt
-        if name == "ai.infer":
-            self.args(e.args, [T.STRING, T.BYTES], e, "ai.infer")
-            self.effect("call", e)
-            return T.BYTES
-        if name == "pqc.verify":
-            self.args(e.args, [T.UintT(16), T.BYTES, T.BYTES, T.BYTES], e, "pqc.verify")
-            self.effect("read", e)
-            return T.BOOL
-        if name == "quorum.verify":
-            self.args(e.args, [T.BYTES], e, "quorum.verify")
-            self.effect("read", e)
-            return T.BOOL
-        if name == "ecrecover":
-            self.args(e.args, [T.BYTES32, T.UintT(8), T.BYTES32, T.BYTES32], e, "ecrecover")
-            return T.ADDRESS
-        if name == "bridge.send":
-            self.args(e.args, [T.BYTES], e, "bridge.send")
-            self.effect("call", e)
-            return T.BYTES
-        if name == "bridge.receive":
-            self.args(e.args, [T.BYTES, T.BYTES], e, "bridge.receive")
-            self.effect("call", e)
-            return T.BYTES32
+        if name in BUILTINS:
+            b = BUILTINS[name]
+            self.args(e.args, [T.base_type(t) for _, t in b.params], e, name)
+            if b.effect:
+                self.effect(b.effect, e)
+            return T.base_type(b.returns)
         if name == "abi.encode":
             self.no_kwargs(e)
             for x in e.args:

@@ -54,6 +54,7 @@ def test_lanes_and_round_trip_with_status(net):
     stats_total = rpc("synergy_getCrossChainTransferStatus", back["transfer_id"])
     assert stats_total["source_chain"] == "polygon" and stats_total["kind"] == "transfer"
     # the dashboard's Bridges view reads the same hub: lanes, these transfers, their attestations
+    assert "cross_chain" in rpc("synergy_getAIVMStats")["supported_features"]  # lanes configured: it exists here
     view = rpc("dashboard_bridges")
     assert view["configured"] is True
     assert {"ethereum", "polygon", "solana"} <= {lane["target_chain"] for lane in view["lanes"]}

@@ -17,7 +17,7 @@ def proposal(tmp_path_factory):
     from ai.models import get_manifest
 
     work = tmp_path_factory.mktemp("relay")
-    (work / "cfg.toml").write_text("[node]\nai_task_timeout = 60\nai_cache = false\n")
+    (work / "cfg.toml").write_text("[node]\nai_task_timeout = 60\nai_cache = false\nai_join_delay = 1\n")
     node = start_node(work, "--config", str(work / "cfg.toml"))
     try:
         deadline = time.monotonic() + 600

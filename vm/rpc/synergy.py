@@ -20,7 +20,8 @@ def supported_features(node) -> list[str]:
     features = ["pqc_signatures", "quorum_certificates"]
     if getattr(node, "ai", None) is not None:
         features += ["distributed_ai", "consensus_computation", "ai_enhanced"]
-    if getattr(node, "bridge", None) is not None:
+    bridge = getattr(node, "bridge", None)
+    if bridge is not None and bridge.lanes:  # the bridge is on and at least one lane is configured
         features.append("cross_chain")
     return features
 

@@ -919,7 +919,8 @@ class Scheduler:
                              f"{snap.threshold[0]}/{snap.threshold[1]} needs {snap.required} wei")
             return
         if random.random() < text_rounds.CANARY_RATE:  # only where the others still decide without the target
-            for target in sorted(chosen, key=lambda v: (self._canaries_sent[v.address], random.random())):
+            # the least-canaried holder first, so every verifier is tested in turn (a lazy one cannot hide)
+            for target in sorted(others, key=lambda v: (self._canaries_sent[v.address], random.random())):
                 alt = self._cover(snap, [proposer], [v for v in others if v is not target])
                 if alt is None:
                     continue

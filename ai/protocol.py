@@ -15,6 +15,7 @@ from typing import Any
 from eth_abi import encode
 from eth_hash.auto import keccak
 
+from ai.models.catalog import MODELS
 from pqc.keys import PublicKeys
 from pqc.levels import SecurityLevel
 from vm.addresses import to_syn
@@ -81,6 +82,58 @@ class TaskVote:
         h = lambda k: bytes.fromhex(d[k][2:])  # noqa: E731
         return cls(d["chain_id"], d["computation_id"], d["model_id"], d["stage"], d["step"],
                    h("request_hash"), h("input_hash"), h("commitment"), h("result_hash"))
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """Which task a vote is about: everything of a TaskVote but what the validator computed."""
+
+    chain_id: int
+    computation_id: str
+    model_id: str
+    stage: int
+    step: int
+    request_hash: bytes  # keccak of the computation's input
+
+    @classmethod
+    def from_task(cls, chain_id: int, task: dict) -> "TaskRef":
+        """From a task as the node hands it out (`synergy_getValidatorAITasks`, `synergy_aiTasks`)."""
+        return cls(chain_id, task["computation_id"], task["model_id"], task["stage"], task["step"],
+                   bytes.fromhex(task["request_hash"][2:]))
+
+
+ACCEPT, REJECT = b"\x01", b"\x00"  # a text chunk's verdict byte
+
+
+def task_vote(task: TaskRef, stage_input: bytes, output: bytes, proposal: "bytes | None" = None,
+              codec: Any = None) -> TaskVote:
+    """The vote an honest validator signs for `output`, what it computed from `stage_input` for `task`.
+
+    The one builder: the scheduler rebuilds with it the vote a submission must carry, the validator process
+    and the in-process test cluster sign what it returns, so they cannot drift. For a model stage the output is
+    the stage's output bytes; for a text chunk (`proposal` given: the proposed stage output it verified) the
+    output is the verdict byte, ACCEPT or REJECT, and on the last stage `codec` (a tokenizer: `decode(ids)`)
+    turns the proposed tokens into the answer text whose hash the vote carries.
+    Raises ValueError (or the model's InvalidInputError) for an output no honest validator could produce.
+    """
+    from ai.scheduler.commitments import commitment, verdict_commitment  # not at the top: ai.scheduler imports us
+
+    final = task.stage == MODELS[task.model_id].num_stages - 1
+    if proposal is None:
+        digest = commitment(task.model_id, task.stage, output)
+        result_hash = keccak(output) if final else ZERO32
+    else:
+        if output not in (ACCEPT, REJECT):
+            raise ValueError("a text chunk verdict is one byte: 01 accept, 00 reject")
+        digest = verdict_commitment(task.model_id, task.stage, proposal, output == ACCEPT)
+        result_hash = ZERO32
+        if final:
+            from ai.models.tensorio import decode_tensor  # torch: only text models reach here
+
+            tokens = [int(t) for t in decode_tensor(proposal)]
+            result_hash = keccak(codec.decode(tokens).encode("utf-8"))
+    return TaskVote(task.chain_id, task.computation_id, task.model_id, task.stage, task.step, task.request_hash,
+                    keccak(stage_input), digest, result_hash)
 
 
 def registration_message(chain_id: int, address: bytes, key_hash: bytes, stake: int) -> bytes:

@@ -14,9 +14,9 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from ai.ports import AIError, ChainHooks, InferenceService
 from ai.records import AIRecords
-from ai.scheduler import AIError, Scheduler
-from ai.scheduler.core import ChainHooks
+from ai.scheduler import Scheduler
 
 log = logging.getLogger("aivm.ai")
 
@@ -106,7 +106,11 @@ class NodeChainHooks(ChainHooks):
         return self._on_chain(self.node.chain.storage, address, slot)
 
 
-class AIService:
+class AIService(InferenceService):
+    """The node's AI service: the precompiles' InferenceService port (ai/ports.py) over the scheduler."""
+
+    replay = True  # a repeated (model, input) is answered from its record, so replays never differ
+
     def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = 30.0,
                  cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0,
                  join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None) -> None:

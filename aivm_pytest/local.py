@@ -11,26 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from vm.chain import BlockBuilder, Chain, ChainConfig, ExecutionResult, TxRejected
+from vm.chain import BlockBuilder, Chain, ChainConfig, ExecutionResult, TxRejected, same_with_more_gas
 from vm.node import Services
 
 TIP = 1_000_000_000
-
-
-def _same_with_more_gas(comp: Any) -> bool:
-    """Would this outcome be the same with the full gas limit? Yes for a success, and for a
-    REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given)."""
-    from eth.exceptions import Revert
-
-    if comp.is_success:
-        return True
-
-    def clean(c: Any) -> bool:
-        if c.is_error and not isinstance(c.error, Revert):
-            return False
-        return all(clean(child) for child in c.children)
-
-    return clean(comp)
 
 
 class _SealedOnRead(ExecutionResult):
@@ -87,7 +71,7 @@ class LocalBackend:
         # block; a transaction that fails with less than the full limit is undone and run again
         # with the full limit in a block of its own, so a failure is reported like on a node
         tx_gas = full if gas else min(full, b.gas_left)
-        keep = None if tx_gas == full else _same_with_more_gas
+        keep = None if tx_gas == full else same_with_more_gas
         result = self._apply(b, sender, to, data, value, tx_gas, keep)
         if result is None:  # refused by keep: retry alone with the full limit
             self.seal()

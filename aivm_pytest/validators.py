@@ -1,6 +1,6 @@
 """Local validators that answer `ai.infer`, with faults on demand.
 
-A thin layer over the scheduler's `ai.cluster.LocalCluster(chain, n=, models=)`:
+A thin layer over `aivm_pytest.cluster.LocalCluster(chain, n=, models=)`:
 in-process validators attached to the chain's AI service, with `crash(i)`,
 `make_slow(i, seconds)`, `make_liar(i)`, `heal(i)` and `stop()`. What this adds is
 bookkeeping, so every fault a test injects is healed when the test ends.
@@ -10,17 +10,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterable, Iterator
 
-UNAVAILABLE = "distributed AI cluster not available yet (needs ai.cluster.LocalCluster)"
-
 
 def cluster_class() -> Any:
-    """`ai.cluster.LocalCluster`, or None while the scheduler does not provide it."""
-    try:
-        from ai.cluster import LocalCluster
-    except ModuleNotFoundError as exc:
-        if exc.name in ("ai.cluster", "ai"):
-            return None
-        raise  # ai.cluster exists but something it imports is missing: say so loudly
+    """`aivm_pytest.cluster.LocalCluster`, imported when a test first asks for validators (it loads the models)."""
+    from aivm_pytest.cluster import LocalCluster
+
     return LocalCluster
 
 

@@ -11,9 +11,13 @@ replaying the block, an eth_call on past state, a gas estimate — reads the
 record instead of recomputing, so it never differs. A failure reverts with
 Error("Distributed AI computation failed: <reason>").
 """
+from typing import Optional
+
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
+from ai.models.catalog import MODELS
+from ai.ports import AIError, InferenceService
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
 BASE_GAS = 2_000
@@ -43,18 +47,14 @@ def _parse(data: bytes) -> tuple[str, bytes]:
 
 
 def _gas(data: bytes) -> int:
-    from ai.models.catalog import MODELS
-
     model_id, payload = _parse(data)
     info = MODELS.get(model_id)
     price = info.gas_price if info else 0  # an unknown model fails in run() with a reason
     return BASE_GAS + price + GAS_PER_INPUT_BYTE * len(payload)
 
 
-def check_price(service, model_id: str) -> None:
+def check_price(service: InferenceService, model_id: str) -> None:
     """[aivm] max_gas_per_execution: the most one AI execution may cost."""
-    from ai.models.catalog import MODELS
-
     info = MODELS.get(model_id)
     if info is not None and info.gas_price > service.max_gas_per_execution:
         raise PrecompileRevert(error(f"{model_id} costs {info.gas_price} gas, above this node's "
@@ -67,15 +67,13 @@ def error(reason: str) -> bytes:
 
 def _run(ctx) -> bytes:
     model_id, payload, max_tokens = parse_request(ctx.data)
-    service = ctx.services.get("ai")
+    service: Optional[InferenceService] = ctx.services.get("ai")
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
     check_price(service, model_id)
-    from ai.scheduler import AIError
-
     try:
         length = service.scheduler.max_tokens_for(model_id, max_tokens)
-        recorded = service.scheduler.recorded(model_id, keccak(payload), length) if getattr(service, "replay", True) else None
+        recorded = service.scheduler.recorded(model_id, keccak(payload), length) if service.replay else None
         if recorded is not None:
             return encode(["bytes"], [bytes.fromhex(recorded["result"])])
         result, _certificate, _cid = service.infer(model_id, payload, "0x" + ctx.sender.hex(), service.infer_timeout,

@@ -12,9 +12,13 @@ verifies. One request may be pending per caller; each further concurrent
 request must carry EXTRA_REQUEST_FEE wei. In an eth_call or a gas estimate the
 request is priced and answered with its id but not started.
 """
+from typing import Optional
+
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
+from ai.models.catalog import MODELS
+from ai.ports import AIError, InferenceService
 from precompiles.ai_infer import check_price, error
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
@@ -40,8 +44,6 @@ def _parse(data: bytes) -> tuple[str, bytes, bytes]:
 
 
 def _gas(data: bytes) -> int:
-    from ai.models.catalog import MODELS
-
     model_id, payload, _ = _parse(data)
     info = MODELS.get(model_id)
     return GAS + (info.gas_price if info else 0) + 16 * len(payload)
@@ -51,7 +53,7 @@ def _run(ctx) -> bytes:
     model_id, payload, selector = _parse(ctx.data)
     if ctx.is_static:
         raise PrecompileError("ai_request writes state: it cannot be called from a static context")
-    service = ctx.services.get("ai")
+    service: Optional[InferenceService] = ctx.services.get("ai")
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
     check_price(service, model_id)
@@ -65,8 +67,6 @@ def _run(ctx) -> bytes:
     ctx.write_storage(me, counter_slot(), serial)
     ctx.write_storage(me, pending_slot(ctx.sender), pending + 1)
     if ctx.services.get("producing_block") is not None:
-        from ai.scheduler import AIError
-
         try:
             service.request_async(model_id, payload, ctx.sender, selector, request_id)
         except AIError as exc:

@@ -741,3 +741,17 @@ def decode_revert_reason(output: bytes) -> str:
     except Exception:
         return ""
     return ""
+
+
+def same_with_more_gas(comp: Any) -> bool:
+    """Would this outcome be the same with the full gas limit? Yes for a success, and for a
+    REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given).
+    Here, not in the test plugin, because it reads py-evm's computation tree (tests/test_layering.py)."""
+    from eth.exceptions import Revert
+
+    def clean(c: Any) -> bool:
+        if c.is_error and not isinstance(c.error, Revert):
+            return False
+        return all(clean(child) for child in c.children)
+
+    return comp.is_success or clean(comp)

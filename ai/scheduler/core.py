@@ -33,11 +33,12 @@ from eth_hash.auto import keccak
 from ai import protocol
 from ai.models.catalog import MODELS
 from ai.models.errors import InvalidInputError
-from ai.protocol import LEVEL, TaskVote
+from ai.ports import AIError, ChainHooks
+from ai.protocol import LEVEL, TaskRef, TaskVote, task_vote
 from ai.records import AIRecords
 from ai.scheduler import economics
 from ai.scheduler import text_rounds
-from ai.scheduler.commitments import commitment, validate_request, verdict_commitment
+from ai.scheduler.commitments import validate_request
 from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle
@@ -54,10 +55,6 @@ COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000
 MAX_NEW_TOKENS = 256  # the cap on a text answer's length (= ai.models.generation.MAX_NEW_TOKENS; a test keeps them equal)
-
-
-class AIError(Exception):
-    """A refused request or submission; the message is for the caller."""
 
 
 @dataclass
@@ -157,25 +154,6 @@ class Computation:
         return c
 
 
-class ChainHooks:
-    """What the scheduler needs from the chain (run on the chain thread by the node).
-
-    The chain thread itself waits inside the AI precompile for computations, so
-    the scheduler never needs the chain to make progress on one: validator sets
-    are decided from its own registry, `update_storage` only queues the on-chain
-    mirror (applied in order on the chain thread, never awaited), and the two
-    calls that do wait (`lock_stake` at registration, `read_storage` for
-    off-chain verification) are never made while holding the scheduler's lock.
-    """
-
-    def lock_stake(self, address: bytes, amount: int) -> None: ...
-    def burn_stake(self, amount: int) -> None:
-        """Queue: remove slashed wei from the staking pool (never awaited)."""
-    def update_storage(self, compute_writes: Callable[[Callable], list]) -> None:
-        """Queue: atomically on the chain thread, writes = compute_writes(read_storage); apply them."""
-    def read_storage(self, address: bytes, slot: int) -> int: ...
-
-
 class Scheduler:
     def __init__(self, records: AIRecords, chain_id: int, manifests: dict, hooks: ChainHooks,
                  notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
@@ -228,9 +206,7 @@ class Scheduler:
         if amount <= 0:
             return
         self.counters["burned"] = str(int(self.counters.get("burned", "0")) + amount)  # wei: a string (> 64 bits)
-        burn = getattr(self.hooks, "burn_stake", None)
-        if burn is not None:
-            burn(amount)
+        self.hooks.burn_stake(amount)
 
     def _recover(self) -> None:
         """Computations that were running when the node stopped cannot resume: mark them failed."""
@@ -589,28 +565,16 @@ class Scheduler:
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
-        """The vote an honest validator signs for `output` in this round."""
-        info = MODELS[comp.model_id]
-        final = rnd.stage == info.num_stages - 1
-        if rnd.proposal is not None:  # a text chunk: the verdict byte, 1 accept / 0 reject
-            if output not in (b"\x00", b"\x01"):
-                raise ValueError("a text chunk verdict is one byte: 01 accept, 00 reject")
-            if output not in rnd.votes_by_verdict:  # every submission of a round signs one of two votes
-                result_hash = protocol.ZERO32
-                if final:
-                    result_hash = keccak(self._chunk_text(comp, rnd).encode("utf-8"))
-                rnd.votes_by_verdict[output] = TaskVote(
-                    self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
-                    verdict_commitment(comp.model_id, rnd.stage, rnd.proposal, output == b"\x01"), result_hash)
-            return rnd.votes_by_verdict[output]
-        result_hash = keccak(output) if final else protocol.ZERO32
-        return TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash,
-                        keccak(rnd.input), commitment(comp.model_id, rnd.stage, output), result_hash)
+        """The vote an honest validator signs for `output` in this round (text chunk: the verdict byte)."""
+        if rnd.proposal is None:
+            return task_vote(self._task_ref(comp, rnd), rnd.input, output)
+        if output not in rnd.votes_by_verdict:  # every submission of a text round signs one of two votes
+            rnd.votes_by_verdict[output] = task_vote(self._task_ref(comp, rnd), rnd.input, output,
+                                                     proposal=rnd.proposal, codec=comp.generation.codec)
+        return rnd.votes_by_verdict[output]
 
-    def _chunk_text(self, comp: Computation, rnd: Round) -> str:
-        from ai.models.tensorio import decode_tensor
-
-        return comp.generation.codec.decode([int(t) for t in decode_tensor(rnd.proposal)])
+    def _task_ref(self, comp: Computation, rnd: Round) -> TaskRef:
+        return TaskRef(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash)
 
     def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
         notes: list = []
@@ -651,14 +615,8 @@ class Scheduler:
         rnd = task.round
         if output not in (b"\x00", b"\x01"):
             raise AIError("a text chunk verdict is one byte: 01 accept, 00 reject")
-        result_hash = protocol.ZERO32
-        if rnd.stage == MODELS[comp.model_id].num_stages - 1:
-            from ai.models.tensorio import decode_tensor
-
-            tokens = [int(t) for t in decode_tensor(task.canary)]
-            result_hash = keccak(comp.generation.codec.decode(tokens).encode("utf-8"))
-        vote = TaskVote(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash, keccak(rnd.input),
-                        verdict_commitment(comp.model_id, rnd.stage, task.canary, output == b"\x01"), result_hash)
+        vote = task_vote(self._task_ref(comp, rnd), rnd.input, output, proposal=task.canary,
+                         codec=comp.generation.codec)
         ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
         if not ok:
             raise AIError(f"result signature does not verify under the registered keys of {to_syn(v.address)}: {why}")

@@ -32,10 +32,9 @@ from typing import Any, Optional
 
 import aiohttp
 import orjson
-from eth_hash.auto import keccak
 
 from ai import protocol
-from ai.protocol import TaskVote
+from ai.protocol import ACCEPT, REJECT, TaskRef, TaskVote, task_vote
 from pqc import bundle
 from pqc.keys import KeySet
 from vm.addresses import to_syn
@@ -370,8 +369,6 @@ class Validator:
 
     def compute(self, task: dict) -> tuple[bytes, TaskVote]:
         """Run the task's model stage and build the vote an honest validator signs."""
-        from ai.models.catalog import MODELS
-
         if task.get("kind") == "verify":
             return self.verify(task)
         model_id, stage = task["model_id"], task["stage"]
@@ -385,16 +382,7 @@ class Validator:
             output = runner.infer(data)
         if self.behaviour.lie:
             output = self._wrong(model_id, stage, output)
-        info = MODELS[model_id]
-        result_hash = protocol.ZERO32
-        if stage == info.num_stages - 1:
-            result_hash = keccak(output)
-        from ai.scheduler.commitments import commitment  # the node recomputes exactly this
-
-        vote = TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
-                        bytes.fromhex(task["request_hash"][2:]), keccak(data), commitment(model_id, stage, output),
-                        result_hash)
-        return output, vote
+        return output, task_vote(TaskRef.from_task(self.chain_id, task), data, output)  # the node rebuilds this
 
     # -- text: verify one chunk of one stage --
     def verify(self, task: dict) -> tuple[bytes, TaskVote]:
@@ -440,20 +428,10 @@ class Validator:
         return (b"\x01" if ok else b"\x00"), self._verdict_vote(task, proposal, stage_input, ok)
 
     def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
-        from ai.models.catalog import MODELS
-        from ai.models.tensorio import decode_tensor
-        from ai.scheduler.commitments import verdict_commitment
+        from ai.models import prompt_codec
 
-        model_id, stage = task["model_id"], task["stage"]
-        result_hash = protocol.ZERO32
-        if stage == MODELS[model_id].num_stages - 1:
-            from ai.models import prompt_codec
-
-            tokens = [int(t) for t in decode_tensor(proposal)]
-            result_hash = keccak(prompt_codec(self.cache_dir).decode(tokens).encode("utf-8"))
-        return TaskVote(self.chain_id, task["computation_id"], model_id, stage, task["step"],
-                        bytes.fromhex(task["request_hash"][2:]), keccak(stage_input),
-                        verdict_commitment(model_id, stage, proposal, ok), result_hash)
+        return task_vote(TaskRef.from_task(self.chain_id, task), stage_input, ACCEPT if ok else REJECT,
+                         proposal=proposal, codec=prompt_codec(self.cache_dir))
 
     def _self_check(self, task: dict) -> tuple[bool, bytes, bytes]:
         """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""

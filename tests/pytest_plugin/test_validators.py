@@ -1,6 +1,6 @@
 """The `validators` fixture and its fault helpers, against real in-process validators.
 
-They sit on `ai.cluster.LocalCluster(chain, n=, models=)`: the real scheduler, real
+They sit on `aivm_pytest.cluster.LocalCluster(chain, n=, models=)`: the real scheduler, real
 models and ML-DSA keys, with crash/make_slow/make_liar/heal/stop.
 """
 import pytest

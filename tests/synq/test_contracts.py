@@ -9,7 +9,7 @@ from eth_utils import keccak
 
 # imported at collection, not in a fixture: pytester's in-process runs (tests/pytest_plugin) restore
 # sys.modules afterwards, and torch imported for the first time inside one cannot be imported again
-from ai.cluster import LocalCluster
+from aivm_pytest.cluster import LocalCluster
 from ai.models import load_model
 from tests.synq.harness import Env, Reverted, ai_precompile_registered
 from vm.chain import Chain
@@ -42,7 +42,7 @@ def hexaddr(b: bytes) -> str:
 @pytest.fixture(scope="module")
 def ai_env():
     """A chain whose ai.infer is answered by 3 in-process validators running the real models
-    through the real scheduler (ai.cluster.LocalCluster): no scripted answers."""
+    through the real scheduler (aivm_pytest.cluster.LocalCluster): no scripted answers."""
     if not ai_precompile_registered():
         pytest.skip("the AI precompile (0x0120) is not registered yet")
     chain = Chain.ephemeral(services={})

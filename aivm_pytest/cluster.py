@@ -1,4 +1,4 @@
-"""In-process validators for contract unit tests: the real scheduler, real models, real keys.
+"""In-process validators for contract unit tests: the real scheduler, real models, real keys (test support).
 
 `LocalCluster(chain, n, models)` attaches an AI service to an in-process
 `vm.chain.Chain` (through its `services` mapping, where the AI precompiles
@@ -6,6 +6,12 @@ look) and runs `n` validators as threads that answer tasks with real models
 and ML-DSA signatures, through the same `Scheduler.submit` the RPC uses.
 Faults on demand: `crash(i)`, `make_slow(i, seconds)`, `make_liar(i)`, `heal(i)`.
 Every `ai.infer` is computed anew (answers are not replayed from earlier tests).
+
+It implements both AI ports (ai/ports.py): `_Hooks` is the scheduler's `ChainHooks` over an in-process chain,
+`LocalCluster` the precompiles' `InferenceService`; its validators sign the vote `ai.protocol.task_vote`
+builds, as the `aivm validator` process does. It serves the local non-text models, single- and multi-stage
+(risk-model runs as 2 rounds, one per stage, each decided by the quorum); text models need the relay and
+chunk verification of a real validator process (tests/distributed).
 """
 from __future__ import annotations
 
@@ -14,14 +20,14 @@ import threading
 import time
 from typing import Any, Optional
 
-from eth_hash.auto import keccak
-
 from ai import protocol
 from ai.models import small
-from ai.models.catalog import MODELS
+from ai.models.catalog import ENDPOINT_MODELS, MODELS
+from ai.ports import AIError, ChainHooks, InferenceService
+from ai.protocol import TaskRef, task_vote
 from ai.records import AIRecords
-from ai.scheduler import AIError, Scheduler
-from ai.scheduler.commitments import commitment
+from ai.scheduler import Scheduler
+from ai.service import STAKING_POOL
 from pqc import bundle
 from pqc.keys import KeySet
 from vm.store.kv import MemoryKV
@@ -29,7 +35,7 @@ from vm.store.kv import MemoryKV
 STAKE = 10 * 10**18
 
 
-class _Hooks:
+class _Hooks(ChainHooks):
     """Chain access for an in-process chain that tests drive from one thread.
 
     State edits (the validator sets' on-chain copies, burned stake) are applied
@@ -60,16 +66,14 @@ class _Hooks:
         for fn in todo:
             fn()
 
-    def update_storage(self, compute) -> None:
+    def update_storage(self, compute_writes) -> None:
         def apply():
-            for address, slot, value in compute(self.chain.storage):
+            for address, slot, value in compute_writes(self.chain.storage):
                 self.chain.set_storage(address, slot, value)
 
         self._edit(apply)
 
     def burn_stake(self, amount: int) -> None:
-        from ai.service import STAKING_POOL
-
         self._edit(lambda: self.chain.set_balance(STAKING_POOL, max(0, self.chain.balance(STAKING_POOL) - amount)))
 
     def read_storage(self, address: bytes, slot: int) -> int:
@@ -117,18 +121,16 @@ class _Validator(threading.Thread):
             output = small.wrong(info, stage, output)
         elif self.liar:
             output = bytes([(output[0] + 1) % 10]) if len(output) == 1 else output + b" (or not)"
-        final = stage == info.num_stages - 1
-        vote = protocol.TaskVote(self.cluster.chain_id, task["computation_id"], model_id, stage, task["step"],
-                                 bytes.fromhex(task["request_hash"][2:]), keccak(data),
-                                 commitment(model_id, stage, output), keccak(output) if final else protocol.ZERO32)
+        vote = task_vote(TaskRef.from_task(self.cluster.chain_id, task), data, output)
         self.cluster.scheduler.submit(task["task_id"], self.address, output, self.sign(vote.message_hash))
 
 
-class LocalCluster:
+class LocalCluster(InferenceService):
+    """`n` in-process validators holding `models`, attached to `chain.services["ai"]`."""
+
     def __init__(self, chain: Any, n: int = 5, models: Optional[list[str]] = None, task_timeout: float = 2.0,
                  infer_timeout: float = 30.0, cache_dir=None) -> None:
-        from ai.models import get_manifest
-        from ai.models.catalog import ENDPOINT_MODELS
+        from ai.models import get_manifest  # builds missing artifacts (torch): only when a cluster starts
 
         models = list(models or ["digits_cnn"])
         for m in models:
@@ -212,7 +214,8 @@ class LocalCluster:
             raise AIError(comp.reason)
         return comp.result, comp.certificate, comp.id
 
-    def request_async(self, *args: Any) -> str:
+    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes,
+                      max_tokens: Optional[int] = None) -> str:
         raise AIError("asynchronous requests need a node (aivm start): test them over --network")
 
     # -- faults --

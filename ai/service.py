@@ -14,9 +14,13 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from eth_abi import encode
+
 from ai.ports import AIError, ChainHooks, InferenceService
 from ai.records import AIRecords
 from ai.scheduler import Scheduler
+from precompiles.ai_request import pending_slot
+from vm.chain import ExecutionFailed
 
 log = logging.getLogger("aivm.ai")
 
@@ -280,10 +284,6 @@ class AIService(InferenceService):
             self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._deliver(comp.id)))
 
     async def _deliver(self, cid: str) -> None:
-        from eth_abi import encode
-
-        from precompiles.ai_request import pending_slot
-
         callback = self.scheduler.records_callback(cid)
         if callback is None or cid in self._delivering:
             return
@@ -305,8 +305,6 @@ class AIService(InferenceService):
                     chain.set_balance(CALLBACK_SENDER, 10 * 10**18)
 
             await self.node.run(settle)
-            from vm.chain import ExecutionFailed
-
             fields = {"sender": CALLBACK_SENDER, "to": caller, "data": data}
             try:
                 await self.node.send_unsigned({**fields, "gas": None})

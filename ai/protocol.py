@@ -130,6 +130,8 @@ def task_vote(task: TaskRef, stage_input: bytes, output: bytes, proposal: "bytes
         if final:
             from ai.models.tensorio import decode_tensor  # torch: only text models reach here
 
+            if codec is None:
+                raise TypeError("a last-stage verdict vote names the answer text: pass the tokenizer as codec")
             tokens = [int(t) for t in decode_tensor(proposal)]
             result_hash = keccak(codec.decode(tokens).encode("utf-8"))
     return TaskVote(task.chain_id, task.computation_id, task.model_id, task.stage, task.step, task.request_hash,

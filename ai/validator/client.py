@@ -429,9 +429,11 @@ class Validator:
 
     def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
         from ai.models import prompt_codec
+        from ai.models.catalog import MODELS
 
+        final = task["stage"] == MODELS[task["model_id"]].num_stages - 1  # only the last stage's vote names the text
         return task_vote(TaskRef.from_task(self.chain_id, task), stage_input, ACCEPT if ok else REJECT,
-                         proposal=proposal, codec=prompt_codec(self.cache_dir))
+                         proposal=proposal, codec=prompt_codec(self.cache_dir) if final else None)
 
     def _self_check(self, task: dict) -> tuple[bool, bytes, bytes]:
         """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""

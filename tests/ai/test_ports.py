@@ -88,6 +88,15 @@ def test_text_verdict_votes():
     assert reject.message_hash != accept.message_hash
     with pytest.raises(ValueError, match="one byte"):
         task_vote(ref("distributed_ai_model", last), b"stage input", b"\x02", proposal=proposal, codec=codec)
+    with pytest.raises(TypeError, match="tokenizer"):
+        task_vote(ref("distributed_ai_model", last), b"stage input", ACCEPT, proposal=proposal)
+
+
+def test_inner_stage_verdict_votes_need_no_tokenizer():
+    hidden = encode_tensor(torch.randn(1, 3, 576))  # stage 0's proposed hidden states for 3 positions
+    vote = task_vote(ref("distributed_ai_model", 0), b"stage input", ACCEPT, proposal=hidden)
+    assert vote.result_hash == ZERO32
+    assert vote.commitment == verdict_commitment("distributed_ai_model", 0, hidden, True)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ The layers, lowest first (ARCHITECTURE.md, "Dependency direction"):
     node         vm (everything but its RPC surface and CLI)
     services     ai (scheduler, service, validator, protocol, records), bridge (hub, relayer, attester, chains)
     application  vm.rpc (the JSON-RPC server and its namespaces), vm.cli, chat, dashboard
-    tools        aivm_pytest, bench
+    tools        aivm_pytest, bench, scripts (model builds and timings run by hand)
 
 A component is a top-level package, except where one package spans two layers: then the part listed in
 COMPONENTS is its own component. The walk reads the source with `ast` (no imports run), so an import hidden
@@ -18,13 +18,14 @@ inside a function counts like any other.
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("pqc", "synq", "precompiles", "vm", "ai", "bridge", "chat", "dashboard", "aivm_pytest", "bench")
+PACKAGES = ("pqc", "synq", "precompiles", "vm", "ai", "bridge", "chat", "dashboard", "aivm_pytest", "bench", "scripts")
 
 LAYERS = ("leaves", "precompiles", "node", "services", "application", "tools")
 
@@ -50,7 +51,7 @@ LAYER_OF = {
     "vm": "node",
     "ai": "services", "bridge": "services",
     "app": "application",
-    "aivm_pytest": "tools", "bench": "tools",
+    "aivm_pytest": "tools", "bench": "tools", "scripts": "tools",
 }
 
 # The chain adapter: the only modules that import py-evm (`eth.*`). They drive py-evm's chain, state, DB
@@ -121,6 +122,7 @@ def project_files() -> list[Path]:
     return sorted(files)
 
 
+@functools.lru_cache(maxsize=1)
 def graph() -> tuple[dict, list, int]:
     """Component edges {(from, to): [where]}, py-evm imports outside the adapter, function-level project imports."""
     edges: dict = defaultdict(list)
@@ -212,6 +214,17 @@ def test_no_cycle_between_components():
 def test_only_the_chain_adapter_imports_py_evm():
     _, evm, _ = graph()
     assert not evm, "py-evm imported outside the chain adapter (vm.chain & co, see EVM_ADAPTER):\n" + "\n".join(evm)
+
+
+def test_every_top_level_python_directory_is_walked():
+    dirs = {p.parent.relative_to(ROOT).parts[0] for p in ROOT.glob("*/*.py")}
+    assert dirs - {"tests"} <= set(PACKAGES), f"add to PACKAGES and LAYER_OF: {sorted(dirs - {'tests'} - set(PACKAGES))}"
+
+
+def test_the_ai_ports_import_nothing_of_the_project():
+    """Both the precompiles (below the node) and the scheduler (above it) read ai/ports.py."""
+    names = [name for name, _, _, _ in imports(ROOT / "ai" / "ports.py")]
+    assert not [n for n in names if n.split(".")[0] in PACKAGES], names
 
 
 @pytest.mark.parametrize("source, expected", [

@@ -407,21 +407,34 @@ class BridgeHub:
         return self._public(digest.hex(), rec)
 
     def _certificate(self, msg: Message, rec: dict) -> QuorumCertificate:
+        """The votes at one level (a certificate has one): the lowest level >= the message's whose
+        votes reach the stake threshold, else the message's own level (or the lowest one voted)."""
         current = guardians.current_index(self.storage_read) or 0
-        votes = tuple((bytes.fromhex(v["pqc_keys"]), bytes.fromhex(v["pqc_signature"]))
-                      for v in rec["votes"].values())
-        level = max((PublicKeys.decode(k).level for k, _ in votes), default=msg.level)
-        return QuorumCertificate(keccak(msg.encode()), level, current, 0, votes)
+        digest = keccak(msg.encode())
+        by_level: dict = {}
+        for v in rec["votes"].values():
+            k = bytes.fromhex(v["pqc_keys"])
+            by_level.setdefault(PublicKeys.decode(k).level, []).append((k, bytes.fromhex(v["pqc_signature"])))
+        candidates = [QuorumCertificate(digest, lvl, current, 0, tuple(votes))
+                      for lvl, votes in sorted(by_level.items()) if lvl >= msg.level]
+        if not candidates:
+            return QuorumCertificate(digest, msg.level, current, 0, ())
+        for cert in candidates:
+            if self._tally(cert).passed:
+                return cert
+        return next((c for c in candidates if c.level == msg.level), candidates[0])
 
-    def _quorum(self, msg: Message, rec: dict):
-        cert = self._certificate(msg, rec)
+    def _tally(self, cert: QuorumCertificate):
         try:
             return tally(cert, self.storage_read, int(time.time()))
-        except Exception as exc:  # no set installed yet: not attested
+        except Exception as exc:  # no set installed yet, or expired: not attested
             log.debug("tally failed: %s", exc)
             from bridge.verify import Tally
 
             return Tally(0, 0, 1, ())
+
+    def _quorum(self, msg: Message, rec: dict):
+        return self._tally(self._certificate(msg, rec))
 
     def pending(self, dest: str | None = None) -> list[dict]:
         """Chain thread: attested, undelivered messages with what each destination needs."""
@@ -433,10 +446,7 @@ class BridgeHub:
             if dest and rec["dest_chain"] != dest:
                 continue
             msg = decode(bytes.fromhex(rec["message"]))
-            cert = self._certificate(msg, rec)
-            # certificates are signed for one level: keep the votes at the certificate's level
-            cert = QuorumCertificate(cert.message_hash, cert.level, cert.set_id, 0,
-                                     tuple(v for v in cert.votes if PublicKeys.decode(v[0]).level == cert.level))
+            cert = self._certificate(msg, rec)  # the votes at one level
             out.append({**self._public(digest, rec), "message": "0x" + rec["message"], "solana": rec.get("solana"),
                         "certificate": "0x" + cert.encode().hex(),
                         "ecdsa": [v["secp256k1"] for v in rec["votes"].values() if "secp256k1" in v],

@@ -269,7 +269,8 @@ def registry(sha256):
     node = Node(env.chain)
     node.ai = Service(sched)
     lanes = {"aivm": Lane("aivm", "aivm", "http://127.0.0.1:1", env.chain.config.chain_id, 1, "0x" + "99" * 20,
-                          SecurityLevel.BASIC)}
+                          SecurityLevel.BASIC),
+             "ethereum": Lane("ethereum", "evm", "http://127.0.0.1:2", 777, 1, "0x" + "11" * 20, SecurityLevel.BASIC)}
     hub = BridgeHub(node, lanes, guardian_source="validators")
 
     def join(stake: int) -> Member:
@@ -417,3 +418,43 @@ def test_evm_verifier_mirrors_the_stakes_through_a_rotation(registry, bridge_out
     assert evm.quorumReached(digest, 1, 1, *small) is True  # by heads (old set, in grace): 2 of 3
     assert evm.quorumReached(digest, 1, 2, *small) is False  # by stake: 2 of 6 ETH
     assert set(by_address) == set(signers)
+
+
+def test_hub_certifies_at_the_level_the_stake_reached(registry):
+    """Validators attest with their Basic keys; one also has an endorsed Enhanced bundle. A Basic
+    message is attested by the Basic votes (2/3 of the stake), not spoiled by the lone Enhanced
+    vote; the pending certificate carries only the votes at its level and passes 0x0130's rule."""
+    env, sched, hub, join, sync = registry
+    whale, a, b = join(4 * ETH), join(ETH), join(ETH)
+    assert sync() == 0
+    enhanced = KeySet.generate("Enhanced", with_kem=False)
+    for m in (whale, a, b):
+        k = m.attester
+        ed = bytes(k.ed25519.pubkey())
+        hub.register_attester(m.pub.encode(), k.evm_address, ed,
+                              bundle.sign(m.keys, attester_binding(hub.chain_id, m.pub.key_hash, k.evm_address, ed)).encode())
+    ek = AttesterKeys.from_keyset(enhanced)
+    ed = bytes(ek.ed25519.pubkey())
+    h = enhanced.signing_keys().key_hash
+    hub.register_attester(enhanced.signing_keys().encode(), ek.evm_address, ed,
+                          bundle.sign(enhanced, attester_binding(hub.chain_id, h, ek.evm_address, ed)).encode(),
+                          {"validator": "0x" + a.address.hex(),
+                           "signature": "0x" + bundle.sign(a.keys, endorsement_message(hub.chain_id, a.address, h)).encode().hex()})
+    assert sync() == 1
+    msg = transfer_message(b"\x99" * 20, src_chain=777, src_bridge=b"\x11" * 20, dst_chain=hub.chain_id,
+                           level=SecurityLevel.BASIC)
+
+    def attest(keys: KeySet):
+        return hub.submit({"source_chain": "ethereum", "message": "0x" + msg.encode().hex(),
+                           "pqc_keys": "0x" + keys.signing_keys().encode().hex(),
+                           "pqc_signature": "0x" + bundle.sign(keys, msg.digest).encode().hex()})
+
+    assert attest(enhanced)["status"] == "initiated"  # a's stake through its Enhanced key: 1 of 6 ETH
+    st = attest(whale.keys)
+    assert (st["status"], st["signed_weight"], st["required_weight"]) == ("attested", 4 * ETH, 4 * ETH)
+    (p,) = hub.pending()
+    cert = QuorumCertificate.decode(bytes.fromhex(p["certificate"][2:]))
+    assert cert.level is SecurityLevel.BASIC and len(cert.votes) == 1 and cert.set_id == 1
+    ok, _ = check_delivery(msg.encode(), cert.encode(), chain_id=hub.chain_id, caller=b"\x99" * 20,
+                           read=lambda x, y: env.chain.storage(x, y), now=int(time.time()))
+    assert ok.digest == msg.digest

@@ -67,6 +67,7 @@ class Attester:
         self.submitted = 0
         self.stop_event = threading.Event()
         self.lanes: list[dict] | None = None
+        self.rotations = None  # bridge.rotation.RotationSigner, made on the first step
 
     def use_config(self, path: "str | Path") -> None:
         """Watch the lanes of this aivm-config.toml instead of the ones the node lists."""
@@ -134,7 +135,21 @@ class Attester:
                 self._sign_solana(by_id)
             except ChainError as exc:
                 log.warning("solana signing: %s", exc)
+        self._sign_rotations(info)
         return done
+
+    def _sign_rotations(self, info: dict) -> None:
+        """Foreign EVM guardian sets follow the AIVM set's stakes (bridge/rotation.py)."""
+        from bridge.rotation import RotationRefused, RotationSigner, rpc_storage
+
+        if self.rotations is None:
+            own = next((l for l in info["lanes"] if int(l["chain_id"]) == int(info["chain_id"])), None)
+            aivm = EvmClient(own["rpc_url"] if own else self.node.url)  # AIVM chain state, read by this attester
+            self.rotations = RotationSigner(self.node, self.keys, int(info["chain_id"]), rpc_storage(aivm))
+        try:
+            self.rotations.step(info["lanes"])
+        except (ChainError, RotationRefused) as exc:
+            log.warning("guardian rotation: %s", exc)
 
     def _submit(self, source: str, message: bytes, entry: dict) -> None:
         self.node.rpc("synergy_submitBridgeAttestation", self.attestation(source, message, entry))

@@ -170,7 +170,9 @@ class BridgeHub:
             if guardians.weight(self.storage_read, current, h) <= 0:
                 raise BridgeError(f"{h.hex()} is not in the current guardian set {current}")
         record = {"evm_address": evm_address, "ed25519": ed25519.hex(), "level": keys.level.title,
-                  "registered": int(time.time())}
+                  "registered": int(time.time()),
+                  # so anyone can re-check the binding (attesters do before signing a rotation)
+                  "pqc_keys": pqc_keys.hex(), "binding": signature.hex()}
         if validator is not None:
             record["validator"] = validator.hex()
         else:  # a guardian registering its own key: remember whose it is, if the registry knows
@@ -307,7 +309,9 @@ class BridgeHub:
             recs = [attesters[h[2:]] for h in g["key_hashes"] if h[2:] in attesters]
             best = max(recs, key=lambda r: (SecurityLevel.parse(r["level"]), r["registered"]), default=None)
             address = best["evm_address"] if best else None
-            members.append({**g, "evm_address": address, "ed25519": best["ed25519"] if best else None})
+            members.append({**g, "evm_address": address, "ed25519": best["ed25519"] if best else None,
+                            "pqc_keys": best.get("pqc_keys") if best else None,
+                            "binding": best.get("binding") if best else None})
             if address is None or address.lower() in seen:
                 uncovered += int(g["stake"])
                 continue
@@ -326,6 +330,49 @@ class BridgeHub:
                 "guardians": members,
                 "evm": {"signers": [a for _, a, _ in evm], "weights": [str(w) for _, _, w in evm],
                         "uncovered_stake": str(uncovered)}}
+
+    # -- foreign EVM rotations (bridge/rotation.py) --
+    def submit_rotation(self, lane_name: str, rot: dict) -> dict:
+        """Chain thread. One attester's signature of a foreign bridge's rotation to the current AIVM
+        set's mirror; kept only from a registered attester and only for exactly that mirror."""
+        from bridge.rotation import recover
+
+        lane = self.lane(lane_name)
+        if lane.kind != "evm":
+            raise BridgeError(f"{lane_name} is not an EVM lane: only EVM verifiers are rotated")
+        try:
+            digest = bytes.fromhex(str(rot["digest"]).removeprefix("0x"))
+            index, aivm_set = int(rot["index"]), int(rot["aivm_set"])
+            signers = [str(a) for a in rot["signers"]]
+            weights = [str(int(w)) for w in rot["weights"]]
+            sig = {k: rot["signature"][k] for k in ("r", "s", "v")}
+            if len(digest) != 32 or index < 1:
+                raise ValueError("digest must be 32 bytes and index >= 1")
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise BridgeError(f"malformed rotation: {exc}") from None
+        try:
+            who = recover(digest, sig)
+        except Exception as exc:  # eth_keys' own errors for out-of-range r, s, v
+            raise BridgeError(f"rotation signature does not recover: {exc}") from None
+        if who.lower() not in {a["evm_address"].lower() for a in self.attesters().values()}:
+            raise BridgeError(f"rotation signed by {who}, which is no registered attester's key")
+        view = self.guardian_set()
+        if aivm_set != view["index"]:
+            raise BridgeError(f"rotation to AIVM guardian set {aivm_set}; the current one is {view['index']}")
+        if signers != view["evm"]["signers"] or weights != view["evm"]["weights"]:
+            raise BridgeError("rotation is not the current guardian set's EVM mirror (signers and stakes)")
+        key = f"bridge/rotation/{lane.name}/{digest.hex()}"
+        rec = self._read(key) or {"lane": lane.name, "digest": "0x" + digest.hex(), "index": index,
+                                  "aivm_set": aivm_set, "signers": signers, "weights": weights, "signatures": {}}
+        rec["signatures"][who] = {"address": who, "r": str(sig["r"]), "s": str(sig["s"]), "v": int(sig["v"])}
+        self._write({key: rec})
+        return {"lane": lane.name, "digest": rec["digest"], "signatures": len(rec["signatures"])}
+
+    def rotations(self) -> list[dict]:
+        """Chain thread: collected rotations to the current AIVM set, for relayers."""
+        current = guardians.current_index(self.storage_read)
+        return [{**r, "signatures": list(r["signatures"].values())}
+                for _, r in self.node.chain.index.meta_items("bridge/rotation/") if r["aivm_set"] == current]
 
     # -- messages --
     def _new_record(self, msg: Message, source: Lane, tx: str | None, block: int | None) -> dict:

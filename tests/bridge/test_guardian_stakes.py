@@ -234,6 +234,7 @@ class Member:
         self.sha256 = sha256
         self.attest()
         self.ts = 0
+        self.silent = False
         self.beat()
 
     def attest(self) -> None:
@@ -273,10 +274,17 @@ def registry(sha256):
              "ethereum": Lane("ethereum", "evm", "http://127.0.0.1:2", 777, 1, "0x" + "11" * 20, SecurityLevel.BASIC)}
     hub = BridgeHub(node, lanes, guardian_source="validators")
 
+    joined: list[Member] = []
+
     def join(stake: int) -> Member:
-        return Member(sched, stake, sha256)
+        joined.append(Member(sched, stake, sha256))
+        return joined[-1]
 
     def sync(now=None) -> int | None:
+        """Heartbeats from every member not silenced, then the scheduler's refresh and the hub's sync."""
+        for m in joined:
+            if not m.silent:
+                m.beat()
         with sched._lock:
             sched.refresh_sets(now)
         return hub.sync_guardians(hub.desired_guardians(), int(time.time()) if now is None else int(now))
@@ -315,6 +323,7 @@ def test_guardian_set_follows_registration_slashing_and_lapse(registry):
     # a newcomer joins; a silent validator lapses out (issue 11's heartbeat grace)
     c = join(2 * ETH)
     assert sync() == 2 and gset.size(read, 2) == 4
+    b.silent = True
     deadline = time.time() + GRACE + 0.6
     while time.time() < deadline:  # b stays silent, the others keep beating
         for m in (whale, a, c):
@@ -458,3 +467,106 @@ def test_hub_certifies_at_the_level_the_stake_reached(registry):
     ok, _ = check_delivery(msg.encode(), cert.encode(), chain_id=hub.chain_id, caller=b"\x99" * 20,
                            read=lambda x, y: env.chain.storage(x, y), now=int(time.time()))
     assert ok.digest == msg.digest
+
+
+# -- foreign EVM sets follow the AIVM set's stakes: signed by attesters, pushed by a relayer ----------
+class HubNode:
+    """The node's JSON-RPC, answered by the hub itself (what NodeClient.rpc would return)."""
+
+    def __init__(self, hub, lie=None) -> None:
+        self.hub, self.lie = hub, lie
+
+    def rpc(self, method, *params):
+        from bridge.evm import ChainError
+
+        fn = {"synergy_getBridgeGuardianSet": self.hub.guardian_set,
+              "synergy_submitGuardianRotation": self.hub.submit_rotation,
+              "synergy_getGuardianRotations": self.hub.rotations}[method]
+        try:
+            out = fn(*params)
+        except BridgeError as exc:
+            raise ChainError(f"node: {method}: {exc}") from None
+        return self.lie(out) if self.lie and method == "synergy_getBridgeGuardianSet" else out
+
+
+class EnvClient:
+    """bridge.evm.EvmClient's view/send over an in-process chain (the same bytecode Anvil runs)."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+
+    def view(self, address, contract, fn, *args):
+        from bridge.evm import ChainError, calldata, returns
+
+        r = self.env.chain.call(sender=self.env.accounts[0], to=bytes.fromhex(address[2:]),
+                                data=calldata(contract, fn, *args))
+        if not r.success:
+            raise ChainError(f"{fn} reverted")
+        return returns(contract, fn, r.output)
+
+    def send(self, key, to, data):
+        r = self.env.chain.transact(sender=self.env.accounts[1], to=bytes.fromhex(to[2:]), data=data, gas=5_000_000)
+        assert r.success
+        return r
+
+
+def test_foreign_evm_set_rotates_to_the_aivm_stakes(registry, bridge_out):
+    from bridge.rotation import RotationPusher, RotationRefused, RotationSigner
+
+    env, sched, hub, join, sync = registry
+    members = [join(4 * ETH - 1), join(ETH), join(ETH)]
+    whale, a, b = members
+    sync()
+    for m in members:
+        k = m.attester
+        ed = bytes(k.ed25519.pubkey())
+        hub.register_attester(m.pub.encode(), k.evm_address, ed,
+                              bundle.sign(m.keys, attester_binding(hub.chain_id, m.pub.key_hash, k.evm_address, ed)).encode())
+    foreign = Env()
+    signers = sorted((m.attester.evm_address for m in members), key=lambda x: int(x, 16))
+    evm = foreign.deploy(bridge_out, False, signers, [1, 1, 1])  # as the devnet deploys: weight 1 each
+    lanes = [{"name": "ethereum", "kind": "evm", "chain_id": 777, "rpc_url": "in-process",
+              "bridge_address": "0x" + evm.address.hex()}]
+    client = lambda url: EnvClient(foreign)
+    node = HubNode(hub)
+    storage = lambda x, y: env.chain.storage(x, y)
+    signer = {m.address: RotationSigner(node, m.attester, hub.chain_id, storage, every=0, client=client)
+              for m in members}
+    pusher = RotationPusher(node, "0x" + "01" * 32, every=0, client=client)
+    assert signer[whale.address].step(lanes) == 1 and signer[a.address].step(lanes) == 1
+    assert pusher.step({l["name"]: l for l in lanes}) == 0  # 2 of 3 heads < 3/4 of the foreign set
+    assert signer[b.address].step(lanes) == 1
+    assert pusher.step({l["name"]: l for l in lanes}) == 1
+    assert evm.guardianIndex() == 2 and evm.guardianTotal(2) == 6 * ETH - 1
+    for m in members:
+        assert evm.guardianWeight(2, m.attester.evm_address) == m.stake
+    assert signer[b.address].step(lanes) == 0  # nothing left to sign: the foreign set matches
+    # a lying node (the whale's weight inflated) gets no signature
+    def inflate(view):
+        view = {**view, "evm": {**view["evm"], "weights": list(view["evm"]["weights"])}}
+        i = view["evm"]["signers"].index(whale.attester.evm_address)
+        view["evm"]["weights"][i] = str(int(view["evm"]["weights"][i]) + ETH)
+        return view
+
+    with pytest.raises(RotationRefused, match="not the stakes chain state records"):
+        RotationSigner(HubNode(hub, inflate), a.attester, hub.chain_id, storage, every=0, client=client).step(lanes)
+    # the hub keeps only signatures of registered attesters for exactly the current mirror
+    with pytest.raises(BridgeError, match="not the current guardian set's EVM mirror"):
+        hub.submit_rotation("ethereum", {"digest": "0x" + "ab" * 32, "index": 3, "aivm_set": 0,
+                                         "signers": signers, "weights": ["1", "1", "1"],
+                                         "signature": dict(zip("rsv", (lambda r, s, v: ("0x" + r.hex(), "0x" + s.hex(), v))(
+                                             *a.attester.sign_ecdsa(b"\xab" * 32))))})
+    mallory = AttesterKeys.derive(b"mallory rotation")
+    with pytest.raises(BridgeError, match="no registered attester"):
+        hub.submit_rotation("ethereum", {"digest": "0x" + "ab" * 32, "index": 3, "aivm_set": 0, "signers": [],
+                                         "weights": [], "signature": dict(zip("rsv", (lambda r, s, v: (
+                                             "0x" + r.hex(), "0x" + s.hex(), v))(*mallory.sign_ecdsa(b"\xab" * 32))))})
+    # the whale is slashed: AIVM set 1, then the foreign set follows; now stake decides the rotation
+    with sched._lock:
+        slash(sched.validators[whale.address])
+    assert sync() == 1
+    assert signer[a.address].step(lanes) == 1 and signer[b.address].step(lanes) == 1
+    assert pusher.step({l["name"]: l for l in lanes}) == 0  # 2 ETH of 6 ETH - 1 wei: no rotation
+    assert signer[whale.address].step(lanes) == 1
+    assert pusher.step({l["name"]: l for l in lanes}) == 1
+    assert evm.guardianIndex() == 3 and evm.guardianWeight(3, whale.attester.evm_address) == whale.stake

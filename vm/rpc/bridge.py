@@ -141,6 +141,17 @@ async def synergy_get_bridge_guardian_set(node, index: Json = None) -> dict:
     return await _on_chain(node, _hub(node).guardian_set, index)
 
 
+@method("synergy_submitGuardianRotation")
+async def synergy_submit_guardian_rotation(node, lane: Text, rotation: Object) -> dict:
+    """An attester's signature of a foreign EVM bridge's rotation to the AIVM set (bridge/rotation.py)."""
+    return await _on_chain(node, _hub(node).submit_rotation, lane, rotation)
+
+
+@method("synergy_getGuardianRotations")
+async def synergy_get_guardian_rotations(node) -> list:
+    return await _on_chain(node, _hub(node).rotations)
+
+
 @method("synergy_submitBridgeAttestation")
 async def synergy_submit_bridge_attestation(node, attestation: Object) -> dict:
     return await _on_chain(node, _hub(node).submit, attestation)

@@ -277,7 +277,7 @@ class BridgeHub:
         while True:
             await asyncio.sleep(SYNC_INTERVAL)
             try:
-                desired = self.desired_guardians()
+                desired = await asyncio.to_thread(self.desired_guardians)  # reads the index: off the loop
                 if desired is None:
                     continue
                 now = time.monotonic()
@@ -287,7 +287,11 @@ class BridgeHub:
                 self._last_desired, self._last_check = desired, now
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the chain is stopping, or a transient state: look again next time
+            except RuntimeError as exc:  # the chain thread's executor is shut down: the node is stopping
+                if "shutdown" in str(exc):
+                    return
+                log.exception("bridge guardian sync failed")
+            except Exception:  # a transient state: look again next time
                 log.exception("bridge guardian sync failed")
 
     def guardian_set(self, index: int | None = None) -> dict:

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from tests.nodeproc import ROOT, free_port, start_node
 
 ETH = 10**18

@@ -570,3 +570,18 @@ def test_foreign_evm_set_rotates_to_the_aivm_stakes(registry, bridge_out):
     assert signer[whale.address].step(lanes) == 1
     assert pusher.step({l["name"]: l for l in lanes}) == 1
     assert evm.guardianIndex() == 3 and evm.guardianWeight(3, whale.attester.evm_address) == whale.stake
+
+
+@pytest.mark.parametrize("level", LEVELS, ids=lambda l: l.title)
+def test_evm_verifier_by_stake_exact_and_one_wei_below(level, bridge_out):
+    """The foreign verifier with wei stakes as weights: the same boundary as 0x0130, every level;
+    most heads with a minority of the stake pass nothing."""
+    g = DevGuardians(3, seed=b"evm stake ")
+    exact, below = exact_sets(level)
+    digest = b"\x77" * 32
+    for stakes, passes in ((exact, True), (below, False)):
+        env = Env()
+        evm = env.deploy(bridge_out, False, g.addresses(), stakes)  # ascending signers, stakes as weights
+        assert evm.quorumReached(digest, int(level), 1, *g.ecdsa(digest, [0, 1])) is passes, (level, stakes)
+        # the two small-stake guardians without the largest: never enough
+        assert evm.quorumReached(digest, int(level), 1, *g.ecdsa(digest, [1, 2])) is False

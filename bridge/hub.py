@@ -618,7 +618,8 @@ class BridgeHub:
                 "source_chain": rec["source_chain"], "dest_chain": rec["dest_chain"],
                 "kind": rec["kind"], "sequence": rec["sequence"], "amount": rec["amount"],
                 "level": rec["level"], "source_tx": rec["source_tx"], "delivered_tx": rec["delivered_tx"],
-                "attestations": len(rec["votes"]), "signed_weight": q.signed, "required_weight": q.required}
+                "attestations": len(rec["votes"]), "signed_weight": _wei(q.signed),
+                "required_weight": _wei(q.required)}
 
     def by_source_tx(self, tx: str) -> str | None:
         for name, rec in self.node.chain.index.meta_items("bridge/msg/"):
@@ -628,6 +629,11 @@ class BridgeHub:
 
     def delivered_count(self) -> int:
         return self._read("bridge/delivered_count", 0)
+
+
+def _wei(amount: int) -> "int | str":
+    """Stake as a JSON number while it fits 64 bits, else a decimal string (JSON has no big ints)."""
+    return amount if amount < 2**64 else str(amount)
 
 
 def _word(address: str) -> bytes:

@@ -433,8 +433,10 @@ def test_hub_certifies_at_the_level_the_stake_reached(registry):
     """Validators attest with their Basic keys; one also has an endorsed Enhanced bundle. A Basic
     message is attested by the Basic votes (2/3 of the stake), not spoiled by the lone Enhanced
     vote; the pending certificate carries only the votes at its level and passes 0x0130's rule."""
+    import orjson
+
     env, sched, hub, join, sync = registry
-    whale, a, b = join(4 * ETH), join(ETH), join(ETH)
+    whale, a, b = join(40 * ETH), join(10 * ETH), join(10 * ETH)  # wei above 2**64: strings in replies
     assert sync() == 0
     enhanced = KeySet.generate("Enhanced", with_kem=False)
     for m in (whale, a, b):
@@ -458,9 +460,10 @@ def test_hub_certifies_at_the_level_the_stake_reached(registry):
                            "pqc_keys": "0x" + keys.signing_keys().encode().hex(),
                            "pqc_signature": "0x" + bundle.sign(keys, msg.digest).encode().hex()})
 
-    assert attest(enhanced)["status"] == "initiated"  # a's stake through its Enhanced key: 1 of 6 ETH
+    assert attest(enhanced)["status"] == "initiated"  # a's stake through its Enhanced key: 10 of 60 ETH
     st = attest(whale.keys)
-    assert (st["status"], st["signed_weight"], st["required_weight"]) == ("attested", 4 * ETH, 4 * ETH)
+    assert (st["status"], st["signed_weight"], st["required_weight"]) == ("attested", str(40 * ETH), str(40 * ETH))
+    orjson.dumps(st)  # what the RPC layer sends
     (p,) = hub.pending()
     cert = QuorumCertificate.decode(bytes.fromhex(p["certificate"][2:]))
     assert cert.level is SecurityLevel.BASIC and len(cert.votes) == 1 and cert.set_id == 1

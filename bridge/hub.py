@@ -459,15 +459,23 @@ class BridgeHub:
 
     def _certificate(self, msg: Message, rec: dict) -> QuorumCertificate:
         """The votes at one level (a certificate has one): the lowest level >= the message's whose
-        votes reach the stake threshold, else the message's own level (or the lowest one voted)."""
+        votes reach the stake threshold, else the message's own level (or the lowest one voted).
+
+        Only a PQC verifier (an AIVM destination) needs the certificate at the message's level.
+        For an EVM or Solana destination the PQC votes only show the hub which guardians (holding
+        how much stake) attested; that chain checks its own signatures at the message's level, so
+        votes at a lower level count there too (validators register Basic keys)."""
         current = guardians.current_index(self.storage_read) or 0
         digest = keccak(msg.encode())
         by_level: dict = {}
         for v in rec["votes"].values():
             k = bytes.fromhex(v["pqc_keys"])
             by_level.setdefault(PublicKeys.decode(k).level, []).append((k, bytes.fromhex(v["pqc_signature"])))
+        dest = self.lane_by_id(msg.dst_chain)
+        strict = dest is None or dest.kind == "aivm"
         candidates = [QuorumCertificate(digest, lvl, current, 0, tuple(votes))
-                      for lvl, votes in sorted(by_level.items()) if lvl >= msg.level]
+                      for lvl, votes in sorted(by_level.items(), key=lambda kv: (kv[0] < msg.level, kv[0]))
+                      if lvl >= msg.level or not strict]
         if not candidates:
             return QuorumCertificate(digest, msg.level, current, 0, ())
         for cert in candidates:

@@ -588,3 +588,33 @@ def test_evm_verifier_by_stake_exact_and_one_wei_below(level, bridge_out):
         assert evm.quorumReached(digest, int(level), 1, *g.ecdsa(digest, [0, 1])) is passes, (level, stakes)
         # the two small-stake guardians without the largest: never enough
         assert evm.quorumReached(digest, int(level), 1, *g.ecdsa(digest, [1, 2])) is False
+
+
+def test_basic_validator_votes_attest_an_enhanced_message_only_for_non_pqc_destinations(registry):
+    """Validators' Basic PQC votes show the hub who attested; an EVM destination checks its own
+    (ECDSA) quorum at the message's level, so an Enhanced message to it is attested. To AIVM, whose
+    0x0130 needs an Enhanced certificate, it stays 'initiated' (it needs endorsed Enhanced keys)."""
+    env, sched, hub, join, sync = registry
+    members = [join(2 * ETH), join(ETH), join(ETH)]
+    assert sync() == 0
+    for m in members:
+        k = m.attester
+        ed = bytes(k.ed25519.pubkey())
+        hub.register_attester(m.pub.encode(), k.evm_address, ed,
+                              bundle.sign(m.keys, attester_binding(hub.chain_id, m.pub.key_hash, k.evm_address, ed)).encode())
+
+    def attest_all(source: str, msg) -> dict:
+        st = {}
+        for m in members:
+            st = hub.submit({"source_chain": source, "message": "0x" + msg.encode().hex(),
+                             "pqc_keys": "0x" + m.pub.encode().hex(),
+                             "pqc_signature": "0x" + bundle.sign(m.keys, msg.digest).encode().hex()})
+        return st
+
+    to_evm = transfer_message(b"\x11" * 20, src_chain=hub.chain_id, src_bridge=b"\x99" * 20, dst_chain=777,
+                              level=SecurityLevel.ENHANCED)
+    assert attest_all("aivm", to_evm)["status"] == "attested"
+    to_aivm = transfer_message(b"\x99" * 20, src_chain=777, src_bridge=b"\x11" * 20, dst_chain=hub.chain_id,
+                               level=SecurityLevel.ENHANCED)
+    st = attest_all("ethereum", to_aivm)
+    assert st["status"] == "initiated" and st["signed_weight"] == 0

@@ -71,6 +71,23 @@ def test_node_derives_guardians_from_its_registry_by_stake(tmp_path):
         assert gs["required_stake"] == {"Basic": str(-(-20 * ETH // 3)), "Enhanced": str(-(-30 * ETH // 4))}
         by_validator = {g["validator"]: int(g["stake"]) for g in gs["guardians"]}
         assert by_validator == {m.hex: s for m, s in zip(members, [5 * ETH, 3 * ETH, 2 * ETH])}
+        # a validator's attester votes with an Enhanced bundle it endorses (what `aivm validator --bridge-state` does)
+        from bridge.attester import Attester
+        from bridge.endorse import bridge_keyset
+        from bridge.keys import AttesterKeys
+
+        bundle_keys = bridge_keyset(members[1].keys, tmp_path / "bridge-state", scrypt_n=2**10)
+        assert bridge_keyset(members[1].keys, tmp_path / "bridge-state").encode_secret() == bundle_keys.encode_secret()
+        att = Attester(node.url, AttesterKeys.from_keyset(bundle_keys), tmp_path / "bridge-state", endorser=members[1].keys)
+        att.register(lanes["chain_id"], lanes["guardian_source"])
+        h = "0x" + bundle_keys.signing_keys().key_hash.hex()
+        def endorsed():
+            r = current()
+            keys = [g["key_hashes"] for g in (r or {"guardians": []})["guardians"] if g["validator"] == members[1].hex]
+            return r if keys and h in keys[0] else None
+
+        gs = wait_for(endorsed, 30, "the endorsed bundle in the guardian set")
+        assert gs["total_stake"] == str(10 * ETH) and gs["members"] == 3  # one validator, counted once
         # a caller cannot choose the identities this bridge trusts
         reply = node.rpc("synergy_setBridgeGuardians", ["0x" + members[0].pub.encode().hex()])
         assert reply["error"]["code"] == -32000 and "validator registry" in reply["error"]["message"]

@@ -48,6 +48,16 @@ async def _on_chain(node, fn, *args):
         raise RpcError(SERVER_ERROR, str(exc)) from None
 
 
+async def _read(node, fn, *args):
+    """A read-only hub method on a reader thread, beside the chain thread (node.read)."""
+    from bridge.hub import BridgeError
+
+    try:
+        return await node.read(fn, *args)
+    except BridgeError as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+
+
 # -- the guide's methods --
 @method("synergy_initiateCrossChainTransfer")
 async def synergy_initiate_cross_chain_transfer(node, source_chain: Text, token: Text, amount: Integer,
@@ -138,7 +148,7 @@ async def synergy_get_bridge_guardian_set(node, index: Json = None) -> dict:
     """A guardian set (default: the current one): stakes, status, and its mirror for EVM verifiers."""
     if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
         raise RpcError(INVALID_PARAMS, "synergy_getBridgeGuardianSet param 1 (index): expected a set index >= 0")
-    return await _on_chain(node, _hub(node).guardian_set, index)
+    return await _read(node, _hub(node).guardian_set, index)
 
 
 @method("synergy_submitGuardianRotation")
@@ -149,7 +159,7 @@ async def synergy_submit_guardian_rotation(node, lane: Text, rotation: Object) -
 
 @method("synergy_getGuardianRotations")
 async def synergy_get_guardian_rotations(node) -> list:
-    return await _on_chain(node, _hub(node).rotations)
+    return await _read(node, _hub(node).rotations)
 
 
 @method("synergy_submitBridgeAttestation")

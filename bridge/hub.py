@@ -369,7 +369,9 @@ class BridgeHub:
         rec = self._read(key) or {"lane": lane.name, "digest": "0x" + digest.hex(), "index": index,
                                   "aivm_set": aivm_set, "signers": signers, "weights": weights, "signatures": {}}
         rec["signatures"][who] = {"address": who, "r": str(sig["r"]), "s": str(sig["s"]), "v": int(sig["v"])}
-        self._write({key: rec})
+        stale = {name: None for name, r in self.node.chain.index.meta_items(f"bridge/rotation/{lane.name}/")
+                 if r["aivm_set"] < aivm_set}  # rotations to sets that are no longer current: dropped
+        self._write({**stale, key: rec})
         return {"lane": lane.name, "digest": rec["digest"], "signatures": len(rec["signatures"])}
 
     def rotations(self) -> list[dict]:

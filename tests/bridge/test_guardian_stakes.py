@@ -573,6 +573,8 @@ def test_foreign_evm_set_rotates_to_the_aivm_stakes(registry, bridge_out):
     assert signer[whale.address].step(lanes) == 1
     assert pusher.step({l["name"]: l for l in lanes}) == 1
     assert evm.guardianIndex() == 3 and evm.guardianWeight(3, whale.attester.evm_address) == whale.stake
+    # rotations to AIVM sets that are no longer current are dropped from the hub's store
+    assert [r["aivm_set"] for _, r in hub.node.chain.index.meta_items("bridge/rotation/")] == [1]
 
 
 @pytest.mark.parametrize("level", LEVELS, ids=lambda l: l.title)

@@ -679,7 +679,7 @@ async def start_hub(node: Any, cfg: Any) -> str | None:
     if problems:
         return problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
     node.bridge = hub
-    if source == "validators":
+    if source == "validators" and hub.lanes:  # a node without lanes keeps no guardian sets
         hub.sync_task = asyncio.get_running_loop().create_task(hub.follow_validators())
     if hub.lanes:
         log.info("bridge lanes: %s (guardian sets: %s)",

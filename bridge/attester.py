@@ -23,49 +23,35 @@ import tempfile
 import threading
 from pathlib import Path
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 
 from bridge.evm import MESSAGE_SENT, ChainError, EvmClient
 from bridge.hub import attester_binding
+from bridge.jsonrpc import JsonRpcClient
 from bridge.keys import AttesterKeys
 from bridge.message import MessageError, decode, word
+from bridge.worker import PollingWorker, serve
 from pqc import bundle
 
 log = logging.getLogger("aivm.bridge.attester")
 MAX_RANGE = 2_000
 
 
-class NodeClient:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url, self.timeout = url, timeout
-        self.session = requests.Session()
+class Attester(PollingWorker):
+    log = log
 
-    def rpc(self, method: str, *params):
-        try:
-            body = self.session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                     "params": list(params)}, timeout=self.timeout).json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ChainError(f"node {self.url}: {method}: {exc}") from None
-        if "error" in body:
-            raise ChainError(f"node: {method}: {body['error'].get('message')}")
-        return body["result"]
-
-
-class Attester:
     def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25) -> None:
         if keys.pqc is None:
             raise ValueError("an attester needs its PQC keys")
-        self.node = NodeClient(node_url)
+        super().__init__(poll)
+        self.node = JsonRpcClient(node_url, timeout=30.0)
         self.keys = keys
         self.key_hash = keys.pqc.signing_keys().key_hash
         self.state_path = Path(state_dir) / f"attester-{self.key_hash.hex()[:16]}.json"
-        self.poll = poll
         self.state = self._load()
         self.registered = False
         self.submitted = 0
-        self.stop_event = threading.Event()
         self.lanes: list[dict] | None = None
 
     def use_config(self, path: "str | Path") -> None:
@@ -244,17 +230,6 @@ class Attester:
             return None
         return message
 
-    def run(self) -> None:
-        """Until `stop_event` is set; errors are logged and retried, never fatal."""
-        while not self.stop_event.is_set():
-            try:
-                self.step()
-            except ChainError as exc:
-                log.warning("attester: %s", exc)
-            except Exception:
-                log.exception("attester step failed")
-            self.stop_event.wait(self.poll)
-
 
 def start_in_validator(node_url: str, keys, state_dir: "str | Path") -> Attester:
     """The validator process's hook: an attester thread for its own key set."""
@@ -265,7 +240,6 @@ def start_in_validator(node_url: str, keys, state_dir: "str | Path") -> Attester
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import signal
 
     from pqc import keystore
 
@@ -278,18 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=None,
                    help="watch the lanes of this aivm-config.toml (default: the lanes the node lists)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     keys = keystore.load(args.keystore).unlock(Path(args.password_file).read_text().strip())
     attester = Attester(args.rpc, AttesterKeys.from_keyset(keys), args.state, poll=args.poll)
     if args.config:
         attester.use_config(args.config)
-    signal.signal(signal.SIGTERM, lambda *_: attester.stop_event.set())
-    print(f"attester {attester.keys.evm_address} watching lanes of {args.rpc}", flush=True)
-    try:
-        attester.run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(attester, f"attester {attester.keys.evm_address} watching lanes of {args.rpc}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Talking to an EVM chain (AIVM or a foreign one) over plain JSON-RPC.
 
 The bridge needs little: heads, logs, a block's hash (reorg checks), calls,
-and signed transactions. Everything goes through one small synchronous client,
-so the attester, the relayer and the node's hub share it and a chain that
-knows nothing of AIVM (Anvil, Hardhat, geth) works as it is.
+and signed transactions. Everything goes through the one JSON-RPC client
+(bridge/jsonrpc.py), so the attester, the relayer and the node's hub share it
+and a chain that knows nothing of AIVM (Anvil, Hardhat, geth) works as it is.
 """
 from __future__ import annotations
 
@@ -12,20 +12,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
+from bridge.jsonrpc import ChainError, JsonRpcClient
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE_SENT = keccak(b"MessageSent(bytes32,uint256,uint256,bytes)")
 MESSAGE_DELIVERED = keccak(b"MessageDelivered(bytes32,uint256,uint256)")
-
-
-class ChainError(Exception):
-    """A chain did not answer, answered an error, or a transaction failed; the text says which."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,26 +70,8 @@ class Receipt:
     gas_used: int
 
 
-class EvmClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._id = 0
-
-    def rpc(self, method: str, *params):
-        self._id += 1
-        try:
-            r = self._session.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method,
-                                                   "params": list(params)}, timeout=self.timeout)
-            body = r.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ChainError(f"{self.url}: {method} failed: {exc}") from None
-        if "error" in body:
-            err = body["error"]
-            raise ChainError(f"{self.url}: {method}: {err.get('message')}" +
-                             (f" ({err['data']})" if err.get("data") else ""))
-        return body["result"]
+class EvmClient(JsonRpcClient):
+    """The EVM methods the bridge uses, over `JsonRpcClient.rpc`."""
 
     # -- reads --
     def chain_id(self) -> int:

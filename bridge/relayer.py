@@ -11,25 +11,25 @@ reports it. Nothing but a gas key is needed; the relayer keeps no state.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
-
-from bridge.attester import NodeClient
 from bridge.evm import ChainError, EvmClient, calldata
+from bridge.jsonrpc import JsonRpcClient
+from bridge.worker import PollingWorker, serve
 
 log = logging.getLogger("aivm.bridge.relayer")
 RETRY_FAILED_AFTER = 2.0
 
 
-class Relayer:
+class Relayer(PollingWorker):
+    log = log
+
     def __init__(self, node_url: str, key: str, *, poll: float = 0.25, solana_payer=None) -> None:
-        self.node = NodeClient(node_url)
+        super().__init__(poll)
+        self.node = JsonRpcClient(node_url, timeout=30.0)
         self.key = key
-        self.poll = poll
         self.solana_payer = solana_payer
         self.delivered = 0
-        self.stop_event = threading.Event()
         self._failed_at: dict[str, float] = {}
 
     def step(self) -> int:
@@ -92,20 +92,9 @@ class Relayer:
     def _report(self, p: dict, outcome: str, tx: str | None, reason: str = "") -> None:
         self.node.rpc("synergy_reportBridgeDelivery", p["transfer_id"], outcome, tx, reason)
 
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self.step()
-            except ChainError as exc:
-                log.warning("relayer: %s", exc)
-            except Exception:
-                log.exception("relayer step failed")
-            self.stop_event.wait(self.poll)
-
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import signal
 
     p = argparse.ArgumentParser(prog="python -m bridge.relayer", description=__doc__.split("\n")[0])
     p.add_argument("--rpc", required=True)
@@ -113,20 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--solana-payer", default=None, help="base58 or hex seed of the Solana fee payer")
     p.add_argument("--poll", type=float, default=0.25)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     payer = None
     if args.solana_payer:
         from solders.keypair import Keypair
 
         payer = Keypair.from_seed(bytes.fromhex(args.solana_payer.removeprefix("0x")))
     relayer = Relayer(args.rpc, args.key, poll=args.poll, solana_payer=payer)
-    signal.signal(signal.SIGTERM, lambda *_: relayer.stop_event.set())
-    print(f"relayer delivering for {args.rpc}", flush=True)
-    try:
-        relayer.run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(relayer, f"relayer delivering for {args.rpc}")
 
 
 if __name__ == "__main__":

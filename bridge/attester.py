@@ -12,7 +12,12 @@ Progress (the next block to scan per lane) is saved atomically after each
 lane's batch is submitted, so a killed attester resumes where it stopped and
 resubmits at worst one batch (the hub ignores duplicate votes).
 
-    python -m bridge.attester --rpc URL --keystore FILE --password-file F --state DIR
+Mints on Solana are also signed here (the SPL multisig's ed25519 keys), and
+only within this attester's Solana policy (bridge/solana/policy.py: per-lane,
+per-token rate limits and a pause, enforced by the attesters because Solana
+runs no bridge program); by default the policy file is STATE/solana-policy.toml.
+
+    python -m bridge.attester --rpc URL --keystore FILE --password-file F --state DIR [--solana-policy FILE]
 """
 from __future__ import annotations
 
@@ -41,7 +46,8 @@ MAX_RANGE = 2_000
 class Attester(PollingWorker):
     log = log
 
-    def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25) -> None:
+    def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25,
+                 solana_policy: "str | Path | None" = None) -> None:
         if keys.pqc is None:
             raise ValueError("an attester needs its PQC keys")
         super().__init__(poll)
@@ -53,6 +59,10 @@ class Attester(PollingWorker):
         self.registered = False
         self.submitted = 0
         self.lanes: list[dict] | None = None
+        from bridge.solana.policy import FILE_NAME, PolicyFile
+
+        self.solana_policy = PolicyFile(solana_policy or Path(state_dir) / FILE_NAME)
+        self._refused: dict[str, str] = {}   # digest -> the reason last told to the hub
 
     def use_config(self, path: "str | Path") -> None:
         """Watch the lanes of this aivm-config.toml instead of the ones the node lists."""
@@ -161,8 +171,13 @@ class Attester(PollingWorker):
         from bridge.solana.client import SolanaClient, bridge_mint, check_mint_request, minted_already
         from solders.pubkey import Pubkey
 
+        import time
+
+        from bridge.solana.policy import PolicyError
+
         me = str(self.keys.ed25519.pubkey())
         signed = self.state.setdefault("solana_signed", {})
+        windows = self.state.setdefault("solana_windows", {})
         for req in self.node.rpc("synergy_getSolanaSigningRequests"):
             if me in req["signed_by"]:
                 continue
@@ -185,10 +200,27 @@ class Attester(PollingWorker):
                 if minted_already(client, bridge_mint(client, multisig, msg.token_chain, msg.token), keccak(message)):
                     continue
             sol = check_mint_request(client, multisig, msg, raw)
+            try:
+                reason = self.solana_policy.current().refusal(msg, windows, time.time(), previous is None)
+            except PolicyError as exc:
+                reason = str(exc)
+            if reason:
+                self._refuse(req["transfer_id"], reason)
+                continue
+            self._refused.pop(req["transfer_id"], None)
             signed[digest] = {"message": raw.hex(), "blockhash": str(sol.recent_blockhash)}
-            self._save()  # remember before the signature leaves
+            self._save()  # remember (and the rate-limit window's use) before the signature leaves
             sig = self.keys.ed25519.sign_message(raw)
             self.node.rpc("synergy_submitSolanaSignature", req["transfer_id"], me, str(sig))
+
+    def _refuse(self, transfer_id: str, reason: str) -> None:
+        """Not signing a mint: say why on the transfer's status, once per reason (not every pass)."""
+        if self._refused.get(transfer_id) == reason:
+            return
+        log.warning("not signing the Solana mint of %s: %s", transfer_id, reason)
+        self.node.rpc("synergy_reportBridgeDelivery", transfer_id, "failed", None,
+                      f"attester {self.keys.evm_address}: {reason}")
+        self._refused[transfer_id] = reason
 
     def _scan(self, lane: dict) -> int:
         client = EvmClient(lane["rpc_url"])
@@ -249,11 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password-file", required=True)
     p.add_argument("--state", required=True, help="directory for the attester's progress file")
     p.add_argument("--poll", type=float, default=0.25)
+    p.add_argument("--solana-policy", default=None,
+                   help="rate limits and pause for mints on Solana (default: STATE/solana-policy.toml)")
     p.add_argument("--config", default=None,
                    help="watch the lanes of this aivm-config.toml (default: the lanes the node lists)")
     args = p.parse_args(argv)
     keys = keystore.load(args.keystore).unlock(Path(args.password_file).read_text().strip())
-    attester = Attester(args.rpc, AttesterKeys.from_keyset(keys), args.state, poll=args.poll)
+    attester = Attester(args.rpc, AttesterKeys.from_keyset(keys), args.state, poll=args.poll,
+                        solana_policy=args.solana_policy)
     if args.config:
         attester.use_config(args.config)
     return serve(attester, f"attester {attester.keys.evm_address} watching lanes of {args.rpc}")

@@ -210,6 +210,8 @@ class Devnet:
             self._start_aivm(name)
         self._wire()
         self._set_mining()
+        if self.with_solana:
+            self.write_solana_policy()
         for i in range(self.n_attesters):
             self.start_attester(i)
         if self.with_relayer:
@@ -269,16 +271,24 @@ class Devnet:
             self.chains[name] = Chain(name, "evm", CHAIN_IDS[name], url,
                                       confirmations=self.confirmations.get(name, 1), client=client)
         if self.with_solana:
-            from bridge.solana import devnet as sol
-
-            port = free_port()
-            p = _spawn("solana", [sys.executable, "-m", "bridge.solana.server", "--port", str(port),
-                                  "--state", str(self.dir / "solana")], self.logs)
-            self.procs["solana"] = p
-            url = f"http://127.0.0.1:{port}"
-            sol.wait_ready(p, url)
+            url = self._start_solana(free_port())
             self.chains["solana"] = Chain("solana", "solana", CHAIN_IDS["solana"], url,
                                           confirmations=self.confirmations.get("solana", 1), client="litesvm")
+
+    def _start_solana(self, port: int) -> str:
+        from bridge.solana import devnet as sol
+
+        p = _spawn("solana", [sys.executable, "-m", "bridge.solana.server", "--port", str(port),
+                              "--state", str(self.dir / "solana")], self.logs)
+        self.procs["solana"] = p
+        url = f"http://127.0.0.1:{port}"
+        sol.wait_ready(p, url)
+        return url
+
+    def restart_solana(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the Solana chain (SIGKILL with sig=9) and start it again on its port and state directory."""
+        self.procs["solana"].stop(sig)
+        self._start_solana(int(self.chains["solana"].url.rsplit(":", 1)[1]))
 
     def _guardian_addresses(self) -> list[str]:
         return sorted((k.evm_address for k in self.keys), key=lambda a: int(a, 16))
@@ -397,6 +407,22 @@ class Devnet:
             if self.block_time:
                 client.rpc("evm_setAutomine", False)
             client.rpc("evm_setIntervalMining", int((self.block_time or HARDHAT_INTERVAL_MS / 1000) * 1000))
+
+    def solana_policy_path(self) -> Path:
+        from bridge.solana.policy import FILE_NAME
+
+        return self.dir / "attesters" / FILE_NAME
+
+    def write_solana_policy(self, limit: int = RATE_LIMIT, paused: bool = False) -> Path:
+        """The attesters' policy for mints on Solana (all devnet attesters share this file):
+        every EVM lane's coin, from every EVM lane, `limit` an hour."""
+        from bridge.solana.policy import Policy
+
+        evm = [c.chain_id for c in self.chains.values() if c.kind in ("evm", "aivm")]
+        policy = Policy(paused=paused, limits={(src, origin, NATIVE_TOKEN): limit
+                                               for src in evm for origin in evm})
+        policy.save(self.solana_policy_path())
+        return self.solana_policy_path()
 
     def start_attester(self, i: int) -> Proc:
         p = _spawn(f"attester-{i}", [sys.executable, "-m", "bridge.attester", "--rpc", self.chains["aivm"].url,

@@ -154,8 +154,9 @@ async def send_call(hub: BridgeHub, dest_chain: str, address: str, payload: byte
     if src.name == dst.name:
         raise BridgeError("source and destination chain are the same")
     if dst.kind == "solana":
-        raise BridgeError("Solana lanes carry token transfers only (no contract calls: custom Solana "
-                          "programs cannot be built here)")
+        raise BridgeError("Solana lanes carry token transfers only (no contract calls or sealed messages: "
+                          "custom Solana programs cannot be built here, and a Memo only records text — it "
+                          "can neither check the guardians' quorum nor call a program)")
     level = level or dst.level
     check_level(level)
     data = calldata("PQCBridge", "sendCall", dst.chain_id, word(_evm_address(address, "address")), payload,

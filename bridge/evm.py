@@ -147,12 +147,32 @@ class EvmClient(JsonRpcClient):
             time.sleep(0.05)
 
     def revert_reason(self, to: str, data: bytes, sender: str) -> str:
-        """Why a call would revert ('' if it would not): for clear relayer errors."""
+        """Why a call would revert ('' if it would not): for clear relayer errors. The contract's
+        own Error(string) when the chain returns it (Anvil and Hardhat word the rest differently)."""
         try:
             self.call(to, data, sender)
         except ChainError as exc:
-            return str(exc).split(": ", 2)[-1]
+            reason = error_string(exc.data)
+            return reason if reason is not None else str(exc).split(": ", 2)[-1]
         return ""
+
+
+ERROR_STRING = keccak(b"Error(string)")[:4]
+
+
+def error_string(data) -> str | None:
+    """The message of an ABI-encoded Error(string) revert, from a JSON-RPC error's data field."""
+    if isinstance(data, dict):  # some clients nest it: {"message": ..., "data": "0x..."}
+        data = data.get("data")
+    if not isinstance(data, str) or not data.startswith("0x"):
+        return None
+    try:
+        raw = bytes.fromhex(data[2:])
+        if raw[:4] != ERROR_STRING:
+            return None
+        return abi_decode(["string"], raw[4:])[0]
+    except Exception:
+        return None
 
 
 def sent_messages(receipt_logs: list, bridge: str) -> list[bytes]:

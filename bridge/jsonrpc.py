@@ -15,7 +15,12 @@ import requests
 
 
 class ChainError(Exception):
-    """A chain did not answer, answered an error, or a transaction failed; the text says which."""
+    """A chain did not answer, answered an error, or a transaction failed; the text says which.
+    `code` and `data` are the JSON-RPC error's, when the chain answered one."""
+
+    def __init__(self, message: str, code: int | None = None, data=None) -> None:
+        super().__init__(message)
+        self.code, self.data = code, data
 
 
 class JsonRpcClient:
@@ -38,8 +43,8 @@ class JsonRpcClient:
         if "error" in body:
             err = body["error"] if isinstance(body["error"], dict) else {"message": str(body["error"])}
             data = err.get("data")
-            raise ChainError(f"{self.url}: {method}: {err.get('message')}" +
-                             (f" ({data})" if data else ""))
+            raise ChainError(f"{self.url}: {method}: {err.get('message')}" + (f" ({data})" if data else ""),
+                             err.get("code"), data)
         if "result" not in body:
             raise ChainError(f"{self.url}: {method}: a response with neither result nor error")
         return body["result"]

@@ -160,3 +160,17 @@ def test_solana_chain_killed_comes_back_with_its_state(net):
         assert time.monotonic() < deadline, "burn after the restart not delivered"
         time.sleep(0.2)
     assert wrapped_balance(net, "ethereum", "aivm", dev_address(1)) == before + ETHER
+
+
+def test_calls_and_sealed_messages_to_solana_are_refused_plainly(net):
+    import requests
+
+    url = net.chains["aivm"].url
+    for method, params in (
+            ("synergy_executeMultiChainContract", [["solana"], USER, "setValue(uint256)", "0x" + "00" * 32]),
+            ("synergy_createSecureCrossChainMessage", ["aivm", "solana", dev_address(0), str(dev_user().pubkey()),
+                                                       "hi", "TokenTransfer", "Enhanced"])):
+        body = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+                             timeout=30).json()
+        assert body["error"]["code"] in (-32000, -32602), body       # never -32603
+        assert "transfers only" in body["error"]["message"], body

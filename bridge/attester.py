@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from eth_abi import decode as abi_decode
@@ -36,6 +37,7 @@ from bridge.hub import attester_binding
 from bridge.jsonrpc import JsonRpcClient
 from bridge.keys import AttesterKeys
 from bridge.message import MessageError, decode, word
+from bridge.solana.policy import FILE_NAME, PolicyError, PolicyFile
 from bridge.worker import PollingWorker, serve
 from pqc import bundle
 
@@ -59,8 +61,6 @@ class Attester(PollingWorker):
         self.registered = False
         self.submitted = 0
         self.lanes: list[dict] | None = None
-        from bridge.solana.policy import FILE_NAME, PolicyFile
-
         self.solana_policy = PolicyFile(solana_policy or Path(state_dir) / FILE_NAME)
         self._refused: dict[str, str] = {}   # digest -> the reason last told to the hub
 
@@ -171,10 +171,6 @@ class Attester(PollingWorker):
         from bridge.solana.client import SolanaClient, bridge_mint, check_mint_request, minted_already
         from solders.pubkey import Pubkey
 
-        import time
-
-        from bridge.solana.policy import PolicyError
-
         me = str(self.keys.ed25519.pubkey())
         signed = self.state.setdefault("solana_signed", {})
         windows = self.state.setdefault("solana_windows", {})
@@ -218,8 +214,12 @@ class Attester(PollingWorker):
         if self._refused.get(transfer_id) == reason:
             return
         log.warning("not signing the Solana mint of %s: %s", transfer_id, reason)
-        self.node.rpc("synergy_reportBridgeDelivery", transfer_id, "failed", None,
-                      f"attester {self.keys.evm_address}: {reason}")
+        try:
+            self.node.rpc("synergy_reportBridgeDelivery", transfer_id, "failed", None,
+                          f"attester {self.keys.evm_address}: {reason}")
+        except ChainError as exc:  # the refusal stands; only the status misses its reason (retried)
+            log.warning("could not report the refusal of %s: %s", transfer_id, exc)
+            return
         self._refused[transfer_id] = reason
 
     def _scan(self, lane: dict) -> int:

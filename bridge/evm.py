@@ -110,20 +110,29 @@ class EvmClient(JsonRpcClient):
     def send(self, key: str, to: str | None, data: bytes, value: int = 0, gas: int | None = None,
              wait: float = 30.0) -> Receipt:
         """Sign with `key`, send, wait for the receipt; ChainError if it fails or reverts."""
+        return self.wait(self.submit(key, to, data, value, gas), wait)
+
+    def submit(self, key: str, to: str | None, data: bytes, value: int = 0, gas: int | None = None,
+               nonce: int | None = None) -> str:
+        """Sign with `key` and send; the transaction hash, without waiting for it to be mined.
+        `nonce`: the caller's own count when it sends several before any is mined."""
         acct = Account.from_key(key)
         tx = {"from": acct.address, "data": "0x" + data.hex(), "value": hex(value)}
         if to:
             tx["to"] = to
         if gas is None:
             gas = int(int(self.rpc("eth_estimateGas", tx), 16) * 1.3) + 50_000
-        nonce = int(self.rpc("eth_getTransactionCount", acct.address, "pending"), 16)
+        if nonce is None:
+            nonce = self.next_nonce(acct.address)
         fields = {"chainId": self.chain_id(), "nonce": nonce, "gas": gas, "value": value,
                   "data": data, "gasPrice": self._gas_price()}
         if to:
             fields["to"] = to_checksum_address(to)
         signed = acct.sign_transaction(fields)
-        tx_hash = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
-        return self.wait(tx_hash, wait)
+        return self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+
+    def next_nonce(self, address: str) -> int:
+        return int(self.rpc("eth_getTransactionCount", address, "pending"), 16)
 
     def _gas_price(self) -> int:
         """Twice the latest base fee plus a 1 gwei tip (never eth_gasPrice doubled: a node that

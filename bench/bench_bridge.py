@@ -198,8 +198,8 @@ def latency(quick: bool) -> list[str]:
         rows += ["", f"Hardhat 3 vs Anvil as the destination (AIVM source, same run): median latency "
                      f"{h['latency'] / a['latency']:.2f}x, throughput {h['throughput'] / a['throughput']:.2f}x, "
                      f"delivery gas {h['gas'] / a['gas']:.2f}x (the same bytecode and calldata: equal gas is the "
-                     "check that both clients execute it alike). Throughput is bounded by the relayer, which "
-                     "sends one delivery and waits for its receipt before the next: about one a destination block."]
+                     "check that both clients execute it alike). The relayer sends a pass's deliveries with consecutive "
+                     "nonces before it waits, so back-to-back transfers share destination blocks."]
     return rows
 
 

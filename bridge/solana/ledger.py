@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -75,7 +76,14 @@ class Ledger:
         self._fh = None
 
     def load(self) -> list[dict]:
-        """Every complete record in order; then the journal is compacted and opened for appends."""
+        """Every complete record in order; then the journal is compacted and opened for appends.
+        One process at a time: a second server on the same directory is refused (flock)."""
+        self._lock = open(self.dir / ".lock", "wb")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise LedgerError(f"{self.dir} is in use by another Solana chain process") from None
         records: list[dict] = []
         if self.path.exists():
             lines = self.path.read_bytes().split(b"\n")

@@ -29,13 +29,13 @@ import threading
 import time
 
 from aiohttp import web
-
-from bridge.solana.ledger import Ledger, LedgerError, decode_account, encode_account, writable_keys
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.token.state import TokenAccount
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
+
+from bridge.solana.ledger import Ledger, LedgerError, decode_account, encode_account, writable_keys
 
 log = logging.getLogger("aivm.solana")
 BLOCKHASH_SECONDS = 60.0

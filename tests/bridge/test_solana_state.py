@@ -159,6 +159,11 @@ def test_torn_last_record_is_dropped_damage_elsewhere_stops_the_chain(chain):
     chain.stop()
     lines = journal.read_bytes().splitlines()
     assert all(line.startswith(b"{") and line.endswith(b"}") for line in lines)   # compacted, clean
+    chain.start()                                   # one process per state directory
+    second = subprocess.run([sys.executable, "-m", "bridge.solana.server", "--port", str(free_port()),
+                             "--state", str(chain.state)], capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1 and "in use by another Solana chain process" in second.stderr
+    chain.stop()
     journal.write_bytes(b"\n".join([lines[0], b"garbage", *lines[1:]]) + b"\n")
     proc = subprocess.run([sys.executable, "-m", "bridge.solana.server", "--port", str(free_port()),
                            "--state", str(chain.state)], capture_output=True, text=True, timeout=60)

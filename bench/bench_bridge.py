@@ -121,34 +121,17 @@ def solana_units() -> str:
 
 def _solana_setup(client):
     from solders.keypair import Keypair
-    from solders.message import Message as SolMessage
-    from solders.pubkey import Pubkey
-    from solders.transaction import Transaction
 
-    from bridge.message import NATIVE_TOKEN
-    from bridge.solana import spl
-    from bridge.solana.client import mint_keypair, multisig_keypair, required
+    from bridge.solana.client import required
+    from bridge.solana.devnet import create_mint, create_multisig
     from pqc.levels import SecurityLevel
 
     payer = Keypair()
     client.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
     guardians = [Keypair.from_seed(bytes([i + 1]) * 32) for i in range(4)]
-    keys = sorted(bytes(g.pubkey()) for g in guardians)
-    ms = multisig_keypair(keys)
     m = required(SecurityLevel.ENHANCED, 4)
-
-    def send(signers, ixs):
-        bh = client.blockhash()
-        client.send(Transaction(signers, SolMessage.new_with_blockhash(ixs, payer.pubkey(), bh), bh))
-
-    send([payer, ms], [spl.allocate(payer.pubkey(), ms.pubkey(), spl.MULTISIG_SIZE,
-                                    client.rpc("getMinimumBalanceForRentExemption", spl.MULTISIG_SIZE)),
-                       spl.initialize_multisig(ms.pubkey(), [Pubkey.from_bytes(k) for k in keys], m)])
-    mint = mint_keypair(ms.pubkey(), 31337, NATIVE_TOKEN)
-    send([payer, mint], [spl.allocate(payer.pubkey(), mint.pubkey(), spl.MINT_SIZE,
-                                      client.rpc("getMinimumBalanceForRentExemption", spl.MINT_SIZE)),
-                         spl.initialize_mint(mint.pubkey(), ms.pubkey(), 9)])
-    return payer, guardians, ms.pubkey(), mint.pubkey(), m
+    ms = create_multisig(client, payer, [bytes(g.pubkey()) for g in guardians], m)
+    return payer, guardians, ms, create_mint(client, payer, ms, 31337), m
 
 
 def latency(quick: bool) -> list[str]:

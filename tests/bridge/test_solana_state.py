@@ -9,17 +9,15 @@ import time
 
 import pytest
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 from solders.token.state import Mint, Multisig
 
 from bridge.jsonrpc import ChainError
-from bridge.message import NATIVE_TOKEN
 from bridge.solana import spl
-from bridge.solana.client import (SolanaClient, burn_transaction, minted_already, mint_keypair, multisig_keypair,
-                                  required)
+from bridge.solana.client import SolanaClient, burn_transaction, minted_already, required
+from bridge.solana.devnet import create_mint, create_multisig
 from bridge.solana.ledger import JOURNAL
 from pqc.levels import SecurityLevel
-from tests.bridge.test_solana import ORIGIN, bridge_msg, mint_tx, send
+from tests.bridge.test_solana import ORIGIN, bridge_msg, mint_tx
 from tests.nodeproc import free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -71,19 +69,8 @@ def bridge_setup(client):
     payer = Keypair()
     client.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
     guardians = [Keypair.from_seed(bytes([i + 7]) * 32) for i in range(4)]
-    keys = sorted(bytes(g.pubkey()) for g in guardians)
-    ms = multisig_keypair(keys)
-    m = required(SecurityLevel.ENHANCED, 4)
-    send(client, [payer, ms], [
-        spl.allocate(payer.pubkey(), ms.pubkey(), spl.MULTISIG_SIZE,
-                     client.rpc("getMinimumBalanceForRentExemption", spl.MULTISIG_SIZE)),
-        spl.initialize_multisig(ms.pubkey(), [Pubkey.from_bytes(k) for k in keys], m)], payer)
-    mint = mint_keypair(ms.pubkey(), ORIGIN, NATIVE_TOKEN)
-    send(client, [payer, mint], [
-        spl.allocate(payer.pubkey(), mint.pubkey(), spl.MINT_SIZE,
-                     client.rpc("getMinimumBalanceForRentExemption", spl.MINT_SIZE)),
-        spl.initialize_mint(mint.pubkey(), ms.pubkey(), 9)], payer)
-    return payer, guardians, ms.pubkey(), mint.pubkey()
+    ms = create_multisig(client, payer, [bytes(g.pubkey()) for g in guardians], required(SecurityLevel.ENHANCED, 4))
+    return payer, guardians, ms, create_mint(client, payer, ms, ORIGIN)
 
 
 def snapshot(client, addresses, sigs):

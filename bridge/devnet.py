@@ -94,10 +94,9 @@ def hardhat_command() -> tuple[list[str], Path, dict]:
     """argv prefix (node 22 + hardhat's cli), cwd (the Hardhat project) and env for `hardhat node`."""
     from bench import peers
 
+    errors = peers.install(only=("node22", "hardhat"))  # idempotent: writes the config, skips what is there
     if peers.hardhat_cli() is None or peers.node22() is None:
-        errors = peers.install(only=("node22", "hardhat"))
-        if peers.hardhat_cli() is None or peers.node22() is None:
-            raise RuntimeError(f"hardhat 3 could not be installed: {errors.get('hardhat')}")
+        raise RuntimeError(f"hardhat 3 could not be installed: {errors.get('hardhat')}")
     return [str(peers.node22()), str(peers.hardhat_cli()), "node"], peers.PEERS_DIR, dict(peers.QUIET_ENV)
 
 

@@ -43,6 +43,7 @@ from pqc import bundle
 
 log = logging.getLogger("aivm.bridge.attester")
 MAX_RANGE = 2_000
+STALL_WARNING_S = 30.0
 
 
 class Attester(PollingWorker):
@@ -63,6 +64,8 @@ class Attester(PollingWorker):
         self.lanes: list[dict] | None = None
         self.solana_policy = PolicyFile(solana_policy or Path(state_dir) / FILE_NAME)
         self._refused: dict[str, str] = {}   # digest -> the reason last told to the hub
+        self._heads: dict[str, tuple[int, float, bool]] = {}   # lane -> (head, since, warned)
+        self.stalls = 0
 
     def use_config(self, path: "str | Path") -> None:
         """Watch the lanes of this aivm-config.toml instead of the ones the node lists."""
@@ -238,8 +241,28 @@ class Attester(PollingWorker):
             start = end + 1
             self.state["next_block"][lane["name"]] = start
             self._save()
+        self._watch_stall(client, lane, head, max(start, safe + 1))
         self.submitted += done
         return done
+
+    def _watch_stall(self, client: EvmClient, lane: dict, head: int, first_unconfirmed: int) -> None:
+        """Say so (once a stall) when messages wait for confirmations on a chain whose head stopped:
+        an automine dev chain (Anvil, Hardhat) mines only on transactions, so depth never grows."""
+        now = time.monotonic()
+        seen = self._heads.get(lane["name"])
+        if seen is None or seen[0] != head:
+            self._heads[lane["name"]] = (head, now, False)
+            return
+        if seen[2] or now - seen[1] < STALL_WARNING_S or first_unconfirmed > head:
+            return
+        waiting = client.logs(lane["bridge_address"], MESSAGE_SENT, first_unconfirmed, head)
+        if waiting:
+            log.warning("lane %s: %d message(s) wait for %s confirmations, but block %d has been the head for "
+                        "%.0f s: a chain that mines only on transactions (automine) needs traffic or interval "
+                        "mining for them to confirm", lane["name"], len(waiting), lane["confirmations"], head,
+                        now - seen[1])
+            self.stalls += 1
+        self._heads[lane["name"]] = (head, seen[1], True)
 
     def _checked(self, client: EvmClient, lane: dict, entry: dict) -> bytes | None:
         """The message of a confirmed, canonical MessageSent log from this lane's bridge, or None."""

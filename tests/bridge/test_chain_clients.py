@@ -26,6 +26,9 @@ def server():
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             out = answers[body["method"]]
+            if callable(out):
+                out = json.dumps({"jsonrpc": "2.0", "id": 0, "result": out(body["params"])}).encode() \
+                    .replace(b'"id": 0', b'"id": ID')
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -120,3 +123,29 @@ def test_policy_file_is_strict_round_trips_and_fails_closed(tmp_path):
     Policy(limits={ROUTE: 5}).save(path)
     assert main(["pause", str(path)]) == 0 and pf.current().paused and pf.current().limits == {ROUTE: 5}
     assert main(["resume", str(path)]) == 0 and not pf.current().paused
+
+
+def test_attester_says_when_messages_wait_on_a_chain_that_stopped_mining(server, tmp_path, monkeypatch, caplog):
+    """An automine chain mines only on transactions: a message 1 block deep on a lane that needs 3
+    never confirms without traffic. The attester does not attest it, and says why, once."""
+    from bridge import attester as mod
+    from bridge.keys import AttesterKeys
+    from bridge.testing import DevGuardians
+
+    url, answers = server
+    answers["eth_blockNumber"] = b'{"jsonrpc":"2.0","id":ID,"result":"0xa"}'
+    log_entry = {"address": "0x" + "11" * 20, "blockNumber": "0xa", "topics": [], "data": "0x"}
+    answers["eth_getLogs"] = lambda params: [log_entry] if int(params[0]["fromBlock"], 16) <= 10 <= \
+        int(params[0]["toBlock"], 16) else []
+    monkeypatch.setattr(mod, "STALL_WARNING_S", 0.0)
+    a = mod.Attester("http://127.0.0.1:1", AttesterKeys.from_keyset(DevGuardians(1).pqc(0)), tmp_path)
+    lane = {"name": "polygon", "rpc_url": url, "confirmations": 3, "bridge_address": "0x" + "11" * 20}
+    with caplog.at_level("WARNING", logger="aivm.bridge.attester"):
+        for _ in range(3):
+            assert a._scan(lane) == 0                    # 1 of 3 confirmations: nothing attested
+    assert a.stalls == 1 and "automine" in caplog.text and "wait for 3 confirmations" in caplog.text
+    answers["eth_blockNumber"] = b'{"jsonrpc":"2.0","id":ID,"result":"0xb"}'
+    a._scan(lane)                                        # the head moved: a new stall may be reported later
+    assert a.stalls == 1 and a._heads["polygon"][0] == 11
+    a._scan(lane)
+    assert a.stalls == 2

@@ -168,7 +168,7 @@ def _wait_rpc(p: Proc, url: str, timeout: float = 60.0) -> None:
 class Devnet:
     def __init__(self, directory: "str | Path", *, attesters: int = 3, solana: bool = True, aivm2: bool = False,
                  confirmations: dict[str, int] | None = None, ai: bool = False, relayer: bool = True,
-                 block_time: float | None = None, anvil_block_time: float | None = None,
+                 block_time: float | None = None,
                  clients: dict[str, str] | None = None) -> None:
         self.dir = Path(directory).resolve()
         self.n_attesters = attesters
@@ -177,7 +177,7 @@ class Devnet:
         self.confirmations = confirmations or {}
         self.ai = ai
         self.with_relayer = relayer
-        self.block_time = block_time or anvil_block_time   # seconds a block on the foreign EVM chains
+        self.block_time = block_time   # seconds a block on the foreign EVM chains (None: automine)
         self.clients = {**FOREIGN_CLIENTS, **(clients or {})}
         self.procs: dict[str, Proc] = {}
         self.chains: dict[str, Chain] = {}

@@ -1,6 +1,7 @@
 """A local multi-chain network in one command, with fixed dev keys.
 
     aivm devnet (or python -m bridge.devnet) [--dir .aivm/devnet] [--attesters 3] [--no-solana] [--aivm2]
+                [--polygon-client hardhat|anvil]
 
 brings up, on free local ports:
   * AIVM (`aivm start`, chain 31337) with the bridge hub and its guardian set;
@@ -490,9 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-solana", action="store_true")
     p.add_argument("--aivm2", action="store_true", help="also a second AIVM node (chain 31338)")
     p.add_argument("--ai", action="store_true", help="enable distributed AI on the AIVM node")
+    p.add_argument("--polygon-client", choices=("hardhat", "anvil"), default=FOREIGN_CLIENTS["polygon"],
+                   help="the EVM client that serves `polygon` (default: hardhat)")
     args = p.parse_args(argv)
     started = time.monotonic()
-    net = Devnet(args.dir, attesters=args.attesters, solana=not args.no_solana, aivm2=args.aivm2, ai=args.ai)
+    net = Devnet(args.dir, attesters=args.attesters, solana=not args.no_solana, aivm2=args.aivm2, ai=args.ai,
+                 clients={"polygon": args.polygon_client})
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:

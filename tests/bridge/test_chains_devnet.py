@@ -174,3 +174,25 @@ def test_calls_and_sealed_messages_to_solana_are_refused_plainly(net):
                              timeout=30).json()
         assert body["error"]["code"] in (-32000, -32602), body       # never -32603
         assert "transfers only" in body["error"]["message"], body
+
+
+def test_solana_killed_mid_transfer_mints_exactly_once(net):
+    """The mint transaction is signed for a blockhash the restarted chain no longer knows: the relayer
+    asks for a fresh one, each attester signs it only because the first can never land and never
+    did, and the transfer mints once."""
+    rpc = net.node_rpc()
+    sol = SolanaClient(net.chains["solana"].url)
+    account = spl.ata(dev_user().pubkey(), Pubkey.from_string(net.chains["solana"].wrapped["aivm"]))
+    start = sol.token_balance(account)
+    net.write_solana_policy(paused=True)              # hold the mint at the signing step
+    r = rpc("synergy_initiateCrossChainTransfer", "aivm", "native", ETHER, str(dev_user().pubkey()), "solana")
+    net.wait_status(r["transfer_id"], "failed")       # requested, refused while paused
+    net.procs["relayer"].stop(signal.SIGKILL)
+    net.restart_solana(signal.SIGKILL)                # the requested transaction's blockhash is gone
+    net.write_solana_policy()
+    time.sleep(2)                                     # attesters sign the stale request: it can never land
+    net.start_relayer()
+    net.wait_status(r["transfer_id"])
+    time.sleep(2)
+    assert sol.token_balance(account) == start + 10**9
+    assert status(net, r["transfer_id"])["status"] == "delivered"

@@ -66,6 +66,10 @@ class Relayer(PollingWorker):
                 done += 1
             except ChainError as exc:  # reverted or not mined: the next pass asks the destination again
                 log.warning("delivery of %s: %s", p["transfer_id"], exc)
+        from bridge.rotation import RotationPusher  # foreign guardian sets follow the AIVM set's stakes
+
+        self.rotations = getattr(self, "rotations", None) or RotationPusher(self.node, self.key)
+        done += self.rotations.step(lanes)
         return done
 
     def _nonce(self, client: EvmClient) -> int:

@@ -3,6 +3,7 @@ interface, storage array push/pop; builtins go on to builtin_calls.py."""
 from __future__ import annotations
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.semantics import types as T
 from synq.semantics.base import NAMESPACES, CheckerBase
 from synq.semantics.symbols import (
@@ -24,10 +25,10 @@ class CallChecker(CheckerBase):
             self.fail(f"unexpected keyword argument '{e.kwargs[0][0]}'", e)
 
     def call(self, e: n.Call, expected: T.Type | None) -> T.Type:
-        method = getattr(self, "callee_" + type(e.func).__name__, None)
+        method = method_for(self, "callee_", e.func)
         if method is None:
             self.fail("this cannot be called", e)
-        return method(e, e.func, expected)
+        return method(self, e, e.func, expected)
 
     def callee_Name(self, e: n.Call, f: n.Name, expected: T.Type | None) -> T.Type:
         """`name(...)`: an internal function, a struct, a conversion or a builtin."""

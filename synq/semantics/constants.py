@@ -4,14 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.semantics.base import CheckerBase
 
 
 class ConstantChecker(CheckerBase):
     def const_eval(self, e: n.Expr) -> Any:
         """Value of a literal-only integer expression, without recording errors; None if not constant."""
-        method = getattr(self, "const_" + type(e).__name__, None)
-        return None if method is None else method(e)
+        method = method_for(self, "const_", e)
+        return None if method is None else method(self, e)
 
     def const_IntLit(self, e: n.IntLit) -> Any:
         return e.value

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.semantics import types as T
 from synq.semantics.base import ENV_VARS, NAMESPACES, CheckerBase
 from synq.semantics.symbols import (
@@ -50,10 +51,10 @@ class ExpressionChecker(CheckerBase):
         return T.UINT256
 
     def _expr(self, e: n.Expr, expected: T.Type | None) -> T.Type:
-        method = getattr(self, "expr_" + type(e).__name__, None)
+        method = method_for(self, "expr_", e)
         if method is None:
             self.fail("unsupported expression", e)
-        return method(e, expected)
+        return method(self, e, expected)
 
     def expr_IntLit(self, e: n.IntLit, expected: T.Type | None) -> T.Type:
         self.a.consts[e] = e.value

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.semantics import types as T
 from synq.semantics.base import CheckerBase
 from synq.semantics.symbols import (
@@ -27,10 +28,10 @@ class StatementChecker(CheckerBase):
                 self.err(f"'{p.name}' is {want} but the value is {got}", p)
 
     def stmt(self, s: n.Stmt) -> None:
-        method = getattr(self, "stmt_" + type(s).__name__, None)
+        method = method_for(self, "stmt_", s)
         if method is None:  # pragma: no cover
             self.fail("unsupported statement", s)
-        method(s)
+        method(self, s)
 
     def stmt_Let(self, s: n.Let) -> None:
         tys = [self.resolve_type(p.type) for p in s.targets]
@@ -142,10 +143,10 @@ class StatementChecker(CheckerBase):
 
     def target(self, e: n.Expr) -> T.Type:
         """Type of an assignable expression."""
-        method = getattr(self, "target_" + type(e).__name__, None)
+        method = method_for(self, "target_", e)
         if method is None:
             self.fail("this cannot be assigned", e)
-        t = method(e)
+        t = method(self, e)
         if isinstance(t, T.MapT):
             self.fail("a mapping cannot be assigned as a whole", e)
         return t

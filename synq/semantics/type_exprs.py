@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.semantics import types as T
 from synq.semantics.base import CheckerBase
 
@@ -9,10 +10,10 @@ from synq.semantics.base import CheckerBase
 class TypeExprChecker(CheckerBase):
     def resolve_type(self, te: n.TypeExpr, abi: bool = False) -> T.Type:
         """The type `te` names; `abi`: it crosses the ABI (parameters and returns of external functions)."""
-        method = getattr(self, "typeexpr_" + type(te).__name__, None)
+        method = method_for(self, "typeexpr_", te)
         if method is None:
             self.fail("bad type", te)
-        return method(te, abi)
+        return method(self, te, abi)
 
     def typeexpr_NamedType(self, te: n.NamedType, abi: bool) -> T.Type:
         bt = T.base_type(te.name)

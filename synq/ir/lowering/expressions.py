@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.errors import InternalCompilerError
 from synq.ir.lowering.base import PANIC_OVERFLOW, LoweringBase, ceil32
 from synq.semantics import types as T
@@ -46,10 +47,10 @@ class ExpressionLowering(LoweringBase):
         t = a.types.get(e)
         if e in a.consts and not (isinstance(e, n.Call) and a.calls.get(e) and a.calls[e].kind != "convert"):
             return self.const_value(a.consts[e], t)
-        method = getattr(self, "lower_" + type(e).__name__, None)
+        method = method_for(self, "lower_", e)
         if method is None:
             raise InternalCompilerError(f"cannot lower {type(e).__name__}")
-        return method(e, t)
+        return method(self, e, t)
 
     def lower_Name(self, e: n.Name, t: T.Type) -> Any:
         if e.id == "self":

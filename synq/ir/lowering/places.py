@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.errors import InternalCompilerError
 from synq.ir.lowering.base import FREE_PTR, PANIC_INDEX, LoweringBase, Place
 from synq.semantics import types as T
@@ -17,10 +18,10 @@ from synq.semantics.symbols import (
 
 class PlaceLowering(LoweringBase):
     def place(self, e: n.Expr) -> Place:
-        method = getattr(self, "place_" + type(e).__name__, None)
+        method = method_for(self, "place_", e)
         if method is None:  # any other expression of reference type: a temporary in memory
             return Place("value", self.expr(e), self.a.types[e])
-        return method(e, self.a.types[e])
+        return method(self, e, self.a.types[e])
 
     def place_Name(self, e: n.Name, t: T.Type) -> Place:
         sym = self.a.symbols[e]

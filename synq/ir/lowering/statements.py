@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from synq.ast import nodes as n
+from synq.dispatch import method_for
 from synq.errors import InternalCompilerError
 from synq.ir.lowering.base import PANIC_ASSERT, LoweringBase, Place
 from synq.semantics import types as T
@@ -20,10 +21,10 @@ class StatementLowering(LoweringBase):
         return out
 
     def stmt(self, s: n.Stmt) -> Any:
-        method = getattr(self, "lower_" + type(s).__name__, None)
+        method = method_for(self, "lower_", s)
         if method is None:
             raise InternalCompilerError(f"cannot lower {type(s).__name__}")
-        return method(s)
+        return method(self, s)
 
     def lower_Let(self, s: n.Let) -> Any:
         vars_ = [self.a.symbols[p] for p in s.targets]

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-_METHODS: dict[tuple[type, str, type], Callable[..., Any] | None] = {}
+# pass class -> prefix -> node type -> method (nested dicts: no key tuple to allocate on every node)
+_METHODS: dict[type, dict[str, dict[type, Callable[..., Any] | None]]] = {}
 
 
 def method_for(obj: object, prefix: str, node: object) -> Callable[..., Any] | None:
     """The unbound method for `node` (call it as `method(obj, node, ...)`), or None."""
-    key = (type(obj), prefix, type(node))
     try:
-        return _METHODS[key]
+        return _METHODS[type(obj)][prefix][type(node)]
     except KeyError:
-        method = _METHODS[key] = getattr(type(obj), prefix + type(node).__name__, None)
+        methods = _METHODS.setdefault(type(obj), {}).setdefault(prefix, {})
+        method = methods[type(node)] = getattr(type(obj), prefix + type(node).__name__, None)
         return method

@@ -128,6 +128,7 @@ class AIService:
         self._watcher: Optional[asyncio.Task] = None
         self.scheduler.on_finish = self._on_finish
         self._delivering: set[str] = set()
+        self._waiters: dict[str, list[asyncio.Future]] = {}  # computation id -> RPC calls waiting for its end
         self.expected: set[bytes] = set()  # local validators the node waits for before it calls itself ready
         self._ready = threading.Event()
         self.status = "starting"
@@ -272,8 +273,37 @@ class AIService:
         return comp.id
 
     def _on_finish(self, comp) -> None:
-        if self._loop is not None and self.scheduler.records_callback(comp.id) is not None:
+        if self._loop is None:
+            return
+        if comp.id in self._waiters:  # read without the loop: a waiter added now still sees the status itself
+            self._loop.call_soon_threadsafe(self._wake, comp.id)
+        if self.scheduler.records_callback(comp.id) is not None:
             self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._deliver(comp.id)))
+
+    def _wake(self, cid: str) -> None:
+        for fut in self._waiters.pop(cid, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_finished(self, cid: str, timeout: float):
+        """Event loop: the computation once it finished, or as it is after `timeout` seconds (no polling)."""
+        fut = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(cid, [])
+        waiters.append(fut)  # registered before the status is read: a finish in between wakes it
+        try:
+            comp = await self.call(self.scheduler.get, cid)
+            if comp.status in ("Pending", "Running") and timeout > 0:
+                try:
+                    await asyncio.wait_for(fut, timeout)
+                except asyncio.TimeoutError:
+                    pass
+                comp = await self.call(self.scheduler.get, cid)
+            return comp
+        finally:
+            if fut in waiters:
+                waiters.remove(fut)
+            if not waiters and self._waiters.get(cid) is waiters:
+                del self._waiters[cid]
 
     async def _deliver(self, cid: str) -> None:
         from eth_abi import encode

@@ -613,18 +613,14 @@ class Scheduler:
         return comp.generation.codec.decode([int(t) for t in decode_tensor(rnd.proposal)])
 
     def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
+        """A validator's signed result. The signature is checked outside the lock (the C code releases
+        the GIL, so concurrent submissions verify in parallel); the task's state is checked before and
+        again after, so a result is counted once and only while its task is open."""
         notes: list = []
         with self._lock:
-            task = self._tasks.get(task_id)
-            if task is None:
-                raise AIError(f"unknown task {task_id[:120]}")
-            if task.address != address:
-                raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
-            if task.status == "Submitted":
-                raise AIError(f"task {task_id} already has a result: replayed submission refused")
-            if task.status == "Closed" and task.winner is not None:
-                self._judge_late(task, output, signature)
-            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+            task = self._task_of(task_id, address)
+            late = task.status == "Closed" and task.winner is not None
+            if not late and (task.status in ("TimedOut", "Closed") or time.time() > task.deadline):
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
             rnd = task.round
@@ -634,8 +630,20 @@ class Scheduler:
             try:
                 vote = self.vote_for(comp, rnd, output)
             except (InvalidInputError, ValueError, IndexError) as exc:
+                if late:
+                    raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided "
+                                  f"(late submission)") from None
                 raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
-            ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+            keys = v.keys
+        ok, why = bundle.check(signature, keys, vote.message_hash, LEVEL)
+        with self._lock:
+            if task.status == "Submitted":
+                raise AIError(f"task {task_id} already has a result: replayed submission refused")
+            if task.status == "Closed" and task.winner is not None:
+                if ok:
+                    self._judge_late(task, vote)
+            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+                raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             if not ok:
                 raise AIError(f"result signature does not verify under the registered keys of {to_syn(address)}: {why}")
             task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
@@ -645,6 +653,17 @@ class Scheduler:
             self._settle(comp, rnd, notes)
         self._send(notes)
         return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _task_of(self, task_id: str, address: bytes) -> Task:
+        """Under the lock: the task, if `address` may submit to it now."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise AIError(f"unknown task {task_id[:120]}")
+        if task.address != address:
+            raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
+        if task.status == "Submitted":
+            raise AIError(f"task {task_id} already has a result: replayed submission refused")
+        return task
 
     def _judge_canary(self, comp: Computation, task: Task, v: Validator, output: bytes, signature: bytes) -> dict:
         """A verifier that accepts a canary signed a wrong output without checking it: slashed."""
@@ -675,18 +694,14 @@ class Scheduler:
         self.records.write(validators={v.address: v.to_record()})
         return {"success": True, "task_id": task.task_id, "status": task.status}
 
-    def _judge_late(self, task: Task, output: bytes, signature: bytes) -> None:
-        """A signed answer that arrives after its round was decided still counts against a liar."""
+    def _judge_late(self, task: Task, vote: TaskVote) -> None:
+        """Under the lock: a signed (and verified) answer that arrives after its round was decided still
+        counts against a liar."""
         comp = self.computations.get(task.computation_id)
         if comp is None or task.round is None:
             return
-        try:
-            vote = self.vote_for(comp, task.round, output)
-        except (InvalidInputError, ValueError, IndexError):
-            return
         v = self.validators[task.address]
-        ok, _ = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
-        if ok and vote.message_hash != task.winner:
+        if vote.message_hash != task.winner:
             task.status = "Submitted"
             penalty = economics.slash(v)
             self._burn(penalty)

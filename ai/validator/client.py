@@ -119,6 +119,7 @@ class Validator:
         self._relays: Optional[asyncio.Queue] = None
         self._closed: set[str] = set()
         self._upstream: collections.OrderedDict = collections.OrderedDict()  # proposals checked, for input_ref
+        self._submitting: set = set()  # results sent, their replies not yet in
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -607,15 +608,35 @@ class Validator:
             return encode_tensor((t + 1) % 49152)
         return encode_tensor(t + torch.randn_like(t) * (1 + random.random()))
 
+    async def _submit(self, call, task_id: str) -> None:
+        try:
+            await call
+        except RpcFailure as exc:  # late (decided without us) or refused: the node says why
+            log.info("task %s: %s", task_id, exc)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("task %s: %s", task_id, exc)
+        finally:
+            self._submitting.discard(asyncio.current_task())
+
+    def _compute_signed(self, task: dict) -> tuple[str, str]:
+        """Worker thread: the result and its signature, hex (signing off the event loop: the C code
+        releases the GIL, so the loop keeps moving frames meanwhile)."""
+        output, vote = self.compute(task)
+        return output.hex(), self.sign(vote.message_hash, result=True)
+
     async def handle(self, task: dict) -> None:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
-        output, vote = await asyncio.to_thread(self.compute, task)
-        signature = self.sign(vote.message_hash, result=True)
-        await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+        output, signature = await asyncio.to_thread(self._compute_signed, task)
+        submit = self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
+        if not (self.behaviour.replay or self.behaviour.crash_after):
+            # pipelined: the next task runs while the node checks this one (a refusal is logged)
+            self._submitting.add(asyncio.ensure_future(self._submit(submit, task["task_id"])))
+            return
+        await submit
         if self.behaviour.replay:
             try:
-                await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+                await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
                 log.error("a replayed submission was accepted: the node should refuse it")
             except RpcFailure as exc:
                 log.info("replay refused as expected: %s", exc)

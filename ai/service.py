@@ -291,13 +291,14 @@ class AIService:
         waiters = self._waiters.setdefault(cid, [])
         waiters.append(fut)  # registered before the status is read: a finish in between wakes it
         try:
-            comp = await self.call(self.scheduler.get, cid)
+            # a computation of this run is read in place (a status string is set once, under the lock, before
+            # the wake-up is queued); older ones come from the records
+            comp = self.scheduler.computations.get(cid) or await self.call(self.scheduler.get, cid)
             if comp.status in ("Pending", "Running") and timeout > 0:
                 try:
                     await asyncio.wait_for(fut, timeout)
                 except asyncio.TimeoutError:
                     pass
-                comp = await self.call(self.scheduler.get, cid)
             return comp
         finally:
             if fut in waiters:

@@ -57,6 +57,7 @@ class Behaviour:
     """How this validator misbehaves, for fault tests (honest by default)."""
 
     lie: bool = False  # compute, then sign a wrong answer
+    lie_from: int = -1  # text proposer: honest tokens before this generated index, wrong ones from it on
     lazy: bool = False  # text verifier: accept every proposal without running the model
     forge: bool = False  # sign with a key that is not registered
     replay: bool = False  # submit each signed result twice (the second must be refused)
@@ -72,12 +73,15 @@ class Behaviour:
                 continue
             if name in ("lie", "forge", "replay", "lazy"):
                 setattr(b, name, True)
+            elif name == "lie-from":
+                b.lie_from = int(value)
             elif name == "delay":
                 b.delay = float(value)
             elif name == "crash-after":
                 b.crash_after = int(value)
             else:
-                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lazy, forge, replay, delay=S, crash-after=N)")
+                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lie-from=N, lazy, forge, replay, delay=S, "
+                                 f"crash-after=N)")
         return b
 
 
@@ -424,9 +428,10 @@ class Validator:
             cache = self._caches.pop(key, None) or StageCache()
             cache.truncate(start)  # positions past the chunk's start were proposed again
             if cache.length < frm:
-                cache = StageCache()
-                if frm:
+                if frm:  # the cache stays as it is: a later task (a re-proposal's) may still build on it
+                    self._caches[key] = cache
                     raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
+                cache = StageCache()
             x, frm = x[:, cache.length - frm:], cache.length  # the cache already holds the earlier positions
             self._caches[key] = cache
             while len(self._caches) > VERIFY_CACHES:
@@ -526,7 +531,17 @@ class Validator:
                 return None
             return None if msg is None else decode_tensor(bytes.fromhex(msg["data"]))
 
-        x = torch.tensor([task["ids"]], dtype=torch.int64) if first == 0 else next_input()
+        replay: list = []  # agreed tokens fed one at a time before decoding on
+        if first == 0:
+            ids = task["ids"]
+            if not getattr(prop.rule, "near_tie", True) and task["agreed"]:
+                # a sampled answer proposed again: the verifiers' exact check (and their caches) follow the
+                # first proposer's path, the prompt in one pass then one position at a time; a batched
+                # prefill of prompt + agreed tokens differs in the low bits and would change sampled tokens
+                replay, ids = list(ids[task["prompt_len"]:]), ids[:task["prompt_len"]]
+            x = torch.tensor([ids], dtype=torch.int64)
+        else:
+            x = next_input()
         pos = 0
         while x is not None:
             if first == 0 and x.dim() == 1:  # new tokens from the last stage's proposer
@@ -545,21 +560,25 @@ class Validator:
                     pending[k].append((pos, out))
                     stage_in = out
                 else:
+                    index = pos + x.shape[1] - task["prompt_len"]  # the generated token these logits give
+                    if index < len(tokens):  # a replayed position: its token is agreed already
+                        continue
                     token = out
-                    if self.behaviour.lie:  # a wrong token (fed back, so the rest follows from it)
+                    if self.behaviour.lie or 0 <= self.behaviour.lie_from <= index:  # a wrong token (fed back)
                         token = (out + 1) % 49152
-                    index = len(tokens)
                     recs[k]["tokens"].append(int(token[0]))
                     pending[k].append((index, token))
                     tokens.append(int(token[0]))
             pos += x.shape[1]
             done = last == n_stages - 1 and limits.done(tokens)
-            boundary = last == n_stages - 1 and (len(tokens) % chunk == 0 or done)
+            boundary = last == n_stages - 1 and not replay and (len(tokens) % chunk == 0 or done)
             if not loop or boundary:
                 flush()
             if done:
                 break
-            if loop:
+            if replay:
+                x = torch.tensor([[replay.pop(0)]], dtype=torch.int64)
+            elif loop:
                 x = torch.tensor([[tokens[-1]]], dtype=torch.int64)
             else:
                 x = next_input()

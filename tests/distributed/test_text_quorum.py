@@ -70,3 +70,54 @@ def test_a_verifier_that_signs_without_checking_is_caught_by_a_canary(tmp_path, 
     finally:
         c.stop()
         pool.shutdown(wait=False)
+
+
+def _sampled_reference(data: bytes) -> tuple[str, int]:
+    """A chat request's sampled answer in one process, decoding with KV caches as `generate` does."""
+    import torch
+
+    from ai.models import prompt_codec
+    from ai.models.decoding import StageProposer, token_rule
+    from ai.models.pipeline import stage_runner
+    from ai.models.tensorio import encode_tensor
+    from ai.models.text_request import new_generation
+
+    gen = new_generation(prompt_codec(), data, 32)
+    proposer = StageProposer([stage_runner(i) for i in range(3)], token_rule(gen.rule))
+    x = torch.tensor([gen.prompt_ids])
+    while not gen.done:
+        token = proposer.feed(x, len(gen.generated))[-1]
+        gen.accept(encode_tensor(token))
+        x = token.reshape(1, 1)
+    return gen.text, len(gen.generated)
+
+
+def test_a_sampled_answer_proposed_again_after_a_rejection_is_the_one_process_answer(tmp_path):
+    """temperature > 0: the first proposer is honest for chunk 0 and lies from token 10 on, so chunk 0 is
+    agreed and chunk 1 rejected. The next proposer replays the agreed tokens on the first one's path (prompt
+    in one pass, then one position at a time), so the verifiers' exact check, on caches built from the first
+    proposal, agrees with it: the answer is the one-process sampled answer, the liar slashed and unpaid."""
+    from ai.models.text_request import TextRequest
+
+    keys = local.prepare(tmp_path / "keys", 4)
+    liar = min(range(4), key=lambda i: keys[i].address)  # ranks first: it proposes first
+    data = TextRequest.build([{"role": "user", "content": "Tell me a story about a robot."}], 24,
+                             temperature=0.9, top_p=0.95, seed=7).encode()
+    pool = ThreadPoolExecutor(1)
+    expected = pool.submit(_sampled_reference, data)
+    c = start_cluster(tmp_path, 4, holds="distributed_ai_model", behaviours={liar: "lie-from=10"},
+                      max_new_tokens=24, task_timeout=30)
+    try:
+        want, count = expected.result(timeout=600)
+        assert count > 16  # chunks 0 (agreed), 1 (rejected, proposed again) and 2 (after the re-proposal)
+        out = c.compute("distributed_ai_model", data, timeout=300)
+        assert out["status"] == "Completed", out
+        assert bytes.fromhex(out["result"]).decode() == want
+        verdict = c.rpc("synergy_verifyAIResult", out["computation_id"])
+        assert verdict["valid"] is True and to_syn(c.validators[liar].address) not in verdict["validators"]
+        r = c.rpc("synergy_getValidatorAIRewards", "0x" + c.validators[liar].address.hex())
+        assert r["slashed"] > 0 and r["total_rewards"] == 0
+        assert "proposing again from 8 agreed tokens" in c.node.log()  # the rejection came after chunk 0
+    finally:
+        c.stop()
+        pool.shutdown(wait=False)

@@ -125,6 +125,7 @@ class AIService:
         # scheduler work from RPC handlers: its own threads, so a busy default pool never starves a quorum
         self.executor = concurrent.futures.ThreadPoolExecutor(SCHEDULER_WORKERS, thread_name_prefix="aivm-ai")
         self._ticker: Optional[asyncio.Task] = None
+        self._hedger: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
         self.scheduler.on_finish = self._on_finish
         self._delivering: set[str] = set()
@@ -141,6 +142,7 @@ class AIService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ticker = asyncio.create_task(self._tick_forever())
+        self._hedger = asyncio.create_task(self._hedge_forever())
         self.node.chain.impersonate(CALLBACK_SENDER)  # callbacks come from the precompile's address
         await self.node.run(self._reconcile_sets)
         for cid, _ in list(self.scheduler.records.callbacks()):  # owed since before a restart
@@ -209,7 +211,7 @@ class AIService:
         n = self.scheduler.shutdown("the node is shutting down")
         if n:
             log.info("%d running computations failed: the node is shutting down", n)
-        for task in (self._ticker, self._watcher):
+        for task in (self._ticker, self._watcher, self._hedger):
             if task:
                 task.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -217,6 +219,18 @@ class AIService:
     async def call(self, fn: Callable, *args: Any) -> Any:
         """Run scheduler work (signature checks) off the event loop, on the AI threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: fn(*args))
+
+    async def _hedge_forever(self) -> None:
+        """Spares for slow rounds, soon after HEDGE_AFTER (the 0.5 s tick would be too coarse)."""
+        from ai.scheduler.core import HEDGE_AFTER
+
+        while True:
+            await asyncio.sleep(HEDGE_AFTER / 3)
+            if self.scheduler.has_hedges:
+                try:
+                    await self.call(self.scheduler.hedge)
+                except Exception:
+                    log.exception("scheduler hedge failed")
 
     async def _tick_forever(self) -> None:
         while True:

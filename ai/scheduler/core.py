@@ -48,7 +48,8 @@ from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
-SPARE = 1  # validators assigned beyond the stake that decides, so one fault costs no round trip
+SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
+HEDGE_AFTER = 0.15  # seconds a round of a single-round model waits for its validators before a spare is asked too
 TASK_TIMEOUT = 30.0  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
@@ -211,6 +212,8 @@ class Scheduler:
         self._proposals: dict[str, str] = {}  # open propose task id -> computation id
         self._running_text: set[str] = set()
         self._canaries_sent: collections.Counter = collections.Counter()
+        self._hedges: dict[int, tuple] = {}  # id(round) -> (when to ask a spare, computation, round)
+        self.hedge_after = HEDGE_AFTER
         self.chunk_tokens = chunk_tokens
         self._recover()
 
@@ -544,14 +547,40 @@ class Scheduler:
                              f"active stake ({len(snap.stakes)} validators, epoch {snap.epoch}); a decision needs "
                              f"{num}/{den} = {snap.required} wei")
             return
-        assigned, spare = 0, SPARE
-        for v in candidates:  # enough stake to decide, then SPARE more
+        assigned = 0
+        for v in candidates:  # enough stake to decide; a spare only if the round is slow (hedge) or a vote fails
             if snap.met(assigned):
-                if spare == 0:
-                    break
-                spare -= 1
+                self._hedges[id(rnd)] = (now + self.hedge_after, comp, rnd)
+                break
             self._assign(comp, rnd, v, now, notes)
             assigned += snap.stakes[v.address]
+
+    def _hedge_due(self, now: float, notes: list) -> None:
+        """Under the lock: each round still undecided HEDGE_AFTER seconds after it started gets SPARE more
+        validators (a slow or crashed one then costs that delay, not a task timeout; a fast round costs no
+        spare's work: on a shared machine the spare's model run and signature slowed the ones that decide)."""
+        for key, (due, comp, rnd) in list(self._hedges.items()):
+            if due > now:
+                continue
+            del self._hedges[key]
+            if comp.status != "Running" or comp.round is not rnd or rnd.winner_hash is not None:
+                continue
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in rnd.tasks]
+            for v in spare[:SPARE]:
+                self._assign(comp, rnd, v, now, notes)
+
+    @property
+    def has_hedges(self) -> bool:
+        return bool(self._hedges)
+
+    def hedge(self) -> None:
+        """Ask spares for the slow rounds (the service calls it often; cheap when there are none)."""
+        if not self._hedges:
+            return
+        notes: list = []
+        with self._lock:
+            self._hedge_due(time.time(), notes)
+        self._send(notes)
 
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
         if rnd.proposal is not None:
@@ -739,6 +768,7 @@ class Scheduler:
 
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
         rnd.winner_hash = winner
+        self._hedges.pop(id(rnd), None)
         winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
         losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
         for t in rnd.tasks.values():
@@ -1129,6 +1159,7 @@ class Scheduler:
         notes: list = []
         with self._lock:
             now = time.time()
+            self._hedge_due(now, notes)
             self.refresh_sets(now)
             for comp in [c for c in self.computations.values() if c.status == "Running"]:
                 if now - comp.created > COMPUTATION_TIMEOUT:

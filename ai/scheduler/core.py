@@ -664,20 +664,21 @@ class Scheduler:
                                   f"(late submission)") from None
                 raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
             keys = v.keys
-        ok, why = bundle.check(signature, keys, vote.message_hash, LEVEL)
+        digest = vote.message_hash  # once: each use would ABI-encode the vote again
+        ok, why = bundle.check(signature, keys, digest, LEVEL)
         with self._lock:
             if task.status == "Submitted":
                 raise AIError(f"task {task_id} already has a result: replayed submission refused")
             if task.status == "Closed" and task.winner is not None:
                 if ok:
-                    self._judge_late(task, vote)
+                    self._judge_late(task, digest)
             if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             if not ok:
                 raise AIError(f"result signature does not verify under the registered keys of {to_syn(address)}: {why}")
             task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
-            task.vote_hash, task.latency = vote.message_hash, time.time() - task.assigned_at
-            rnd.votes[vote.message_hash] = vote
+            task.vote_hash, task.latency = digest, time.time() - task.assigned_at
+            rnd.votes[digest] = vote
             self.counters["participations"] += 1
             self._settle(comp, rnd, notes)
         self._send(notes)
@@ -723,14 +724,14 @@ class Scheduler:
         self.records.write(validators={v.address: v.to_record()})
         return {"success": True, "task_id": task.task_id, "status": task.status}
 
-    def _judge_late(self, task: Task, vote: TaskVote) -> None:
+    def _judge_late(self, task: Task, digest: bytes) -> None:
         """Under the lock: a signed (and verified) answer that arrives after its round was decided still
         counts against a liar."""
         comp = self.computations.get(task.computation_id)
         if comp is None or task.round is None:
             return
         v = self.validators[task.address]
-        if vote.message_hash != task.winner:
+        if digest != task.winner:
             task.status = "Submitted"
             penalty = economics.slash(v)
             self._burn(penalty)

@@ -226,7 +226,7 @@ class AIService:
 
         while True:
             await asyncio.sleep(HEDGE_AFTER / 3)
-            if self.scheduler.has_hedges:
+            if self.scheduler.hedges_due():
                 try:
                     await self.call(self.scheduler.hedge)
                 except Exception:

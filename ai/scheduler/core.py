@@ -563,15 +563,25 @@ class Scheduler:
             if due > now:
                 continue
             del self._hedges[key]
-            if comp.status != "Running" or comp.round is not rnd or rnd.winner_hash is not None:
+            if comp.status != "Running" or rnd.winner_hash is not None:
                 continue
-            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in rnd.tasks]
+            if comp.text is None and comp.round is not rnd:
+                continue
+            if comp.text is not None and (rnd.epoch != comp.text.epoch or rnd.verdict is not None
+                                          or comp.text.rounds.get((rnd.step, rnd.stage)) is not rnd):
+                continue
+            skip = set(rnd.tasks) | (comp.text.excluded if comp.text is not None else set())
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in skip]
             for v in spare[:SPARE]:
                 self._assign(comp, rnd, v, now, notes)
 
-    @property
-    def has_hedges(self) -> bool:
-        return bool(self._hedges)
+    def hedges_due(self) -> bool:
+        """Whether some round waits for its spare now (read without the lock: a cheap check, often)."""
+        now = time.time()
+        try:
+            return any(due <= now for due, _, _ in list(self._hedges.values()))
+        except RuntimeError:  # changed while read
+            return True
 
     def hedge(self) -> None:
         """Ask spares for the slow rounds (the service calls it often; cheap when there are none)."""
@@ -964,20 +974,29 @@ class Scheduler:
                              f"hold {reachable} wei of {snap.total}; the threshold "
                              f"{snap.threshold[0]}/{snap.threshold[1]} needs {snap.required} wei")
             return
-        if random.random() < text_rounds.CANARY_RATE:  # only where the others still decide without the target
-            # the least-canaried holder first, so every verifier is tested in turn (a lazy one cannot hide)
-            for target in sorted(others, key=lambda v: (self._canaries_sent[v.address], random.random())):
+        if random.random() < text_rounds.CANARY_RATE:
+            # the least-canaried holder first, so every verifier is tested in turn (a lazy one cannot hide);
+            # where the others decide without the target, it gets the canary instead of the real task, else
+            # (no holder beyond the quorum) a chosen verifier gets the canary as a second task of the round
+            first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
+            bad = text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token)
+            ranked = sorted(others, key=lambda v: (self._canaries_sent[v.address], random.random()))
+            for target in ranked:
                 alt = self._cover(snap, [proposer], [v for v in others if v is not target])
                 if alt is None:
                     continue
                 chosen = alt
                 self._canaries_sent[target.address] += 1
-                first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
-                self._assign_text(comp, rnd, target, now, notes,
-                                  canary=text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token))
+                self._assign_text(comp, rnd, target, now, notes, canary=bad)
                 break
+            else:
+                target = next((v for v in ranked if v in chosen), None)
+                if target is not None:
+                    self._canaries_sent[target.address] += 1
+                    self._assign_text(comp, rnd, target, now, notes, canary=bad)
         for v in [proposer] + chosen:
             self._assign_text(comp, rnd, v, now, notes)
+        self._hedges[id(rnd)] = (now + self.task_timeout / 3, comp, rnd)  # a silent verifier: a spare, not a timeout
 
     @staticmethod
     def _cover(snap: StageSet, first: list, others: list) -> Optional[list]:
@@ -1015,6 +1034,7 @@ class Scheduler:
             payload["input_from"] = frm
             upstream = st.rounds.get((rnd.step, rnd.stage - 1)) if rnd.stage > 0 else None
             if (frm == rnd.start and upstream is not None and v.address in upstream.tasks
+                    and v.address not in upstream.canaries  # which of its two upstream tasks was real is ours to know
                     and v.address != st.proposers[rnd.stage - 1].address):
                 payload["input_ref"] = "upstream proposal"  # the proposal of its task for the stage before
             else:

@@ -121,3 +121,29 @@ def test_a_sampled_answer_proposed_again_after_a_rejection_is_the_one_process_an
     finally:
         c.stop()
         pool.shutdown(wait=False)
+
+
+def test_a_lazy_verifier_is_caught_even_with_no_holder_beyond_the_quorum(tmp_path, monkeypatch):
+    """Two holders of every stage: the quorum needs both, so no one can take a canary *instead of* the
+    real task. The verifier then gets the canary as a second task of the round (it cannot tell which is
+    real): the lazy one accepts it and is slashed, excluded and never paid; with no honest quorum left for
+    the chunks after that, the computation fails rather than certify them (or, had every chunk been
+    decided before, its answer is the one-process answer)."""
+    monkeypatch.setenv("AIVM_TEXT_CANARY_RATE", "1")
+    keys = local.prepare(tmp_path / "keys", 2)
+    lazy = max(range(2), key=lambda i: keys[i].address)  # never the first proposer
+    pool, expected = _references(PROMPTS[:1])
+    c = start_cluster(tmp_path, 2, holds="distributed_ai_model", behaviours={lazy: "lazy"},
+                      max_new_tokens=TOKENS, task_timeout=30)
+    try:
+        out = c.compute("distributed_ai_model", PROMPTS[0], timeout=300)
+        assert out["status"] in ("Completed", "Failed"), out
+        if out["status"] == "Completed":
+            assert bytes.fromhex(out["result"]).decode() == expected.result(timeout=600)[0]
+        r = c.rpc("synergy_getValidatorAIRewards", "0x" + c.validators[lazy].address.hex())
+        assert r["slashed"] > 0 and r["total_rewards"] == 0
+        honest = c.rpc("synergy_getValidatorAIRewards", "0x" + c.validators[1 - lazy].address.hex())
+        assert honest["slashed"] == 0
+    finally:
+        c.stop()
+        pool.shutdown(wait=False)

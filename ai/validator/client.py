@@ -174,6 +174,12 @@ class Validator:
                 self._runners[(model_id, stage)] = self.endpoint
             else:
                 self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
+        from ai.models.catalog import MODELS
+
+        if any(model_id in MODELS and MODELS[model_id].generates for model_id, _ in self.holds):
+            from ai.models import prompt_codec
+
+            prompt_codec(self.cache_dir)  # the tokenizer now (≈1 s), not inside a first proposal's or verdict's time
 
     def attestation(self) -> dict:
         from ai.models import get_manifest

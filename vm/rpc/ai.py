@@ -354,9 +354,33 @@ async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text,
     return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
 
 
+MAX_WAIT = 60.0  # seconds a status call may wait for the computation to finish
+
+
+class WaitSeconds(Param):
+    """Seconds to wait, 0..MAX_WAIT (an integer or a fraction)."""
+
+    @staticmethod
+    def parse(value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_WAIT:
+            raise InvalidValue(f"expected seconds from 0 to {MAX_WAIT:g}, got {str(value)[:40]}")
+        return float(value)
+
+
 @method("synergy_getDistributedAIStatus")
-async def synergy_get_distributed_ai_status(node, computation_id: Text) -> dict:
-    c = await _call(_ai(node).scheduler.get, computation_id)
+async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: WaitSeconds = None) -> dict:
+    """Param 2 (optional, ours): seconds (0..60) to wait for the computation to finish before answering
+    (woken by its end, not polled), so a client needs one call instead of a polling loop."""
+    service = _ai(node)
+    if wait is None:
+        c = await _call(service.scheduler.get, computation_id)
+    else:
+        from ai.scheduler import AIError
+
+        try:
+            c = await service.wait_finished(computation_id, wait)
+        except AIError as exc:
+            raise RpcError(SERVER_ERROR, str(exc)) from None
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,

@@ -265,10 +265,11 @@ async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = 
 
         result = await chain_job(node, run)
     else:
-        result = await chain_read(
-            node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
-            f.get("gas"), f.get("gas_price") or 0, block,
-        )
+        args = (f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"),
+                f.get("gas_price") or 0, block)
+        result = node.chain.cached_call(*args)  # the same call on the same head: no thread hop
+        if result is None:
+            result = await chain_read(node, node.chain.call, *args)
     if not result.success:
         raise revert_error(result)
     return data(result.output)
@@ -382,7 +383,7 @@ async def _submit(node, coro) -> str:
 async def eth_send_raw_transaction(node, raw: Data) -> str:
     if not raw:
         raise RpcError(INVALID_PARAMS, "eth_sendRawTransaction param 1: empty transaction")
-    return await _submit(node, node.send_raw(raw))
+    return await _submit(node, node.send_raw(raw, early=True))
 
 
 @method("eth_sendTransaction")
@@ -390,7 +391,7 @@ async def eth_send_transaction(node, tx: Object) -> str:
     f = _call_fields(tx)
     if "sender" not in f:
         raise RpcError(INVALID_PARAMS, "eth_sendTransaction: the transaction needs a from address")
-    return await _submit(node, node.send_unsigned(f))
+    return await _submit(node, node.send_unsigned(f, early=True))
 
 
 @method("eth_sign")

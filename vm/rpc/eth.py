@@ -630,7 +630,8 @@ def parse_log_filter(chain, obj: dict) -> dict:
     }
 
 
-def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None) -> list:
+def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None, raw: bool = False) -> list:
+    """`raw`: the list may hold orjson Fragments (whole blocks' stored logs): for a direct RPC answer."""
     if "block_hash" in crit:
         n = chain.index.block_number(crit["block_hash"])
         if n is None:
@@ -646,7 +647,7 @@ def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = 
             raise RpcError(INVALID_PARAMS, "invalid block range params")
     try:
         before_fork = forking.remote_logs(chain, lo, hi, crit["addresses"], crit["topics"])
-        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
+        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS, raw=raw)
     except OverflowError:
         raise RpcError(
             LIMIT_EXCEEDED,
@@ -660,4 +661,4 @@ async def eth_get_logs(node, criteria: Object) -> list:
         crit = parse_log_filter(node.chain, criteria)
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, f"eth_getLogs param 1 (filter): {exc}") from None
-    return await chain_read(node, query_logs, node.chain, crit)
+    return await chain_read(node, query_logs, node.chain, crit, raw=True)

@@ -417,7 +417,12 @@ class Chain:
             )
 
     def next_base_fee(self) -> int:
-        return self._pending_header_template().base_fee_per_gas
+        """The next block's base fee (computed once per head: every check asks for it)."""
+        key = (self._head.hash, self.config.gas_limit)
+        cached = getattr(self, "_base_fee", None)
+        if cached is None or cached[0] != key:
+            cached = self._base_fee = (key, self._pending_header_template().base_fee_per_gas)
+        return cached[1]
 
     def sign(
         self,

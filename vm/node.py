@@ -175,7 +175,7 @@ class Node:
         never waited for: reads keep answering from the committed head meanwhile.
         """
         settling = self._settling
-        if settling is None or settling.done():
+        if settling is None or settling.done() or settling.get_loop() is not asyncio.get_running_loop():
             return
         try:
             await asyncio.wait_for(asyncio.shield(settling), timeout=SETTLE_WAIT)

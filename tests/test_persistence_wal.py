@@ -93,6 +93,42 @@ def _reference_facts(raws, token, holder):
         "0x" + out.output.hex(), hex(chain.nonce(bytes.fromhex(DEV0[2:]))))
 
 
+def _concurrent_senders(node, senders: int, each: int) -> list:
+    import threading
+
+    Account.enable_unaudited_hdwallet_features()
+    misses, lock = [], threading.Lock()
+
+    def run(i):
+        try:
+            send_and_look(i)
+        except Exception as exc:  # a failure in a thread must fail the test
+            with lock:
+                misses.append((i, repr(exc)))
+
+    def send_and_look(i):
+        acct = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}")
+        s = requests.Session()
+        for n in range(each):
+            raw = _signed(acct, n, to=Web3.to_checksum_address("0x" + "cd" * 20), value=1, gas=21000)
+            h = s.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                                       "params": [raw]}, timeout=30).json()["result"]
+            r = s.post(node.url, json={"jsonrpc": "2.0", "id": 2, "method": "eth_getTransactionReceipt",
+                                       "params": [h]}, timeout=30).json()["result"]
+            c = s.post(node.url, json={"jsonrpc": "2.0", "id": 3, "method": "eth_getTransactionCount",
+                                       "params": [acct.address, "latest"]}, timeout=30).json()["result"]
+            if r is None or int(c, 16) != n + 1:
+                with lock:
+                    misses.append((i, n, r is None, c))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(5, 5 + senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return misses
+
+
 def test_answered_then_killed_before_the_seal_is_replayed_at_restart(tmp_path, monkeypatch):
     deploy, token, holder, transfers, _ = _token_txs()
     hashes, expected = _reference_facts([deploy, *transfers], token, holder)
@@ -136,6 +172,26 @@ def test_answered_then_killed_before_the_seal_is_replayed_at_restart(tmp_path, m
         # and the chain goes on from the replayed head
         h = _rpc(node, "eth_sendTransaction", {"from": DEV0, "to": holder, "value": "0x1"})
         assert _rpc(node, "eth_getTransactionReceipt", h)["blockNumber"] == "0x4"
+    finally:
+        assert node.stop() == 0
+
+
+def test_concurrent_senders_see_receipt_and_nonce_on_their_next_request(tmp_path):
+    """Sends with others waiting behind them are answered before their block is sealed; the
+    sender's very next request (no polling) must still see the receipt and the new nonce."""
+    data = tmp_path / "chain"
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        assert _concurrent_senders(node, senders=4, each=15) == []
+        blocks = int(_rpc(node, "eth_blockNumber"), 16)
+        logged = list(wal.read_records(str(data / wal.FILE_NAME)))
+        assert logged and all(len(r.txs) >= 1 for r in logged)  # the early path (the WAL) ran
+    finally:
+        assert node.stop() == 0
+    node = start_node(tmp_path, data_dir=data)
+    try:  # everything answered was sealed before the clean stop: nothing to replay
+        assert "replayed" not in node.log()
+        assert int(_rpc(node, "eth_blockNumber"), 16) == blocks
     finally:
         assert node.stop() == 0
 

@@ -75,10 +75,50 @@ def test_the_open_block_seals_only_when_something_needs_a_block():
     results = [backend.transact(a[0], a[1], b"", 1, None) for _ in range(5)]
     assert backend._chain.head_number == start  # nothing sealed yet
     assert {r.block_number for r in results} == {start + 1}
-    assert backend.block_number == start + 1  # asking for a block seals them, in one block
+    assert backend.block_number == start + 1  # the open block counts as the latest one, unsealed
+    assert backend.balance(a[1]) == 10_000 * 10**18 + 5  # reads see the open block's state
+    assert backend._chain.head_number == start
+    hashes = [r.tx_hash for r in results]  # signed on demand: the hashes the block will hold
+    assert backend._chain.head_number == start
+    assert [r.receipt["status"] for r in results] == ["0x1"] * 5  # a receipt seals, in one block
     block = backend._chain.index.block(start + 1)
-    assert block["transactions"] == ["0x" + r.tx_hash.hex() for r in results]
-    assert [r.receipt["status"] for r in results] == ["0x1"] * 5
+    assert block["transactions"] == ["0x" + h.hex() for h in hashes]
+    assert [int(r.receipt["gasUsed"], 16) for r in results] == [21_000] * 5
+    assert int(block["gasUsed"], 16) == 5 * 21_000
+
+
+# runtime code: return block.number / blockhash(block.number - 1) / gas left after SLOAD(0) twice
+RETURN_NUMBER = bytes.fromhex("435f5260205ff3")
+RETURN_PARENT_HASH = bytes.fromhex("436001900340" "5f5260205ff3")
+
+
+def test_calls_on_the_open_block_answer_as_the_node_would_after_sealing_it():
+    """A call runs on the open block's state in the next block's context; asking for the open block's
+    own hash seals it first; gas of a call equals a fresh (cold) node call."""
+    node_like, backend = Chain.ephemeral(), LocalBackend()
+    a = node_like.accounts
+    limit = node_like.config.gas_limit
+    token_n = _deploy(lambda s, t, d: node_like.transact(s, t, d, 0, limit), a[0].address).contract_address
+    token = _deploy(lambda s, t, d: backend.transact(s, t, d, 0, None), a[0].address).contract_address
+    numberer, hasher = b"\x51" * 20, b"\x52" * 20
+    for chain in (node_like, backend.chain):  # (.chain seals the deploy first, as dev edits must)
+        chain.set_code(numberer, RETURN_NUMBER)
+        chain.set_code(hasher, RETURN_PARENT_HASH)
+    bob = a[1].address
+    node_like.transact(a[0].address, token_n, _transfer(bob, 7), 0, limit)
+    backend.transact(a[0].address, token, _transfer(bob, 7), 0, None)
+    assert backend._open is not None and backend._open.included
+    data = SEL_BALANCE + encode(["address"], [bob])
+    open_call = backend.call(bob, token, data, 0, None)  # right after the transfer touched the slot
+    node_call = node_like.call(bob, token_n, data)
+    assert (open_call.output, open_call.gas_used) == (node_call.output, node_call.gas_used)  # cold again
+    number = backend.call(bob, numberer, b"", 0, None)
+    assert backend._open is not None and int.from_bytes(number.output, "big") == backend.block_number + 1
+    assert number.output == node_like.call(bob, numberer, b"").output
+    parent = backend.call(bob, hasher, b"", 0, None)  # needs the open block's hash: sealed first
+    assert backend._open is None
+    assert parent.output == backend._chain.head.hash
+    assert backend.call(bob, token, data, 0, None).gas_used == node_call.gas_used
 
 
 def test_a_revert_drops_the_open_block():

@@ -200,6 +200,12 @@ def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[fl
     return wall, float(m.group(1)) if m else wall, summary
 
 
+# Both sides run with the same plugins: their own only. Our venv also has hypothesis, whose pytest
+# plugin imports all of hypothesis in every session's terminal summary (≈0.5 s, whatever the suite);
+# titanoboa's venv has no hypothesis. The row "with the hypothesis plugin" shows that cost.
+SAME_PLUGINS = ["-p", "no:hypothesispytest"]
+
+
 def _plugin_args() -> list[str]:
     from importlib.metadata import entry_points
 
@@ -219,15 +225,20 @@ def main(quick: bool = False) -> str:
             (d / "token.vy").write_text(TOKEN)
             (d / "test_transfers.py").write_text(src.format(tests=tests))
             (d / "pytest.ini").write_text("[pytest]\n")
-        sides = {"aivm_pytest": (sys.executable, _plugin_args(), {**os.environ, "PYTHONPATH": str(ROOT)})}
+        ours_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        sides = {"aivm_pytest": (sys.executable, _plugin_args() + SAME_PLUGINS, ours_env)}
         if boa_py is not None:
-            sides["titanoboa"] = (str(boa_py), [], boa_environ())
+            sides["titanoboa"] = (str(boa_py), SAME_PLUGINS, boa_environ())
         runs: dict[str, list] = {side: [] for side in sides}
+        run_suite(sys.executable, Path(tmp) / "aivm_pytest", _plugin_args() + SAME_PLUGINS, ours_env)  # warm caches
+        if boa_py is not None:
+            run_suite(str(boa_py), Path(tmp) / "titanoboa", SAME_PLUGINS, boa_environ())
         for _ in range(repeats):  # alternate the sides, so a busy moment on the machine hits both
             for side, (python, args, env) in sides.items():
                 runs[side].append(run_suite(python, Path(tmp) / side, args, env))
                 print(f"{side}: {runs[side][-1][2]}", flush=True)
         rows = {side: min(r, key=lambda x: x[1]) for side, r in runs.items()}
+        with_hypothesis = run_suite(sys.executable, Path(tmp) / "aivm_pytest", _plugin_args(), ours_env)
         ours_gas, calldata, boa_gas = repeated_transfer_gas(Path(tmp) / "titanoboa", boa_py)
 
     lines = [
@@ -245,15 +256,24 @@ def main(quick: bool = False) -> str:
     for side, (wall, session, _) in rows.items():
         label = side if side == "aivm_pytest" else f"titanoboa {boa_info}"
         lines.append(f"| {label} | {wall:.2f} | {session:.2f} | {1000 * session / transfers:.2f} |")
+    wall, session, _ = with_hypothesis
+    lines.append(f"| aivm_pytest, with the environment's hypothesis plugin loaded (once) | {wall:.2f} | "
+                 f"{session:.2f} | {1000 * session / transfers:.2f} |")
+    lines.append("")
+    lines.append(f"Load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min). "
+                 "Both sides: `-p no:hypothesispytest` (the same plugins: each runner's own); one warm-up run "
+                 "each (compile caches) before the timed runs.")
     lines.append("")
     if "titanoboa" in rows:
         ours, boa = rows["aivm_pytest"], rows["titanoboa"]
         lines.append(f"Ratio aivm_pytest / titanoboa: **{ours[1] / boa[1]:.2f}×** pytest session time, "
                      f"{ours[0] / boa[0]:.2f}× process wall time (>1 means we are slower).")
         lines.append("")
-        lines.append("Where the difference comes from: every call here is a signed transaction mined in its own "
-                     "block (receipt, trie roots, persisted state, as a node does), which is also why its gas is "
-                     "what a node charges; titanoboa runs calls as messages against one open state.")
+        lines.append("Where the difference comes from: every call here is a full transaction applied as the node "
+                     "applies it (intrinsic gas, fee and nonce, its own transaction context, refunds, the data-floor "
+                     "cost), which is why its gas is what a node charges; signing, receipts and block sealing are "
+                     "deferred until something needs them (aivm_pytest/fastpath.py). titanoboa runs each call as a "
+                     "bare message against one open state.")
     else:
         lines.append(f"titanoboa could not be installed, so there is no ratio: {boa_info}")
     lines += ["", "Gas of a `transfer` repeated three times to an existing recipient:", "",

@@ -43,6 +43,56 @@ MAX_INITCODE = 49_152  # EIP-3860: larger init code is refused by validation
 DYNAMIC_FEE_TX = 2
 
 
+def _rlp_int(i: int) -> bytes:
+    if i == 0:
+        return b"\x80"
+    if i < 0x80:
+        return bytes((i,))
+    b = i.to_bytes((i.bit_length() + 7) // 8, "big")
+    return bytes((0x80 + len(b),)) + b
+
+
+def encode_account(account: Any) -> bytes:
+    """`rlp.encode(account, sedes=Account)`, without rlp's generic machinery: nonce and balance
+    (minimal big-endian), storage root and code hash (32 bytes each); the payload is 68..108 bytes."""
+    payload = (_rlp_int(account.nonce) + _rlp_int(account.balance)
+               + b"\xa0" + account.storage_root + b"\xa0" + account.code_hash)
+    return b"\xf8" + bytes((len(payload),)) + payload
+
+
+def fast_account_writes(db: Any) -> None:
+    """Balance and nonce writes of one py-evm AccountDB instance without rlp's `Serializable.copy`
+    and generic encoder (≈5 a transaction: fee, nonce, refund, tip, value). Same checks, same bytes
+    in the journal; only this instance (the open block's state) is changed, never py-evm's class."""
+    from eth.db.account import AccountDB
+    from eth.rlp.accounts import Account
+    from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
+
+    kind = type(db)
+    if any(getattr(kind, m) is not getattr(AccountDB, m) for m in ("_set_account", "set_balance", "set_nonce",
+                                                                  "_get_account")):
+        return  # a specialised account DB (a forked chain's): leave it as it is
+    cache, journal, get = db._account_cache, db._journaltrie, db._get_account
+
+    def _set_account(address: bytes, account: Any) -> None:
+        cache[address] = account
+        journal[address] = encode_account(account)
+
+    def set_balance(address: bytes, balance: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint256(balance, title="Account Balance")
+        a = get(address)
+        _set_account(address, Account(a.nonce, balance, a.storage_root, a.code_hash))
+
+    def set_nonce(address: bytes, nonce: int) -> None:
+        validate_canonical_address(address, title="Storage Address")
+        validate_uint64(nonce, title="Nonce")
+        a = get(address)
+        _set_account(address, Account(nonce, a.balance, a.storage_root, a.code_hash))
+
+    db._set_account, db.set_balance, db.set_nonce = _set_account, set_balance, set_nonce
+
+
 class NeedsSealedBlock(Exception):
     """A call asked for the open block's hash: seal, then run it the node's way."""
 
@@ -112,6 +162,7 @@ class OpenBlock:
         self.builder = builder
         self.vm = builder.vm
         self.state = builder.vm.state
+        fast_account_writes(self.state._account_db)
         self.gas_used = builder.header.gas_used
         self._fast: list[tuple[int, Any]] = []  # (index in builder.included, computation) still unsigned
         self._executor = None

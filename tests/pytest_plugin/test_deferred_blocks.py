@@ -142,3 +142,46 @@ def test_a_failure_with_less_than_the_full_limit_runs_again_with_the_full_limit(
     backend.transact(a[0], a[1], b"", 1, None)  # the open block has used some gas now
     r = backend.transact(a[0], burner, b"", 0, None)
     assert not r.success and r.gas_used == backend.gas_limit
+
+
+def test_fast_account_encoding_is_rlps_own():
+    """The fast path writes accounts with its own RLP encoder: byte for byte rlp's."""
+    import random
+
+    import rlp
+    from eth.rlp.accounts import Account
+
+    from aivm_pytest.fastpath import encode_account
+
+    rng = random.Random(14)
+    edges = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**256 - 1]
+    for _ in range(500):
+        nonce = rng.choice(edges[:7] + [rng.randrange(2**64)])
+        balance = rng.choice(edges + [rng.randrange(2**rng.randrange(1, 257))])
+        a = Account(nonce, balance, rng.randbytes(32), rng.randbytes(32))
+        assert encode_account(a) == rlp.encode(a, sedes=Account)
+
+
+def test_fast_and_node_paths_leave_the_same_state_root():
+    """One block built by the fast path and the same transactions through `BlockBuilder.apply`
+    (signed, fully validated) seal to the same state root, receipts root and gas."""
+    fast, slow = LocalBackend(), LocalBackend()
+    a = fast.accounts
+    token = _deploy(lambda s, t, d: fast.transact(s, t, d, 0, None), a[0]).contract_address
+    _deploy(lambda s, t, d: slow.transact(s, t, d, 0, 5_000_000), a[0])  # a fixed gas limit: the node's way
+    fast.seal(), slow.seal()
+    fast._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
+    slow._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
+    limit = fast.gas_limit // 4
+    steps = [(a[0], _transfer(a[i], 10 * i)) for i in range(1, 6)]
+    steps += [(a[1], _transfer(a[2], 10)), (a[1], _transfer(a[2], 1)), (a[2], _transfer(a[3], 10**30))]
+    for sender, data in steps:
+        f = fast.transact(sender, token, data, 0, None)
+        s = slow.transact(sender, token, data, 0, limit)
+        assert (f.success, f.output) == (s.success, s.output)
+    fb, sb = fast._open, slow._open
+    assert len(fb.included) == len(sb.included) == len(steps)
+    fast.seal(), slow.seal()
+    fh, sh = fast._chain.head, slow._chain.head
+    assert fh.state_root == sh.state_root and fh.receipt_root == sh.receipt_root
+    assert fh.gas_used == sh.gas_used != 0 and fh.bloom == sh.bloom

@@ -70,6 +70,17 @@ def test_idle_node_has_no_torch_until_the_first_ai_request(idle_node):
     assert "starting the AI layer (first use" in node.log()
 
 
+def test_openai_model_list_starts_the_layer(idle_node):
+    import requests
+
+    node = idle_node
+    assert not torch_loaded(node)
+    r = requests.get(f"{node.url}/v1/models", timeout=180)
+    assert r.status_code == 200, r.text
+    assert torch_loaded(node)
+    assert "starting the AI layer (first use: GET /v1/models)" in node.log()
+
+
 def test_external_validator_registers_on_an_idle_node(idle_node, tmp_path):
     from ai.validator import local
 

@@ -3,7 +3,7 @@
 Every transaction is applied exactly as the node applies it, in its own transaction
 context (warm/cold slots and refunds per transaction), so its gas is what a node
 charges. What is deferred is the block: transactions go into an open block
-(`aivm_pytest.fastpath.OpenBlock` over `vm.chain.BlockBuilder`), signed and given
+(`vm.fastblock.OpenBlock` over `vm.chain.BlockBuilder`), signed and given
 receipts only when something needs them, and sealed (state root, receipts,
 persistence) only when something needs a block: a receipt, time, a snapshot, mining,
 the raw chain, or a transaction that does not fit. Calls and balance/code/nonce reads
@@ -13,25 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from aivm_pytest.fastpath import TIP, FastResult, NeedsSealedBlock, OpenBlock
 from vm.chain import Chain, ChainConfig, ExecutionResult, TxRejected
+from vm.fastblock import TIP, FastResult, NeedsSealedBlock, OpenBlock, same_with_more_gas
 from vm.node import Services
-
-
-def _same_with_more_gas(comp: Any) -> bool:
-    """Would this outcome be the same with the full gas limit? Yes for a success, and for a
-    REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given)."""
-    from eth.exceptions import Revert
-
-    if comp.is_success:
-        return True
-
-    def clean(c: Any) -> bool:
-        if c.is_error and not isinstance(c.error, Revert):
-            return False
-        return all(clean(child) for child in c.children)
-
-    return clean(comp)
 
 
 class LocalBackend:
@@ -77,7 +61,7 @@ class LocalBackend:
         # block; a transaction that fails with less than the full limit is undone and run again
         # with the full limit in a block of its own, so a failure is reported like on a node
         tx_gas = full if gas else min(full, b.gas_left)
-        keep = None if tx_gas == full else _same_with_more_gas
+        keep = None if tx_gas == full else same_with_more_gas
         fixed = gas is not None
         result = self._apply(b, sender, to, data, value, tx_gas, keep, fixed)
         if result is None:  # refused by keep: retry alone with the full limit

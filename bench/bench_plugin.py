@@ -293,7 +293,7 @@ def main(quick: bool = False) -> str:
         lines.append("Where the difference comes from: every call here is a full transaction applied as the node "
                      "applies it (intrinsic gas, fee and nonce, its own transaction context, refunds, the data-floor "
                      "cost), which is why its gas is what a node charges; signing, receipts and block sealing are "
-                     "deferred until something needs them (aivm_pytest/fastpath.py). titanoboa runs each call as a "
+                     "deferred until something needs them (vm/fastblock.py). titanoboa runs each call as a "
                      "bare message against one open state.")
     else:
         lines.append(f"titanoboa could not be installed, so there is no ratio: {boa_info}")

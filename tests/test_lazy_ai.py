@@ -96,3 +96,31 @@ def test_external_validator_registers_on_an_idle_node(idle_node, tmp_path):
     assert reply["result"]["address"] == "0x" + v.address.hex()
     listed = node.rpc("synergy_listValidators")["result"]
     assert any(("0x" + v.address.hex()) in str(entry).lower() for entry in listed), listed
+
+
+def test_a_restart_with_validators_on_record_starts_the_layer_at_once(tmp_path):
+    """A data dir that holds registered validators: they will reconnect, so the node does not wait."""
+    from ai.validator import local
+
+    data = tmp_path / "data"
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        v = local.prepare(tmp_path / "keys", 1)[0]
+        stake = local.STAKE_ETH * 10**18
+        node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(stake + 10**18))
+        public_keys, proof = local.registration(v, 31337, stake)
+        reply = node.rpc("synergy_registerValidator", "0x" + public_keys.hex(), hex(stake), "0x" + proof.hex(),
+                         timeout=180)
+        assert reply.get("result", {}).get("success") is True, reply
+    finally:
+        node.stop()
+    node = start_node(tmp_path, data_dir=data)
+    try:
+        deadline = time.monotonic() + 180
+        while not torch_loaded(node) and time.monotonic() < deadline:  # no request is sent meanwhile
+            time.sleep(0.2)
+        assert torch_loaded(node)
+        assert "idle" not in node.log()
+        assert _wait_models(node).get("result")
+    finally:
+        node.stop()

@@ -90,11 +90,3 @@ async def ensure(node: Any, reason: str) -> None:
     s = starter(node)
     if s is not None and getattr(node, "ai", None) is None:
         await s.ensure(reason)
-
-
-def has_ai_work(node: Any) -> bool:
-    """Validators or owed callbacks on record (a data dir from an earlier run): start at once."""
-    from ai.records import AIRecords  # light: no torch
-
-    records = AIRecords(node.chain.store.kv)
-    return next(iter(records.validators()), None) is not None or next(iter(records.callbacks()), None) is not None

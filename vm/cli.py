@@ -121,12 +121,20 @@ def _schedule_ai(node, services, cfg: config_mod.Config, port: int, options, loc
     def start():
         return _start_ai(node, services, cfg, port, options, local)
 
-    if cfg.node.validators > 0 or ai_start.has_ai_work(node):
+    if cfg.node.validators > 0 or _has_ai_work(node):
         return asyncio.create_task(start())
     node.ai_starter = services["ai_start"] = ai_start.AIStarter(node, start, asyncio.get_running_loop())
     node.ai_status = ai_start.IDLE_STATUS
     console.print(f"distributed AI: {ai_start.IDLE_STATUS}", highlight=False)
     return None
+
+
+def _has_ai_work(node) -> bool:
+    """Validators or owed callbacks on record (a data dir from an earlier run): start the AI layer at once."""
+    from ai.records import AIRecords  # light: no torch
+
+    records = AIRecords(node.chain.store.kv)
+    return next(iter(records.validators()), None) is not None or next(iter(records.callbacks()), None) is not None
 
 
 async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:

@@ -151,7 +151,7 @@ def test_fast_account_encoding_is_rlps_own():
     import rlp
     from eth.rlp.accounts import Account
 
-    from aivm_pytest.fastpath import encode_account
+    from vm.fastblock import encode_account
 
     rng = random.Random(14)
     edges = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**256 - 1]

@@ -1,4 +1,7 @@
-"""The plugin's fast mining path: transactions applied as the node applies them, the rest deferred.
+"""The pytest plugin's fast mining path: transactions applied as the node applies them, the rest deferred.
+
+Part of the chain adapter (it drives py-evm's executor and state directly, so it lives in `vm/`
+with the other py-evm modules); only `aivm_pytest/local.py` uses it, a node never does.
 
 What a node does for each transaction, and what this path does with it:
 
@@ -91,6 +94,19 @@ def fast_account_writes(db: Any) -> None:
         _set_account(address, Account(nonce, a.balance, a.storage_root, a.code_hash))
 
     db._set_account, db.set_balance, db.set_nonce = _set_account, set_balance, set_nonce
+
+
+def same_with_more_gas(comp: Any) -> bool:
+    """Would this outcome be the same with the full gas limit? Yes for a success, and for a
+    REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given)."""
+    from eth.exceptions import Revert
+
+    def clean(c: Any) -> bool:
+        if c.is_error and not isinstance(c.error, Revert):
+            return False
+        return all(clean(child) for child in c.children)
+
+    return comp.is_success or clean(comp)
 
 
 class NeedsSealedBlock(Exception):

@@ -19,7 +19,7 @@ from eth_hash.auto import keccak
 
 from ai.models.catalog import MODELS
 from ai.ports import AIError, InferenceService
-from precompiles.ai_infer import check_price, error
+from precompiles.ai_infer import check_price, error, not_running
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
 ADDRESS = 0x0121
@@ -55,7 +55,7 @@ def _run(ctx) -> bytes:
         raise PrecompileError("ai_request writes state: it cannot be called from a static context")
     service: Optional[InferenceService] = ctx.services.get("ai")
     if service is None:
-        raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
+        raise PrecompileRevert(error(not_running(ctx.services)))
     check_price(service, model_id)
     me = ADDRESS.to_bytes(20, "big")
     pending = ctx.read_storage(me, pending_slot(ctx.sender))

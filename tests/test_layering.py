@@ -57,7 +57,7 @@ LAYER_OF = {
 # The chain adapter: the only modules that import py-evm (`eth.*`). They drive py-evm's chain, state, DB
 # and VM; everything else talks to `vm.chain.Chain` / `vm.node.Node`.
 EVM_ADAPTER = {
-    "vm.chain", "vm.fork", "vm.forking", "vm.execution", "vm.reader", "vm.tracing", "vm.proofs",
+    "vm.chain", "vm.fork", "vm.fastblock", "vm.forking", "vm.execution", "vm.reader", "vm.tracing", "vm.proofs",
     "vm.state_dump", "vm.trie_root", "vm.trie_cache", "vm.store.atomic", "vm.store.index",
 }
 # Outside the adapter, with the reason:

@@ -265,10 +265,11 @@ async def eth_call(node, tx: Object, block: Block = "latest", overrides: Json = 
 
         result = await chain_job(node, run)
     else:
-        result = await chain_read(
-            node, node.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
-            f.get("gas"), f.get("gas_price") or 0, block,
-        )
+        args = (f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"),
+                f.get("gas_price") or 0, block)
+        result = node.chain.cached_call(*args)  # the same call on the same head: no thread hop
+        if result is None:
+            result = await chain_read(node, node.chain.call, *args)
     if not result.success:
         raise revert_error(result)
     return data(result.output)
@@ -382,7 +383,7 @@ async def _submit(node, coro) -> str:
 async def eth_send_raw_transaction(node, raw: Data) -> str:
     if not raw:
         raise RpcError(INVALID_PARAMS, "eth_sendRawTransaction param 1: empty transaction")
-    return await _submit(node, node.send_raw(raw))
+    return await _submit(node, node.send_raw(raw, early=True))
 
 
 @method("eth_sendTransaction")
@@ -390,7 +391,7 @@ async def eth_send_transaction(node, tx: Object) -> str:
     f = _call_fields(tx)
     if "sender" not in f:
         raise RpcError(INVALID_PARAMS, "eth_sendTransaction: the transaction needs a from address")
-    return await _submit(node, node.send_unsigned(f))
+    return await _submit(node, node.send_unsigned(f, early=True))
 
 
 @method("eth_sign")
@@ -629,7 +630,8 @@ def parse_log_filter(chain, obj: dict) -> dict:
     }
 
 
-def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None) -> list:
+def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None, raw: bool = False) -> list:
+    """`raw`: the list may hold orjson Fragments (whole blocks' stored logs): for a direct RPC answer."""
     if "block_hash" in crit:
         n = chain.index.block_number(crit["block_hash"])
         if n is None:
@@ -645,7 +647,7 @@ def query_logs(chain, crit: dict, lo: Optional[int] = None, hi: Optional[int] = 
             raise RpcError(INVALID_PARAMS, "invalid block range params")
     try:
         before_fork = forking.remote_logs(chain, lo, hi, crit["addresses"], crit["topics"])
-        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
+        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS, raw=raw)
     except OverflowError:
         raise RpcError(
             LIMIT_EXCEEDED,
@@ -659,4 +661,4 @@ async def eth_get_logs(node, criteria: Object) -> list:
         crit = parse_log_filter(node.chain, criteria)
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, f"eth_getLogs param 1 (filter): {exc}") from None
-    return await chain_read(node, query_logs, node.chain, crit)
+    return await chain_read(node, query_logs, node.chain, crit, raw=True)

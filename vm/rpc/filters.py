@@ -206,6 +206,11 @@ def _subscribe_tasks(node: Any, address: Any, send: Callable[[str, Any], None]) 
 
     service = getattr(node, "ai", None)
     if service is None:
+        from vm import ai_start
+
+        if ai_start.starter(node) is not None:  # idle until first use: starting now (register first)
+            ai_start.trigger(node, "a validator's task subscription")
+            raise RpcError(-32000, f"distributed AI is not ready: {node.ai_status}; register, then subscribe")
         raise RpcError(-32000, "distributed AI is disabled on this node")
     try:
         addr = parse_any_address(address if isinstance(address, str) else "")

@@ -67,7 +67,7 @@ def error(reason: str) -> bytes:
 
 def _run(ctx) -> bytes:
     model_id, payload, max_tokens = parse_request(ctx.data)
-    service = ctx.services.get("ai")
+    service = ctx.services.ai
     if service is None:
         raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
     check_price(service, model_id)

@@ -44,12 +44,13 @@ from pqc import bundle
 from pqc.errors import FormatError
 from pqc.keys import PublicKeys
 from pqc.quorum import QuorumCertificate
+from vm import defaults
 from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
 SPARE = 1  # validators assigned beyond the stake that decides, so one fault costs no round trip
-TASK_TIMEOUT = 30.0  # seconds a validator has for one task
+TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000

@@ -13,10 +13,10 @@ well-formed but refused (a bad signature, an unknown model, a late result) is
 -32000 with the scheduler's reason.
 """
 import asyncio
-import statistics
 import time
 
 from vm.addresses import parse_any_address, to_syn
+from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
 from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
@@ -122,21 +122,17 @@ def _public_keys(value: str, where: str) -> bytes:
 
 
 def _ai(node):
-    service = getattr(node, "ai", None)
-    if service is None:
-        status = getattr(node, "ai_status", None)
-        if status:
-            raise RpcError(SERVER_ERROR, f"distributed AI is not ready: {status}")
-        raise RpcError(SERVER_ERROR, "distributed AI is disabled on this node ([aivm] enabled = false)")
-    return service
+    """The AI service, or UNAVAILABLE saying why not (`node` is a Node or its API)."""
+    return NodeApi.of(node).ai_service()
 
 
 async def _ready_ai(node, timeout: float = None):
     """The AI service once usable: a request that arrives while models load or validators join waits (bounded)."""
     from ai.service import READY_WAIT
 
+    node = NodeApi.of(node)
     deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
-    while getattr(node, "ai", None) is None and getattr(node, "ai_status", None) and time.monotonic() < deadline:
+    while node.ai is None and node.ai_status and time.monotonic() < deadline:
         if str(node.ai_status).startswith("model preparation failed"):
             break
         await asyncio.sleep(0.1)
@@ -299,33 +295,10 @@ async def synergy_get_validator_ai_stats(node, address: Text) -> dict:
 
 @method("synergy_getClusterAIStats")
 async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
+    from ai.statistics import cluster_stats
+
     s = _ai(node).scheduler
-
-    def read():
-        from ai.scheduler import AIError
-        from ai.scheduler.validators import clusters
-
-        groups = clusters(list(s.validators.values()))
-        if not 1 <= cluster_id <= len(groups):
-            raise AIError(f"unknown cluster {cluster_id}: there are {len(groups)} clusters (numbered from 1)")
-        members = groups[cluster_id - 1]
-        addrs = {v.address for v in members}
-        comps = [c for c in s.computations.values() if c.validators & addrs]
-        finished = [c for c in comps if c.status in ("Completed", "Failed")]
-        ok = [c for c in finished if c.status == "Completed"]
-        times = [c.finished - c.created for c in ok if not c.cached]
-        now = time.time()
-        return {"cluster_id": cluster_id,
-                "active_validators": sum(1 for v in members if v.uptime(now) > 0.95),
-                "ai_computations_handled": len(comps),
-                "average_consensus_time": f"{statistics.mean(times):.1f}" if times else "0.0",
-                "cluster_synergy_score": round(statistics.mean(v.score for v in members), 1),
-                "ai_success_rate": round(len(ok) / len(finished), 4) if finished else 0.0,
-                "pqc_security_level": "Basic", "cross_chain_transfers": _cross_chain_transfers(node),
-                "security_incidents": sum(v.disagreed for v in members),
-                "validators": [to_syn(v.address) for v in members]}
-
-    return await _call(read)
+    return await _call(lambda: cluster_stats(s, cluster_id, _cross_chain_transfers(node)))
 
 
 def _cross_chain_transfers(node) -> int:
@@ -356,22 +329,26 @@ async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text,
 
 @method("synergy_getDistributedAIStatus")
 async def synergy_get_distributed_ai_status(node, computation_id: Text) -> dict:
+    from ai.status import ComputationStatus
+
     c = await _call(_ai(node).scheduler.get, computation_id)
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,
                    wire_bytes=c.text.wire_bytes)
-    if c.status == "Failed":
+    if c.status == ComputationStatus.FAILED:
         out["reason"] = f"Distributed AI computation failed: {c.reason}"
     return out
 
 
 @method("synergy_getDistributedAIResult")
 async def synergy_get_distributed_ai_result(node, computation_id: Text) -> dict:
+    from ai.status import ComputationStatus
+
     c = await _call(_ai(node).scheduler.get, computation_id)
-    if c.status != "Completed":
+    if c.status != ComputationStatus.COMPLETED:
         out = {"success": False, "computation_id": c.id, "status": c.status}
-        if c.status == "Failed":
+        if c.status == ComputationStatus.FAILED:
             out["error"] = f"Distributed AI computation failed: {c.reason}"
         return out
     return {"success": True, "result": c.result.hex(), "computation_id": c.id, "cached": c.cached}

@@ -33,11 +33,13 @@ class AIPort(Protocol):
     max_gas_per_execution: int  # [aivm] max_gas_per_execution
     infer_timeout: float  # seconds a block waits for the quorum
 
-    def infer(self, model_id: str, payload: bytes, caller: str, timeout: float,
-              max_tokens: Optional[int] = None) -> tuple[bytes, Any, str]: ...
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
+              max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
+        """(result, quorum certificate, computation id); AIError when no quorum answers in time."""
 
-    def request_async(self, model_id: str, payload: bytes, sender: bytes, selector: bytes,
-                      request_id: bytes) -> None: ...
+    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes,
+                      max_tokens: Optional[int] = None) -> str:
+        """Start a computation answered later by a callback transaction; its computation id."""
 
 
 @dataclass

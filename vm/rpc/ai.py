@@ -360,7 +360,7 @@ async def synergy_verify_ai_result(node, computation_id: Text) -> dict:
 
     service = _ai(node)
     c = await _call(service.scheduler.get, computation_id)
-    return await _call(verify_computation, c, node.chain.config.chain_id, service.scheduler.hooks.read_storage)
+    return await _call(verify_computation, c, NodeApi.of(node).chain_id(), service.scheduler.hooks.read_storage)
 
 
 @method("synergy_getAIDistributedStats")

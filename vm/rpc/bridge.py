@@ -12,7 +12,7 @@ from vm.rpc.params import Integer, Json, Object, StringList, Text
 
 
 def _hub(node):
-    hub = getattr(node, "bridge", None)
+    hub = node.bridge  # declared on Node (None: the bridge is off); handlers get it through the node API
     if hub is None:
         raise RpcError(SERVER_ERROR, "the bridge is not enabled on this node ([interoperability] bridge_enabled)")
     return hub
@@ -199,7 +199,7 @@ async def synergy_set_bridge_guardians(node, key_bundles: StringList) -> dict:
 
 def cross_chain_transfers(node) -> int:
     """Chain thread: delivered cross-chain messages (for synergy_getClusterAIStats)."""
-    hub = getattr(node, "bridge", None)
+    hub = node.bridge  # declared on Node (None: the bridge is off); handlers get it through the node API
     return hub.delivered_count() if hub else 0
 
 

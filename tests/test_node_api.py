@@ -168,3 +168,8 @@ def test_shared_defaults_are_defined_once():
     params = inspect.signature(AIService.__init__).parameters
     assert params["task_timeout"].default == defaults.AI_TASK_TIMEOUT
     assert params["infer_timeout"].default == cfg.node.ai_infer_timeout == defaults.AI_INFER_TIMEOUT
+
+
+def test_the_documented_code_table_is_the_map():
+    rows = re.findall(r"^\| ([a-z ]+) \| (-?\d+) \|", (ROOT / "docs/node-api.md").read_text(), re.M)
+    assert {Reason(word): int(code) for word, code in rows} == CODES

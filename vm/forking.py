@@ -249,7 +249,7 @@ async def reset(node: Any, spec: Optional[ForkSpec]) -> None:
 
     from vm.chain import Chain
 
-    if node._queue:
+    if node.has_queued():
         raise TxRejected("cannot reset while transactions are queued for mining")
     if node.options.data_dir:
         raise TxRejected("reset needs an in-memory node (start it with --ephemeral): "

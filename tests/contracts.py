@@ -47,3 +47,12 @@ def compiled(source: str = TOKEN) -> dict:
 
     out = compile_code(source, output_formats=["bytecode", "abi"])
     return {"abi": out["abi"], "bytecode": out["bytecode"]}
+
+
+def deploy_token(w3, supply: int = 10**24):
+    """The test token deployed from the first account through web3.py; a contract object bound to it."""
+    art = compiled()
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(supply).transact({"from": w3.eth.accounts[0]}))
+    assert receipt.status == 1
+    return w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])

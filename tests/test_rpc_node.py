@@ -8,19 +8,14 @@ from eth_account import Account
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from tests.contracts import compiled
+from tests.contracts import compiled, deploy_token
 
 DEV_KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
 @pytest.fixture(scope="module")
 def token(w3):
-    art = compiled()
-    a = w3.eth.accounts
-    C = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    r = w3.eth.wait_for_transaction_receipt(C.constructor(10**24).transact({"from": a[0]}))
-    assert r.status == 1
-    return w3.eth.contract(address=r.contractAddress, abi=art["abi"])
+    return deploy_token(w3)
 
 
 def test_identity(w3, node):

@@ -137,8 +137,9 @@ class TextRequest:
         extras = self.tool_fields or (None,) * len(self.messages)
         return [{"role": r, "content": c, **(x or {})} for (r, c), x in zip(self.messages, extras)]
 
-    def to_json(self) -> dict:
-        out = {"format": FORMAT, "messages": self.chat_messages(),
+    def openai_fields(self) -> dict:
+        """messages and sampling parameters as an OpenAI chat request names them (optional ones only when set)."""
+        out = {"messages": self.chat_messages(),
                "max_tokens": self.max_tokens, "temperature": self.temperature, "top_p": self.top_p}
         if self.seed is not None:
             out["seed"] = self.seed
@@ -147,6 +148,9 @@ class TextRequest:
         if self.tools:
             out["tools"] = list(self.tools)
         return out
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, **self.openai_fields()}
 
     def encode(self) -> bytes:
         """Canonical bytes: identical requests are identical inputs (one hash, one cache entry)."""
@@ -255,14 +259,7 @@ def endpoint_answer(endpoint: str, model: Optional[str], data: bytes, timeout: f
         if not models:
             raise EndpointError(f"{endpoint} lists no models")
         model = models[0]
-    payload = {"model": model, "messages": req.chat_messages(),
-               "max_tokens": req.max_tokens, "temperature": req.temperature, "top_p": req.top_p, "stream": False}
-    if req.seed is not None:
-        payload["seed"] = req.seed
-    if req.stop:
-        payload["stop"] = list(req.stop)
-    if req.tools:
-        payload["tools"] = list(req.tools)
+    payload = {"model": model, **req.openai_fields(), "stream": False}
     reply = _request(_url(endpoint, "/v1/chat/completions"), payload, timeout)
     try:
         choice = reply["choices"][0]

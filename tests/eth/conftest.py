@@ -1,16 +1,11 @@
 import pytest
 
-from tests.contracts import compiled
+from tests.contracts import deploy_token
 
 
 @pytest.fixture(scope="module")
 def token(w3):
-    art = compiled()
-    a = w3.eth.accounts
-    C = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
-    r = w3.eth.wait_for_transaction_receipt(C.constructor(10**24).transact({"from": a[0]}))
-    assert r.status == 1
-    return w3.eth.contract(address=r.contractAddress, abi=art["abi"])
+    return deploy_token(w3)
 
 
 def rpc_error(node, method, *params):

@@ -9,6 +9,7 @@ test is skipped only when npm (or node) is not on PATH.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,6 +57,27 @@ def _start_aivm(log_path: Path) -> tuple[str, subprocess.Popen]:
     return f"http://127.0.0.1:{port}", proc
 
 
+@contextlib.contextmanager
+def running_aivm(log_path: Path, ready_within: float = 60):
+    """A fresh dev node (its own process group), its URL yielded once eth_chainId answers; stopped on exit."""
+    url, proc = _start_aivm(log_path)
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"node exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+            try:
+                _chain_id(url)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"node not ready in {ready_within:.0f} s:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        _stop(proc)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -98,23 +120,8 @@ def node_url(tmp_path_factory) -> str:
         finally:
             peers.stop(node)
         return
-    log_path = tmp_path_factory.mktemp("aivm") / "node.log"
-    url, proc = _start_aivm(log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"node exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                _chain_id(url)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"node not ready in 30 s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.1)
+    with running_aivm(tmp_path_factory.mktemp("aivm") / "node.log") as url:
         yield url
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -3,29 +3,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
-from tests.js.test_ethers_client import DEV0, JS, _chain_id, _start_aivm, _stop, ethers_installed  # noqa: F401
+from tests.js.test_ethers_client import DEV0, JS, ethers_installed, running_aivm  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def result(ethers_installed, tmp_path_factory) -> dict:  # noqa: F811
     log_path = tmp_path_factory.mktemp("aivm") / "node.log"
-    url, proc = _start_aivm(log_path)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"node exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
-            try:
-                _chain_id(url)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"node not ready in 60 s:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.1)
+    with running_aivm(log_path) as url:
         run = subprocess.run(["node", str(JS / "conformance.mjs"), url], cwd=JS, capture_output=True,
                              text=True, timeout=120)
         try:
@@ -35,8 +22,6 @@ def result(ethers_installed, tmp_path_factory) -> dict:  # noqa: F811
         data["exit_code"] = run.returncode
         data["log"] = log_path.read_text()
         return data
-    finally:
-        _stop(proc)
 
 
 def test_no_step_failed(result):

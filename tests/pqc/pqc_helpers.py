@@ -9,3 +9,14 @@ def flip(data: bytes, bit: int) -> bytes:
     out = bytearray(data)
     out[bit // 8] ^= 1 << (bit % 8)
     return bytes(out)
+
+
+class Storage(dict):
+    """{(address, slot): value} with the read/apply interface the node gives the consensus registry."""
+
+    def read(self, address: bytes, slot: int) -> int:
+        return self.get((address, slot), 0)
+
+    def apply(self, writes) -> None:
+        for address, slot, value in writes:
+            self[(address, slot)] = value

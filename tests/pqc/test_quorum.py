@@ -11,20 +11,9 @@ from pqc.keys import KeySet
 from pqc.levels import SecurityLevel
 from pqc.quorum import QuorumCertificate
 
-from pqc_helpers import flip
+from pqc_helpers import Storage, flip
 
 MESSAGE_HASH = bytes.fromhex("11" * 32)
-
-
-class Storage(dict):
-    """{(address, slot): value} with the read/apply interface the node uses."""
-
-    def read(self, address: bytes, slot: int) -> int:
-        return self.get((address, slot), 0)
-
-    def apply(self, writes) -> None:
-        for address, slot, value in writes:
-            self[(address, slot)] = value
 
 
 @pytest.fixture(scope="module")

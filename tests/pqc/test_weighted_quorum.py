@@ -8,18 +8,11 @@ from pqc import validators as layout
 from pqc.keys import KeySet
 from pqc.quorum import QuorumCertificate
 
+from pqc_helpers import Storage
+
 MESSAGE_HASH = bytes.fromhex("22" * 32)
 SET = 77
 ETH = 10**18
-
-
-class Storage(dict):
-    def read(self, address: bytes, slot: int) -> int:
-        return self.get((address, slot), 0)
-
-    def apply(self, writes) -> None:
-        for address, slot, value in writes:
-            self[(address, slot)] = value
 
 
 @pytest.fixture(scope="module")

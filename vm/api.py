@@ -267,6 +267,10 @@ class NodeApi:
             return await self.node.run(lookups.pending_block, self.node, full)
         return await self.node.read(self._block_record, ref, full)
 
+    async def _mined_block(self, ref: Any) -> Optional[dict]:
+        """A mined block's record (`pending` reads as the head here, as these methods always did)."""
+        return await self.node.read(self._block_record, ref, False)
+
     def _block_record(self, ref: Any, full: bool) -> Optional[dict]:
         chain = self.chain
         try:
@@ -284,11 +288,11 @@ class NodeApi:
         return rec
 
     async def block_transaction_count(self, ref: Any) -> Optional[int]:
-        rec = await self.block(ref, False)
+        rec = await self._mined_block(ref)
         return None if rec is None else len(rec["transactions"])
 
     async def block_receipts(self, ref: Any) -> Optional[list]:
-        rec = await self.block(ref, False)
+        rec = await self._mined_block(ref)
         if rec is None:
             return None
         return await self.node.read(
@@ -314,7 +318,7 @@ class NodeApi:
         return await self.node.read(forking.remote_lookup, self.chain, "eth_getTransactionByHash", tx_hash)
 
     async def transaction_at(self, ref: Any, index: int) -> Optional[dict]:
-        rec = await self.block(ref, False)
+        rec = await self._mined_block(ref)
         if rec is None or index >= len(rec["transactions"]):
             return None
         entry = rec["transactions"][index]

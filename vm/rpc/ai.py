@@ -10,7 +10,7 @@ sees it: a malformed one (negative or oversized stake, a timestamp that is no
 unix time, a shard whose model_id is not a string, a signature that is no
 signature bundle, ...) is -32602 naming the parameter and field. What is
 well-formed but refused (a bad signature, an unknown model, a late result) is
--32000 with the scheduler's reason.
+-32000 with the scheduler's reason (AIError, mapped with every other refusal in vm/rpc/errors.py).
 """
 import asyncio
 import time
@@ -19,7 +19,7 @@ from vm.addresses import parse_any_address, to_syn
 from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method
-from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from vm.rpc.errors import INVALID_PARAMS, RpcError
 from vm.rpc.params import Integer, Object, Param, Text
 
 MAX_UINT256 = 2**256 - 1
@@ -158,14 +158,10 @@ def _hex(value: str, where: str) -> bytes:
 
 
 async def _call(fn, *args, service=None):
-    from ai.scheduler import AIError  # the AI stack (torch) loads with the AI layer, not with the RPC
-
-    try:
-        if service is not None:
-            return await service.call(fn, *args)
-        return await asyncio.to_thread(fn, *args)
-    except AIError as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    """fn on the AI service's threads (or a worker thread); its AIError is -32000 (vm/rpc/errors.py)."""
+    if service is not None:
+        return await service.call(fn, *args)
+    return await asyncio.to_thread(fn, *args)
 
 
 # -- validators --
@@ -226,13 +222,8 @@ async def synergy_relay_ai_state(node, task_id: Text, address: Text, stage: Inte
 
     Run on the event loop: it is on every token's critical path, takes the scheduler lock only
     briefly, and nothing that holds that lock waits for the loop (notifications are queued)."""
-    from ai.scheduler import AIError
-
-    try:
-        return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
-                                         _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
-    except AIError as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
+                                     _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
 
 
 @method("synergy_getValidatorAIRewards")

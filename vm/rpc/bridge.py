@@ -27,25 +27,12 @@ def _hex(value: str, what: str) -> bytes:
 
 
 async def _guard(coro):
-    from bridge.hub import BridgeError
-    from bridge.message import MessageError
-    from pqc.errors import PQCError
-
-    try:
-        return await coro
-    except (BridgeError, MessageError, PQCError) as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    """BridgeError, MessageError and PQCError become -32000 with their text in vm/rpc/errors.py."""
+    return await coro
 
 
 async def _on_chain(node, fn, *args):
-    from bridge.hub import BridgeError
-    from bridge.message import MessageError
-    from pqc.errors import PQCError
-
-    try:
-        return await node.run(fn, *args)
-    except (BridgeError, MessageError, PQCError) as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return await node.run(fn, *args)
 
 
 # -- the guide's methods --

@@ -54,7 +54,8 @@ class NodeClient:
 
 
 class Attester:
-    def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25) -> None:
+    def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25,
+                 endorser=None) -> None:
         if keys.pqc is None:
             raise ValueError("an attester needs its PQC keys")
         self.node = NodeClient(node_url)
@@ -67,6 +68,8 @@ class Attester:
         self.submitted = 0
         self.stop_event = threading.Event()
         self.lanes: list[dict] | None = None
+        self.rotations = None  # bridge.rotation.RotationSigner, made on the first step
+        self.endorser = endorser  # the validator's KeySet vouching for `keys` (bridge/endorse.py), if any
 
     def use_config(self, path: "str | Path") -> None:
         """Watch the lanes of this aivm-config.toml instead of the ones the node lists."""
@@ -94,12 +97,17 @@ class Attester:
         os.replace(tmp, self.state_path)
 
     # -- protocol --
-    def register(self, chain_id: int) -> None:
+    def register(self, chain_id: int, guardian_source: str | None = None) -> None:
         ed = bytes(self.keys.ed25519.pubkey())
         binding = attester_binding(chain_id, self.key_hash, self.keys.evm_address, ed)
         sig = bundle.sign(self.keys.pqc, binding).encode()
+        extra = []
+        if self.endorser is not None and guardian_source == "validators":  # sets follow the registry
+            from bridge.endorse import endorsement
+
+            extra = [endorsement(self.endorser, self.key_hash, chain_id)]
         self.node.rpc("synergy_registerBridgeAttester", "0x" + self.keys.pqc.signing_keys().encode().hex(),
-                      self.keys.evm_address, "0x" + ed.hex(), "0x" + sig.hex())
+                      self.keys.evm_address, "0x" + ed.hex(), "0x" + sig.hex(), *extra)
         self.registered = True
 
     def attestation(self, source: str, message: bytes, log_entry: dict) -> dict:
@@ -121,7 +129,7 @@ class Attester:
         if self.lanes is not None:  # the validator's own lane table: the node's word is not needed
             info = {**info, "lanes": self.lanes}
         if not self.registered:
-            self.register(info["chain_id"])
+            self.register(info["chain_id"], info.get("guardian_source"))
         done = 0
         by_id = {int(l["chain_id"]): l for l in info["lanes"]}
         for lane in info["lanes"]:
@@ -134,7 +142,21 @@ class Attester:
                 self._sign_solana(by_id)
             except ChainError as exc:
                 log.warning("solana signing: %s", exc)
+        self._sign_rotations(info)
         return done
+
+    def _sign_rotations(self, info: dict) -> None:
+        """Foreign EVM guardian sets follow the AIVM set's stakes (bridge/rotation.py)."""
+        from bridge.rotation import RotationRefused, RotationSigner, rpc_storage
+
+        if self.rotations is None:
+            own = next((l for l in info["lanes"] if int(l["chain_id"]) == int(info["chain_id"])), None)
+            aivm = EvmClient(own["rpc_url"] if own else self.node.url)  # AIVM chain state, read by this attester
+            self.rotations = RotationSigner(self.node, self.keys, int(info["chain_id"]), rpc_storage(aivm))
+        try:
+            self.rotations.step(info["lanes"])
+        except (ChainError, RotationRefused) as exc:
+            log.warning("guardian rotation: %s", exc)
 
     def _submit(self, source: str, message: bytes, entry: dict) -> None:
         self.node.rpc("synergy_submitBridgeAttestation", self.attestation(source, message, entry))
@@ -257,8 +279,11 @@ class Attester:
 
 
 def start_in_validator(node_url: str, keys, state_dir: "str | Path") -> Attester:
-    """The validator process's hook: an attester thread for its own key set."""
-    attester = Attester(node_url, AttesterKeys.from_keyset(keys), state_dir)
+    """The validator process's hook: an attester thread voting with the validator's Enhanced bridge
+    bundle, endorsed by the validator's registered keys (bridge/endorse.py)."""
+    from bridge.endorse import bridge_keyset
+
+    attester = Attester(node_url, AttesterKeys.from_keyset(bridge_keyset(keys, state_dir)), state_dir, endorser=keys)
     threading.Thread(target=attester.run, name="aivm-attester", daemon=True).start()
     return attester
 

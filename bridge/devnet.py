@@ -266,7 +266,9 @@ class Devnet:
     def _config(self, own: str) -> Path:
         lines = ["[aivm]", f"enabled = {'true' if self.ai else 'false'}", "", "[interoperability]",
                  'supported_chains = ["ethereum", "polygon", "solana"]', "bridge_enabled = true",
-                 "cross_chain_gas_limit = 1000000", ""]
+                 "cross_chain_gas_limit = 1000000",
+                 'guardian_source = "governance"',  # devnet attesters are not AI validators: sets by RPC
+                 ""]
         for c in self.chains.values():
             lines += [f"[interoperability.chains.{c.name}]", f'kind = "{c.kind}"', f'rpc_url = "{c.url}"',
                       f"chain_id = {c.chain_id}", f"confirmations = {c.confirmations}",

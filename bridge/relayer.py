@@ -45,6 +45,10 @@ class Relayer:
                 done += self.deliver(p, dest)
             except ChainError as exc:
                 log.warning("delivery of %s to %s: %s", p["transfer_id"], dest["name"], exc)
+        from bridge.rotation import RotationPusher  # foreign guardian sets follow the AIVM set's stakes
+
+        self.rotations = getattr(self, "rotations", None) or RotationPusher(self.node, self.key)
+        done += self.rotations.step(lanes)
         return done
 
     def deliver(self, p: dict, dest: dict) -> int:

@@ -6,8 +6,8 @@ A delivery is (message bytes, quorum certificate). It is accepted when
   * its level has no ZK requirement we cannot meet (Maximum/Military refused);
   * the certificate signs exactly the message digest, at the message's level or above;
   * the certificate's guardian set is current, or older but inside its grace;
-  * the distinct registered guardians with valid PQC bundles weigh at least the
-    level's quorum of the set's total weight (duplicates count once).
+  * the distinct guardians with valid PQC bundles hold at least the level's fraction
+    of the set's total stake (Basic 2/3, Enhanced 3/4; duplicates count once).
 Replay protection (a digest is delivered once) is the precompile's job: it
 owns the storage that records deliveries.
 """
@@ -17,11 +17,9 @@ from dataclasses import dataclass
 
 from bridge import guardians
 from bridge.message import Message, MessageError, decode, word
-from pqc import bundle
-from pqc.errors import FormatError, PQCError
-from pqc.keys import PublicKeys, Role
+from pqc.errors import PQCError
 from pqc.levels import SecurityLevel
-from pqc.quorum import QuorumCertificate
+from pqc.quorum import QuorumCertificate, verify as verify_quorum
 from pqc.validators import Read
 
 ZK_LEVELS = (SecurityLevel.MAXIMUM, SecurityLevel.MILITARY)
@@ -39,10 +37,11 @@ class DeliveryRefused(Exception):
 
 @dataclass(frozen=True)
 class Tally:
-    signed: int      # weight of distinct registered guardians with valid votes
-    total: int       # weight of the whole set
-    required: int    # the smallest signed weight that passes
+    signed: int      # stake of the distinct guardians with valid votes
+    total: int       # stake of the whole set
+    required: int    # the least signed stake that passes: ceil(total * num / den)
     rejected: tuple[tuple[int, str], ...]
+    signers: int = 0  # distinct guardians counted
 
     @property
     def passed(self) -> bool:
@@ -50,8 +49,8 @@ class Tally:
 
 
 def required_weight(level: SecurityLevel, total: int) -> int:
-    """ceil(total * quorum): 3 guardians at 67% need 3, 4 need 3, at 75% 4 need 3."""
-    return -(-total * level.suite.quorum_bps // 10_000)
+    """The least stake that meets the level's fraction of `total` (Basic 2/3, Enhanced 3/4, exact integers)."""
+    return max(level.suite.required_stake(total), 1)
 
 
 def refuse_zk(level: SecurityLevel) -> None:
@@ -60,40 +59,18 @@ def refuse_zk(level: SecurityLevel) -> None:
 
 
 def tally(cert: QuorumCertificate, read: Read, now: int) -> Tally:
-    """Weigh the certificate's votes against guardian set `cert.set_id` (an index)."""
+    """Weigh the certificate's votes by stake in guardian set `cert.set_id` (an index).
+
+    The set is epoch `index + 1` of the registry's guardian set, so this is exactly the
+    consensus precompile's stake-weighted rule (pqc/quorum.py): distinct members with valid
+    bundles at the certificate's level, each counted once with its recorded stake."""
     status = guardians.set_status(read, cert.set_id, now)
     if status:
         raise DeliveryRefused(status)
-    sid = guardians.guardian_set_id(cert.set_id)
-    rule = guardians.STAKE_RULE
-    total = rule.total(read, sid)
-    counted: set[bytes] = set()
-    signed = 0
-    rejected: list[tuple[int, str]] = []
-    for i, (key_bytes, sig_bytes) in enumerate(cert.votes):
-        try:
-            keys = PublicKeys.decode(key_bytes)
-        except FormatError as exc:
-            rejected.append((i, exc.reason))
-            continue
-        if keys.role is not Role.SIGNING or keys.level != cert.level:
-            rejected.append((i, f"vote {i} is not a {cert.level.title} signing key"))
-            continue
-        h = keys.key_hash
-        if h in counted:
-            rejected.append((i, f"duplicate vote from guardian {h.hex()}"))
-            continue
-        weight = rule.weight(read, sid, h)
-        if weight <= 0:
-            rejected.append((i, f"{h.hex()} is not in guardian set {cert.set_id}"))
-            continue
-        ok, reason = bundle.check(sig_bytes, keys, cert.message_hash, cert.level)
-        if not ok:
-            rejected.append((i, reason))
-            continue
-        counted.add(h)
-        signed += weight
-    return Tally(signed, total, max(required_weight(cert.level, total), 1), tuple(rejected))
+    inner = QuorumCertificate(cert.message_hash, cert.level, guardians.GUARDIANS_SET_ID, 0, cert.votes,
+                              guardians.epoch_of(cert.set_id))
+    r = verify_quorum(inner, read)
+    return Tally(r.signed_stake, r.total_stake, required_weight(cert.level, r.total_stake), r.rejected, r.signers)
 
 
 def check_delivery(message: bytes, certificate: bytes, *, chain_id: int, caller: bytes,

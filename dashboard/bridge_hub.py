@@ -51,7 +51,7 @@ class HubSource:
                 "amount": rec.get("amount", "0"), "sender": "0x" + msg.sender.hex()[-40:],
                 "recipient": "0x" + msg.recipient.hex()[-40:],
                 "state": STATES.get(rec["status"], rec["status"]), "created": rec.get("created", 0.0),
-                "required": int(public["required_weight"]),
+                "required": public["required_weight"],  # stake (wei): a decimal string above 2**64
                 "attestations": [{"validator": to_syn(bytes.fromhex(h)[12:]), "valid": True,
                                   "time": rec.get("updated", 0.0)} for h in rec.get("votes", {})],
             })

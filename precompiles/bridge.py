@@ -2,11 +2,12 @@
 
 bridge_receive (CALL; SynQ `bridge.receive(message, certificate)`):
     input  abi.encode(bytes message, bytes certificate)
-    output abi.encode(bytes32 digest, uint256 signedWeight, uint256 totalWeight)
+    output abi.encode(bytes32 digest, uint256 signedStake, uint256 totalStake)
     Checks everything in bridge/verify.py against the state being executed: the
     message is for this chain id and for the *calling* contract, the PQC quorum
-    certificate is signed by enough of the current (or still-in-grace) guardian
-    set, and the digest was never delivered before (then records it, so a
+    certificate is signed by guardians holding the level's fraction of the stake
+    of the current (or still-in-grace) guardian set (bridge/guardians.py: an
+    epoch of the validator registry in 0x0118's storage), and the digest was never delivered before (then records it, so a
     message executes once). Refusals revert with Error(string) naming the check.
 
 bridge_send (CALL; SynQ `bridge.send(message)`):

@@ -51,6 +51,8 @@ class InteropSection(_Table):
     bridge_enabled: StrictBool = True
     cross_chain_gas_limit: Annotated[StrictInt, Field(ge=21_000, le=1_000_000_000)] = 1_000_000
     chains: dict[StrictStr, BridgeChain] = Field(default_factory=dict)
+    # where the AIVM guardian set comes from (docs/bridges.md): the validator registry, or governance RPC
+    guardian_source: Literal["validators", "governance"] = "validators"
 
     @model_validator(mode="after")
     def _lanes_are_consistent(self) -> "InteropSection":

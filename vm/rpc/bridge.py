@@ -35,6 +35,16 @@ async def _on_chain(node, fn, *args):
     return await node.run(fn, *args)
 
 
+async def _read(node, fn, *args):
+    """A read-only hub method on a reader thread, beside the chain thread (node.read)."""
+    from bridge.hub import BridgeError
+
+    try:
+        return await node.read(fn, *args)
+    except BridgeError as exc:
+        raise RpcError(SERVER_ERROR, str(exc)) from None
+
+
 # -- the guide's methods --
 @method("synergy_initiateCrossChainTransfer")
 async def synergy_initiate_cross_chain_transfer(node, source_chain: Text, token: Text, amount: Integer,
@@ -104,15 +114,39 @@ async def synergy_get_bridge_lanes(node) -> dict:
     hub = _hub(node)
     current = await node.run(guardians.current_index, hub.storage_read)
     return {"chain_id": hub.chain_id, "lanes": [l.to_json() for l in hub.lanes.values()],
-            "guardian_set": current, "unreachable": hub.unreachable}
+            "guardian_set": current, "guardian_source": hub.guardian_source, "unreachable": hub.unreachable}
 
 
 @method("synergy_registerBridgeAttester")
 async def synergy_register_bridge_attester(node, pqc_keys: Text, evm_address: Text, ed25519: Text,
-                                           signature: Text) -> dict:
+                                           signature: Text, endorsement: Json = None) -> dict:
+    """An attester binds its secp256k1/ed25519 keys to its PQC identity; `endorsement`
+    ({validator, signature}) lets a registered validator's stake vote through another bundle."""
     hub = _hub(node)
+    if endorsement is not None and not isinstance(endorsement, dict):
+        raise RpcError(INVALID_PARAMS, "synergy_registerBridgeAttester param 5 (endorsement): expected an object "
+                                       "{validator, signature}")
     return await _on_chain(node, hub.register_attester, _hex(pqc_keys, "param 1"), evm_address,
-                           _hex(ed25519, "param 3"), _hex(signature, "param 4"))
+                           _hex(ed25519, "param 3"), _hex(signature, "param 4"), endorsement)
+
+
+@method("synergy_getBridgeGuardianSet")
+async def synergy_get_bridge_guardian_set(node, index: Json = None) -> dict:
+    """A guardian set (default: the current one): stakes, status, and its mirror for EVM verifiers."""
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+        raise RpcError(INVALID_PARAMS, "synergy_getBridgeGuardianSet param 1 (index): expected a set index >= 0")
+    return await _read(node, _hub(node).guardian_set, index)
+
+
+@method("synergy_submitGuardianRotation")
+async def synergy_submit_guardian_rotation(node, lane: Text, rotation: Object) -> dict:
+    """An attester's signature of a foreign EVM bridge's rotation to the AIVM set (bridge/rotation.py)."""
+    return await _on_chain(node, _hub(node).submit_rotation, lane, rotation)
+
+
+@method("synergy_getGuardianRotations")
+async def synergy_get_guardian_rotations(node) -> list:
+    return await _read(node, _hub(node).rotations)
 
 
 @method("synergy_submitBridgeAttestation")
@@ -161,25 +195,39 @@ async def synergy_submit_solana_signature(node, transfer_id: Text, pubkey: Text,
 
 
 @method("synergy_setBridgeGuardians")
-async def synergy_set_bridge_guardians(node, key_bundles: StringList) -> dict:
-    """Dev chain governance: install a new AIVM guardian set (the old one gets its grace period)."""
-    import time
+async def synergy_set_bridge_guardians(node, key_bundles: StringList, stakes: Json = None) -> dict:
+    """Governance override (guardian_source = "governance" only): install a guardian set by hand.
 
+    `stakes` (optional, one per bundle, decimal strings or numbers) weigh the guardians; without
+    it each weighs 1. The old set gets its grace period. Refused on a node whose guardian sets
+    follow the validator registry: there nobody chooses the identities the bridge trusts."""
     from bridge import guardians
 
     hub = _hub(node)
+    if hub.guardian_source != "governance":
+        raise RpcError(SERVER_ERROR, "this node derives its bridge guardian sets from the validator registry "
+                                     "([interoperability] guardian_source = \"validators\"): they cannot be set "
+                                     "by hand")
     bundles = [_hex(k, "param 1") for k in key_bundles]
+    if stakes is not None:
+        if not isinstance(stakes, list) or len(stakes) != len(bundles):
+            raise RpcError(INVALID_PARAMS, "synergy_setBridgeGuardians param 2 (stakes): expected one stake per "
+                                           "key bundle")
+        try:
+            stakes = [Integer.parse(x) for x in stakes]
+        except Exception as exc:
+            raise RpcError(INVALID_PARAMS, f"synergy_setBridgeGuardians param 2 (stakes): {exc}") from None
 
     def apply() -> dict:
         from pqc.errors import FormatError
 
         try:
-            index, writes = guardians.rotation_writes(hub.storage_read, bundles, int(time.time()))
+            members = guardians.governance_set(bundles, stakes)
+            index = hub.install_guardians(members)
         except (ValueError, FormatError) as exc:
             raise RpcError(INVALID_PARAMS, f"synergy_setBridgeGuardians param 1: {exc}") from None
-        for address, slot, value in writes:
-            node.chain.set_storage(address, slot, value)
-        return {"guardian_set": index, "members": len(bundles), "grace_seconds": guardians.GRACE_SECONDS}
+        return {"guardian_set": index, "members": len(bundles), "total_stake": str(sum(g.stake for g in members)),
+                "grace_seconds": guardians.GRACE_SECONDS}
 
     return await node.run(apply)
 

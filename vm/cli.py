@@ -87,7 +87,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
         await node.stop()
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)
-    if getattr(node, "bridge", None) is not None and node.bridge.lanes:  # the dashboard's Bridges view reads the hub
+    if node.bridge is not None and node.bridge.lanes:  # the dashboard's Bridges view reads the hub
         from dashboard.bridge_hub import HubSource
         from dashboard.sources import register_bridge_source
 

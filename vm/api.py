@@ -375,9 +375,6 @@ class NodeApi:
         return await self.node.run(run)
 
     # -- the pool --
-    def queued(self) -> list:
-        return txpool.queued(self.node)
-
     async def pool_content(self) -> dict:
         return await self.node.run(txpool.content, txpool.queued(self.node), self.node.pending_nonce)
 

@@ -168,6 +168,10 @@ def test_shared_defaults_are_defined_once():
     params = inspect.signature(AIService.__init__).parameters
     assert params["task_timeout"].default == defaults.AI_TASK_TIMEOUT
     assert params["infer_timeout"].default == cfg.node.ai_infer_timeout == defaults.AI_INFER_TIMEOUT
+    from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY
+
+    assert cfg.node.ai_join_delay == JOIN_DELAY and cfg.node.ai_heartbeat_grace == HEARTBEAT_GRACE
+    assert cfg.node.ai_max_new_tokens == params["max_new_tokens"].default == defaults.AI_DEFAULT_NEW_TOKENS
 
 
 def test_the_documented_code_table_is_the_map():

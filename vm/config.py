@@ -77,8 +77,8 @@ class NodeSection(_Table):
     ai_cache: StrictBool = True  # reuse a quorum's answer for an identical (model, input)
     ai_task_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_TASK_TIMEOUT)
     ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_INFER_TIMEOUT)
-    ai_join_delay: Annotated[StrictFloat | StrictInt, Field(ge=0, le=86_400)] = 5  # s from attestation to counting
-    ai_heartbeat_grace: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 10  # s silent before leaving the set
+    ai_join_delay: Annotated[StrictFloat | StrictInt, Field(ge=0, le=86_400)] = int(defaults.AI_JOIN_DELAY)  # s from attestation to counting
+    ai_heartbeat_grace: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_HEARTBEAT_GRACE)  # s silent before leaving the set
     ai_max_new_tokens: Annotated[StrictInt, Field(ge=1, le=256)] = defaults.AI_DEFAULT_NEW_TOKENS  # default answer length; a request may ask up to 256
 
 

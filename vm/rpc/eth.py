@@ -22,8 +22,6 @@ def _call_fields(obj: dict) -> dict:
 
 
 def _overrides(name: str, obj: Any) -> Optional[dict]:
-    if not obj:  # absent, null or empty: none
-        return None
     try:
         return execution.parse_state_overrides(obj)
     except InvalidValue as exc:
@@ -153,13 +151,13 @@ async def eth_get_storage_at(api, address: Address, slot: Quantity, block: Block
 @method("eth_call")
 async def eth_call(api, tx: Object, block: Block = "latest", overrides: Json = None) -> str:
     f = _call_fields(tx)
-    return data(await api.call(f, block, _overrides("eth_call", overrides)))
+    return data(await api.call(f, block, _overrides("eth_call", overrides) if overrides else None))
 
 
 @method("eth_estimateGas")
 async def eth_estimate_gas(api, tx: Object, block: Block = "pending", overrides: Json = None) -> str:
     f = _call_fields(tx)
-    return quantity(await api.estimate_gas(f, block, _overrides("eth_estimateGas", overrides)))
+    return quantity(await api.estimate_gas(f, block, _overrides("eth_estimateGas", overrides) if overrides else None))
 
 
 @method("eth_createAccessList")

@@ -127,9 +127,11 @@ class AIService:
         # scheduler work from RPC handlers: its own threads, so a busy default pool never starves a quorum
         self.executor = concurrent.futures.ThreadPoolExecutor(SCHEDULER_WORKERS, thread_name_prefix="aivm-ai")
         self._ticker: Optional[asyncio.Task] = None
+        self._hedger: Optional[asyncio.Task] = None
         self._watcher: Optional[asyncio.Task] = None
         self.scheduler.on_finish = self._on_finish
         self._delivering: set[str] = set()
+        self._waiters: dict[str, list[asyncio.Future]] = {}  # computation id -> RPC calls waiting for its end
         self.expected: set[bytes] = set()  # local validators the node waits for before it calls itself ready
         self._ready = threading.Event()
         self.status = "starting"
@@ -142,6 +144,7 @@ class AIService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ticker = asyncio.create_task(self._tick_forever())
+        self._hedger = asyncio.create_task(self._hedge_forever())
         self.node.chain.impersonate(CALLBACK_SENDER)  # callbacks come from the precompile's address
         await self.node.run(self._reconcile_sets)
         for cid, _ in list(self.scheduler.records.callbacks()):  # owed since before a restart
@@ -210,7 +213,7 @@ class AIService:
         n = self.scheduler.shutdown("the node is shutting down")
         if n:
             log.info("%d running computations failed: the node is shutting down", n)
-        for task in (self._ticker, self._watcher):
+        for task in (self._ticker, self._watcher, self._hedger):
             if task:
                 task.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -218,6 +221,18 @@ class AIService:
     async def call(self, fn: Callable, *args: Any) -> Any:
         """Run scheduler work (signature checks) off the event loop, on the AI threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, lambda: fn(*args))
+
+    async def _hedge_forever(self) -> None:
+        """Spares for slow rounds, soon after HEDGE_AFTER (the 0.5 s tick would be too coarse)."""
+        from ai.scheduler.core import HEDGE_AFTER
+
+        while True:
+            await asyncio.sleep(HEDGE_AFTER / 3)
+            if self.scheduler.hedges_due():
+                try:
+                    await self.call(self.scheduler.hedge)
+                except Exception:
+                    log.exception("scheduler hedge failed")
 
     async def _tick_forever(self) -> None:
         while True:
@@ -274,8 +289,38 @@ class AIService:
         return comp.id
 
     def _on_finish(self, comp) -> None:
-        if self._loop is not None and self.scheduler.records_callback(comp.id) is not None:
+        if self._loop is None:
+            return
+        if comp.id in self._waiters:  # read without the loop: a waiter added now still sees the status itself
+            self._loop.call_soon_threadsafe(self._wake, comp.id)
+        if self.scheduler.records_callback(comp.id) is not None:
             self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self._deliver(comp.id)))
+
+    def _wake(self, cid: str) -> None:
+        for fut in self._waiters.pop(cid, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_finished(self, cid: str, timeout: float):
+        """Event loop: the computation once it finished, or as it is after `timeout` seconds (no polling)."""
+        fut = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(cid, [])
+        waiters.append(fut)  # registered before the status is read: a finish in between wakes it
+        try:
+            # a computation of this run is read in place (a status string is set once, under the lock, before
+            # the wake-up is queued); older ones come from the records
+            comp = self.scheduler.computations.get(cid) or await self.call(self.scheduler.get, cid)
+            if comp.status in ("Pending", "Running") and timeout > 0:
+                try:
+                    await asyncio.wait_for(fut, timeout)
+                except asyncio.TimeoutError:
+                    pass
+            return comp
+        finally:
+            if fut in waiters:
+                waiters.remove(fut)
+            if not waiters and self._waiters.get(cid) is waiters:
+                del self._waiters[cid]
 
     async def _deliver(self, cid: str) -> None:
         from eth_abi import encode

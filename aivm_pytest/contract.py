@@ -32,6 +32,7 @@ class ContractFunction:
         self.contract = contract
         self.name = entries[0]["name"]
         self.entries = {len(e.get("inputs", [])): e for e in entries}
+        self._selectors: dict[int, bytes] = {}
 
     def _entry(self, args: tuple) -> dict:
         entry = self.entries.get(len(args))
@@ -41,7 +42,10 @@ class ContractFunction:
         return entry
 
     def _data(self, entry: dict, args: tuple) -> bytes:
-        return selector(entry) + encode(entry.get("inputs", []), args)
+        sel = self._selectors.get(id(entry))
+        if sel is None:
+            sel = self._selectors[id(entry)] = selector(entry)
+        return sel + encode(entry.get("inputs", []), args)
 
     def __call__(self, *args: Any, sender: Any = None, value: int = 0, gas: Optional[int] = None) -> Any:
         __tracebackhide__ = True  # a failing test shows the test's line and the contract's, not ours
@@ -82,7 +86,7 @@ class Contract:
         self._decoder = EventDecoder(artifact.abi)
         self.errors = SimpleNamespace(**{e["name"]: error_class(e) for e in artifact.abi if e.get("type") == "error"})
         self.last_tx: Optional["ExecutionResult"] = None
-        self.events = EventList()
+        self._events: Optional[EventList] = EventList()
         groups: dict[str, list[dict]] = {}
         for e in artifact.abi:
             if e.get("type") == "function":
@@ -107,9 +111,17 @@ class Contract:
         """Events in `logs` this contract's ABI can read (whoever emitted them)."""
         return self._decoder.decode_all(logs)
 
+    @property
+    def events(self) -> EventList:
+        """Events of this contract's last transaction (any emitter its ABI or ours can read);
+        decoded when first asked for, not for every transaction."""
+        if self._events is None:
+            self._events = self.env.decode_logs(self.last_tx.logs, self)
+        return self._events
+
     def _record(self, result: "ExecutionResult") -> None:
         self.last_tx = result
-        self.events = self.env.decode_logs(result.logs, self)
+        self._events = None
 
     def __dir__(self) -> list[str]:  # tab completion in a debugger shows the ABI functions
         return sorted(set(super().__dir__()) | set(self._functions))

@@ -7,6 +7,7 @@ checksum strings, like eth-abi's decoded addresses, so `token.owner() == account
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any, Iterator, Optional, Union
 
@@ -36,6 +37,12 @@ def raw_address(a: Any) -> bytes:
         a = a.address
     if isinstance(a, (bytes, bytearray)):
         return bytes(a)
+    return _canonical(str(a))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(a: str) -> bytes:
+    """Checksum/hex address -> 20 bytes (every call converts its sender and target: cached)."""
     return to_canonical_address(a)
 
 

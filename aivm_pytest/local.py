@@ -1,52 +1,21 @@
 """The in-process backend: a `vm.chain.Chain`, the same VM and precompiles as the node.
 
-Every transaction is signed and applied exactly as the node applies it, in its own
-transaction context (warm/cold slots and refunds per transaction), so its gas is what
-a node charges. What is deferred is the block: transactions go into an open block
-(`vm.chain.BlockBuilder`) that is sealed (state root, receipts, persistence) only when
-something needs a block: a call or a state read, time, a snapshot, mining, or a
-transaction that does not fit. A revert simply drops an open block.
+Every transaction is applied exactly as the node applies it, in its own transaction
+context (warm/cold slots and refunds per transaction), so its gas is what a node
+charges. What is deferred is the block: transactions go into an open block
+(`vm.fastblock.OpenBlock` over `vm.chain.BlockBuilder`), signed and given
+receipts only when something needs them, and sealed (state root, receipts,
+persistence) only when something needs a block: a receipt, time, a snapshot, mining,
+the raw chain, or a transaction that does not fit. Calls and balance/code/nonce reads
+run on the open block's state. A revert simply drops an open block.
 """
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from vm.chain import BlockBuilder, Chain, ChainConfig, ExecutionResult, TxRejected
+from vm.chain import Chain, ChainConfig, ExecutionResult, TxRejected
+from vm.fastblock import TIP, FastResult, NeedsSealedBlock, OpenBlock, same_with_more_gas
 from vm.node import Services
-
-TIP = 1_000_000_000
-
-
-def _same_with_more_gas(comp: Any) -> bool:
-    """Would this outcome be the same with the full gas limit? Yes for a success, and for a
-    REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given)."""
-    from eth.exceptions import Revert
-
-    if comp.is_success:
-        return True
-
-    def clean(c: Any) -> bool:
-        if c.is_error and not isinstance(c.error, Revert):
-            return False
-        return all(clean(child) for child in c.children)
-
-    return clean(comp)
-
-
-class _SealedOnRead(ExecutionResult):
-    """A result whose block may still be open: reading its receipt seals the block."""
-
-    _backend: Optional["LocalBackend"] = None
-
-    @property
-    def receipt(self) -> Optional[dict]:
-        if self.__dict__.get("receipt") is None and self._backend is not None:
-            self._backend.seal()
-        return self.__dict__.get("receipt")
-
-    @receipt.setter
-    def receipt(self, value: Optional[dict]) -> None:
-        self.__dict__["receipt"] = value
 
 
 class LocalBackend:
@@ -57,7 +26,7 @@ class LocalBackend:
         # the node's services, empty: an AI cluster attached later sets their `ai`
         self.services = services if services is not None else Services()
         self._chain = chain or Chain.ephemeral(config, self.services)
-        self._open: Optional[BlockBuilder] = None
+        self._open: Optional[OpenBlock] = None
         self.accounts = [a.address for a in self._chain.accounts]
         self.gas_limit = self._chain.config.gas_limit
 
@@ -71,7 +40,12 @@ class LocalBackend:
         """Seal the open block, if it holds anything."""
         b, self._open = self._open, None
         if b is not None and b.included:
-            self._chain.seal_block(b)
+            b.seal()
+
+    def _open_block(self) -> Optional[OpenBlock]:
+        """The open block when it holds transactions (reads then see its state, unsealed)."""
+        b = self._open
+        return b if b is not None and b.included else None
 
     # -- execution
     def transact(self, sender: bytes, to: Optional[bytes], data: bytes, value: int,
@@ -87,37 +61,53 @@ class LocalBackend:
         # block; a transaction that fails with less than the full limit is undone and run again
         # with the full limit in a block of its own, so a failure is reported like on a node
         tx_gas = full if gas else min(full, b.gas_left)
-        keep = None if tx_gas == full else _same_with_more_gas
-        result = self._apply(b, sender, to, data, value, tx_gas, keep)
+        keep = None if tx_gas == full else same_with_more_gas
+        fixed = gas is not None
+        result = self._apply(b, sender, to, data, value, tx_gas, keep, fixed)
         if result is None:  # refused by keep: retry alone with the full limit
             self.seal()
-            result = self._apply(self._builder(), sender, to, data, value, full, None)
+            result = self._apply(self._builder(), sender, to, data, value, full, None, fixed)
         return result
 
-    def _builder(self) -> BlockBuilder:
+    def _builder(self) -> OpenBlock:
         if self._open is None:
-            self._open = self._chain.open_block()
+            self._open = OpenBlock(self._chain, self._chain.open_block())
         return self._open
 
-    def _apply(self, b: BlockBuilder, sender: bytes, to: Optional[bytes], data: bytes, value: int,
-               gas: int, keep: Any) -> Optional[ExecutionResult]:
+    def _apply(self, b: OpenBlock, sender: bytes, to: Optional[bytes], data: bytes, value: int,
+               gas: int, keep: Any, fixed: bool) -> Optional[ExecutionResult]:
+        result = b.apply(sender, to, data, value, gas, keep, fixed)
+        if result is NotImplemented:  # not the common case: the node's way, full validation
+            result = self._apply_signed(b, sender, to, data, value, gas, keep)
+        if result is not None:
+            result._backend = self
+        return result
+
+    def _apply_signed(self, b: OpenBlock, sender: bytes, to: Optional[bytes], data: bytes, value: int,
+                      gas: int, keep: Any) -> Optional[ExecutionResult]:
         chain = self._chain
         intrinsic = chain._intrinsic_gas(to, data)
         if gas < intrinsic:
             raise TxRejected(f"intrinsic gas too low: need {intrinsic}, transaction gives {gas}")
-        cap = 2 * b.header.base_fee_per_gas + TIP
-        tx, sender = chain.sign(sender, to, data, value, gas, nonce=b.vm.state.get_nonce(sender),
+        cap = 2 * b.builder.header.base_fee_per_gas + TIP
+        tx, sender = chain.sign(sender, to, data, value, gas, nonce=b.nonce(sender),
                                 max_fee_per_gas=cap, max_priority_fee_per_gas=TIP)
-        rejected = len(b.rejected)
-        result = b.apply(tx, sender, keep)
-        if result is None and len(b.rejected) > rejected:
-            raise TxRejected(b.rejected.pop()[1])
+        rejected = b.builder.rejected
+        count = len(rejected)
+        result = b.apply_signed(tx, sender, keep)
+        if result is None and len(rejected) > count:
+            raise TxRejected(rejected.pop()[1])
         if result is not None:
-            result.__class__ = _SealedOnRead
-            result._backend = self
+            result.__class__ = FastResult
         return result
 
     def call(self, sender: bytes, to: bytes, data: bytes, value: int, gas: Optional[int]) -> ExecutionResult:
+        b = self._open_block()
+        if b is not None:
+            try:  # on the open block's state, as the node answers right after sealing it
+                return b.call(sender, to, data, value, gas)
+            except NeedsSealedBlock:  # BLOCKHASH of the open block: seal it, then the node's way
+                pass
         return self.chain.call(sender, to, data, value, gas)
 
     def revert_frames(self, result: ExecutionResult) -> list[tuple[bytes, int, bool]]:
@@ -148,16 +138,19 @@ class LocalBackend:
 
     # -- state and time
     def balance(self, address: bytes) -> int:
-        return self.chain.balance(address)
+        b = self._open_block()
+        return b.balance(address) if b is not None else self._chain.balance(address)
 
     def set_balance(self, address: bytes, wei: int) -> None:
         self.chain.set_balance(address, wei)
 
     def code(self, address: bytes) -> bytes:
-        return self.chain.code(address)
+        b = self._open_block()
+        return b.code(address) if b is not None else self._chain.code(address)
 
     def nonce(self, address: bytes) -> int:
-        return self.chain.nonce(address)
+        b = self._open_block()
+        return b.nonce(address) if b is not None else self._chain.nonce(address)
 
     def impersonate(self, address: bytes, on: bool = True) -> None:
         self._chain.impersonate(address, on)
@@ -173,8 +166,11 @@ class LocalBackend:
 
     @property
     def block_number(self) -> int:
-        return self.chain.head_number
+        """The open block counts as the latest (it is what sealing would make the head)."""
+        b = self._open_block()
+        return b.number if b is not None else self._chain.head_number
 
     @property
     def timestamp(self) -> int:
-        return self.chain.head.timestamp
+        b = self._open_block()
+        return b.timestamp if b is not None else self._chain.head.timestamp

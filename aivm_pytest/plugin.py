@@ -16,6 +16,7 @@ from typing import Any, Optional
 import pytest
 
 from aivm_pytest.env import Env
+from aivm_pytest.local import LocalBackend  # the default backend: loaded with the plugin, not in the first test
 from aivm_pytest.validators import UNAVAILABLE, Validators, cluster_class
 
 ENV = pytest.StashKey[Env]()
@@ -46,8 +47,6 @@ def make_env(config: pytest.Config) -> Env:
         except Exception as exc:
             raise RuntimeError(f"--network {url}: no AIVM node answers there ({type(exc).__name__}: {exc})") from None
     else:
-        from aivm_pytest.local import LocalBackend
-
         backend = LocalBackend()
     return Env(backend, cache_dir, search)
 

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -187,17 +188,27 @@ def _boa_version(py: Path) -> str:
     return m.group(1) if m else "?"
 
 
-def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[float, float, str]:
-    """(process wall seconds, pytest session seconds, summary line) for one pytest run."""
+def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[float, float, str, float]:
+    """(process wall seconds, pytest session seconds, summary line, process CPU seconds) for one pytest run.
+    CPU seconds (user + system of the child, imports included) move less than wall time on a busy machine."""
     t0 = time.perf_counter()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                        cwd=folder, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
     summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()[-300:]
     if r.returncode != 0:
         raise RuntimeError(f"{python} pytest failed in {folder}:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     m = re.search(r"in ([\d.]+)s", summary)
-    return wall, float(m.group(1)) if m else wall, summary
+    return wall, float(m.group(1)) if m else wall, summary, cpu
+
+
+# Both sides run with the same plugins: their own only. Our venv also has hypothesis, whose pytest
+# plugin imports all of hypothesis in every session's terminal summary (≈0.5 s, whatever the suite);
+# titanoboa's venv has no hypothesis. The row "with the hypothesis plugin" shows that cost.
+SAME_PLUGINS = ["-p", "no:hypothesispytest"]
 
 
 def _plugin_args() -> list[str]:
@@ -210,7 +221,7 @@ def _plugin_args() -> list[str]:
 def main(quick: bool = False) -> str:
     transfers = 200 if quick else 1000
     tests = transfers // TRANSFERS_PER_TEST
-    repeats = 1 if quick else 2
+    repeats = 1 if quick else 5
     boa_py, boa_info = ensure_boa()
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as tmp:
         for side, src in (("aivm_pytest", OURS), ("titanoboa", BOA)):
@@ -219,15 +230,27 @@ def main(quick: bool = False) -> str:
             (d / "token.vy").write_text(TOKEN)
             (d / "test_transfers.py").write_text(src.format(tests=tests))
             (d / "pytest.ini").write_text("[pytest]\n")
-        sides = {"aivm_pytest": (sys.executable, _plugin_args(), {**os.environ, "PYTHONPATH": str(ROOT)})}
+        ours_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        sides = {"aivm_pytest": (sys.executable, _plugin_args() + SAME_PLUGINS, ours_env)}
         if boa_py is not None:
-            sides["titanoboa"] = (str(boa_py), [], boa_environ())
+            sides["titanoboa"] = (str(boa_py), SAME_PLUGINS, boa_environ())
+        baseline = os.environ.get("AIVM_BENCH_BASELINE")  # an older tree: before/after in the same run
+        if baseline and (Path(baseline) / "aivm_pytest").is_dir():
+            d = Path(tmp) / "baseline"
+            d.mkdir()
+            for f in ("token.vy", "test_transfers.py", "pytest.ini"):
+                (d / f).write_text((Path(tmp) / "aivm_pytest" / f).read_text())
+            sides["baseline"] = (sys.executable, _plugin_args() + SAME_PLUGINS, {**os.environ, "PYTHONPATH": baseline})
         runs: dict[str, list] = {side: [] for side in sides}
+        run_suite(sys.executable, Path(tmp) / "aivm_pytest", _plugin_args() + SAME_PLUGINS, ours_env)  # warm caches
+        if boa_py is not None:
+            run_suite(str(boa_py), Path(tmp) / "titanoboa", SAME_PLUGINS, boa_environ())
         for _ in range(repeats):  # alternate the sides, so a busy moment on the machine hits both
             for side, (python, args, env) in sides.items():
                 runs[side].append(run_suite(python, Path(tmp) / side, args, env))
                 print(f"{side}: {runs[side][-1][2]}", flush=True)
         rows = {side: min(r, key=lambda x: x[1]) for side, r in runs.items()}
+        with_hypothesis = run_suite(sys.executable, Path(tmp) / "aivm_pytest", _plugin_args(), ours_env)
         ours_gas, calldata, boa_gas = repeated_transfer_gas(Path(tmp) / "titanoboa", boa_py)
 
     lines = [
@@ -239,21 +262,39 @@ def main(quick: bool = False) -> str:
         f"Best of {repeats} alternating run(s) per side; machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}.",
         "",
-        "| runner | process wall (s) | pytest session (s) | ms per transfer (session) |",
-        "|---|---:|---:|---:|",
+        "| runner | process wall (s) | pytest session (s) | ms per transfer (session) | process CPU (s) |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for side, (wall, session, _) in rows.items():
-        label = side if side == "aivm_pytest" else f"titanoboa {boa_info}"
-        lines.append(f"| {label} | {wall:.2f} | {session:.2f} | {1000 * session / transfers:.2f} |")
+    cpus = {side: min(x[3] for x in r) for side, r in runs.items()}
+    labels = {"aivm_pytest": "aivm_pytest (this tree)", "titanoboa": f"titanoboa {boa_info}",
+              "baseline": f"aivm_pytest, baseline tree {os.environ.get('AIVM_BENCH_BASELINE')}"}
+    for side, (wall, session, _, _) in rows.items():
+        lines.append(f"| {labels[side]} | {wall:.2f} | {session:.2f} | {1000 * session / transfers:.2f} | "
+                     f"{cpus[side]:.2f} |")
+    wall, session, _, cpu = with_hypothesis
+    lines.append(f"| aivm_pytest, with the environment's hypothesis plugin loaded (once) | {wall:.2f} | "
+                 f"{session:.2f} | {1000 * session / transfers:.2f} | {cpu:.2f} |")
+    lines.append("")
+    lines.append(f"Load average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min). "
+                 "Both sides: `-p no:hypothesispytest` (the same plugins: each runner's own); one warm-up run "
+                 "each (compile caches) before the timed runs.")
     lines.append("")
     if "titanoboa" in rows:
         ours, boa = rows["aivm_pytest"], rows["titanoboa"]
-        lines.append(f"Ratio aivm_pytest / titanoboa: **{ours[1] / boa[1]:.2f}×** pytest session time, "
-                     f"{ours[0] / boa[0]:.2f}× process wall time (>1 means we are slower).")
+        lines.append(f"Ratio aivm_pytest / titanoboa: **{ours[1] / boa[1]:.2f}×** pytest session time (best of "
+                     f"{repeats}), {ours[0] / boa[0]:.2f}× process wall time, {cpus['aivm_pytest'] / cpus['titanoboa']:.2f}× "
+                     "process CPU time (>1 means we are slower). Session times of every run: "
+                     + "; ".join(f"{side} " + ", ".join(f"{x[1]:.2f}" for x in r) for side, r in runs.items()) + ".")
+        if "baseline" in rows:
+            lines.append("")
+            lines.append(f"Baseline tree / titanoboa in the same run: {rows['baseline'][1] / boa[1]:.2f}× session "
+                         f"time; this tree / baseline: {ours[1] / rows['baseline'][1]:.2f}×.")
         lines.append("")
-        lines.append("Where the difference comes from: every call here is a signed transaction mined in its own "
-                     "block (receipt, trie roots, persisted state, as a node does), which is also why its gas is "
-                     "what a node charges; titanoboa runs calls as messages against one open state.")
+        lines.append("Where the difference comes from: every call here is a full transaction applied as the node "
+                     "applies it (intrinsic gas, fee and nonce, its own transaction context, refunds, the data-floor "
+                     "cost), which is why its gas is what a node charges; signing, receipts and block sealing are "
+                     "deferred until something needs them (vm/fastblock.py). titanoboa runs each call as a "
+                     "bare message against one open state.")
     else:
         lines.append(f"titanoboa could not be installed, so there is no ratio: {boa_info}")
     lines += ["", "Gas of a `transfer` repeated three times to an existing recipient:", "",

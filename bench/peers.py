@@ -10,7 +10,7 @@ Our own node is started the same way (``python -m vm.cli start --ephemeral``),
 so every target is a :class:`Node` with a URL and a PID whose memory we read.
 
     python -m bench.peers install        # idempotent
-    python -m bench.peers install --only anvil  # only Anvil (what `make test` needs)
+    python -m bench.peers install --only anvil,node22,hardhat  # what `make test` needs
     python -m bench.peers start anvil    # start, print URL, stop on Ctrl-C
 """
 

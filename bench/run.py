@@ -32,6 +32,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("synq", "bench.bench_synq"),
     ("bridge", "bench.bench_bridge"),
     ("scale", "bench.bench_scale"),
+    ("idle", "bench.bench_idle"),
     ("dashboard", "bench.bench_dashboard"),
     ("chat", "bench.bench_chat"),
     ("conformance", "bench.bench_conformance"),

@@ -154,8 +154,7 @@ async def send_call(hub: BridgeHub, dest_chain: str, address: str, payload: byte
     if src.name == dst.name:
         raise BridgeError("source and destination chain are the same")
     if dst.kind == "solana":
-        raise BridgeError("Solana lanes carry token transfers only (no contract calls: custom Solana "
-                          "programs cannot be built here)")
+        raise BridgeError(SOLANA_TRANSFERS_ONLY)
     level = level or dst.level
     check_level(level)
     data = calldata("PQCBridge", "sendCall", dst.chain_id, word(_evm_address(address, "address")), payload,
@@ -163,6 +162,11 @@ async def send_call(hub: BridgeHub, dest_chain: str, address: str, payload: byte
     tx, logs = await _send_on(hub, src, src.bridge_address, data)
     (rec,) = await _record(hub, src, tx, logs)
     return {**rec, "chain": dst.name, "status": "initiated", "source_tx": tx}
+
+
+SOLANA_TRANSFERS_ONLY = ("Solana lanes carry token transfers only (no contract calls or sealed messages: "
+                         "custom Solana programs cannot be built here, and a Memo only records text — it "
+                         "can neither check the guardians' quorum nor call a program)")
 
 
 def selector_bytes(selector: str) -> bytes:

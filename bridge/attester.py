@@ -12,7 +12,12 @@ Progress (the next block to scan per lane) is saved atomically after each
 lane's batch is submitted, so a killed attester resumes where it stopped and
 resubmits at worst one batch (the hub ignores duplicate votes).
 
-    python -m bridge.attester --rpc URL --keystore FILE --password-file F --state DIR
+Mints on Solana are also signed here (the SPL multisig's ed25519 keys), and
+only within this attester's Solana policy (bridge/solana/policy.py: per-lane,
+per-token rate limits and a pause, enforced by the attesters because Solana
+runs no bridge program); by default the policy file is STATE/solana-policy.toml.
+
+    python -m bridge.attester --rpc URL --keystore FILE --password-file F --state DIR [--solana-policy FILE]
 """
 from __future__ import annotations
 
@@ -21,53 +26,46 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_hash.auto import keccak
 
 from bridge.evm import MESSAGE_SENT, ChainError, EvmClient
 from bridge.hub import attester_binding
+from bridge.jsonrpc import JsonRpcClient
 from bridge.keys import AttesterKeys
 from bridge.message import MessageError, decode, word
+from bridge.solana.policy import FILE_NAME, PolicyError, PolicyFile
+from bridge.worker import PollingWorker, serve
 from pqc import bundle
 
 log = logging.getLogger("aivm.bridge.attester")
 MAX_RANGE = 2_000
+STALL_WARNING_S = 30.0
 
 
-class NodeClient:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url, self.timeout = url, timeout
-        self.session = requests.Session()
+class Attester(PollingWorker):
+    log = log
 
-    def rpc(self, method: str, *params):
-        try:
-            body = self.session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                     "params": list(params)}, timeout=self.timeout).json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ChainError(f"node {self.url}: {method}: {exc}") from None
-        if "error" in body:
-            raise ChainError(f"node: {method}: {body['error'].get('message')}")
-        return body["result"]
-
-
-class Attester:
     def __init__(self, node_url: str, keys: AttesterKeys, state_dir: "str | Path", *, poll: float = 0.25,
-                 endorser=None) -> None:
+                 solana_policy: "str | Path | None" = None, endorser=None) -> None:
         if keys.pqc is None:
             raise ValueError("an attester needs its PQC keys")
-        self.node = NodeClient(node_url)
+        super().__init__(poll)
+        self.node = JsonRpcClient(node_url, timeout=30.0)
         self.keys = keys
         self.key_hash = keys.pqc.signing_keys().key_hash
         self.state_path = Path(state_dir) / f"attester-{self.key_hash.hex()[:16]}.json"
-        self.poll = poll
         self.state = self._load()
         self.registered = False
         self.submitted = 0
-        self.stop_event = threading.Event()
         self.lanes: list[dict] | None = None
+        self.solana_policy = PolicyFile(solana_policy or Path(state_dir) / FILE_NAME)
+        self._refused: dict[str, str] = {}   # digest -> the reason last told to the hub
+        self._heads: dict[str, tuple[int, float, bool]] = {}   # lane -> (head, since, warned)
+        self.stalls = 0
         self.rotations = None  # bridge.rotation.RotationSigner, made on the first step
         self.endorser = endorser  # the validator's KeySet vouching for `keys` (bridge/endorse.py), if any
 
@@ -199,6 +197,7 @@ class Attester:
 
         me = str(self.keys.ed25519.pubkey())
         signed = self.state.setdefault("solana_signed", {})
+        windows = self.state.setdefault("solana_windows", {})
         for req in self.node.rpc("synergy_getSolanaSigningRequests"):
             if me in req["signed_by"]:
                 continue
@@ -221,10 +220,31 @@ class Attester:
                 if minted_already(client, bridge_mint(client, multisig, msg.token_chain, msg.token), keccak(message)):
                     continue
             sol = check_mint_request(client, multisig, msg, raw)
+            try:
+                reason = self.solana_policy.current().refusal(msg, windows, time.time(), previous is None)
+            except PolicyError as exc:
+                reason = str(exc)
+            if reason:
+                self._refuse(req["transfer_id"], reason)
+                continue
+            self._refused.pop(req["transfer_id"], None)
             signed[digest] = {"message": raw.hex(), "blockhash": str(sol.recent_blockhash)}
-            self._save()  # remember before the signature leaves
+            self._save()  # remember (and the rate-limit window's use) before the signature leaves
             sig = self.keys.ed25519.sign_message(raw)
             self.node.rpc("synergy_submitSolanaSignature", req["transfer_id"], me, str(sig))
+
+    def _refuse(self, transfer_id: str, reason: str) -> None:
+        """Not signing a mint: say why on the transfer's status, once per reason (not every pass)."""
+        if self._refused.get(transfer_id) == reason:
+            return
+        log.warning("not signing the Solana mint of %s: %s", transfer_id, reason)
+        try:
+            self.node.rpc("synergy_reportBridgeDelivery", transfer_id, "failed", None,
+                          f"attester {self.keys.evm_address}: {reason}")
+        except ChainError as exc:  # the refusal stands; only the status misses its reason (retried)
+            log.warning("could not report the refusal of %s: %s", transfer_id, exc)
+            return
+        self._refused[transfer_id] = reason
 
     def _scan(self, lane: dict) -> int:
         client = EvmClient(lane["rpc_url"])
@@ -242,8 +262,28 @@ class Attester:
             start = end + 1
             self.state["next_block"][lane["name"]] = start
             self._save()
+        self._watch_stall(client, lane, head, max(start, safe + 1))
         self.submitted += done
         return done
+
+    def _watch_stall(self, client: EvmClient, lane: dict, head: int, first_unconfirmed: int) -> None:
+        """Say so (once a stall) when messages wait for confirmations on a chain whose head stopped:
+        an automine dev chain (Anvil, Hardhat) mines only on transactions, so depth never grows."""
+        now = time.monotonic()
+        seen = self._heads.get(lane["name"])
+        if seen is None or seen[0] != head:
+            self._heads[lane["name"]] = (head, now, False)
+            return
+        if seen[2] or now - seen[1] < STALL_WARNING_S or first_unconfirmed > head:
+            return
+        waiting = client.logs(lane["bridge_address"], MESSAGE_SENT, first_unconfirmed, head)
+        if waiting:
+            log.warning("lane %s: %d message(s) wait for %s confirmations, but block %d has been the head for "
+                        "%.0f s: a chain that mines only on transactions (automine) needs traffic or interval "
+                        "mining for them to confirm", lane["name"], len(waiting), lane["confirmations"], head,
+                        now - seen[1])
+            self.stalls += 1
+        self._heads[lane["name"]] = (head, seen[1], True)
 
     def _checked(self, client: EvmClient, lane: dict, entry: dict) -> bytes | None:
         """The message of a confirmed, canonical MessageSent log from this lane's bridge, or None."""
@@ -266,17 +306,6 @@ class Attester:
             return None
         return message
 
-    def run(self) -> None:
-        """Until `stop_event` is set; errors are logged and retried, never fatal."""
-        while not self.stop_event.is_set():
-            try:
-                self.step()
-            except ChainError as exc:
-                log.warning("attester: %s", exc)
-            except Exception:
-                log.exception("attester step failed")
-            self.stop_event.wait(self.poll)
-
 
 def start_in_validator(node_url: str, keys, state_dir: "str | Path") -> Attester:
     """The validator process's hook: an attester thread voting with the validator's Enhanced bridge
@@ -290,7 +319,6 @@ def start_in_validator(node_url: str, keys, state_dir: "str | Path") -> Attester
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import signal
 
     from pqc import keystore
 
@@ -300,21 +328,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--password-file", required=True)
     p.add_argument("--state", required=True, help="directory for the attester's progress file")
     p.add_argument("--poll", type=float, default=0.25)
+    p.add_argument("--solana-policy", default=None,
+                   help="rate limits and pause for mints on Solana (default: STATE/solana-policy.toml)")
     p.add_argument("--config", default=None,
                    help="watch the lanes of this aivm-config.toml (default: the lanes the node lists)")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     keys = keystore.load(args.keystore).unlock(Path(args.password_file).read_text().strip())
-    attester = Attester(args.rpc, AttesterKeys.from_keyset(keys), args.state, poll=args.poll)
+    attester = Attester(args.rpc, AttesterKeys.from_keyset(keys), args.state, poll=args.poll,
+                        solana_policy=args.solana_policy)
     if args.config:
         attester.use_config(args.config)
-    signal.signal(signal.SIGTERM, lambda *_: attester.stop_event.set())
-    print(f"attester {attester.keys.evm_address} watching lanes of {args.rpc}", flush=True)
-    try:
-        attester.run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(attester, f"attester {attester.keys.evm_address} watching lanes of {args.rpc}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """A local multi-chain network in one command, with fixed dev keys.
 
     aivm devnet (or python -m bridge.devnet) [--dir .aivm/devnet] [--attesters 3] [--no-solana] [--aivm2]
+                [--polygon-client hardhat|anvil]
 
 brings up, on free local ports:
   * AIVM (`aivm start`, chain 31337) with the bridge hub and its guardian set;
-  * `ethereum` (Anvil, chain 31001) and `polygon` (Anvil, chain 31137);
+  * `ethereum` (Anvil, chain 31001) and `polygon` (Hardhat 3's `hardhat node` on Node 22, chain 31137):
+    two different EVM clients that know nothing of AIVM (bench/peers.py installs both from npm);
   * `solana` (LiteSVM behind Solana JSON-RPC, bridge/solana/server.py), unless --no-solana;
   * optionally `aivm2`, a second AIVM node (chain 31338);
   * a PQCBridge on every EVM chain (PQC certificates on AIVM, an ECDSA quorum of the
@@ -13,6 +15,13 @@ brings up, on free local ports:
     authority is an SPL multisig of the guardians' ed25519 keys;
   * attester processes (one per validator keystore) and a relayer.
 Everything is written to DIR/devnet.json; Ctrl-C stops it all.
+
+Mining: Anvil and Hardhat both mine a block per transaction (automine), and mine
+nothing while idle, so a lane waiting for N > 1 confirmations would wait for other
+traffic. Hardhat therefore also mines an (empty) block every HARDHAT_INTERVAL_MS
+(its "automine + interval" mode): a transaction's receipt comes at once and its
+confirmations accrue with time, as on a live chain. With `block_time` (the
+benchmark's "a block a second") both mine only on that interval.
 
 Dev keys: EVM accounts from the standard `test … junk` mnemonic (deployer = account 9,
 relayer = account 8, users = accounts 0-7); validator keystores are created once in DIR
@@ -46,6 +55,8 @@ CHAIN_IDS = {"aivm": 31337, "ethereum": 31001, "polygon": 31137, "aivm2": 31338,
 NATIVE = "0x" + NATIVE_TOKEN[12:].hex()
 RATE_LIMIT = 10**24
 PASSWORD = "aivm-devnet"
+FOREIGN_CLIENTS = {"ethereum": "anvil", "polygon": "hardhat"}
+HARDHAT_INTERVAL_MS = 1000
 
 
 def dev_key(index: int) -> str:
@@ -78,6 +89,16 @@ def anvil_binary() -> Path:
         if binary is None:
             raise RuntimeError(f"anvil could not be installed: {errors.get('anvil')}")
     return binary
+
+
+def hardhat_command() -> tuple[list[str], Path, dict]:
+    """argv prefix (node 22 + hardhat's cli), cwd (the Hardhat project) and env for `hardhat node`."""
+    from bench import peers
+
+    errors = peers.install(only=("node22", "hardhat"))  # idempotent: writes the config, skips what is there
+    if peers.hardhat_cli() is None or peers.node22() is None:
+        raise RuntimeError(f"hardhat 3 could not be installed: {errors.get('hardhat')}")
+    return [str(peers.node22()), str(peers.hardhat_cli()), "node"], peers.PEERS_DIR, dict(peers.QUIET_ENV)
 
 
 @dataclass
@@ -118,13 +139,14 @@ class Chain:
     wrapped: dict = field(default_factory=dict)   # origin chain name -> wrapped token address here
     confirmations: int = 1
     bridge_word: str = ""   # Solana: the 32-byte bridge identity (hex) that messages name
+    client: str = ""        # anvil, hardhat, aivm, litesvm
 
 
-def _spawn(name: str, argv: list[str], log_dir: Path, env: dict | None = None) -> Proc:
+def _spawn(name: str, argv: list[str], log_dir: Path, env: dict | None = None, cwd: Path = ROOT) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     fh = open(log, "ab")
-    proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True,
+    proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     fh.close()
     return Proc(name, proc, log)
@@ -147,7 +169,8 @@ def _wait_rpc(p: Proc, url: str, timeout: float = 60.0) -> None:
 class Devnet:
     def __init__(self, directory: "str | Path", *, attesters: int = 3, solana: bool = True, aivm2: bool = False,
                  confirmations: dict[str, int] | None = None, ai: bool = False, relayer: bool = True,
-                 anvil_block_time: float | None = None) -> None:
+                 block_time: float | None = None,
+                 clients: dict[str, str] | None = None) -> None:
         self.dir = Path(directory).resolve()
         self.n_attesters = attesters
         self.with_solana = solana
@@ -155,7 +178,8 @@ class Devnet:
         self.confirmations = confirmations or {}
         self.ai = ai
         self.with_relayer = relayer
-        self.anvil_block_time = anvil_block_time
+        self.block_time = block_time   # seconds a block on the foreign EVM chains (None: automine)
+        self.clients = {**FOREIGN_CLIENTS, **(clients or {})}
         self.procs: dict[str, Proc] = {}
         self.chains: dict[str, Chain] = {}
         self.keys: list[AttesterKeys] = []
@@ -185,6 +209,9 @@ class Devnet:
         for name in names:
             self._start_aivm(name)
         self._wire()
+        self._set_mining()
+        if self.with_solana:
+            self.write_solana_policy()
         for i in range(self.n_attesters):
             self.start_attester(i)
         if self.with_relayer:
@@ -219,30 +246,49 @@ class Devnet:
             self.keys.append(AttesterKeys.from_keyset(keystore.load(path).unlock(PASSWORD)))
 
     def _start_foreign(self) -> None:
-        binary = anvil_binary()
         for name in ("ethereum", "polygon"):
             port = free_port()
-            argv = [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_IDS[name]),
-                    "--silent", "--accounts", "10"]
-            if self.anvil_block_time:
-                argv += ["--block-time", str(self.anvil_block_time)]
-            p = _spawn(name, argv, self.logs)
+            client = self.clients[name]
+            if client == "anvil":
+                argv = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port),
+                        "--chain-id", str(CHAIN_IDS[name]), "--silent", "--accounts", "10"]
+                if self.block_time:
+                    argv += ["--block-time", str(self.block_time)]
+                p = _spawn(name, argv, self.logs)
+            elif client == "hardhat":
+                # the chain id is the node task's own option; accounts are Hardhat's defaults, which
+                # come from the same `test ... junk` mnemonic as Anvil's (20 of them, 10,000 ETH each)
+                prefix, cwd, env = hardhat_command()
+                p = _spawn(name, prefix + ["--hostname", "127.0.0.1", "--port", str(port),
+                                           "--chain-id", str(CHAIN_IDS[name])], self.logs, env, cwd)
+            else:
+                raise ValueError(f"{name}: unknown EVM client {client!r} (anvil or hardhat)")
             self.procs[name] = p
             url = f"http://127.0.0.1:{port}"
-            _wait_rpc(p, url)
+            _wait_rpc(p, url, timeout=90)
+            if client == "hardhat":  # `hardhat node` logs every request: the devnet's attesters poll
+                EvmClient(url).rpc("hardhat_setLoggingEnabled", False)
             self.chains[name] = Chain(name, "evm", CHAIN_IDS[name], url,
-                                      confirmations=self.confirmations.get(name, 1))
+                                      confirmations=self.confirmations.get(name, 1), client=client)
         if self.with_solana:
-            from bridge.solana import devnet as sol
-
-            port = free_port()
-            p = _spawn("solana", [sys.executable, "-m", "bridge.solana.server", "--port", str(port),
-                                  "--state", str(self.dir / "solana")], self.logs)
-            self.procs["solana"] = p
-            url = f"http://127.0.0.1:{port}"
-            sol.wait_ready(p, url)
+            url = self._start_solana(free_port())
             self.chains["solana"] = Chain("solana", "solana", CHAIN_IDS["solana"], url,
-                                          confirmations=self.confirmations.get("solana", 1))
+                                          confirmations=self.confirmations.get("solana", 1), client="litesvm")
+
+    def _start_solana(self, port: int) -> str:
+        from bridge.solana import devnet as sol
+
+        p = _spawn("solana", [sys.executable, "-m", "bridge.solana.server", "--port", str(port),
+                              "--state", str(self.dir / "solana")], self.logs)
+        self.procs["solana"] = p
+        url = f"http://127.0.0.1:{port}"
+        sol.wait_ready(p, url)
+        return url
+
+    def restart_solana(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the Solana chain (SIGKILL with sig=9) and start it again on its port and state directory."""
+        self.procs["solana"].stop(sig)
+        self._start_solana(int(self.chains["solana"].url.rsplit(":", 1)[1]))
 
     def _guardian_addresses(self) -> list[str]:
         return sorted((k.evm_address for k in self.keys), key=lambda a: int(a, 16))
@@ -282,7 +328,7 @@ class Devnet:
         # the AIVM bridge is the deployer's first contract there: its address is known before the node starts
         bridge = create_address(dev_address(DEPLOYER_INDEX), 0)
         self.chains[name] = Chain(name, "aivm", CHAIN_IDS[name], url, bridge,
-                                  confirmations=self.confirmations.get(name, 1))
+                                  confirmations=self.confirmations.get(name, 1), client="aivm")
 
     def _start_aivm(self, name: str) -> None:
         c = self.chains[name]
@@ -353,6 +399,33 @@ class Devnet:
                 client.send(deployer, c.bridge, calldata("PQCBridge", "setRateLimit", peer.chain_id,
                                                          origin.chain_id, word(NATIVE), RATE_LIMIT))
 
+    def _set_mining(self) -> None:
+        """Hardhat: automine plus an interval block, or only the interval with `block_time`
+        (set after wiring, so deployment does not wait a block per transaction)."""
+        for c in self.chains.values():
+            if c.client != "hardhat":
+                continue
+            client = EvmClient(c.url)
+            if self.block_time:
+                client.rpc("evm_setAutomine", False)
+            client.rpc("evm_setIntervalMining", int((self.block_time or HARDHAT_INTERVAL_MS / 1000) * 1000))
+
+    def solana_policy_path(self) -> Path:
+        from bridge.solana.policy import FILE_NAME
+
+        return self.dir / "attesters" / FILE_NAME
+
+    def write_solana_policy(self, limit: int = RATE_LIMIT, paused: bool = False) -> Path:
+        """The attesters' policy for mints on Solana (all devnet attesters share this file):
+        every EVM lane's coin, from every EVM lane, `limit` an hour."""
+        from bridge.solana.policy import Policy
+
+        evm = [c.chain_id for c in self.chains.values() if c.kind in ("evm", "aivm")]
+        policy = Policy(paused=paused, limits={(src, origin, NATIVE_TOKEN): limit
+                                               for src in evm for origin in evm})
+        policy.save(self.solana_policy_path())
+        return self.solana_policy_path()
+
     def start_attester(self, i: int) -> Proc:
         p = _spawn(f"attester-{i}", [sys.executable, "-m", "bridge.attester", "--rpc", self.chains["aivm"].url,
                                      "--keystore", str(self.keystores[i]), "--password-file",
@@ -380,8 +453,8 @@ class Devnet:
         return EvmClient(self.chains[name].url)
 
     def summary(self) -> dict:
-        return {"chains": {n: {"kind": c.kind, "chain_id": c.chain_id, "rpc_url": c.url, "bridge": c.bridge,
-                               "wrapped": c.wrapped} for n, c in self.chains.items()},
+        return {"chains": {n: {"kind": c.kind, "client": c.client, "chain_id": c.chain_id, "rpc_url": c.url,
+                               "bridge": c.bridge, "wrapped": c.wrapped} for n, c in self.chains.items()},
                 "guardians": self._guardian_addresses(),
                 "dev_accounts": {str(i): dev_address(i) for i in range(8)},
                 "processes": {n: p.proc.pid for n, p in self.procs.items()}, "logs": str(self.logs)}
@@ -420,9 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-solana", action="store_true")
     p.add_argument("--aivm2", action="store_true", help="also a second AIVM node (chain 31338)")
     p.add_argument("--ai", action="store_true", help="enable distributed AI on the AIVM node")
+    p.add_argument("--polygon-client", choices=("hardhat", "anvil"), default=FOREIGN_CLIENTS["polygon"],
+                   help="the EVM client that serves `polygon` (default: hardhat)")
     args = p.parse_args(argv)
     started = time.monotonic()
-    net = Devnet(args.dir, attesters=args.attesters, solana=not args.no_solana, aivm2=args.aivm2, ai=args.ai)
+    net = Devnet(args.dir, attesters=args.attesters, solana=not args.no_solana, aivm2=args.aivm2, ai=args.ai,
+                 clients={"polygon": args.polygon_client})
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:
@@ -430,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         s = net.summary()
         print(f"devnet up in {time.monotonic() - started:.1f} s ({args.dir}/devnet.json)")
         for name, c in s["chains"].items():
-            print(f"  {name:9} chain {c['chain_id']:>7}  {c['rpc_url']}  bridge {c['bridge']}")
+            print(f"  {name:9} {c['client']:8} chain {c['chain_id']:>7}  {c['rpc_url']}  bridge {c['bridge']}")
         print(f"  guardians {', '.join(s['guardians'])}")
         print(f"  user account 0: {s['dev_accounts']['0']} (key {dev_key(0)})")
         print("Ctrl-C stops everything", flush=True)
@@ -454,7 +530,7 @@ def click_command():
     @click.command("devnet", context_settings={"ignore_unknown_options": True, "help_option_names": []})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def devnet(args) -> None:
-        """Local multi-chain bridge network: AIVM, Anvils, Solana, attesters, relayer (--help for options)."""
+        """Local multi-chain bridge network: AIVM, Anvil, Hardhat, Solana, attesters, relayer (--help for options)."""
         raise SystemExit(main(list(args)))
 
     return devnet

@@ -1,9 +1,9 @@
 """Talking to an EVM chain (AIVM or a foreign one) over plain JSON-RPC.
 
 The bridge needs little: heads, logs, a block's hash (reorg checks), calls,
-and signed transactions. Everything goes through one small synchronous client,
-so the attester, the relayer and the node's hub share it and a chain that
-knows nothing of AIVM (Anvil, Hardhat, geth) works as it is.
+and signed transactions. Everything goes through the one JSON-RPC client
+(bridge/jsonrpc.py), so the attester, the relayer and the node's hub share it
+and a chain that knows nothing of AIVM (Anvil, Hardhat, geth) works as it is.
 """
 from __future__ import annotations
 
@@ -12,20 +12,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 
+from bridge.jsonrpc import ChainError, JsonRpcClient
+
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGE_SENT = keccak(b"MessageSent(bytes32,uint256,uint256,bytes)")
 MESSAGE_DELIVERED = keccak(b"MessageDelivered(bytes32,uint256,uint256)")
-
-
-class ChainError(Exception):
-    """A chain did not answer, answered an error, or a transaction failed; the text says which."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,26 +70,8 @@ class Receipt:
     gas_used: int
 
 
-class EvmClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._id = 0
-
-    def rpc(self, method: str, *params):
-        self._id += 1
-        try:
-            r = self._session.post(self.url, json={"jsonrpc": "2.0", "id": self._id, "method": method,
-                                                   "params": list(params)}, timeout=self.timeout)
-            body = r.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ChainError(f"{self.url}: {method} failed: {exc}") from None
-        if "error" in body:
-            err = body["error"]
-            raise ChainError(f"{self.url}: {method}: {err.get('message')}" +
-                             (f" ({err['data']})" if err.get("data") else ""))
-        return body["result"]
+class EvmClient(JsonRpcClient):
+    """The EVM methods the bridge uses, over `JsonRpcClient.rpc`."""
 
     # -- reads --
     def chain_id(self) -> int:
@@ -131,20 +110,29 @@ class EvmClient:
     def send(self, key: str, to: str | None, data: bytes, value: int = 0, gas: int | None = None,
              wait: float = 30.0) -> Receipt:
         """Sign with `key`, send, wait for the receipt; ChainError if it fails or reverts."""
+        return self.wait(self.submit(key, to, data, value, gas), wait)
+
+    def submit(self, key: str, to: str | None, data: bytes, value: int = 0, gas: int | None = None,
+               nonce: int | None = None) -> str:
+        """Sign with `key` and send; the transaction hash, without waiting for it to be mined.
+        `nonce`: the caller's own count when it sends several before any is mined."""
         acct = Account.from_key(key)
         tx = {"from": acct.address, "data": "0x" + data.hex(), "value": hex(value)}
         if to:
             tx["to"] = to
         if gas is None:
             gas = int(int(self.rpc("eth_estimateGas", tx), 16) * 1.3) + 50_000
-        nonce = int(self.rpc("eth_getTransactionCount", acct.address, "pending"), 16)
+        if nonce is None:
+            nonce = self.next_nonce(acct.address)
         fields = {"chainId": self.chain_id(), "nonce": nonce, "gas": gas, "value": value,
                   "data": data, "gasPrice": self._gas_price()}
         if to:
             fields["to"] = to_checksum_address(to)
         signed = acct.sign_transaction(fields)
-        tx_hash = self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
-        return self.wait(tx_hash, wait)
+        return self.rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+
+    def next_nonce(self, address: str) -> int:
+        return int(self.rpc("eth_getTransactionCount", address, "pending"), 16)
 
     def _gas_price(self) -> int:
         """Twice the latest base fee plus a 1 gwei tip (never eth_gasPrice doubled: a node that
@@ -168,12 +156,32 @@ class EvmClient:
             time.sleep(0.05)
 
     def revert_reason(self, to: str, data: bytes, sender: str) -> str:
-        """Why a call would revert ('' if it would not): for clear relayer errors."""
+        """Why a call would revert ('' if it would not): for clear relayer errors. The contract's
+        own Error(string) when the chain returns it (Anvil and Hardhat word the rest differently)."""
         try:
             self.call(to, data, sender)
         except ChainError as exc:
-            return str(exc).split(": ", 2)[-1]
+            reason = error_string(exc.data)
+            return reason if reason is not None else str(exc).split(": ", 2)[-1]
         return ""
+
+
+ERROR_STRING = keccak(b"Error(string)")[:4]
+
+
+def error_string(data) -> str | None:
+    """The message of an ABI-encoded Error(string) revert, from a JSON-RPC error's data field."""
+    if isinstance(data, dict):  # some clients nest it: {"message": ..., "data": "0x..."}
+        data = data.get("data")
+    if not isinstance(data, str) or not data.startswith("0x"):
+        return None
+    try:
+        raw = bytes.fromhex(data[2:])
+        if raw[:4] != ERROR_STRING:
+            return None
+        return abi_decode(["string"], raw[4:])[0]
+    except Exception:
+        return None
 
 
 def sent_messages(receipt_logs: list, bridge: str) -> list[bytes]:

@@ -6,35 +6,42 @@ destination refuses a second delivery anyway. So a relayer killed between
 sending and reporting loses nothing: the next pass sees the delivery and
 reports it. Nothing but a gas key is needed; the relayer keeps no state.
 
+Each pass sends every EVM delivery it can first (consecutive nonces per
+destination) and then waits for their receipts, so deliveries to a chain that
+mines on an interval share blocks instead of taking one block each.
+
     python -m bridge.relayer --rpc NODE_URL --key 0xPRIVATE_KEY
 """
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
-
-from bridge.attester import NodeClient
 from bridge.evm import ChainError, EvmClient, calldata
+from bridge.jsonrpc import JsonRpcClient
+from bridge.worker import PollingWorker, serve
 
 log = logging.getLogger("aivm.bridge.relayer")
 RETRY_FAILED_AFTER = 2.0
 
 
-class Relayer:
+class Relayer(PollingWorker):
+    log = log
+
     def __init__(self, node_url: str, key: str, *, poll: float = 0.25, solana_payer=None) -> None:
-        self.node = NodeClient(node_url)
+        super().__init__(poll)
+        self.node = JsonRpcClient(node_url, timeout=30.0)
         self.key = key
-        self.poll = poll
         self.solana_payer = solana_payer
         self.delivered = 0
-        self.stop_event = threading.Event()
         self._failed_at: dict[str, float] = {}
+        self._nonces: dict[str, int] = {}   # destination url -> next nonce, within one pass
 
     def step(self) -> int:
         lanes = {l["name"]: l for l in self.node.rpc("synergy_getBridgeLanes")["lanes"]}
         done = 0
+        sent: list[tuple[dict, EvmClient, str]] = []
+        self._nonces: dict[str, int] = {}
         for p in self.node.rpc("synergy_getPendingBridgeMessages"):
             if p["status"] == "failed" and time.monotonic() - self._failed_at.get(p["transfer_id"], 0) < RETRY_FAILED_AFTER:
                 continue
@@ -42,16 +49,41 @@ class Relayer:
             if dest is None:
                 continue
             try:
-                done += self.deliver(p, dest)
+                out = self.deliver(p, dest)
             except ChainError as exc:
                 log.warning("delivery of %s to %s: %s", p["transfer_id"], dest["name"], exc)
+                self._nonces.pop(dest["rpc_url"], None)  # re-read the chain's count for the next one
+                continue
+            if isinstance(out, tuple):
+                sent.append((p, *out))
+            else:
+                done += out
+        for p, client, tx_hash in sent:
+            try:
+                client.wait(tx_hash)
+                self._report(p, "delivered", tx_hash)
+                self.delivered += 1
+                done += 1
+            except ChainError as exc:  # reverted or not mined: the next pass asks the destination again
+                log.warning("delivery of %s: %s", p["transfer_id"], exc)
         from bridge.rotation import RotationPusher  # foreign guardian sets follow the AIVM set's stakes
 
         self.rotations = getattr(self, "rotations", None) or RotationPusher(self.node, self.key)
         done += self.rotations.step(lanes)
         return done
 
-    def deliver(self, p: dict, dest: dict) -> int:
+    def _nonce(self, client: EvmClient) -> int:
+        """Consecutive nonces within a pass (several deliveries to one chain before any is mined)."""
+        from eth_account import Account
+
+        n = self._nonces.get(client.url)
+        if n is None:
+            n = client.next_nonce(Account.from_key(self.key).address)
+        self._nonces[client.url] = n + 1
+        return n
+
+    def deliver(self, p: dict, dest: dict) -> "int | tuple[EvmClient, str]":
+        """Solana, or nothing to send: the number delivered now. EVM: (client, tx hash) sent."""
         digest = bytes.fromhex(p["transfer_id"][2:])
         message = bytes.fromhex(p["message"][2:])
         if dest["kind"] == "solana":
@@ -88,28 +120,14 @@ class Relayer:
             self._failed_at[p["transfer_id"]] = time.monotonic()
             self._report(p, "failed", None, reason)
             return 0
-        rc = client.send(self.key, bridge, data)
-        self._report(p, "delivered", rc.tx_hash)
-        self.delivered += 1
-        return 1
+        return client, client.submit(self.key, bridge, data, nonce=self._nonce(client))
 
     def _report(self, p: dict, outcome: str, tx: str | None, reason: str = "") -> None:
         self.node.rpc("synergy_reportBridgeDelivery", p["transfer_id"], outcome, tx, reason)
 
-    def run(self) -> None:
-        while not self.stop_event.is_set():
-            try:
-                self.step()
-            except ChainError as exc:
-                log.warning("relayer: %s", exc)
-            except Exception:
-                log.exception("relayer step failed")
-            self.stop_event.wait(self.poll)
-
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import signal
 
     p = argparse.ArgumentParser(prog="python -m bridge.relayer", description=__doc__.split("\n")[0])
     p.add_argument("--rpc", required=True)
@@ -117,20 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--solana-payer", default=None, help="base58 or hex seed of the Solana fee payer")
     p.add_argument("--poll", type=float, default=0.25)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     payer = None
     if args.solana_payer:
         from solders.keypair import Keypair
 
         payer = Keypair.from_seed(bytes.fromhex(args.solana_payer.removeprefix("0x")))
     relayer = Relayer(args.rpc, args.key, poll=args.poll, solana_payer=payer)
-    signal.signal(signal.SIGTERM, lambda *_: relayer.stop_event.set())
-    print(f"relayer delivering for {args.rpc}", flush=True)
-    try:
-        relayer.run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve(relayer, f"relayer delivering for {args.rpc}")
 
 
 if __name__ == "__main__":

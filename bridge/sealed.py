@@ -65,7 +65,7 @@ def register_keys(hub: BridgeHub, chain: str, recipient: str, kem_keys: bytes, s
 
 async def seal_for(hub: BridgeHub, source: str, dest: str, sender: str, recipient: str, payload: str,
                    kind: str, level: str):
-    from bridge.actions import check_level
+    from bridge.actions import SOLANA_TRANSFERS_ONLY, check_level
 
     try:
         lvl = SecurityLevel.parse(level)
@@ -73,7 +73,8 @@ async def seal_for(hub: BridgeHub, source: str, dest: str, sender: str, recipien
         raise BridgeError(str(exc)) from None
     check_level(lvl)
     hub.lane(source)
-    hub.lane(dest)
+    if hub.lane(dest).kind == "solana":
+        raise BridgeError(SOLANA_TRANSFERS_ONLY)
     who = _address(recipient)
     data = payload.encode() if not payload.startswith("0x") else _hex(payload)
     stored = await hub.node.run(hub._read, f"bridge/recipient/{dest}/{who}/{lvl.title}")

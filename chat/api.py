@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 from chat.errors import APIError, not_found
 from chat.jobs import POLL, ChatJobs, Job
 from chat.request import parse_body
+from vm import ai_start
 
 log = logging.getLogger("aivm.chat")
 
@@ -56,6 +57,7 @@ def _guard(handler):
 @_guard
 async def list_models(request: web.Request) -> web.Response:
     jobs = jobs_of(request.app)
+    await ai_start.ensure(jobs.node, "GET /v1/models")  # an idle --validators 0 node starts its AI layer
     return _json({"object": "list", "data": [_model(m) for m in jobs.models()]})
 
 
@@ -63,6 +65,7 @@ async def list_models(request: web.Request) -> web.Response:
 async def get_model(request: web.Request) -> web.Response:
     jobs = jobs_of(request.app)
     model = request.match_info["model"]
+    await ai_start.ensure(jobs.node, "GET /v1/models/{model}")
     if model not in jobs.models():
         raise not_found(f"The model '{model}' does not exist on this node", "model", "model_not_found")
     return _json(_model(model))

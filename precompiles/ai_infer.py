@@ -61,6 +61,17 @@ def check_price(service, model_id: str) -> None:
                                      f"max_gas_per_execution of {service.max_gas_per_execution}"))
 
 
+def not_running(services) -> str:
+    """Why there is no AI service; a node that starts its AI layer on first use starts it now (vm.ai_start).
+    Not waited for here: this runs on the chain thread, which the start itself needs."""
+    start = services.ai_start
+    if start is not None:
+        start("a contract calling an AI precompile")
+        return ("distributed AI is starting on this node (it starts on first use, and no validator had "
+                "joined yet): retry once validators have joined")
+    return "distributed AI is not enabled on this chain, or its models are still loading"
+
+
 def error(reason: str) -> bytes:
     return bytes.fromhex("08c379a0") + encode(["string"], [FAILED + reason])
 
@@ -69,7 +80,7 @@ def _run(ctx) -> bytes:
     model_id, payload, max_tokens = parse_request(ctx.data)
     service = ctx.services.ai
     if service is None:
-        raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
+        raise PrecompileRevert(error(not_running(ctx.services)))
     check_price(service, model_id)
     from ai.scheduler import AIError
 

@@ -15,7 +15,7 @@ request is priced and answered with its id but not started.
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
-from precompiles.ai_infer import check_price, error
+from precompiles.ai_infer import check_price, error, not_running
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
 ADDRESS = 0x0121
@@ -53,7 +53,7 @@ def _run(ctx) -> bytes:
         raise PrecompileError("ai_request writes state: it cannot be called from a static context")
     service = ctx.services.ai
     if service is None:
-        raise PrecompileRevert(error("distributed AI is not enabled on this chain, or its models are still loading"))
+        raise PrecompileRevert(error(not_running(ctx.services)))
     check_price(service, model_id)
     me = ADDRESS.to_bytes(20, "big")
     pending = ctx.read_storage(me, pending_slot(ctx.sender))

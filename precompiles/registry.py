@@ -52,6 +52,7 @@ class Services:
 
     ai: Optional[AIPort] = None
     producing_block: Optional[int] = None
+    ai_start: Optional[Callable[[str], None]] = None  # starts an idle AI layer on first use (vm.ai_start.AIStarter)
 
 
 @dataclass(frozen=True)

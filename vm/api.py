@@ -113,8 +113,17 @@ class NodeApi:
     def options(self) -> Any:
         return self.node.options
 
+    @property
+    def ai_starter(self) -> Any:
+        """vm.ai_start.AIStarter when the AI layer waits for first use, else None."""
+        return self.node.ai_starter
+
     def uptime_percent(self) -> float:
         return self.node.uptime_percent()
+
+    async def settled(self) -> None:
+        """Wait (bounded) for the seal of a block whose sends were already answered (Node.settled)."""
+        await self.node.settled()
 
     async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """fn on the chain thread (for handlers of other layers: bridge, dashboard)."""
@@ -201,10 +210,11 @@ class NodeApi:
                 lambda: execution.call(self.chain, req, lookups.at_block(self.node, block), overrides))
         else:
             f = fields
-            result = await self.node.read(
-                self.chain.call, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
-                f.get("gas"), f.get("gas_price") or 0, block,
-            )
+            args = (f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"),
+                    f.get("gas_price") or 0, block)
+            result = self.chain.cached_call(*args)  # the same call on the same head: no thread hop
+            if result is None:
+                result = await self.node.read(self.chain.call, *args)
         if not result.success:
             raise ExecutionFailed(result)
         return result.output
@@ -230,13 +240,14 @@ class NodeApi:
 
     # -- sending and signing --
     async def send_raw(self, raw: bytes) -> bytes:
-        """Queue a signed transaction; its hash (with automine: once mined)."""
-        tx_hash, _ = await self.node.send_raw(raw)
+        """Queue a signed transaction; its hash (with automine: once it has run and is in the
+        write-ahead log, before its block is sealed: `settled` makes later requests see the block)."""
+        tx_hash, _ = await self.node.send_raw(raw, early=True)
         return tx_hash
 
     async def send_transaction(self, fields: dict) -> bytes:
-        """Sign with a dev account (or an impersonated one) and queue; its hash."""
-        tx_hash, _ = await self.node.send_unsigned(fields)
+        """Sign with a dev account (or an impersonated one) and queue; its hash (answered as send_raw)."""
+        tx_hash, _ = await self.node.send_unsigned(fields, early=True)
         return tx_hash
 
     async def sign_message(self, address: bytes, message: bytes) -> bytes:
@@ -343,8 +354,9 @@ class NodeApi:
         return await self.node.read(forking.remote_lookup, self.chain, "eth_getTransactionReceipt", tx_hash)
 
     # -- logs --
-    async def logs(self, criteria: dict) -> list:
-        return await self.node.read(query_logs, self.chain, criteria)
+    async def logs(self, criteria: dict, raw: bool = False) -> list:
+        """`raw`: the list may hold orjson Fragments (whole blocks' stored logs), for a direct RPC answer."""
+        return await self.node.read(query_logs, self.chain, criteria, None, None, raw)
 
     # -- tracing --
     async def trace_transaction(self, tx_hash: bytes, tracer: Any, options: Any) -> Any:

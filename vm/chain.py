@@ -10,6 +10,7 @@ never wait for the chain thread, even while it sits inside a long block.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 from contextlib import contextmanager
@@ -294,14 +295,33 @@ class Chain:
         block: BlockId = "latest",
     ) -> ExecutionResult:
         """Execute without a transaction: nothing is kept (eth_call)."""
-        view = self.reader.state_for(self.header_at(block))
+        header = self.header_at(block)
+        view = self.reader.state_for(header)
         sender = sender or b"\x00" * 20
         gas = min(gas or self.config.gas_limit, self.config.gas_limit)
         try:
             comp = view.execute(sender, to, data, value, gas, gas_price)
         except ValidationError as exc:
             raise TxRejected(_friendly_validation(str(exc))) from None
-        return _result_from_computation(comp, gas - comp.get_gas_remaining())
+        result = _result_from_computation(comp, gas - comp.get_gas_remaining())
+        if header is self._view:
+            kept = dataclasses.replace(result, computation=None)
+            self.reader.calls.put((header.hash, header.state_root), (sender, to, data, value, gas, gas_price),
+                                  kept, comp)
+        return result
+
+    def cached_call(self, sender: Optional[bytes] = None, to: Optional[bytes] = None, data: bytes = b"",
+                    value: int = 0, gas: Optional[int] = None, gas_price: int = 0,
+                    block: BlockId = "latest") -> Optional[ExecutionResult]:
+        """Any thread, no execution: the result of the same call on the latest view, if one was kept
+        (`vm.reader.CallCache`); None otherwise. Its `computation` is None."""
+        if block not in ("latest", "pending", "safe", "finalized"):
+            return None
+        header = self._view
+        return self.reader.calls.get(
+            (header.hash, header.state_root),
+            (sender or b"\x00" * 20, to, data, value, min(gas or self.config.gas_limit, self.config.gas_limit),
+             gas_price))
 
     def estimate_gas(
         self,
@@ -401,7 +421,12 @@ class Chain:
             )
 
     def next_base_fee(self) -> int:
-        return self._pending_header_template().base_fee_per_gas
+        """The next block's base fee (computed once per head: every check asks for it)."""
+        key = (self._head.hash, self.config.gas_limit)
+        cached = getattr(self, "_base_fee", None)
+        if cached is None or cached[0] != key:
+            cached = self._base_fee = (key, self._pending_header_template().base_fee_per_gas)
+        return cached[1]
 
     def sign(
         self,

@@ -102,8 +102,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
     port = runner.addresses[0][1] if runner.addresses else n.port
     _banner(node, n.host, port, options)
     local: list = []
-    # models load (and, the first time, train / convert) while the chain already serves
-    ai_task = asyncio.create_task(_start_ai(node, services, cfg, port, options, local)) if cfg.aivm.enabled else None
+    ai_task = _schedule_ai(node, services, cfg, port, options, local) if cfg.aivm.enabled else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -114,6 +113,30 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
     console.print("stopped cleanly")
 
 
+def _schedule_ai(node, services, cfg: config_mod.Config, port: int, options, local: list):
+    """Models load (and, the first time, train / convert) while the chain already serves: now when the node
+    has validators to serve (local ones, or validators on record), else on first use (vm.ai_start)."""
+    from vm import ai_start
+
+    def start():
+        return _start_ai(node, services, cfg, port, options, local)
+
+    if cfg.node.validators > 0 or _has_ai_work(node):
+        return asyncio.create_task(start())
+    node.ai_starter = services.ai_start = ai_start.AIStarter(node, start, asyncio.get_running_loop())
+    node.ai_status = ai_start.IDLE_STATUS
+    console.print(f"distributed AI: {ai_start.IDLE_STATUS}", highlight=False)
+    return None
+
+
+def _has_ai_work(node) -> bool:
+    """Validators or owed callbacks on record (a data dir from an earlier run): start the AI layer at once."""
+    from ai.records import AIRecords  # light: no torch
+
+    records = AIRecords(node.chain.store.kv)
+    return next(iter(records.validators()), None) is not None or next(iter(records.callbacks()), None) is not None
+
+
 async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:
     """Bounded in every state (a computation in flight, validators connected or hung): ≈ SHUTDOWN_BUDGET s.
 
@@ -122,8 +145,10 @@ async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:
     HTTP/WebSocket server with its connections, then let the chain finish and
     close its store.
     """
-    if ai_task and not ai_task.done():
-        ai_task.cancel()
+    starter = getattr(node, "ai_starter", None)
+    for task in (ai_task, starter.task if starter is not None else None):
+        if task and not task.done():
+            task.cancel()
     if node.ai:
         await node.ai.stop()
     if local:

@@ -17,8 +17,10 @@ from vm.lookups import resolve_block
 MAX_LOG_RESULTS = 20_000  # logs one query returns at most
 
 
-def query_logs(chain: Any, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None) -> list:
-    """Reader thread: the logs matching `crit`, oldest first."""
+def query_logs(chain: Any, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None, raw: bool = False) -> list:
+    """Reader thread: the logs matching `crit`, oldest first.
+
+    `raw`: the list may hold orjson Fragments (whole blocks' stored logs): for a direct RPC answer."""
     if "block_hash" in crit:
         n = chain.index.block_number(crit["block_hash"])
         if n is None:
@@ -34,7 +36,7 @@ def query_logs(chain: Any, crit: dict, lo: Optional[int] = None, hi: Optional[in
             raise invalid("invalid block range params")
     try:
         before_fork = forking.remote_logs(chain, lo, hi, crit["addresses"], crit["topics"])
-        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS)
+        return before_fork + chain.index.logs(lo, hi, crit["addresses"], crit["topics"], limit=MAX_LOG_RESULTS, raw=raw)
     except OverflowError:
         raise NodeError(
             Reason.LIMIT_EXCEEDED,

@@ -49,6 +49,64 @@ class ReadState:
             state.revert(snapshot)
 
 
+class CallCache:
+    """Results of eth_calls on the latest view, answered again without executing.
+
+    A call's outcome is a function of the view (state root and the block it runs in,
+    fixed per view) and its arguments — unless it reaches an AIVM precompile (AI,
+    consensus, bridges: they may ask validators or read node services), so those are
+    never kept. The cache holds one view: the first call on a new view drops the old
+    one. Shared by every thread: a lookup or a store is one dict operation.
+    """
+
+    SIZE = 4096  # results per view
+
+    def __init__(self) -> None:
+        self._view: tuple = (None, {})
+
+    def get(self, view_key: tuple, args: tuple) -> Any:
+        key, results = self._view
+        return results.get(args) if key == view_key else None
+
+    def put(self, view_key: tuple, args: tuple, result: Any, computation: Any) -> None:
+        if not _deterministic(computation):
+            return
+        key, results = self._view
+        if key != view_key:
+            results = {}
+            self._view = (view_key, results)
+        if len(results) < self.SIZE:
+            results[args] = result
+
+    def clear(self) -> None:
+        self._view = (None, {})
+
+
+_SERVICE_PRECOMPILES: Optional[frozenset] = None
+
+
+def touches_service_precompile(computation: Any) -> bool:
+    """True when some frame of this execution ran an AIVM precompile (0x0100 and up):
+    its outcome may depend on node services (validators, bridges), not on state alone."""
+    return computation is not None and not _deterministic(computation)
+
+
+def _deterministic(computation: Any) -> bool:
+    """True when no frame of the call ran an AIVM precompile (0x0100 and up)."""
+    global _SERVICE_PRECOMPILES
+    if _SERVICE_PRECOMPILES is None:
+        from precompiles.registry import py_evm_table
+
+        _SERVICE_PRECOMPILES = frozenset(py_evm_table())
+    todo = [computation]
+    while todo:
+        comp = todo.pop()
+        if comp.msg.code_address in _SERVICE_PRECOMPILES or comp.msg.storage_address in _SERVICE_PRECOMPILES:
+            return False
+        todo.extend(comp.children)
+    return True
+
+
 class HeadReader:
     """Thread-local warm `ReadState`s (for calls) and account databases (for plain reads:
     balance, nonce, code, storage need no VM), for the latest view and a few older ones."""
@@ -59,6 +117,7 @@ class HeadReader:
         self._chain_class = chain_class
         self._db = db
         self._local = threading.local()
+        self.calls = CallCache()
         # the VM's own account DB class (a forked chain's fetches what it lacks from the remote)
         self._account_db_class = chain_class.vm_configuration[-1][1].get_state_class().get_account_db_class()
 
@@ -94,3 +153,4 @@ class HeadReader:
         """Drop this thread's views (after a revert, old keys may be reused by new content)."""
         self._local.views = {}
         self._local.accounts = {}
+        self.calls.clear()

@@ -235,15 +235,18 @@ def propose(proposer: StageProposer, prompt_ids: list[int], limits: Limits, on_o
 
 def _verify_exact(runner, cache, x: torch.Tensor, start: int, proposal: torch.Tensor, rule: TokenRule,
                   prompt_len: int) -> tuple[bool, str]:
-    """The last stage as the proposer ran it: the prompt in one pass, then one position at a time."""
+    """The last stage as the proposer ran it: the prompt in one pass, then one position at a time.
+
+    It runs to the chunk's end even past a wrong token: the cache then holds the whole chunk, as the
+    node assumes when it sends this verifier the next chunk (a re-proposal truncates it anyway)."""
     tokens = [int(t) for t in proposal.reshape(-1)]
-    pos, i = cache.length, 0
+    pos, i, why = cache.length, 0, ""
     while i < x.shape[1]:
         n = prompt_len - pos if pos < prompt_len else 1
         logits = runner.extend(x[:, i:i + n], cache)[0, -1]
         pos, i = pos + n, i + n
         index = pos - prompt_len
-        if pos >= max(start, prompt_len) and index < len(tokens):
+        if not why and pos >= max(start, prompt_len) and index < len(tokens):
             if not rule.accepts(logits, tokens[index], index):
-                return False, f"token {index} ({tokens[index]}) is not what the rule selects"
-    return True, ""
+                why = f"token {index} ({tokens[index]}) is not what the rule selects"
+    return not why, why

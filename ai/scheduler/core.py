@@ -49,7 +49,8 @@ from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
-SPARE = 1  # validators assigned beyond the stake that decides, so one fault costs no round trip
+SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
+HEDGE_AFTER = 0.15  # seconds a round of a single-round model waits for its validators before a spare is asked too
 TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
@@ -212,6 +213,8 @@ class Scheduler:
         self._proposals: dict[str, str] = {}  # open propose task id -> computation id
         self._running_text: set[str] = set()
         self._canaries_sent: collections.Counter = collections.Counter()
+        self._hedges: dict[int, tuple] = {}  # id(round) -> (when to ask a spare, computation, round)
+        self.hedge_after = HEDGE_AFTER
         self.chunk_tokens = chunk_tokens
         self._recover()
 
@@ -545,14 +548,50 @@ class Scheduler:
                              f"active stake ({len(snap.stakes)} validators, epoch {snap.epoch}); a decision needs "
                              f"{num}/{den} = {snap.required} wei")
             return
-        assigned, spare = 0, SPARE
-        for v in candidates:  # enough stake to decide, then SPARE more
+        assigned = 0
+        for v in candidates:  # enough stake to decide; a spare only if the round is slow (hedge) or a vote fails
             if snap.met(assigned):
-                if spare == 0:
-                    break
-                spare -= 1
+                self._hedges[id(rnd)] = (now + self.hedge_after, comp, rnd)
+                break
             self._assign(comp, rnd, v, now, notes)
             assigned += snap.stakes[v.address]
+
+    def _hedge_due(self, now: float, notes: list) -> None:
+        """Under the lock: each round still undecided HEDGE_AFTER seconds after it started gets SPARE more
+        validators (a slow or crashed one then costs that delay, not a task timeout; a fast round costs no
+        spare's work: on a shared machine the spare's model run and signature slowed the ones that decide)."""
+        for key, (due, comp, rnd) in list(self._hedges.items()):
+            if due > now:
+                continue
+            del self._hedges[key]
+            if comp.status != "Running" or rnd.winner_hash is not None:
+                continue
+            if comp.text is None and comp.round is not rnd:
+                continue
+            if comp.text is not None and (rnd.epoch != comp.text.epoch or rnd.verdict is not None
+                                          or comp.text.rounds.get((rnd.step, rnd.stage)) is not rnd):
+                continue
+            skip = set(rnd.tasks) | (comp.text.excluded if comp.text is not None else set())
+            spare = [v for v in self.eligible(comp.model_id, rnd.stage, now, rnd.snapshot) if v.address not in skip]
+            for v in spare[:SPARE]:
+                self._assign(comp, rnd, v, now, notes)
+
+    def hedges_due(self) -> bool:
+        """Whether some round waits for its spare now (read without the lock: a cheap check, often)."""
+        now = time.time()
+        try:
+            return any(due <= now for due, _, _ in list(self._hedges.values()))
+        except RuntimeError:  # changed while read
+            return True
+
+    def hedge(self) -> None:
+        """Ask spares for the slow rounds (the service calls it often; cheap when there are none)."""
+        if not self._hedges:
+            return
+        notes: list = []
+        with self._lock:
+            self._hedge_due(time.time(), notes)
+        self._send(notes)
 
     def _assign(self, comp: Computation, rnd: Round, v: Validator, now: float, notes: list) -> None:
         if rnd.proposal is not None:
@@ -614,18 +653,14 @@ class Scheduler:
         return comp.generation.codec.decode([int(t) for t in decode_tensor(rnd.proposal)])
 
     def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
+        """A validator's signed result. The signature is checked outside the lock (the C code releases
+        the GIL, so concurrent submissions verify in parallel); the task's state is checked before and
+        again after, so a result is counted once and only while its task is open."""
         notes: list = []
         with self._lock:
-            task = self._tasks.get(task_id)
-            if task is None:
-                raise AIError(f"unknown task {task_id[:120]}")
-            if task.address != address:
-                raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
-            if task.status == "Submitted":
-                raise AIError(f"task {task_id} already has a result: replayed submission refused")
-            if task.status == "Closed" and task.winner is not None:
-                self._judge_late(task, output, signature)
-            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+            task = self._task_of(task_id, address)
+            late = task.status == "Closed" and task.winner is not None
+            if not late and (task.status in ("TimedOut", "Closed") or time.time() > task.deadline):
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
             rnd = task.round
@@ -635,17 +670,41 @@ class Scheduler:
             try:
                 vote = self.vote_for(comp, rnd, output)
             except (InvalidInputError, ValueError, IndexError) as exc:
+                if late:
+                    raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided "
+                                  f"(late submission)") from None
                 raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
-            ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
+            keys = v.keys
+        digest = vote.message_hash  # once: each use would ABI-encode the vote again
+        ok, why = bundle.check(signature, keys, digest, LEVEL)
+        with self._lock:
+            if task.status == "Submitted":
+                raise AIError(f"task {task_id} already has a result: replayed submission refused")
+            if task.status == "Closed" and task.winner is not None:
+                if ok:
+                    self._judge_late(task, digest)
+            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+                raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             if not ok:
                 raise AIError(f"result signature does not verify under the registered keys of {to_syn(address)}: {why}")
             task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
-            task.vote_hash, task.latency = vote.message_hash, time.time() - task.assigned_at
-            rnd.votes[vote.message_hash] = vote
+            task.vote_hash, task.latency = digest, time.time() - task.assigned_at
+            rnd.votes[digest] = vote
             self.counters["participations"] += 1
             self._settle(comp, rnd, notes)
         self._send(notes)
         return {"success": True, "task_id": task_id, "status": task.status}
+
+    def _task_of(self, task_id: str, address: bytes) -> Task:
+        """Under the lock: the task, if `address` may submit to it now."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise AIError(f"unknown task {task_id[:120]}")
+        if task.address != address:
+            raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
+        if task.status == "Submitted":
+            raise AIError(f"task {task_id} already has a result: replayed submission refused")
+        return task
 
     def _judge_canary(self, comp: Computation, task: Task, v: Validator, output: bytes, signature: bytes) -> dict:
         """A verifier that accepts a canary signed a wrong output without checking it: slashed."""
@@ -676,18 +735,14 @@ class Scheduler:
         self.records.write(validators={v.address: v.to_record()})
         return {"success": True, "task_id": task.task_id, "status": task.status}
 
-    def _judge_late(self, task: Task, output: bytes, signature: bytes) -> None:
-        """A signed answer that arrives after its round was decided still counts against a liar."""
+    def _judge_late(self, task: Task, digest: bytes) -> None:
+        """Under the lock: a signed (and verified) answer that arrives after its round was decided still
+        counts against a liar."""
         comp = self.computations.get(task.computation_id)
         if comp is None or task.round is None:
             return
-        try:
-            vote = self.vote_for(comp, task.round, output)
-        except (InvalidInputError, ValueError, IndexError):
-            return
         v = self.validators[task.address]
-        ok, _ = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
-        if ok and vote.message_hash != task.winner:
+        if digest != task.winner:
             task.status = "Submitted"
             penalty = economics.slash(v)
             self._burn(penalty)
@@ -725,6 +780,7 @@ class Scheduler:
 
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
         rnd.winner_hash = winner
+        self._hedges.pop(id(rnd), None)
         winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
         losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
         for t in rnd.tasks.values():
@@ -919,20 +975,29 @@ class Scheduler:
                              f"hold {reachable} wei of {snap.total}; the threshold "
                              f"{snap.threshold[0]}/{snap.threshold[1]} needs {snap.required} wei")
             return
-        if random.random() < text_rounds.CANARY_RATE:  # only where the others still decide without the target
-            # the least-canaried holder first, so every verifier is tested in turn (a lazy one cannot hide)
-            for target in sorted(others, key=lambda v: (self._canaries_sent[v.address], random.random())):
+        if random.random() < text_rounds.CANARY_RATE:
+            # the least-canaried holder first, so every verifier is tested in turn (a lazy one cannot hide);
+            # where the others decide without the target, it gets the canary instead of the real task, else
+            # (no holder beyond the quorum) a chosen verifier gets the canary as a second task of the round
+            first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
+            bad = text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token)
+            ranked = sorted(others, key=lambda v: (self._canaries_sent[v.address], random.random()))
+            for target in ranked:
                 alt = self._cover(snap, [proposer], [v for v in others if v is not target])
                 if alt is None:
                     continue
                 chosen = alt
                 self._canaries_sent[target.address] += 1
-                first_token = rnd.start - (st.prompt_len - 1) if rnd.step else 0
-                self._assign_text(comp, rnd, target, now, notes,
-                                  canary=text_rounds.canary(rnd.proposal, stage == st.num_stages - 1, first_token))
+                self._assign_text(comp, rnd, target, now, notes, canary=bad)
                 break
+            else:
+                target = next((v for v in ranked if v in chosen), None)
+                if target is not None:
+                    self._canaries_sent[target.address] += 1
+                    self._assign_text(comp, rnd, target, now, notes, canary=bad)
         for v in [proposer] + chosen:
             self._assign_text(comp, rnd, v, now, notes)
+        self._hedges[id(rnd)] = (now + self.task_timeout / 3, comp, rnd)  # a silent verifier: a spare, not a timeout
 
     @staticmethod
     def _cover(snap: StageSet, first: list, others: list) -> Optional[list]:
@@ -970,6 +1035,7 @@ class Scheduler:
             payload["input_from"] = frm
             upstream = st.rounds.get((rnd.step, rnd.stage - 1)) if rnd.stage > 0 else None
             if (frm == rnd.start and upstream is not None and v.address in upstream.tasks
+                    and v.address not in upstream.canaries  # which of its two upstream tasks was real is ours to know
                     and v.address != st.proposers[rnd.stage - 1].address):
                 payload["input_ref"] = "upstream proposal"  # the proposal of its task for the stage before
             else:
@@ -1115,6 +1181,7 @@ class Scheduler:
         notes: list = []
         with self._lock:
             now = time.time()
+            self._hedge_due(now, notes)
             self.refresh_sets(now)
             for comp in [c for c in self.computations.values() if c.status == "Running"]:
                 if now - comp.created > COMPUTATION_TIMEOUT:

@@ -7,7 +7,7 @@ Clusters (Proof of Synergy) group eligible validators by score, best first.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Optional
 
 from pqc.keys import PublicKeys
@@ -56,7 +56,11 @@ class Validator:
 
     @property
     def keys(self) -> PublicKeys:
-        return PublicKeys.decode(self.public_keys)
+        """The decoded key bundle (decoded once per `public_keys` value: every result check needs it)."""
+        cached = self.__dict__.get("_keys")
+        if cached is None or cached[0] is not self.public_keys:
+            cached = self.__dict__["_keys"] = (self.public_keys, PublicKeys.decode(self.public_keys))
+        return cached[1]
 
     def uptime(self, now: Optional[float] = None) -> float:
         """Heartbeats received over heartbeats expected since the validator came online."""
@@ -101,7 +105,9 @@ class Validator:
         return "" if "" in reasons else reasons[0]
 
     def to_record(self) -> dict:
-        d = asdict(self)
+        # shallow (the record is serialised at once): asdict's deep copy was most of a round's bookkeeping
+        d = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        d["holds"] = [list(h) for h in self.holds]
         d["address"] = self.address.hex()
         d["public_keys"] = self.public_keys.hex()
         for key in WEI_FIELDS:  # wei amounts outgrow 64 bits (20 ETH does): stored as decimal strings

@@ -58,6 +58,7 @@ class Behaviour:
     """How this validator misbehaves, for fault tests (honest by default)."""
 
     lie: bool = False  # compute, then sign a wrong answer
+    lie_from: int = -1  # text proposer: honest tokens before this generated index, wrong ones from it on
     lazy: bool = False  # text verifier: accept every proposal without running the model
     forge: bool = False  # sign with a key that is not registered
     replay: bool = False  # submit each signed result twice (the second must be refused)
@@ -73,12 +74,15 @@ class Behaviour:
                 continue
             if name in ("lie", "forge", "replay", "lazy"):
                 setattr(b, name, True)
+            elif name == "lie-from":
+                b.lie_from = int(value)
             elif name == "delay":
                 b.delay = float(value)
             elif name == "crash-after":
                 b.crash_after = int(value)
             else:
-                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lazy, forge, replay, delay=S, crash-after=N)")
+                raise ValueError(f"unknown behaviour {name!r} (honest, lie, lie-from=N, lazy, forge, replay, delay=S, "
+                                 f"crash-after=N)")
         return b
 
 
@@ -120,6 +124,7 @@ class Validator:
         self._relays: Optional[asyncio.Queue] = None
         self._closed: set[str] = set()
         self._upstream: collections.OrderedDict = collections.OrderedDict()  # proposals checked, for input_ref
+        self._submitting: set = set()  # results sent, their replies not yet in
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -170,6 +175,12 @@ class Validator:
                 self._runners[(model_id, stage)] = self.endpoint
             else:
                 self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
+        from ai.models.catalog import MODELS
+
+        if any(model_id in MODELS and MODELS[model_id].generates for model_id, _ in self.holds):
+            from ai.models import prompt_codec
+
+            prompt_codec(self.cache_dir)  # the tokenizer now (≈1 s), not inside a first proposal's or verdict's time
 
     def attestation(self) -> dict:
         from ai.models import get_manifest
@@ -424,9 +435,10 @@ class Validator:
             cache = self._caches.pop(key, None) or StageCache()
             cache.truncate(start)  # positions past the chunk's start were proposed again
             if cache.length < frm:
-                cache = StageCache()
-                if frm:
+                if frm:  # the cache stays as it is: a later task (a re-proposal's) may still build on it
+                    self._caches[key] = cache
                     raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
+                cache = StageCache()
             x, frm = x[:, cache.length - frm:], cache.length  # the cache already holds the earlier positions
             self._caches[key] = cache
             while len(self._caches) > VERIFY_CACHES:
@@ -526,7 +538,17 @@ class Validator:
                 return None
             return None if msg is None else decode_tensor(bytes.fromhex(msg["data"]))
 
-        x = torch.tensor([task["ids"]], dtype=torch.int64) if first == 0 else next_input()
+        replay: list = []  # agreed tokens fed one at a time before decoding on
+        if first == 0:
+            ids = task["ids"]
+            if not getattr(prop.rule, "near_tie", True) and task["agreed"]:
+                # a sampled answer proposed again: the verifiers' exact check (and their caches) follow the
+                # first proposer's path, the prompt in one pass then one position at a time; a batched
+                # prefill of prompt + agreed tokens differs in the low bits and would change sampled tokens
+                replay, ids = list(ids[task["prompt_len"]:]), ids[:task["prompt_len"]]
+            x = torch.tensor([ids], dtype=torch.int64)
+        else:
+            x = next_input()
         pos = 0
         while x is not None:
             if first == 0 and x.dim() == 1:  # new tokens from the last stage's proposer
@@ -545,21 +567,25 @@ class Validator:
                     pending[k].append((pos, out))
                     stage_in = out
                 else:
+                    index = pos + x.shape[1] - task["prompt_len"]  # the generated token these logits give
+                    if index < len(tokens):  # a replayed position: its token is agreed already
+                        continue
                     token = out
-                    if self.behaviour.lie:  # a wrong token (fed back, so the rest follows from it)
+                    if self.behaviour.lie or 0 <= self.behaviour.lie_from <= index:  # a wrong token (fed back)
                         token = (out + 1) % 49152
-                    index = len(tokens)
                     recs[k]["tokens"].append(int(token[0]))
                     pending[k].append((index, token))
                     tokens.append(int(token[0]))
             pos += x.shape[1]
             done = last == n_stages - 1 and limits.done(tokens)
-            boundary = last == n_stages - 1 and (len(tokens) % chunk == 0 or done)
+            boundary = last == n_stages - 1 and not replay and (len(tokens) % chunk == 0 or done)
             if not loop or boundary:
                 flush()
             if done:
                 break
-            if loop:
+            if replay:
+                x = torch.tensor([[replay.pop(0)]], dtype=torch.int64)
+            elif loop:
                 x = torch.tensor([[tokens[-1]]], dtype=torch.int64)
             else:
                 x = next_input()
@@ -608,15 +634,35 @@ class Validator:
             return encode_tensor((t + 1) % 49152)
         return encode_tensor(t + torch.randn_like(t) * (1 + random.random()))
 
+    async def _submit(self, call, task_id: str) -> None:
+        try:
+            await call
+        except RpcFailure as exc:  # late (decided without us) or refused: the node says why
+            log.info("task %s: %s", task_id, exc)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("task %s: %s", task_id, exc)
+        finally:
+            self._submitting.discard(asyncio.current_task())
+
+    def _compute_signed(self, task: dict) -> tuple[str, str]:
+        """Worker thread: the result and its signature, hex (signing off the event loop: the C code
+        releases the GIL, so the loop keeps moving frames meanwhile)."""
+        output, vote = self.compute(task)
+        return output.hex(), self.sign(vote.message_hash, result=True)
+
     async def handle(self, task: dict) -> None:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
-        output, vote = await asyncio.to_thread(self.compute, task)
-        signature = self.sign(vote.message_hash, result=True)
-        await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+        output, signature = await asyncio.to_thread(self._compute_signed, task)
+        submit = self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
+        if not (self.behaviour.replay or self.behaviour.crash_after):
+            # pipelined: the next task runs while the node checks this one (a refusal is logged)
+            self._submitting.add(asyncio.ensure_future(self._submit(submit, task["task_id"])))
+            return
+        await submit
         if self.behaviour.replay:
             try:
-                await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output.hex(), signature)
+                await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
                 log.error("a replayed submission was accepted: the node should refuse it")
             except RpcFailure as exc:
                 log.info("replay refused as expected: %s", exc)

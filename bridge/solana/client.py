@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import struct
 
-import requests
 from eth_hash.auto import keccak
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -37,7 +36,7 @@ from solders.signature import Signature
 from solders.token.state import Mint, Multisig
 from solders.transaction import Transaction
 
-from bridge.evm import ChainError
+from bridge.jsonrpc import ChainError, JsonRpcClient
 from bridge.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.solana import spl
 from pqc.levels import SecurityLevel
@@ -47,20 +46,8 @@ SCALE = 10**(18 - DECIMALS)
 MEMO_PREFIX = "aivm-bridge:"
 
 
-class SolanaClient:
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self.url, self.timeout = url, timeout
-        self.session = requests.Session()
-
-    def rpc(self, method: str, *params):
-        try:
-            body = self.session.post(self.url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                                     "params": list(params)}, timeout=self.timeout).json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ChainError(f"{self.url}: {method} failed: {exc}") from None
-        if "error" in body:
-            raise ChainError(f"{self.url}: {method}: {body['error'].get('message')}")
-        return body["result"]
+class SolanaClient(JsonRpcClient):
+    """The Solana JSON-RPC methods the bridge uses, over `JsonRpcClient.rpc`."""
 
     def blockhash(self) -> Hash:
         return Hash.from_string(self.rpc("getLatestBlockhash")["value"]["blockhash"])

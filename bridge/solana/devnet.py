@@ -34,6 +34,33 @@ def wait_ready(p, url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"solana did not answer within {timeout:.0f} s:\n{p.tail()}")
 
 
+def _send(client: SolanaClient, payer: Keypair, signers: list, ixs: list) -> str:
+    bh = client.blockhash()
+    return client.send(Transaction([payer, *signers], SolMessage.new_with_blockhash(ixs, payer.pubkey(), bh), bh))
+
+
+def create_multisig(client: SolanaClient, payer: Keypair, guardians: list[bytes], m: int):
+    """The guardians' m-of-n SPL multisig at its derived address (created if absent); its key."""
+    from solders.pubkey import Pubkey
+
+    ms = multisig_keypair(guardians)
+    if client.account_data(ms.pubkey()) is None:
+        rent = client.rpc("getMinimumBalanceForRentExemption", spl.MULTISIG_SIZE)
+        _send(client, payer, [ms], [spl.allocate(payer.pubkey(), ms.pubkey(), spl.MULTISIG_SIZE, rent),
+                                    spl.initialize_multisig(ms.pubkey(), [Pubkey.from_bytes(g) for g in sorted(guardians)], m)])
+    return ms.pubkey()
+
+
+def create_mint(client: SolanaClient, payer: Keypair, multisig, origin: int, token: bytes = NATIVE_TOKEN):
+    """The bridge mint of (origin chain, token) under `multisig` (created if absent); its key."""
+    mint = mint_keypair(multisig, origin, token)
+    if client.account_data(mint.pubkey()) is None:
+        rent = client.rpc("getMinimumBalanceForRentExemption", spl.MINT_SIZE)
+        _send(client, payer, [mint], [spl.allocate(payer.pubkey(), mint.pubkey(), spl.MINT_SIZE, rent),
+                                      spl.initialize_mint(mint.pubkey(), multisig, DECIMALS)])
+    return mint.pubkey()
+
+
 def create_mints(net) -> None:
     from bridge.devnet import CHAIN_IDS
 
@@ -43,29 +70,13 @@ def create_mints(net) -> None:
     for who in (payer.pubkey(), dev_user().pubkey()):
         client.rpc("requestAirdrop", str(who), 100 * 10**9)
     guardians = [bytes(k.ed25519.pubkey()) for k in net.keys]
-    ms = multisig_keypair(guardians)
-    m = required(SecurityLevel.ENHANCED, len(guardians))
-    from solders.pubkey import Pubkey
-
+    ms = create_multisig(client, payer, guardians, required(SecurityLevel.ENHANCED, len(guardians)))
     origins = [CHAIN_IDS[n] for n in ("aivm", "ethereum", "polygon")] + ([CHAIN_IDS["aivm2"]] if net.with_aivm2 else [])
-    if client.account_data(ms.pubkey()) is None:
-        rent_ms = client.rpc("getMinimumBalanceForRentExemption", spl.MULTISIG_SIZE)
-        ixs = [spl.allocate(payer.pubkey(), ms.pubkey(), spl.MULTISIG_SIZE, rent_ms),
-               spl.initialize_multisig(ms.pubkey(), [Pubkey.from_bytes(g) for g in sorted(guardians)], m)]
-        client.send(Transaction([payer, ms], SolMessage.new_with_blockhash(ixs, payer.pubkey(), client.blockhash()),
-                                client.blockhash()))
-    rent_mint = client.rpc("getMinimumBalanceForRentExemption", spl.MINT_SIZE)
     for origin in origins:
-        mint = mint_keypair(ms.pubkey(), origin, NATIVE_TOKEN)
-        if client.account_data(mint.pubkey()) is not None:
-            continue
-        ixs = [spl.allocate(payer.pubkey(), mint.pubkey(), spl.MINT_SIZE, rent_mint),
-               spl.initialize_mint(mint.pubkey(), ms.pubkey(), DECIMALS)]
-        client.send(Transaction([payer, mint], SolMessage.new_with_blockhash(ixs, payer.pubkey(), client.blockhash()),
-                                client.blockhash()))
-        c.wrapped[[n for n, i in CHAIN_IDS.items() if i == origin][0]] = str(mint.pubkey())
-    c.bridge = str(ms.pubkey())
-    c.bridge_word = bytes(ms.pubkey()).hex()
+        mint = create_mint(client, payer, ms, origin)
+        c.wrapped[[n for n, i in CHAIN_IDS.items() if i == origin][0]] = str(mint)
+    c.bridge = str(ms)
+    c.bridge_word = bytes(ms).hex()
 
 
 def wire(net) -> None:

@@ -5,8 +5,10 @@ Token-2022, Associated Token Account and Memo programs, served over HTTP with
 the subset of Solana's JSON-RPC that the bridge and a client need. It is not a
 validator: there is no gossip, no leader schedule, no votes. Each accepted
 transaction is its own slot (the slot advances by one), the blockhash rolls
-every BLOCKHASH_SECONDS (so signed transactions expire, as on Solana), and
-state is lost when the process stops.
+every BLOCKHASH_SECONDS (so signed transactions expire, as on Solana). With
+`--state DIR` every accepted transaction is journalled to disk before it is
+acknowledged and replayed into a fresh LiteSVM at start (bridge/solana/ledger.py),
+so a killed process comes back with every account; without it, state is in memory.
 
 Methods: getHealth, getVersion, getSlot, getBlockHeight, getLatestBlockhash,
 isBlockhashValid, getBalance, getAccountInfo, getMultipleAccounts,
@@ -14,7 +16,7 @@ getTokenAccountBalance, getMinimumBalanceForRentExemption, requestAirdrop,
 sendTransaction, simulateTransaction, getSignatureStatuses, getTransaction,
 getSignaturesForAddress.
 
-    python -m bridge.solana.server --port 8899
+    python -m bridge.solana.server --port 8899 [--state DIR]
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import logging
+import sys
 import threading
 import time
 
@@ -31,6 +34,8 @@ from solders.pubkey import Pubkey
 from solders.token.state import TokenAccount
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
+
+from bridge.solana.ledger import Ledger, LedgerError, decode_account, encode_account, writable_keys
 
 log = logging.getLogger("aivm.solana")
 BLOCKHASH_SECONDS = 60.0
@@ -46,16 +51,43 @@ class RpcFail(Exception):
 class LocalSolana:
     """The bank and the bookkeeping JSON-RPC needs (statuses, per-address history)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_dir: "str | None" = None) -> None:
         self.svm = LiteSVM()
         self.lock = threading.Lock()
         self.slot = 1
-        self.svm.warp_to_slot(self.slot)
         self.statuses: dict[str, dict] = {}
         self.history: dict[str, list[str]] = {}
-        self.txs: dict[str, tuple[bytes, int, dict]] = {}
+        self.txs: dict[str, tuple[bytes, int, dict, int]] = {}   # raw, slot, meta, block time
+        self.ledger = Ledger(state_dir) if state_dir else None
+        if self.ledger is not None:
+            self._replay(self.ledger.load())
+        self.svm.warp_to_slot(self.slot)
         self.valid_hashes: dict[str, float] = {str(self.svm.latest_blockhash()): time.monotonic()}
         self.rolled = time.monotonic()
+
+    # -- the journal (bridge/solana/ledger.py) --
+    def _replay(self, records: list[dict]) -> None:
+        for r in records:
+            for address, row in (r.get("accounts") or {}).items():
+                self.svm.set_account(Pubkey.from_string(address), decode_account(row))
+            self.slot = max(self.slot, int(r.get("slot", 1)))
+            if r.get("t") == "tx":
+                self._remember(r["sig"], base64.b64decode(r["raw"]), r["slot"], r["meta"], r["keys"], r["time"])
+        if records and len(records) > 1:
+            log.info("replayed %d transactions from %s (slot %d)", len(records) - 1, self.ledger.path, self.slot)
+
+    def _journal(self, record: dict, keys) -> None:
+        """Write the post-state of `keys` with `record`, durably, before the caller is answered."""
+        if self.ledger is None:
+            return
+        record["accounts"] = {str(k): encode_account(self.svm.get_account(k)) for k in keys}
+        self.ledger.append(record)
+
+    def _remember(self, sig: str, raw: bytes, slot: int, meta: dict, keys: list[str], when: int) -> None:
+        self.statuses[sig] = {"slot": slot, "confirmations": None, "err": None, "confirmationStatus": "finalized"}
+        self.txs[sig] = (raw, slot, meta, when)
+        for k in keys:
+            self.history.setdefault(k, []).append(sig)
 
     def _roll(self) -> None:
         if time.monotonic() - self.rolled >= BLOCKHASH_SECONDS:
@@ -90,13 +122,20 @@ class LocalSolana:
             self.svm.warp_to_slot(self.slot)
             meta = {"err": None, "logMessages": list(_call(result.logs)), "fee": _call(result.fee),
                     "computeUnitsConsumed": _call(result.compute_units_consumed)}
-            self.statuses[sig] = {"slot": self.slot, "confirmations": None, "err": None,
-                                  "confirmationStatus": "finalized"}
-            self.txs[sig] = (raw, self.slot, meta)
-            keys = tx.message.account_keys
-            for k in keys:
-                self.history.setdefault(str(k), []).append(sig)
+            keys, when = [str(k) for k in tx.message.account_keys], int(time.time())
+            self._journal({"t": "tx", "sig": sig, "slot": self.slot, "time": when, "raw": base64.b64encode(raw).decode(),
+                           "meta": meta, "keys": keys}, writable_keys(tx.message))
+            self._remember(sig, raw, self.slot, meta, keys, when)
             return sig
+
+    def airdrop(self, address: str, lamports: int) -> str:
+        pk = _pubkey(address)
+        with self.lock:
+            res = self.svm.airdrop(pk, lamports)
+            if isinstance(res, FailedTransactionMetadata):
+                raise RpcFail(-32002, f"airdrop failed: {res.err}")
+            self._journal({"t": "airdrop", "slot": self.slot}, [pk])
+            return str(_call(res.signature))
 
     def account(self, address: str):
         with self.lock:
@@ -170,11 +209,7 @@ def make_app(chain: LocalSolana) -> web.Application:
         if method == "getMinimumBalanceForRentExemption":
             return chain.svm.minimum_balance_for_rent_exemption(int(params[0]))
         if method == "requestAirdrop":
-            with chain.lock:
-                res = chain.svm.airdrop(_pubkey(params[0]), int(params[1]))
-            if isinstance(res, FailedTransactionMetadata):
-                raise RpcFail(-32002, f"airdrop failed: {res.err}")
-            return str(_call(res.signature))
+            return chain.airdrop(params[0], int(params[1]))
         if method == "sendTransaction":
             opts = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
             try:
@@ -195,8 +230,8 @@ def make_app(chain: LocalSolana) -> web.Application:
             entry = chain.txs.get(params[0])
             if entry is None:
                 return None
-            raw, slot, meta = entry
-            return {"slot": slot, "blockTime": int(time.time()), "meta": meta,
+            raw, slot, meta, when = entry
+            return {"slot": slot, "blockTime": when, "meta": meta,
                     "transaction": [base64.b64encode(raw).decode(), "base64"]}
         if method == "getSignaturesForAddress":
             sigs = chain.history.get(str(_pubkey(params[0])), [])
@@ -233,11 +268,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bridge.solana.server", description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8899)
-    p.add_argument("--state", default=None, help="(accepted for symmetry; LiteSVM state is in memory)")
+    p.add_argument("--state", default=None,
+                   help="directory for the journal (state survives restarts); default: in memory only")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"local Solana (LiteSVM) on http://{args.host}:{args.port}", flush=True)
-    web.run_app(make_app(LocalSolana()), host=args.host, port=args.port, print=None)
+    try:
+        chain = LocalSolana(args.state)
+    except LedgerError as exc:
+        print(f"solana: {exc}", file=sys.stderr)
+        return 1
+    where = f"state in {chain.ledger.path}" if chain.ledger else "state in memory"
+    print(f"local Solana (LiteSVM) on http://{args.host}:{args.port}, slot {chain.slot}, {where}", flush=True)
+    web.run_app(make_app(chain), host=args.host, port=args.port, print=None)
     return 0
 
 

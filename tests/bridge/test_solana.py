@@ -17,8 +17,8 @@ from solders.transaction import Transaction
 from bridge.evm import ChainError
 from bridge.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.solana import spl
-from bridge.solana.client import (SolanaClient, check_mint_request, mint_keypair, mint_message, minted_already,
-                                  multisig_keypair, required)
+from bridge.solana.client import SolanaClient, check_mint_request, mint_message, minted_already, required
+from bridge.solana.devnet import create_mint, create_multisig
 from pqc.levels import SecurityLevel
 from tests.nodeproc import free_port
 
@@ -59,17 +59,9 @@ def setup(solana):
     payer = Keypair()
     solana.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
     guardians = [Keypair.from_seed(bytes([i + 1]) * 32) for i in range(4)]
-    keys = sorted(bytes(g.pubkey()) for g in guardians)
-    ms = multisig_keypair(keys)
     m = required(SecurityLevel.ENHANCED, 4)
-    rent = solana.rpc("getMinimumBalanceForRentExemption", spl.MULTISIG_SIZE)
-    send(solana, [payer, ms], [spl.allocate(payer.pubkey(), ms.pubkey(), spl.MULTISIG_SIZE, rent),
-                               spl.initialize_multisig(ms.pubkey(), [Pubkey.from_bytes(k) for k in keys], m)], payer)
-    mint = mint_keypair(ms.pubkey(), ORIGIN, NATIVE_TOKEN)
-    rent = solana.rpc("getMinimumBalanceForRentExemption", spl.MINT_SIZE)
-    send(solana, [payer, mint], [spl.allocate(payer.pubkey(), mint.pubkey(), spl.MINT_SIZE, rent),
-                                 spl.initialize_mint(mint.pubkey(), ms.pubkey(), 9)], payer)
-    return payer, guardians, ms.pubkey(), mint.pubkey(), m
+    ms = create_multisig(solana, payer, [bytes(g.pubkey()) for g in guardians], m)
+    return payer, guardians, ms, create_mint(solana, payer, ms, ORIGIN), m
 
 
 def bridge_msg(ms: Pubkey, owner: Pubkey, seq=1, amount=10**18):

@@ -1,4 +1,5 @@
 """The validator protocol, driven by hand: every bad submission gets a clear refusal."""
+import threading
 import time
 
 import pytest
@@ -141,7 +142,20 @@ def test_submissions_unsigned_forged_unassigned_replayed_late(env):
     assert "not assigned" in error(submit(task["task_id"], stranger.syn, output.hex(), sig))
     assert "malformed" in error(submit(task["task_id"], v.syn, "0a0b", sig))
     assert "unknown task" in error(submit("ai_comp_0_task_x", v.syn, output.hex(), sig))
-    assert submit(task["task_id"], v.syn, output.hex(), sig)["result"]["success"]
+    # the status call's wait (param 2, seconds): bounded, refused when malformed, woken by the end
+    for bad in (-1, 61, "1", True, [1]):
+        reply = node.rpc("synergy_getDistributedAIStatus", cid, bad)
+        assert reply["error"]["code"] == -32602 and "param 2 (wait)" in reply["error"]["message"], reply
+    assert "unknown computation" in error(node.rpc("synergy_getDistributedAIStatus", "ai_comp_0_9", 1))
+    t = time.monotonic()
+    assert node.rpc("synergy_getDistributedAIStatus", cid, 0.3)["result"]["status"] == "Running"
+    assert time.monotonic() - t >= 0.25
+    late = threading.Timer(0.5, lambda: submit(task["task_id"], v.syn, output.hex(), sig))
+    late.start()
+    t = time.monotonic()
+    status = node.rpc("synergy_getDistributedAIStatus", cid, 30)["result"]  # one call, answered at the end
+    late.join()
+    assert status["status"] == "Completed" and 0.4 <= time.monotonic() - t < 20
     assert "replayed" in error(submit(task["task_id"], v.syn, output.hex(), sig))
 
     status = node.rpc("synergy_getDistributedAIStatus", cid)["result"]

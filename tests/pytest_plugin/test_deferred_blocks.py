@@ -75,10 +75,50 @@ def test_the_open_block_seals_only_when_something_needs_a_block():
     results = [backend.transact(a[0], a[1], b"", 1, None) for _ in range(5)]
     assert backend._chain.head_number == start  # nothing sealed yet
     assert {r.block_number for r in results} == {start + 1}
-    assert backend.block_number == start + 1  # asking for a block seals them, in one block
+    assert backend.block_number == start + 1  # the open block counts as the latest one, unsealed
+    assert backend.balance(a[1]) == 10_000 * 10**18 + 5  # reads see the open block's state
+    assert backend._chain.head_number == start
+    hashes = [r.tx_hash for r in results]  # signed on demand: the hashes the block will hold
+    assert backend._chain.head_number == start
+    assert [r.receipt["status"] for r in results] == ["0x1"] * 5  # a receipt seals, in one block
     block = backend._chain.index.block(start + 1)
-    assert block["transactions"] == ["0x" + r.tx_hash.hex() for r in results]
-    assert [r.receipt["status"] for r in results] == ["0x1"] * 5
+    assert block["transactions"] == ["0x" + h.hex() for h in hashes]
+    assert [int(r.receipt["gasUsed"], 16) for r in results] == [21_000] * 5
+    assert int(block["gasUsed"], 16) == 5 * 21_000
+
+
+# runtime code: return block.number / blockhash(block.number - 1) / gas left after SLOAD(0) twice
+RETURN_NUMBER = bytes.fromhex("435f5260205ff3")
+RETURN_PARENT_HASH = bytes.fromhex("436001900340" "5f5260205ff3")
+
+
+def test_calls_on_the_open_block_answer_as_the_node_would_after_sealing_it():
+    """A call runs on the open block's state in the next block's context; asking for the open block's
+    own hash seals it first; gas of a call equals a fresh (cold) node call."""
+    node_like, backend = Chain.ephemeral(), LocalBackend()
+    a = node_like.accounts
+    limit = node_like.config.gas_limit
+    token_n = _deploy(lambda s, t, d: node_like.transact(s, t, d, 0, limit), a[0].address).contract_address
+    token = _deploy(lambda s, t, d: backend.transact(s, t, d, 0, None), a[0].address).contract_address
+    numberer, hasher = b"\x51" * 20, b"\x52" * 20
+    for chain in (node_like, backend.chain):  # (.chain seals the deploy first, as dev edits must)
+        chain.set_code(numberer, RETURN_NUMBER)
+        chain.set_code(hasher, RETURN_PARENT_HASH)
+    bob = a[1].address
+    node_like.transact(a[0].address, token_n, _transfer(bob, 7), 0, limit)
+    backend.transact(a[0].address, token, _transfer(bob, 7), 0, None)
+    assert backend._open is not None and backend._open.included
+    data = SEL_BALANCE + encode(["address"], [bob])
+    open_call = backend.call(bob, token, data, 0, None)  # right after the transfer touched the slot
+    node_call = node_like.call(bob, token_n, data)
+    assert (open_call.output, open_call.gas_used) == (node_call.output, node_call.gas_used)  # cold again
+    number = backend.call(bob, numberer, b"", 0, None)
+    assert backend._open is not None and int.from_bytes(number.output, "big") == backend.block_number + 1
+    assert number.output == node_like.call(bob, numberer, b"").output
+    parent = backend.call(bob, hasher, b"", 0, None)  # needs the open block's hash: sealed first
+    assert backend._open is None
+    assert parent.output == backend._chain.head.hash
+    assert backend.call(bob, token, data, 0, None).gas_used == node_call.gas_used
 
 
 def test_a_revert_drops_the_open_block():
@@ -102,3 +142,46 @@ def test_a_failure_with_less_than_the_full_limit_runs_again_with_the_full_limit(
     backend.transact(a[0], a[1], b"", 1, None)  # the open block has used some gas now
     r = backend.transact(a[0], burner, b"", 0, None)
     assert not r.success and r.gas_used == backend.gas_limit
+
+
+def test_fast_account_encoding_is_rlps_own():
+    """The fast path writes accounts with its own RLP encoder: byte for byte rlp's."""
+    import random
+
+    import rlp
+    from eth.rlp.accounts import Account
+
+    from vm.fastblock import encode_account
+
+    rng = random.Random(14)
+    edges = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 2**64 - 1, 2**256 - 1]
+    for _ in range(500):
+        nonce = rng.choice(edges[:7] + [rng.randrange(2**64)])
+        balance = rng.choice(edges + [rng.randrange(2**rng.randrange(1, 257))])
+        a = Account(nonce, balance, rng.randbytes(32), rng.randbytes(32))
+        assert encode_account(a) == rlp.encode(a, sedes=Account)
+
+
+def test_fast_and_node_paths_leave_the_same_state_root():
+    """One block built by the fast path and the same transactions through `BlockBuilder.apply`
+    (signed, fully validated) seal to the same state root, receipts root and gas."""
+    fast, slow = LocalBackend(), LocalBackend()
+    a = fast.accounts
+    token = _deploy(lambda s, t, d: fast.transact(s, t, d, 0, None), a[0]).contract_address
+    _deploy(lambda s, t, d: slow.transact(s, t, d, 0, 5_000_000), a[0])  # a fixed gas limit: the node's way
+    fast.seal(), slow.seal()
+    fast._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
+    slow._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
+    limit = fast.gas_limit // 4
+    steps = [(a[0], _transfer(a[i], 10 * i)) for i in range(1, 6)]
+    steps += [(a[1], _transfer(a[2], 10)), (a[1], _transfer(a[2], 1)), (a[2], _transfer(a[3], 10**30))]
+    for sender, data in steps:
+        f = fast.transact(sender, token, data, 0, None)
+        s = slow.transact(sender, token, data, 0, limit)
+        assert (f.success, f.output) == (s.success, s.output)
+    fb, sb = fast._open, slow._open
+    assert len(fb.included) == len(sb.included) == len(steps)
+    fast.seal(), slow.seal()
+    fh, sh = fast._chain.head, slow._chain.head
+    assert fh.state_root == sh.state_root and fh.receipt_root == sh.receipt_root
+    assert fh.gas_used == sh.gas_used != 0 and fh.bloom == sh.bloom

@@ -13,14 +13,30 @@ well-formed but refused (a bad signature, an unknown model, a late result) is
 -32000 with the scheduler's reason (AIError, mapped with every other refusal in vm/rpc/errors.py).
 """
 import asyncio
+import functools
 import time
 
+from vm import ai_start
 from vm.addresses import parse_any_address, to_syn
 from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
-from vm.rpc.dispatch import method
+from vm.rpc.dispatch import method as _register
 from vm.rpc.errors import INVALID_PARAMS, RpcError
 from vm.rpc.params import Integer, Object, Param, Text
+
+def method(name: str):
+    """`@method`, for this module's methods: each one needs the AI layer, which a `--validators 0` node
+    starts on first use (vm.ai_start): the first such request starts it and waits for it (bounded)."""
+    def register(fn):
+        @functools.wraps(fn)
+        async def with_ai(node, *args, **kwargs):
+            await ai_start.ensure(node, name)
+            return await fn(node, *args, **kwargs)
+
+        return _register(name)(with_ai)
+
+    return register
+
 
 MAX_UINT256 = 2**256 - 1
 MAX_UNIX_TIME = 2**40  # seconds: year 36812; anything larger is not a clock reading
@@ -122,8 +138,11 @@ def _public_keys(value: str, where: str) -> bytes:
 
 
 def _ai(node):
-    """The AI service, or UNAVAILABLE saying why not (`node` is a Node or its API)."""
-    return NodeApi.of(node).ai_service()
+    """The AI service, or UNAVAILABLE saying why not (`node` is a Node or its API); an idle AI layer starts."""
+    api = NodeApi.of(node)
+    if api.ai is None:
+        ai_start.trigger(api, "an AI request")
+    return api.ai_service()
 
 
 async def _ready_ai(node, timeout: float = None):
@@ -132,6 +151,7 @@ async def _ready_ai(node, timeout: float = None):
 
     node = NodeApi.of(node)
     deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
+    ai_start.trigger(node, "an AI request")
     while node.ai is None and node.ai_status and time.monotonic() < deadline:
         if str(node.ai_status).startswith("model preparation failed"):
             break
@@ -318,11 +338,30 @@ async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text,
     return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
 
 
+MAX_WAIT = 60.0  # seconds a status call may wait for the computation to finish
+
+
+class WaitSeconds(Param):
+    """Seconds to wait, 0..MAX_WAIT (an integer or a fraction)."""
+
+    @staticmethod
+    def parse(value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_WAIT:
+            raise InvalidValue(f"expected seconds from 0 to {MAX_WAIT:g}, got {str(value)[:40]}")
+        return float(value)
+
+
 @method("synergy_getDistributedAIStatus")
-async def synergy_get_distributed_ai_status(node, computation_id: Text) -> dict:
+async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: WaitSeconds = None) -> dict:
+    """Param 2 (optional, ours): seconds (0..60) to wait for the computation to finish before answering
+    (woken by its end, not polled), so a client needs one call instead of a polling loop."""
     from ai.status import ComputationStatus
 
-    c = await _call(_ai(node).scheduler.get, computation_id)
+    service = _ai(node)
+    if wait is None:
+        c = await _call(service.scheduler.get, computation_id)
+    else:  # an unknown id: AIError, -32000 with its text (vm/rpc/errors.py)
+        c = await service.wait_finished(computation_id, wait)
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,

@@ -87,6 +87,9 @@ def _error(id_: Any, err: RpcError) -> dict:
     return {"jsonrpc": "2.0", "id": id_, "error": body}
 
 
+_SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
+
+
 async def handle_one(node: Any, req: Any) -> Optional[dict]:
     """One request object -> one response object (None for notifications); `node` is a Node or its API."""
     if not isinstance(req, dict):
@@ -104,7 +107,10 @@ async def handle_one(node: Any, req: Any) -> Optional[dict]:
         return _error(id_, RpcError(METHOD_NOT_FOUND, f"the method {name[:80]} does not exist/is not available"))
     try:
         args = m.parse(req.get("params"))
-        result = await m.fn(NodeApi.of(node), *args)
+        api = NodeApi.of(node)
+        if name not in _SENDS:  # a send answered before its block's seal: what follows sees that block
+            await api.settled()
+        result = await m.fn(api, *args)
     except RpcError as err:
         return _error(id_, err)
     except Exception as exc:

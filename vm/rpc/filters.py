@@ -94,6 +94,11 @@ def _subscribe_tasks(api: NodeApi, address: Any, send: Callable[[str, Any], None
 
     service = api.ai
     if service is None:
+        from vm import ai_start
+
+        if ai_start.starter(api) is not None:  # idle until first use: starting now (register first)
+            ai_start.trigger(api, "a validator's task subscription")
+            raise unavailable(f"distributed AI is not ready: {api.ai_status}; register, then subscribe")
         raise unavailable("distributed AI is disabled on this node")
     try:
         addr = parse_any_address(address if isinstance(address, str) else "")

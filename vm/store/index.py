@@ -22,6 +22,7 @@ P_TX = b"aivm/tx/"  # hash -> {"tx": ..., "receipt": ...}
 P_LOGS = b"aivm/lg/"  # number -> [log, ...] (only blocks that have logs)
 P_LOG_ADDR = b"aivm/la/"  # address + number -> b""
 P_LOG_TOPIC = b"aivm/lt/"  # topic + number -> b""
+P_LOG_SRC = b"aivm/ls/"  # number -> log count (4 bytes) + the distinct addresses that logged (20 bytes each)
 P_FEES = b"aivm/fee/"  # number -> [[priority fee, gas used], ...] sorted
 P_META = b"aivm/meta/"
 
@@ -132,7 +133,9 @@ class ChainIndex:
             self.db.put(P_FEES + _num(number), _dumps(fees))
         if logs_out:
             self.db.put(P_LOGS + _num(number), _dumps(logs_out))
-            for addr in {bytes.fromhex(l["address"][2:]) for l in logs_out}:
+            sources = sorted({bytes.fromhex(l["address"][2:]) for l in logs_out})
+            self.db.put(P_LOG_SRC + _num(number), len(logs_out).to_bytes(4, "big") + b"".join(sources))
+            for addr in sources:
                 self.db.put(P_LOG_ADDR + addr + _num(number), b"")
             for topic in {t for l in logs_out for t in l["topics"]}:
                 self.db.put(P_LOG_TOPIC + bytes.fromhex(topic[2:]) + _num(number), b"")
@@ -153,6 +156,7 @@ class ChainIndex:
                     for t in l["topics"]:
                         self.db.put(P_LOG_TOPIC + bytes.fromhex(t[2:]) + _num(n), None)
                 self.db.put(P_LOGS + _num(n), None)
+                self.db.put(P_LOG_SRC + _num(n), None)
             self.db.put(P_FEES + _num(n), None)
             self.db.put(key, None)
 
@@ -185,8 +189,14 @@ class ChainIndex:
         addresses: Optional[Sequence[bytes]] = None,
         topics: Optional[Sequence[Optional[Sequence[bytes]]]] = None,
         limit: int = 0,
-    ) -> list[dict]:
-        """Logs in [from_block, to_block] matching the filter (eth_getLogs semantics)."""
+        raw: bool = False,
+    ) -> list:
+        """Logs in [from_block, to_block] matching the filter (eth_getLogs semantics).
+
+        `raw`: a block whose every log matches comes back as one `orjson.Fragment` of its
+        stored JSON (no decode, no re-encode: the RPC layer writes it as is) — only for
+        callers that hand the list straight to orjson.
+        """
         if to_block < from_block:
             return []
         blocks = self._candidate_blocks(from_block, to_block, addresses, topics)
@@ -194,18 +204,31 @@ class ChainIndex:
         want_topics = [
             None if t is None else {data(x) for x in t} for t in (topics or [])
         ]
-        out: list[dict] = []
+        whole_blocks = raw and not any(want_topics)  # only addresses filter: whole blocks may match
+        want_bytes = set(addresses) if addresses else None
+        out: list = []
+        count = 0
         for n in blocks:
-            raw = self.db.get(P_LOGS + _num(n))
-            if raw is None:
+            raw_logs = self.db.get(P_LOGS + _num(n))
+            if raw_logs is None:
                 continue
-            for log in orjson.loads(raw):
+            if whole_blocks:
+                src = self.db.get(P_LOG_SRC + _num(n))
+                if src is not None and (want_bytes is None or all(
+                        src[i:i + 20] in want_bytes for i in range(4, len(src), 20))):
+                    count += int.from_bytes(src[:4], "big")
+                    if limit and count > limit:
+                        raise OverflowError(limit)
+                    out.append(orjson.Fragment(raw_logs[1:-1]))  # the array's items, spliced into ours
+                    continue
+            for log in orjson.loads(raw_logs):
                 if want_addr is not None and log["address"] not in want_addr:
                     continue
                 if not _topics_match(log["topics"], want_topics):
                     continue
                 out.append(log)
-                if limit and len(out) > limit:
+                count += 1
+                if limit and count > limit:
                     raise OverflowError(limit)
         return out
 

@@ -76,7 +76,7 @@ def test_node_declares_what_the_application_attaches():
     node = Node(NodeOptions(), config=None)
     try:
         for name in ("config", "ai", "ai_status", "ai_stats", "bridge", "dashboard_bridge_source",
-                     "dashboard_monitor", "chat_jobs"):
+                     "dashboard_monitor", "chat_jobs", "ai_starter"):
             assert hasattr(node, name) and getattr(node, name) is None, name
         api = node.api
         assert api is node.api and NodeApi.of(node) is api and NodeApi.of(api) is api

@@ -9,7 +9,7 @@ which sit below the node, and the scheduler, which sits above it, both read it (
                      in-process cluster's hooks (`aivm_pytest.cluster`, an in-process `vm.chain.Chain`).
     InferenceService the AI precompiles (0x0120 ai_infer, 0x0121 ai_request) -> the AI service.
                      Implemented by `ai.service.AIService` and `aivm_pytest.cluster.LocalCluster`;
-                     the chain hands it to precompiles as `services["ai"]` (None while AI is off).
+                     the chain hands it to precompiles as `services.ai` (None while AI is off).
     AIError          what either side raises for a refused request, with a reason for the caller.
 """
 from __future__ import annotations

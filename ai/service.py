@@ -21,6 +21,7 @@ from ai.records import AIRecords
 from ai.scheduler import Scheduler
 from precompiles.ai_request import pending_slot
 from vm.chain import ExecutionFailed
+from vm import defaults
 
 log = logging.getLogger("aivm.ai")
 
@@ -60,7 +61,7 @@ class NodeChainHooks(ChainHooks):
     def _on_chain(self, fn: Callable, *args: Any, timeout: float = STAKE_LOCK_TIMEOUT) -> Any:
         if self._on_chain_thread():
             return fn(*args)
-        future = self.node._executor.submit(fn, *args)
+        future = self.node.submit(fn, *args)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -78,7 +79,7 @@ class NodeChainHooks(ChainHooks):
             except Exception:
                 log.exception("validator-set update on chain failed")
 
-        self.node._executor.submit(guarded)
+        self.node.submit(guarded)
 
     def lock_stake(self, address: bytes, amount: int) -> None:
         def move():
@@ -115,8 +116,9 @@ class AIService(InferenceService):
 
     replay = True  # a repeated (model, input) is answered from its record, so replays never differ
 
-    def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = 30.0,
-                 cache_dir=None, max_new_tokens: int = 32, infer_timeout: float = 120.0,
+    def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = defaults.AI_TASK_TIMEOUT,
+                 cache_dir=None, max_new_tokens: int = defaults.AI_DEFAULT_NEW_TOKENS,
+                 infer_timeout: float = defaults.AI_INFER_TIMEOUT,
                  join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None) -> None:
         self.node = node
         self.cache_dir = cache_dir
@@ -129,7 +131,7 @@ class AIService(InferenceService):
             **{k: v for k, v in (("join_delay", join_delay), ("heartbeat_grace", heartbeat_grace)) if v is not None},
         )
         self.infer_timeout = infer_timeout
-        self.max_gas_per_execution = 1_000_000  # [aivm] max_gas_per_execution (set by the CLI)
+        self.max_gas_per_execution = defaults.AI_MAX_GAS_PER_EXECUTION  # [aivm] max_gas_per_execution (set by the CLI)
         # scheduler work from RPC handlers: its own threads, so a busy default pool never starves a quorum
         self.executor = concurrent.futures.ThreadPoolExecutor(SCHEDULER_WORKERS, thread_name_prefix="aivm-ai")
         self._ticker: Optional[asyncio.Task] = None

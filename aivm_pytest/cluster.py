@@ -126,7 +126,7 @@ class _Validator(threading.Thread):
 
 
 class LocalCluster(InferenceService):
-    """`n` in-process validators holding `models`, attached to `chain.services["ai"]`."""
+    """`n` in-process validators holding `models`, attached to `chain.services.ai`."""
 
     def __init__(self, chain: Any, n: int = 5, models: Optional[list[str]] = None, task_timeout: float = 2.0,
                  infer_timeout: float = 30.0, cache_dir=None) -> None:
@@ -158,9 +158,9 @@ class LocalCluster(InferenceService):
         self.scheduler.tick()  # the first stake-weighted set, and its on-chain copy, before any block
         self._ticker = threading.Thread(target=self._tick, daemon=True, name="aivm-cluster-ticker")
         self._ticker.start()
-        if not isinstance(getattr(chain, "services", None), dict):
-            raise ValueError("the chain has no services mapping to attach the AI service to")
-        chain.services["ai"] = self
+        if getattr(chain, "services", None) is None:
+            raise ValueError("the chain has no services to attach the AI service to")
+        chain.services.ai = self
 
     def runner(self, model_id: str, stage: int):
         from ai.models import load_model
@@ -247,5 +247,5 @@ class LocalCluster(InferenceService):
         self.stopping.set()
         for v in self.validators:
             v.wake.set()
-        if self.chain.services.get("ai") is self:
-            self.chain.services["ai"] = None
+        if self.chain.services.ai is self:
+            self.chain.services.ai = None

@@ -23,7 +23,7 @@ class LocalBackend:
 
     def __init__(self, chain: Optional[Chain] = None, config: Optional[ChainConfig] = None,
                  services: Any = None) -> None:
-        # the node's services mapping, empty: an AI cluster attached later puts "ai" into it
+        # the node's services, empty: an AI cluster attached later sets their `ai`
         self.services = services if services is not None else Services()
         self._chain = chain or Chain.ephemeral(config, self.services)
         self._open: Optional[OpenBlock] = None
@@ -50,7 +50,7 @@ class LocalBackend:
     # -- execution
     def transact(self, sender: bytes, to: Optional[bytes], data: bytes, value: int,
                  gas: Optional[int]) -> ExecutionResult:
-        if self.services.get("ai") is not None:
+        if self.services.ai is not None:
             # AI validators read and pay through the chain itself: one block per transaction
             return self.chain.transact(sender, to, data, value, gas or self.gas_limit)
         full = gas or self.gas_limit

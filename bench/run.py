@@ -36,6 +36,7 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("dashboard", "bench.bench_dashboard"),
     ("chat", "bench.bench_chat"),
     ("conformance", "bench.bench_conformance"),
+    ("dispatch", "bench.bench_dispatch"),
 ]
 
 HEADER = """\

@@ -122,12 +122,13 @@ class ChatJobs:
     # -- starting or finding the job --
     async def ready(self):
         """The AI service once usable (a request that arrives while validators join waits, bounded)."""
+        from vm.errors import NodeError
         from vm.rpc.ai import _ready_ai
         from vm.rpc.errors import RpcError
 
         try:
             return await _ready_ai(self.node)
-        except RpcError as exc:
+        except (NodeError, RpcError) as exc:
             raise unavailable(exc.message, "ai_disabled" if "disabled" in exc.message else "ai_not_ready") from None
 
     async def submit(self, params: ChatParams, headers) -> tuple[Job, bool]:

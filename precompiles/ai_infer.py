@@ -64,7 +64,7 @@ def check_price(service: InferenceService, model_id: str) -> None:
 def not_running(services) -> str:
     """Why there is no AI service; a node that starts its AI layer on first use starts it now (vm.ai_start).
     Not waited for here: this runs on the chain thread, which the start itself needs."""
-    start = services.get("ai_start")
+    start = services.ai_start
     if start is not None:
         start("a contract calling an AI precompile")
         return ("distributed AI is starting on this node (it starts on first use, and no validator had "
@@ -78,7 +78,7 @@ def error(reason: str) -> bytes:
 
 def _run(ctx) -> bytes:
     model_id, payload, max_tokens = parse_request(ctx.data)
-    service: Optional[InferenceService] = ctx.services.get("ai")
+    service: Optional[InferenceService] = ctx.services.ai
     if service is None:
         raise PrecompileRevert(error(not_running(ctx.services)))
     check_price(service, model_id)

@@ -53,7 +53,7 @@ def _run(ctx) -> bytes:
     model_id, payload, selector = _parse(ctx.data)
     if ctx.is_static:
         raise PrecompileError("ai_request writes state: it cannot be called from a static context")
-    service: Optional[InferenceService] = ctx.services.get("ai")
+    service: Optional[InferenceService] = ctx.services.ai
     if service is None:
         raise PrecompileRevert(error(not_running(ctx.services)))
     check_price(service, model_id)
@@ -66,7 +66,7 @@ def _run(ctx) -> bytes:
     request_id = keccak(encode(["uint256", "address", "uint256"], [ctx.chain_id, ctx.sender, serial]))
     ctx.write_storage(me, counter_slot(), serial)
     ctx.write_storage(me, pending_slot(ctx.sender), pending + 1)
-    if ctx.services.get("producing_block") is not None:
+    if ctx.services.producing_block is not None:
         try:
             service.request_async(model_id, payload, ctx.sender, selector, request_id)
         except AIError as exc:

@@ -7,7 +7,7 @@ VM changes when a precompile is added.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from eth.exceptions import Revert, VMError
 
@@ -26,10 +26,33 @@ class PrecompileRevert(Exception):
         self.data = data
 
 
-class Services(Protocol):
-    """What the node lends to precompiles that need more than the EVM (AI, bridges)."""
+class AIPort(Protocol):
+    """What the AI precompiles need from the AI service (ai.service.AIService, the in-process test cluster)."""
 
-    def get(self, name: str) -> Any: ...
+    scheduler: Any  # ai.scheduler.Scheduler: max_tokens_for, recorded
+    max_gas_per_execution: int  # [aivm] max_gas_per_execution
+    infer_timeout: float  # seconds a block waits for the quorum
+
+    def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
+              max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
+        """(result, quorum certificate, computation id); AIError when no quorum answers in time."""
+
+    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes,
+                      max_tokens: Optional[int] = None) -> str:
+        """Start a computation answered later by a callback transaction; its computation id."""
+
+
+@dataclass
+class Services:
+    """What the node lends to precompiles that need more than the EVM; one typed field each.
+
+    The chain holds one instance for its life: the application fills `ai` once the AI layer
+    is ready, and the chain sets `producing_block` while it executes a block (not a call).
+    """
+
+    ai: Optional[AIPort] = None
+    producing_block: Optional[int] = None
+    ai_start: Optional[Callable[[str], None]] = None  # starts an idle AI layer on first use (vm.ai_start.AIStarter)
 
 
 @dataclass(frozen=True)
@@ -88,12 +111,7 @@ class CallContext:
         self.computation.state.set_storage(address, slot, value)
 
 
-class _NoServices:
-    def get(self, name: str) -> Any:
-        return None
-
-
-_NO_SERVICES = _NoServices()
+_NO_SERVICES = Services()  # frozen in practice: nothing writes to the one given when none were
 
 
 @dataclass(frozen=True)

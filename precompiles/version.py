@@ -2,11 +2,13 @@
 
 Returns abi.encode(string version, uint256 chainId, uint256 precompileCount).
 """
+from importlib.metadata import version as _installed
+
 from eth_abi import encode
 
 from precompiles.registry import Precompile, register
 
-VERSION = "aivm/0.1.0"
+VERSION = f"aivm/{_installed('synergy-aivm')}"  # pyproject.toml's version (vm/version.py reads the same)
 GAS = 200  # a few keccaks' worth: it reads no state
 
 

@@ -10,7 +10,7 @@ for it (bounded), a precompile reverts with a clear "starting" error (it runs
 on the chain thread, which the start itself needs).
 
 The `AIStarter` lives on `node.ai_starter` and, as a plain callable, in
-`services["ai_start"]` (precompiles reach services only). Thread-safe: the
+`services.ai_start` (precompiles reach services only). Thread-safe: the
 trigger may come from the chain thread, a reader thread or the event loop;
 the start itself always runs on the event loop.
 """

@@ -38,6 +38,8 @@ trie_cache.install()
 from vm.reader import HeadReader
 from vm.store.atomic import AtomicStore, CommittedView
 from vm.store.index import ChainIndex
+from vm import defaults
+from vm.errors import NodeError, Reason
 from vm.store.kv import KV, LevelKV, MemoryKV
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -45,16 +47,18 @@ ETHER = 10**18
 BlockId = Union[str, int, bytes]
 
 
-class TxRejected(Exception):
+class TxRejected(NodeError):
     """A transaction the chain refuses before execution (nonce, funds, fees, size)."""
 
-    def __init__(self, message: str, code: int = -32000) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, message: str, reason: Reason = Reason.REFUSED) -> None:
+        super().__init__(reason, message)
 
 
-class UnknownBlock(LookupError):
-    pass
+class UnknownBlock(NodeError, LookupError):
+    """A block tag, number or hash that names no block of this chain."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.NOT_FOUND, message)
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class DevAccount:
 @dataclass
 class ChainConfig:
     chain_id: int = 31337
-    gas_limit: int = 30_000_000
+    gas_limit: int = defaults.BLOCK_GAS_LIMIT
     initial_base_fee: int = 1_000_000_000
     accounts: int = 10
     balance_eth: int = 10_000
@@ -364,7 +368,7 @@ class Chain:
         try:
             tx = self.transaction_builder.decode(raw)
         except Exception as exc:
-            raise TxRejected(f"invalid raw transaction: {exc}", code=-32602) from None
+            raise TxRejected(f"invalid raw transaction: {exc}", reason=Reason.INVALID_INPUT) from None
         return tx
 
     def sender_of(self, tx: SignedTransactionAPI) -> bytes:
@@ -379,7 +383,7 @@ class Chain:
             public = PublicKey.from_signature_and_message(signature, digest, hasher=None)
             return keccak(public.format(compressed=False)[1:])[12:]
         except Exception:
-            raise TxRejected("invalid transaction signature", code=-32602) from None
+            raise TxRejected("invalid transaction signature", reason=Reason.INVALID_INPUT) from None
 
     def check(self, tx: SignedTransactionAPI, sender: bytes, expected_nonce: Optional[int] = None) -> None:
         """Refuse what can never be mined; `expected_nonce` counts the sender's queued txs."""
@@ -440,7 +444,7 @@ class Chain:
         """Sign for an unlocked dev account (or fake-sign for an impersonated one)."""
         key = self._keys.get(sender)
         if key is None and sender not in self._impersonated:
-            raise TxRejected(f"account 0x{sender.hex()} is not unlocked on this node", code=-32000)
+            raise TxRejected(f"account 0x{sender.hex()} is not unlocked on this node", reason=Reason.REFUSED)
         if nonce is None:
             nonce = self.nonce(sender)
         if gas is None:
@@ -527,13 +531,13 @@ class Chain:
     @contextmanager
     def _producing(self, number: int):
         """Tell precompiles (through services) that this execution is a block, not a call."""
-        if isinstance(self.services, dict):
-            self.services["producing_block"] = number
+        if self.services is not None:
+            self.services.producing_block = number
         try:
             yield
         finally:
-            if isinstance(self.services, dict):
-                self.services["producing_block"] = None
+            if self.services is not None:
+                self.services.producing_block = None
 
     def seal_block(self, builder: "BlockBuilder") -> MinedBlock:
         """Finalise the block and write it, with its records, in one atomic batch."""

@@ -11,12 +11,13 @@ import click
 from rich.console import Console
 
 from vm import config as config_mod
+from vm.version import RELEASE
 
 console = Console(stderr=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option("0.1.0", prog_name="aivm")
+@click.version_option(RELEASE, prog_name="aivm")
 def main() -> None:
     """AIVM: an Ethereum-compatible node whose contracts call AI."""
 
@@ -78,8 +79,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
     if extras is not None:
         extras.configure(options.chain)
     services = Services()
-    node = Node(options, services)
-    node.config = cfg
+    node = Node(options, services, config=cfg)
     await node.start()
     from bridge.hub import start_hub
 
@@ -87,7 +87,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
         await node.stop()
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)
-    if getattr(node, "bridge", None) is not None and node.bridge.lanes:  # the dashboard's Bridges view reads the hub
+    if node.bridge is not None and node.bridge.lanes:  # the dashboard's Bridges view reads the hub
         from dashboard.bridge_hub import HubSource
         from dashboard.sources import register_bridge_source
 
@@ -123,7 +123,7 @@ def _schedule_ai(node, services, cfg: config_mod.Config, port: int, options, loc
 
     if cfg.node.validators > 0 or _has_ai_work(node):
         return asyncio.create_task(start())
-    node.ai_starter = services["ai_start"] = ai_start.AIStarter(node, start, asyncio.get_running_loop())
+    node.ai_starter = services.ai_start = ai_start.AIStarter(node, start, asyncio.get_running_loop())
     node.ai_status = ai_start.IDLE_STATUS
     console.print(f"distributed AI: {ai_start.IDLE_STATUS}", highlight=False)
     return None
@@ -184,7 +184,7 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
     console.print(f"distributed AI: models {', '.join(manifests)} loaded", highlight=False)
     validators = await _register_local_validators(node, ai, n.validators, options)
     # installed only now: a contract's AI call can wait for joining validators without needing the chain thread
-    node.ai, services["ai"], node.ai_stats = ai, ai, ai.stats
+    node.ai, services.ai, node.ai_stats = ai, ai, ai.stats
     node.ai_status = None
     if not validators:
         ai.mark_ready()

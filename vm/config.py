@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError,
                       model_validator)
 
+from vm import defaults
+
 DEFAULT_PATH = Path("config/aivm-config.toml")
 
 
@@ -23,7 +25,7 @@ class _Table(BaseModel):
 class AIVMSection(_Table):
     enabled: StrictBool = True
     model_endpoint: Annotated[StrictStr, Field(pattern=r"^https?://\S+$")] = "http://localhost:8000"
-    max_gas_per_execution: Annotated[StrictInt, Field(ge=21_000, le=1_000_000_000)] = 1_000_000
+    max_gas_per_execution: Annotated[StrictInt, Field(ge=21_000, le=1_000_000_000)] = defaults.AI_MAX_GAS_PER_EXECUTION
     enable_ai_chat: StrictBool = True
 
 
@@ -68,16 +70,16 @@ class NodeSection(_Table):
     block_time: Annotated[StrictFloat | StrictInt, Field(ge=0, le=3600)] = 0
     accounts: Annotated[StrictInt, Field(ge=1, le=1000)] = 10
     account_balance_eth: Annotated[StrictInt, Field(ge=0)] = 10_000
-    gas_limit: Annotated[StrictInt, Field(ge=1_000_000, le=1_000_000_000)] = 30_000_000
+    gas_limit: Annotated[StrictInt, Field(ge=1_000_000, le=1_000_000_000)] = defaults.BLOCK_GAS_LIMIT
     validators: Annotated[StrictInt, Field(ge=0, le=64)] = 5
     validator_holds: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+(:\d+(-\d+)?)?(,[a-z0-9_-]+(:\d+(-\d+)?)?)*$")] = \
         "digits_cnn,distributed_ai_model,price-v1,mm-v1,risk-model"  # what the local validators serve (aivm validator --holds)
     ai_cache: StrictBool = True  # reuse a quorum's answer for an identical (model, input)
-    ai_task_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 30
-    ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 120
-    ai_join_delay: Annotated[StrictFloat | StrictInt, Field(ge=0, le=86_400)] = 5  # s from attestation to counting
-    ai_heartbeat_grace: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = 10  # s silent before leaving the set
-    ai_max_new_tokens: Annotated[StrictInt, Field(ge=1, le=256)] = 32  # default answer length; a request may ask up to 256
+    ai_task_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_TASK_TIMEOUT)
+    ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_INFER_TIMEOUT)
+    ai_join_delay: Annotated[StrictFloat | StrictInt, Field(ge=0, le=86_400)] = int(defaults.AI_JOIN_DELAY)  # s from attestation to counting
+    ai_heartbeat_grace: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_HEARTBEAT_GRACE)  # s silent before leaving the set
+    ai_max_new_tokens: Annotated[StrictInt, Field(ge=1, le=256)] = defaults.AI_DEFAULT_NEW_TOKENS  # default answer length; a request may ask up to 256
 
 
 class Config(_Table):

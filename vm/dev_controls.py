@@ -10,6 +10,7 @@ from vm.codec import InvalidValue
 
 MIN_GAS_LIMIT = 21_000
 MAX_GAS_LIMIT = 2**63 - 1
+MAX_MINE_BLOCKS = 10_000  # blocks one hardhat_mine / anvil_mine call mines at most
 
 
 def set_block_gas_limit(chain: Any, gas_limit: int) -> None:

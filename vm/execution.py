@@ -19,6 +19,7 @@ from eth_utils import ValidationError
 
 from vm import codec
 from vm.chain import ExecutionFailed, ExecutionResult, TxRejected, _friendly_validation, _result_from_computation
+from vm.errors import Reason
 from vm.codec import InvalidValue
 
 ZERO = b"\x00" * 20
@@ -220,18 +221,18 @@ def _validate_sim_call(chain: Any, state: Any, header: Any, req: CallRequest, se
     """geth's checks in eth_simulateV1's validation mode; returns the gas price to charge."""
     nonce = state.get_nonce(sender)
     if req.nonce is not None and req.nonce < nonce:
-        raise TxRejected(f"nonce too low: address {sender.hex()}, tx: {req.nonce} state: {nonce}", code=-38010)
+        raise TxRejected(f"nonce too low: address {sender.hex()}, tx: {req.nonce} state: {nonce}", reason=Reason.NONCE_TOO_LOW)
     if req.nonce is not None and req.nonce > nonce:
-        raise TxRejected(f"nonce too high: address {sender.hex()}, tx: {req.nonce} state: {nonce}", code=-38011)
+        raise TxRejected(f"nonce too high: address {sender.hex()}, tx: {req.nonce} state: {nonce}", reason=Reason.NONCE_TOO_HIGH)
     if req.gas_price < header.base_fee_per_gas:
         raise TxRejected(f"max fee per gas less than block base fee: {req.gas_price} < {header.base_fee_per_gas}",
-                         code=-38012)
+                         reason=Reason.FEE_BELOW_BASE_FEE)
     intrinsic = chain._intrinsic_gas(req.to, req.data)
     if gas < intrinsic:
-        raise TxRejected(f"intrinsic gas too low: need {intrinsic}, transaction gives {gas}", code=-38013)
+        raise TxRejected(f"intrinsic gas too low: need {intrinsic}, transaction gives {gas}", reason=Reason.INTRINSIC_GAS_TOO_LOW)
     cost = gas * req.gas_price + req.value
     if state.get_balance(sender) < cost:
-        raise TxRejected("insufficient funds for gas * price + value", code=-38014)
+        raise TxRejected("insufficient funds for gas * price + value", reason=Reason.INSUFFICIENT_FUNDS)
     return req.gas_price
 
 
@@ -257,10 +258,10 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
         bo = spec.get("block", {})
         number = bo.get("number", parent.block_number + 1)
         if number <= parent.block_number:
-            raise TxRejected(f"block numbers must increase: {number} <= {parent.block_number}", code=-38020)
+            raise TxRejected(f"block numbers must increase: {number} <= {parent.block_number}", reason=Reason.BLOCK_NUMBER_ORDER)
         timestamp = bo.get("time", parent.timestamp + 12 * (number - parent.block_number))
         if timestamp <= parent.timestamp:
-            raise TxRejected(f"block timestamps must increase: {timestamp} <= {parent.timestamp}", code=-38021)
+            raise TxRejected(f"block timestamps must increase: {timestamp} <= {parent.timestamp}", reason=Reason.BLOCK_TIMESTAMP_ORDER)
         header = chain.vm_class.create_header_from_parent(
             parent, gas_limit=bo.get("gasLimit", chain.config.gas_limit), timestamp=timestamp,
             coinbase=bo.get("feeRecipient", chain.config.coinbase),
@@ -283,7 +284,7 @@ def simulate(chain: Any, blocks: list[dict], block: Any = "latest", return_full:
                 spoof = SpoofTransaction(utx, from_=sender)
                 comp = state.apply_transaction(spoof) if validation else state.costless_execute_transaction(spoof)
             except ValidationError as exc:
-                raise TxRejected(_friendly_validation(str(exc)), code=-38014) from None
+                raise TxRejected(_friendly_validation(str(exc)), reason=Reason.INSUFFICIENT_FUNDS) from None
             used = gas - comp.get_gas_remaining()
             gas_total += used
             # simulated transactions are unsigned: name each by its block, position, sender and payload

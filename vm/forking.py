@@ -30,6 +30,7 @@ from eth.db.account import AccountDB
 from eth.vm.interrupt import MissingAccountTrieNode, MissingBytecode, MissingStorageTrieNode
 from eth_hash.auto import keccak
 
+from vm import defaults
 from vm.chain import TxRejected
 
 log = logging.getLogger("aivm.fork")
@@ -185,7 +186,7 @@ def genesis_header(chain: Any, blk: dict) -> Any:
         bloom=int.from_bytes(_b(blk, "logsBloom", b"\x00"), "big"),
         difficulty=_q(blk, "difficulty"),
         block_number=_q(blk, "number"),
-        gas_limit=_q(blk, "gasLimit", 30_000_000),
+        gas_limit=_q(blk, "gasLimit", defaults.BLOCK_GAS_LIMIT),
         gas_used=_q(blk, "gasUsed"),
         timestamp=_q(blk, "timestamp"),
         extra_data=_b(blk, "extraData", b""),
@@ -248,7 +249,7 @@ async def reset(node: Any, spec: Optional[ForkSpec]) -> None:
 
     from vm.chain import Chain
 
-    if node._queue:
+    if node.has_queued():
         raise TxRejected("cannot reset while transactions are queued for mining")
     if node.options.data_dir:
         raise TxRejected("reset needs an in-memory node (start it with --ephemeral): "

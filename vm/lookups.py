@@ -32,16 +32,30 @@ def raw_by_hash(node: Any, tx_hash: bytes) -> Optional[bytes]:
     return mined_raw(rec)
 
 
-def block_number_of(chain: Any, ref: Any) -> Optional[int]:
-    if ref in ("latest", "safe", "finalized"):
+def resolve_block(chain: Any, ref: Any) -> int:
+    """A block tag, number or hash -> its number; UnknownBlock when none is mined (tags: `pending` reads as the head)."""
+    if ref in ("latest", "pending", "safe", "finalized"):
         return chain.head_number
     if ref == "earliest":
         return 0
     if isinstance(ref, bytes):
-        return chain.index.block_number(ref)
-    if isinstance(ref, int) and ref <= chain.head_number:
-        return ref
-    return None
+        n = chain.index.block_number(ref)
+        if n is None:
+            raise UnknownBlock(f"unknown block hash 0x{ref.hex()}")
+        return n
+    if ref > chain.head_number:
+        raise UnknownBlock(f"block #{ref} is not mined yet (head is #{chain.head_number})")
+    return ref
+
+
+def block_number_of(chain: Any, ref: Any) -> Optional[int]:
+    """Like resolve_block, but None for a block that is not mined (`pending` included)."""
+    if ref == "pending":
+        return None
+    try:
+        return resolve_block(chain, ref)
+    except UnknownBlock:
+        return None
 
 
 def pending_block(node: Any, full: bool) -> dict:

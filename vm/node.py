@@ -20,12 +20,17 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from precompiles.registry import Services  # noqa: F401  (what precompiles may reach; the node lends it)
 from vm import dev_controls, txpool
 from vm.chain import Chain, ChainConfig, ExecutionResult, MinedBlock, TxRejected
 from vm.reader import touches_service_precompile
 from vm.wal import BlockRecord, WriteAheadLog
+
+if TYPE_CHECKING:
+    from vm.api import NodeApi
 
 log = logging.getLogger("aivm.node")
 
@@ -44,10 +49,6 @@ class _Queued:
     early: bool = False  # answer once executed (and in the write-ahead log), before the seal
 
 
-class Services(dict):
-    """Node services that precompiles may reach (`ctx.services.get("ai")`)."""
-
-
 @dataclass
 class NodeOptions:
     block_time: float = 0.0  # 0 = automine
@@ -56,7 +57,7 @@ class NodeOptions:
 
 
 class Node:
-    def __init__(self, options: NodeOptions, services: Any = None) -> None:
+    def __init__(self, options: NodeOptions, services: Optional[Services] = None, config: Any = None) -> None:
         self.options = options
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aivm-chain")
         self._readers = concurrent.futures.ThreadPoolExecutor(self.READERS, thread_name_prefix="aivm-read")
@@ -87,9 +88,16 @@ class Node:
         self._pending_listeners: list[Callable[[bytes], None]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.automine = options.block_time <= 0
-        self.ai = None  # the AI service, once [aivm] enabled and its models are loaded
-        self.ai_status: Optional[str] = None
-        self.config = None
+        # What the application attaches after start-up: declared here, read through the node API (vm/api.py).
+        self.config = config  # vm.config.Config of `aivm start`; None for in-process nodes
+        self.ai: Any = None  # the AI service (ai.service.AIService), once [aivm] enabled and its models are loaded
+        self.ai_status: Optional[str] = None  # why the AI service is not there yet (None: ready or disabled)
+        self.ai_stats: Optional[Callable[[], dict]] = None  # the AI service's counters for synergy_getAIVMStats
+        self.bridge: Any = None  # bridge.hub.BridgeHub when [interoperability] bridge_enabled
+        self.dashboard_bridge_source: Any = None  # dashboard.sources.BridgeStatusSource of the Bridges view
+        self.dashboard_monitor: Any = None  # dashboard.monitor.Monitor, made by dashboard.install
+        self.chat_jobs: Any = None  # chat.jobs.ChatJobs of the OpenAI-compatible API
+        self.ai_starter: Any = None  # vm.ai_start.AIStarter when the AI layer waits for first use
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -155,6 +163,21 @@ class Node:
         if self.wal is not None:  # what it holds and the store lacks replays at the next start
             self.wal.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @cached_property
+    def api(self) -> "NodeApi":
+        """The one object RPC handlers receive (vm/api.py)."""
+        from vm.api import NodeApi
+
+        return NodeApi(self)
+
+    def has_queued(self) -> bool:
+        """Whether transactions wait in the queue (any thread: a length read)."""
+        return bool(self._queue)
+
+    def submit(self, fn: Callable, *args: Any) -> concurrent.futures.Future:
+        """Queue fn on the chain thread from any thread, without an event loop (the AI layer's hooks)."""
+        return self._executor.submit(fn, *args)
 
     READERS = 4  # reader threads: a call stuck in the AI precompile leaves the others free
 

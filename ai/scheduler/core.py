@@ -45,13 +45,14 @@ from pqc import bundle
 from pqc.errors import FormatError
 from pqc.keys import PublicKeys
 from pqc.quorum import QuorumCertificate
+from vm import defaults
 from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
 SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
 HEDGE_AFTER = 0.15  # seconds a round of a single-round model waits for its validators before a spare is asked too
-TASK_TIMEOUT = 30.0  # seconds a validator has for one task
+TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000

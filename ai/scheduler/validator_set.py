@@ -34,9 +34,10 @@ from typing import Callable, Iterable, Mapping, Optional
 from ai.protocol import LEVEL, stage_set_id
 from ai.scheduler.validators import Validator
 from pqc.levels import SecurityLevel
+from vm import defaults
 
-JOIN_DELAY = 5.0  # seconds from a valid attestation until the validator counts ([node] ai_join_delay)
-HEARTBEAT_GRACE = 10.0  # seconds without a heartbeat before a validator leaves ([node] ai_heartbeat_grace)
+JOIN_DELAY = defaults.AI_JOIN_DELAY  # seconds from a valid attestation until the validator counts ([node] ai_join_delay)
+HEARTBEAT_GRACE = defaults.AI_HEARTBEAT_GRACE  # seconds without a heartbeat before a validator leaves ([node] ai_heartbeat_grace)
 
 
 @dataclass(frozen=True)

@@ -38,10 +38,11 @@ from ai.protocol import ACCEPT, REJECT, TaskRef, TaskVote, task_vote
 from pqc import bundle
 from pqc.keys import KeySet
 from vm.addresses import to_syn
+from vm.version import RELEASE
 
 log = logging.getLogger("aivm.validator")
 
-VERSION = "aivm-validator/0.1.0"
+VERSION = f"aivm-validator/{RELEASE}"
 HEARTBEAT_EVERY = 1.0
 POLL_EVERY = 2.0
 PROPOSAL_IDLE = 120.0  # a proposal thread waiting this long for its input gives up

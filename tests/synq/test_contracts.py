@@ -12,6 +12,7 @@ from eth_utils import keccak
 from aivm_pytest.cluster import LocalCluster
 from ai.models import load_model
 from tests.synq.harness import Env, Reverted, ai_precompile_registered
+from precompiles.registry import Services
 from vm.chain import Chain
 
 AI_MODELS = ["price-v1", "mm-v1", "risk-model"]  # the real models the AI contracts ship with
@@ -45,7 +46,7 @@ def ai_env():
     through the real scheduler (aivm_pytest.cluster.LocalCluster): no scripted answers."""
     if not ai_precompile_registered():
         pytest.skip("the AI precompile (0x0120) is not registered yet")
-    chain = Chain.ephemeral(services={})
+    chain = Chain.ephemeral(services=Services())
     cluster = LocalCluster(chain, n=3, models=AI_MODELS, task_timeout=15)
     env = Env(chain)
     env.cluster = cluster

@@ -10,18 +10,18 @@ sees it: a malformed one (negative or oversized stake, a timestamp that is no
 unix time, a shard whose model_id is not a string, a signature that is no
 signature bundle, ...) is -32602 naming the parameter and field. What is
 well-formed but refused (a bad signature, an unknown model, a late result) is
--32000 with the scheduler's reason.
+-32000 with the scheduler's reason (AIError, mapped with every other refusal in vm/rpc/errors.py).
 """
 import asyncio
 import functools
-import statistics
 import time
 
 from vm import ai_start
 from vm.addresses import parse_any_address, to_syn
+from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
 from vm.rpc.dispatch import method as _register
-from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from vm.rpc.errors import INVALID_PARAMS, RpcError
 from vm.rpc.params import Integer, Object, Param, Text
 
 def method(name: str):
@@ -138,23 +138,21 @@ def _public_keys(value: str, where: str) -> bytes:
 
 
 def _ai(node):
-    service = getattr(node, "ai", None)
-    if service is None:
-        ai_start.trigger(node, "an AI request")
-        status = getattr(node, "ai_status", None)
-        if status:
-            raise RpcError(SERVER_ERROR, f"distributed AI is not ready: {status}")
-        raise RpcError(SERVER_ERROR, "distributed AI is disabled on this node ([aivm] enabled = false)")
-    return service
+    """The AI service, or UNAVAILABLE saying why not (`node` is a Node or its API); an idle AI layer starts."""
+    api = NodeApi.of(node)
+    if api.ai is None:
+        ai_start.trigger(api, "an AI request")
+    return api.ai_service()
 
 
 async def _ready_ai(node, timeout: float = None):
     """The AI service once usable: a request that arrives while models load or validators join waits (bounded)."""
     from ai.service import READY_WAIT
 
+    node = NodeApi.of(node)
     deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
     ai_start.trigger(node, "an AI request")
-    while getattr(node, "ai", None) is None and getattr(node, "ai_status", None) and time.monotonic() < deadline:
+    while node.ai is None and node.ai_status and time.monotonic() < deadline:
         if str(node.ai_status).startswith("model preparation failed"):
             break
         await asyncio.sleep(0.1)
@@ -180,14 +178,10 @@ def _hex(value: str, where: str) -> bytes:
 
 
 async def _call(fn, *args, service=None):
-    from ai.scheduler import AIError  # the AI stack (torch) loads with the AI layer, not with the RPC
-
-    try:
-        if service is not None:
-            return await service.call(fn, *args)
-        return await asyncio.to_thread(fn, *args)
-    except AIError as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    """fn on the AI service's threads (or a worker thread); its AIError is -32000 (vm/rpc/errors.py)."""
+    if service is not None:
+        return await service.call(fn, *args)
+    return await asyncio.to_thread(fn, *args)
 
 
 # -- validators --
@@ -248,13 +242,8 @@ async def synergy_relay_ai_state(node, task_id: Text, address: Text, stage: Inte
 
     Run on the event loop: it is on every token's critical path, takes the scheduler lock only
     briefly, and nothing that holds that lock waits for the loop (notifications are queued)."""
-    from ai.scheduler import AIError
-
-    try:
-        return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
-                                         _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
-    except AIError as exc:
-        raise RpcError(SERVER_ERROR, str(exc)) from None
+    return _ai(node).scheduler.relay(task_id, _address(address, "param 2"), stage, start,
+                                     _hex(data, "param 5 (data)"), _hex(signature, "param 6 (signature)"))
 
 
 @method("synergy_getValidatorAIRewards")
@@ -317,33 +306,10 @@ async def synergy_get_validator_ai_stats(node, address: Text) -> dict:
 
 @method("synergy_getClusterAIStats")
 async def synergy_get_cluster_ai_stats(node, cluster_id: Integer) -> dict:
+    from ai.statistics import cluster_stats
+
     s = _ai(node).scheduler
-
-    def read():
-        from ai.scheduler import AIError
-        from ai.scheduler.validators import clusters
-
-        groups = clusters(list(s.validators.values()))
-        if not 1 <= cluster_id <= len(groups):
-            raise AIError(f"unknown cluster {cluster_id}: there are {len(groups)} clusters (numbered from 1)")
-        members = groups[cluster_id - 1]
-        addrs = {v.address for v in members}
-        comps = [c for c in s.computations.values() if c.validators & addrs]
-        finished = [c for c in comps if c.status in ("Completed", "Failed")]
-        ok = [c for c in finished if c.status == "Completed"]
-        times = [c.finished - c.created for c in ok if not c.cached]
-        now = time.time()
-        return {"cluster_id": cluster_id,
-                "active_validators": sum(1 for v in members if v.uptime(now) > 0.95),
-                "ai_computations_handled": len(comps),
-                "average_consensus_time": f"{statistics.mean(times):.1f}" if times else "0.0",
-                "cluster_synergy_score": round(statistics.mean(v.score for v in members), 1),
-                "ai_success_rate": round(len(ok) / len(finished), 4) if finished else 0.0,
-                "pqc_security_level": "Basic", "cross_chain_transfers": _cross_chain_transfers(node),
-                "security_incidents": sum(v.disagreed for v in members),
-                "validators": [to_syn(v.address) for v in members]}
-
-    return await _call(read)
+    return await _call(lambda: cluster_stats(s, cluster_id, _cross_chain_transfers(node)))
 
 
 def _cross_chain_transfers(node) -> int:
@@ -389,31 +355,30 @@ class WaitSeconds(Param):
 async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: WaitSeconds = None) -> dict:
     """Param 2 (optional, ours): seconds (0..60) to wait for the computation to finish before answering
     (woken by its end, not polled), so a client needs one call instead of a polling loop."""
+    from ai.status import ComputationStatus
+
     service = _ai(node)
     if wait is None:
         c = await _call(service.scheduler.get, computation_id)
-    else:
-        from ai.scheduler import AIError
-
-        try:
-            c = await service.wait_finished(computation_id, wait)
-        except AIError as exc:
-            raise RpcError(SERVER_ERROR, str(exc)) from None
+    else:  # an unknown id: AIError, -32000 with its text (vm/rpc/errors.py)
+        c = await service.wait_finished(computation_id, wait)
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,
                    wire_bytes=c.text.wire_bytes)
-    if c.status == "Failed":
+    if c.status == ComputationStatus.FAILED:
         out["reason"] = f"Distributed AI computation failed: {c.reason}"
     return out
 
 
 @method("synergy_getDistributedAIResult")
 async def synergy_get_distributed_ai_result(node, computation_id: Text) -> dict:
+    from ai.status import ComputationStatus
+
     c = await _call(_ai(node).scheduler.get, computation_id)
-    if c.status != "Completed":
+    if c.status != ComputationStatus.COMPLETED:
         out = {"success": False, "computation_id": c.id, "status": c.status}
-        if c.status == "Failed":
+        if c.status == ComputationStatus.FAILED:
             out["error"] = f"Distributed AI computation failed: {c.reason}"
         return out
     return {"success": True, "result": c.result.hex(), "computation_id": c.id, "cached": c.cached}
@@ -425,7 +390,7 @@ async def synergy_verify_ai_result(node, computation_id: Text) -> dict:
 
     service = _ai(node)
     c = await _call(service.scheduler.get, computation_id)
-    return await _call(verify_computation, c, node.chain.config.chain_id, service.scheduler.hooks.read_storage)
+    return await _call(verify_computation, c, NodeApi.of(node).chain_id(), service.scheduler.hooks.read_storage)
 
 
 @method("synergy_getAIDistributedStats")

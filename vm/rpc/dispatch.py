@@ -1,9 +1,11 @@
 """JSON-RPC 2.0: envelopes, batches, method table and typed parameters.
 
 Transport-agnostic (HTTP and WebSocket share it). A method is a coroutine
-registered with `@method("name")`; its parameters are parsed from their type
-annotations, so a wrong count or type becomes -32602 with words a person
-understands, never a traceback.
+registered with `@method("name")` that receives the node API (`vm.api.NodeApi`)
+first; its parameters are parsed from their type annotations, so a wrong count
+or type becomes -32602 with words a person understands, never a traceback.
+Whatever a handler raises goes through `errors.rpc_error`, the one map from the
+node's refusals to JSON-RPC codes; anything else is a bug (-32603, logged).
 """
 import inspect
 import logging
@@ -11,6 +13,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 import orjson
 
+from vm.api import NodeApi
 from vm.codec import InvalidValue
 from vm.rpc.errors import (
     INTERNAL_ERROR,
@@ -19,6 +22,7 @@ from vm.rpc.errors import (
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     RpcError,
+    rpc_error,
 )
 from vm.rpc.params import Param
 
@@ -34,7 +38,7 @@ class Method:
         self.name = name
         self.fn = fn
         sig = inspect.signature(fn)
-        params = list(sig.parameters.values())[1:]  # the first is the node
+        params = list(sig.parameters.values())[1:]  # the first is the node API
         self.params = [(p.name, p.annotation, p.default) for p in params]
         self.required = sum(1 for p in params if p.default is inspect.Parameter.empty)
 
@@ -87,7 +91,7 @@ _SENDS = frozenset({"eth_sendRawTransaction", "eth_sendTransaction"})
 
 
 async def handle_one(node: Any, req: Any) -> Optional[dict]:
-    """One request object -> one response object (None for notifications)."""
+    """One request object -> one response object (None for notifications); `node` is a Node or its API."""
     if not isinstance(req, dict):
         return _error(None, RpcError(INVALID_REQUEST, "invalid request: expected a JSON object"))
     id_ = req.get("id")
@@ -103,16 +107,18 @@ async def handle_one(node: Any, req: Any) -> Optional[dict]:
         return _error(id_, RpcError(METHOD_NOT_FOUND, f"the method {name[:80]} does not exist/is not available"))
     try:
         args = m.parse(req.get("params"))
+        api = NodeApi.of(node)
         if name not in _SENDS:  # a send answered before its block's seal: what follows sees that block
-            settled = getattr(node, "settled", None)
-            if settled is not None:
-                await settled()
-        result = await m.fn(node, *args)
+            await api.settled()
+        result = await m.fn(api, *args)
     except RpcError as err:
         return _error(id_, err)
-    except Exception:  # a bug must not take the node down: log it, answer -32603
-        log.exception("internal error in %s", name)
-        return _error(id_, RpcError(INTERNAL_ERROR, f"internal error while handling {name}"))
+    except Exception as exc:
+        err = rpc_error(exc)
+        if err is None:  # a bug must not take the node down: log it, answer -32603
+            log.exception("internal error in %s", name)
+            err = RpcError(INTERNAL_ERROR, f"internal error while handling {name}")
+        return _error(id_, err)
     if "id" not in req:
         return None
     return {"jsonrpc": "2.0", "id": id_, "result": result}

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from vm.rpc import dispatch, filters
-from vm.rpc.errors import INVALID_REQUEST, PARSE_ERROR, RpcError
+from vm.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, rpc_error
 
 # importing the method modules registers them
 from vm.rpc import ai, debug, dev, eth, synergy, txpool  # noqa: F401
@@ -30,7 +30,7 @@ def _error_body(code: int, message: str) -> bytes:
 
 
 async def _http(request: web.Request) -> web.StreamResponse:
-    node = request.app["node"]
+    api = request.app["api"]
     if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
         return await _websocket(request)
     if request.method != "POST":
@@ -46,14 +46,14 @@ async def _http(request: web.Request) -> web.StreamResponse:
     except web.HTTPRequestEntityTooLarge:
         return web.Response(body=_error_body(INVALID_REQUEST, f"request body too large (max {MAX_BODY} bytes)"),
                             status=413, content_type="application/json")
-    out = await dispatch.handle_payload(node, body)
+    out = await dispatch.handle_payload(api, body)
     if out is None:
         return web.Response(status=204)
     return web.Response(body=out, content_type="application/json")
 
 
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
-    node = request.app["node"]
+    api = request.app["api"]
     ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
     await ws.prepare(request)
     sockets = request.app["websockets"]
@@ -79,14 +79,14 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
             payload = msg.data.encode() if msg.type == WSMsgType.TEXT else msg.data
-            resp = await _ws_request(node, payload, push, subs)
+            resp = await _ws_request(api, payload, push, subs)
             if resp is not None:
                 await outbox.put(resp)
     finally:
         sockets.discard(ws)
         writer_task.cancel()
         for sid in subs:
-            filters.unsubscribe(node, sid)
+            filters.unsubscribe(api, sid)
     return ws
 
 
@@ -96,7 +96,7 @@ async def _close_websockets(app: web.Application) -> None:
                          return_exceptions=True)
 
 
-async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
+async def _ws_request(api, payload: bytes, push, subs: list) -> Any:
     """eth_subscribe needs the connection; everything else goes to the dispatcher."""
     try:
         req = orjson.loads(payload)
@@ -106,27 +106,30 @@ async def _ws_request(node, payload: bytes, push, subs: list) -> Any:
         params = req.get("params") or []
         try:
             if not isinstance(params, list) or not params:
-                raise RpcError(-32602, "eth_subscribe expects a subscription name")
-            sid = filters.subscribe(node, params[0], params[1] if len(params) > 1 else None, push)
-        except RpcError as err:
+                raise RpcError(INVALID_PARAMS, "eth_subscribe expects a subscription name")
+            sid = filters.subscribe(api, params[0], params[1] if len(params) > 1 else None, push)
+        except Exception as exc:
+            err = rpc_error(exc)
+            if err is None:
+                raise
             return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": {"code": err.code, "message": err.message}})
         subs.append(sid)
         return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": sid})
-    return await dispatch.handle_payload(node, payload)
+    return await dispatch.handle_payload(api, payload)
 
 
 def make_app(node: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
-    app["node"] = node
+    app["node"] = node  # the dashboard and the chat API's routes
+    app["api"] = node.api  # what every JSON-RPC handler receives (vm/api.py); its filter hub listens from now
     app["websockets"] = set()
     app.on_shutdown.append(_close_websockets)
-    filters.hub(node)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)
     import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
 
     dashboard.install(app, node)
-    config = getattr(node, "config", None)
+    config = node.config
     if config is None or config.aivm.enable_ai_chat:  # the OpenAI-compatible chat API under /v1/ (chat/)
         from chat.api import add_routes
 

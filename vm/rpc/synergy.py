@@ -1,29 +1,23 @@
 """The guide's synergy_ methods that belong to the node itself.
 
 Deploying an AI-enhanced contract keeps its ABI and kind as a node record, so
-`synergy_getAIVMStats` can count contracts by kind across restarts.
+`synergy_getAIVMStats` can count contracts by kind across restarts. The records,
+counters and stats are the node API's (vm/api.py); this module translates.
 """
 import asyncio
 import json
 from typing import Any
 
-from vm.codec import InvalidValue, checksum, data, parse_data
+from vm.api import CONTRACT_KINDS, ContractKind, NodeApi
+from vm.codec import InvalidValue, checksum, data, parse_address, parse_data
 from vm.rpc.dispatch import method
-from vm.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
+from vm.rpc.errors import INVALID_PARAMS, RpcError
 from vm.rpc.params import Json, Text
-
-CONTRACT_KINDS = ("standard", "ai", "pqc", "bridge")
 
 
 def supported_features(node) -> list[str]:
-    """Only what this node can do now: AI features once the AI layer runs, PQC precompiles always."""
-    features = ["pqc_signatures", "quorum_certificates"]
-    if getattr(node, "ai", None) is not None:
-        features += ["distributed_ai", "consensus_computation", "ai_enhanced"]
-    bridge = getattr(node, "bridge", None)
-    if bridge is not None and bridge.lanes:  # the bridge is on and at least one lane is configured
-        features.append("cross_chain")
-    return features
+    """Only what this node can do now (kept for callers outside the RPC layer)."""
+    return NodeApi.of(node).supported_features()
 
 
 def _constructor_args(abi: list, args: Any) -> bytes:
@@ -74,7 +68,7 @@ def _parse_abi(abi_json: Any) -> list:
 
 
 @method("synergy_deployAIVMContract")
-async def synergy_deploy_aivm_contract(node, bytecode_hex: Text, abi_json: Json, kind: Text = "standard",
+async def synergy_deploy_aivm_contract(api, bytecode_hex: Text, abi_json: Json, kind: Text = "standard",
                                        constructor_args: Json = None) -> dict:
     try:
         code = parse_data(bytecode_hex if bytecode_hex.startswith("0x") else "0x" + bytecode_hex, "bytecode_hex")
@@ -86,51 +80,24 @@ async def synergy_deploy_aivm_contract(node, bytecode_hex: Text, abi_json: Json,
     if kind not in CONTRACT_KINDS:
         raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 3 (kind): expected one of {', '.join(CONTRACT_KINDS)}")
     code += _constructor_args(abi, constructor_args)
-    from vm.chain import TxRejected, ExecutionFailed
-
-    deployer = node.chain.accounts[0].address
-    try:
-        tx_hash, result = await node.send_unsigned({"sender": deployer, "data": code, "gas": None})
-    except ExecutionFailed as exc:
-        raise RpcError(SERVER_ERROR, f"contract creation failed: {exc.result.error}", data(exc.result.output)) from None
-    except TxRejected as exc:
-        raise RpcError(SERVER_ERROR, f"contract creation rejected: {exc}") from None
-    if result is None:  # interval mining: the record is written when the block lands
-        raise RpcError(SERVER_ERROR, "synergy_deployAIVMContract needs automine (the node mines on an interval)")
-    if not result.success:
-        raise RpcError(SERVER_ERROR, f"contract creation failed: {result.error}", data(result.output))
-    address = checksum(result.contract_address)
-
-    def record():
-        with node.chain.store.transaction():
-            node.chain.index.set_meta(
-                f"contracts/{address.lower()}",
-                {"kind": kind, "abi": abi, "transaction_hash": data(tx_hash), "block": result.block_number},
-            )
-            counts = node.chain.index.meta("contract_counts", {})
-            counts[kind] = counts.get(kind, 0) + 1
-            node.chain.index.set_meta("contract_counts", counts)
-
-    await node.run(record)
+    d = await api.deploy_contract(code, ContractKind(kind), abi)
     return {
         "success": True,
-        "contract_address": address,
-        "transaction_hash": data(tx_hash),
-        "kind": kind,
-        "gas_used": result.gas_used,
+        "contract_address": checksum(d.address),
+        "transaction_hash": data(d.tx_hash),
+        "kind": d.kind.value,
+        "gas_used": d.gas_used,
         "message": "AIVM contract deployed",
     }
 
 
 @method("synergy_getAIVMContract")
-async def synergy_get_aivm_contract(node, address: Text) -> Any:
-    from vm.codec import parse_address
-
+async def synergy_get_aivm_contract(api, address: Text) -> Any:
     try:
         addr = parse_address(address)
     except InvalidValue as exc:
         raise RpcError(INVALID_PARAMS, f"synergy_getAIVMContract param 1: {exc}") from None
-    rec = await node.run(node.chain.index.meta, f"contracts/{checksum(addr).lower()}")
+    rec = await api.contract(addr)
     if rec is None:
         return None
     return {"contract_address": checksum(addr), **rec}
@@ -138,35 +105,17 @@ async def synergy_get_aivm_contract(node, address: Text) -> Any:
 
 def aivm_stats(node) -> dict:
     """The guide's synergy_getAIVMStats shape with real figures (store reads: any thread)."""
-    counts = node.chain.index.meta("contract_counts", {})
-    ai = getattr(node, "ai_stats", None)
-    ai_figures = ai() if ai else {}
-    total = ai_figures.get("distributed_computations", 0)
-    completed = ai_figures.get("completed_computations", 0)
-    return {
-        "total_contracts": sum(counts.values()),
-        "contracts_by_kind": {k: counts.get(k, 0) for k in CONTRACT_KINDS},
-        "distributed_computations": total,
-        "completed_computations": completed,
-        "active_validators": ai_figures.get("active_validators", 0),
-        "total_ai_rewards_distributed": ai_figures.get("total_ai_rewards_distributed", 0),
-        "supported_features": supported_features(node),
-        "ai_ready": ai_figures.get("ai_ready", False),
-        "ai_status": ai_figures.get("ai_status") or getattr(node, "ai_status", None) or "disabled",
-        "eligible_validators": ai_figures.get("eligible_validators", 0),
-        "network_uptime": f"{node.uptime_percent():.1f}%",
-        "consensus_success_rate": round(completed / total, 4) if total else 0.0,
-    }
+    return NodeApi.of(node).aivm_stats()
 
 
 @method("synergy_getAIVMStats")
-async def synergy_get_aivm_stats(node) -> dict:
+async def synergy_get_aivm_stats(api) -> dict:
     # node records and AI counters only: answered while the chain thread is busy with a block
-    return await asyncio.to_thread(aivm_stats, node)
+    return await asyncio.to_thread(api.aivm_stats)
 
 
 @method("synergy_getPQCSecurityStats")
-async def synergy_get_pqc_security_stats(node) -> dict:
+async def synergy_get_pqc_security_stats(api) -> dict:
     from pqc.stats import security_stats
 
     return security_stats()

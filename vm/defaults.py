@@ -1,0 +1,12 @@
+"""Defaults that several parts share, defined once (the config's defaults, the chain's, the AI layer's).
+
+No imports: the config, the chain adapter, the fork client and the AI layer all read it.
+"""
+
+BLOCK_GAS_LIMIT = 30_000_000  # [node] gas_limit; also the fallback for a forked block without one
+AI_TASK_TIMEOUT = 30.0  # [node] ai_task_timeout: seconds a validator has for one task
+AI_INFER_TIMEOUT = 120.0  # [node] ai_infer_timeout: seconds a block waits for the quorum's answer
+AI_MAX_GAS_PER_EXECUTION = 1_000_000  # [aivm] max_gas_per_execution: the most one AI execution may cost
+AI_DEFAULT_NEW_TOKENS = 32  # [node] ai_max_new_tokens: a text answer's default length
+AI_JOIN_DELAY = 5.0  # [node] ai_join_delay: seconds from a valid attestation until a validator counts
+AI_HEARTBEAT_GRACE = 10.0  # [node] ai_heartbeat_grace: seconds without a heartbeat before a validator leaves

@@ -22,6 +22,7 @@ from ai.scheduler import AIError as SchedulerAIError
 from ai.scheduler.commitments import commitment, verdict_commitment
 from ai.service import AIService, NodeChainHooks
 from aivm_pytest.cluster import LocalCluster, _Hooks
+from precompiles.registry import Services
 from vm.chain import Chain
 
 PROPOSAL = ("Transfer the entire treasury to a new wallet controlled by a single anonymous signer, "
@@ -101,7 +102,7 @@ def test_inner_stage_verdict_votes_need_no_tokenizer():
 
 @pytest.fixture(scope="module")
 def risk_cluster():
-    chain = Chain.ephemeral(services={})
+    chain = Chain.ephemeral(services=Services())
     cluster = LocalCluster(chain, n=3, models=["risk-model"], task_timeout=15)
     yield cluster
     cluster.stop()

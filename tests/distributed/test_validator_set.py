@@ -211,8 +211,9 @@ def test_join_delay_and_heartbeat_grace(sched):
 
 
 def test_slashed_below_minimum_stays_out_until_topped_up(sched):
-    honest = [Member(sched, 10 * ETH) for _ in range(3)]
+    # equal stakes: a round asks the first three (the liar among them), its wrong vote calls in the spare
     liar = Member(sched, ETH, WRONG)
+    honest = [Member(sched, ETH) for _ in range(3)]
     sched.sets.join_delay = 0
     comp = run(sched, [liar] + honest)  # the liar answers first, the honest outvote it
     assert comp.status == "Completed" and comp.result == RIGHT

@@ -45,13 +45,14 @@ import aiohttp
 import orjson
 import rlp
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
 MNEMONIC = "test test test test test test test test test test test junk"
 CONTRACT = Path(__file__).resolve().parent / "contracts" / "ERC20.vy"
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
-SEL_TRANSFER = bytes.fromhex("a9059cbb")
-SEL_BALANCE_OF = bytes.fromhex("70a08231")
+SEL_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
+SEL_BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 GWEI = 10**9
 TRANSFER_GAS = 100_000
 DEPLOY_GAS = 3_000_000
@@ -180,35 +181,24 @@ def compile_erc20() -> tuple[list, bytes]:
     return out["abi"], bytes.fromhex(out["bytecode"].removeprefix("0x"))
 
 
-def _word(value: int | str | bytes) -> bytes:
-    if isinstance(value, str):
-        value = bytes.fromhex(value.removeprefix("0x"))
-    if isinstance(value, bytes):
-        return value.rjust(32, b"\0")
-    return value.to_bytes(32, "big")
-
-
-def _abi_string(text: str) -> bytes:
-    raw = text.encode()
-    return _word(len(raw)) + raw.ljust((len(raw) + 31) // 32 * 32, b"\0")
-
-
 def deploy_data(name: str = "Bench Token", symbol: str = "BENCH",
                 decimals: int = 18, supply: int = SUPPLY) -> bytes:
+    """The ERC20's deploy bytecode with its constructor arguments (string, string, uint8, uint256)."""
     _, bytecode = compile_erc20()
-    head_size = 4 * 32
-    name_enc, symbol_enc = _abi_string(name), _abi_string(symbol)
-    args = (_word(head_size) + _word(head_size + len(name_enc)) + _word(decimals)
-            + _word(supply) + name_enc + symbol_enc)
-    return bytecode + args
+    return bytecode + abi_encode(["string", "string", "uint8", "uint256"], [name, symbol, decimals, supply])
 
 
 def transfer_data(to: str, amount: int) -> bytes:
-    return SEL_TRANSFER + _word(to) + _word(amount)
+    return SEL_TRANSFER + abi_encode(["address", "uint256"], [to, amount])
 
 
 def balance_of_data(owner: str) -> str:
-    return "0x" + (SEL_BALANCE_OF + _word(owner)).hex()
+    return "0x" + (SEL_BALANCE_OF + abi_encode(["address"], [owner])).hex()
+
+
+def address_topic(address: str) -> str:
+    """An address as an indexed event topic."""
+    return "0x" + abi_encode(["address"], [address]).hex()
 
 
 def contract_address(sender: str, nonce: int) -> str:
@@ -550,7 +540,7 @@ async def logs_phase(rpc: Rpc, st: Setup, cfg: LoadConfig, res: LoadResult) -> N
     queries = {
         "all": ({"address": st.token, "fromBlock": "0x0", "toBlock": "latest"}, expected_all),
         "topic": ({"address": st.token, "fromBlock": "0x0", "toBlock": "latest",
-                   "topics": [TRANSFER_TOPIC, "0x" + _word(sender).hex()]}, None),
+                   "topics": [TRANSFER_TOPIC, address_topic(sender)]}, None),
         "narrow": ({"address": st.token, "fromBlock": hex(max(0, head - 99)),
                     "toBlock": hex(head)}, None),
     }

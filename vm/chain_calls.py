@@ -1,0 +1,89 @@
+"""`Chain`'s calls and gas estimates: executions whose outcome is never kept (eth_call, eth_estimateGas)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from eth_utils import ValidationError
+
+from vm.chain_records import BlockId, ExecutionFailed, ExecutionResult, TxRejected
+from vm.chain_results import _friendly_validation, _result_from_computation
+
+
+class ChainCalls:
+    """eth_call on a block's state, the latest-view call cache, and the gas estimate."""
+
+    def call(
+        self,
+        sender: Optional[bytes] = None,
+        to: Optional[bytes] = None,
+        data: bytes = b"",
+        value: int = 0,
+        gas: Optional[int] = None,
+        gas_price: int = 0,
+        block: BlockId = "latest",
+    ) -> ExecutionResult:
+        """Execute without a transaction: nothing is kept (eth_call)."""
+        header = self.header_at(block)
+        view = self.reader.state_for(header)
+        sender = sender or b"\x00" * 20
+        gas = min(gas or self.config.gas_limit, self.config.gas_limit)
+        try:
+            comp = view.execute(sender, to, data, value, gas, gas_price)
+        except ValidationError as exc:
+            raise TxRejected(_friendly_validation(str(exc))) from None
+        result = _result_from_computation(comp, gas - comp.get_gas_remaining())
+        if header is self._view:
+            kept = dataclasses.replace(result, computation=None)
+            self.reader.calls.put((header.hash, header.state_root), (sender, to, data, value, gas, gas_price),
+                                  kept, comp)
+        return result
+
+    def cached_call(self, sender: Optional[bytes] = None, to: Optional[bytes] = None, data: bytes = b"",
+                    value: int = 0, gas: Optional[int] = None, gas_price: int = 0,
+                    block: BlockId = "latest") -> Optional[ExecutionResult]:
+        """Any thread, no execution: the result of the same call on the latest view, if one was kept
+        (`vm.reader.CallCache`); None otherwise. Its `computation` is None."""
+        if block not in ("latest", "pending", "safe", "finalized"):
+            return None
+        header = self._view
+        return self.reader.calls.get(
+            (header.hash, header.state_root),
+            (sender or b"\x00" * 20, to, data, value, min(gas or self.config.gas_limit, self.config.gas_limit),
+             gas_price))
+
+    def estimate_gas(
+        self,
+        sender: Optional[bytes] = None,
+        to: Optional[bytes] = None,
+        data: bytes = b"",
+        value: int = 0,
+        gas: Optional[int] = None,
+        block: BlockId = "pending",
+    ) -> int:
+        """The least gas limit with which the call succeeds (binary search, geth-style)."""
+        cap = min(gas or self.config.gas_limit, self.config.gas_limit)
+        first = self.call(sender, to, data, value, cap, block=block)
+        if not first.success:
+            raise ExecutionFailed(first)
+        intrinsic = self._intrinsic_gas(to, data)
+        lo = max(first.gas_used, intrinsic) - 1
+        hi = cap
+        # most calls succeed with gas_used + refund headroom; try a tight guess first
+        guess = min(hi, max(lo + 1, (first.gas_used * 64) // 63 + 2300))
+        if self.call(sender, to, data, value, guess, block=block).success:
+            hi = guess
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.call(sender, to, data, value, mid, block=block).success:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+    def _intrinsic_gas(self, to: Optional[bytes], data: bytes) -> int:
+        zeros = data.count(0)
+        cost = 21000 + 4 * zeros + 16 * (len(data) - zeros)
+        if not to:
+            cost += 32000 + 2 * ((len(data) + 31) // 32)
+        return cost

@@ -30,7 +30,7 @@ from ai.models.catalog import MODELS
 from ai.ports import AIError, ChainHooks
 from ai.records import AIRecords
 from ai.scheduler import economics
-from ai.scheduler.records import (COMPUTATION_TIMEOUT, HEDGE_AFTER, MAX_NEW_TOKENS, TASK_TIMEOUT, Computation,
+from ai.scheduler.computation import (COMPUTATION_TIMEOUT, HEDGE_AFTER, MAX_NEW_TOKENS, TASK_TIMEOUT, Computation,
                                   Round, Task)
 from ai.scheduler.registry import ValidatorRegistry
 from ai.scheduler.rounds import RoundEngine

@@ -11,7 +11,7 @@ from typing import Optional
 from ai import protocol
 from ai.ports import AIError
 from ai.protocol import LEVEL
-from ai.scheduler.records import HEARTBEAT_WINDOW
+from ai.scheduler.computation import HEARTBEAT_WINDOW
 from ai.scheduler.validator_set import StageSet
 from ai.scheduler.validators import MIN_STAKE, Validator, clusters
 from pqc import bundle

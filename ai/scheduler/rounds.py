@@ -17,7 +17,7 @@ from ai.ports import AIError
 from ai.protocol import LEVEL, TaskRef, TaskVote, task_vote
 from ai.scheduler import economics
 from ai.scheduler.commitments import validate_request
-from ai.scheduler.records import MAX_NEW_TOKENS, MAX_TASKS_KEPT, SPARE, Computation, Round, Task
+from ai.scheduler.computation import MAX_NEW_TOKENS, MAX_TASKS_KEPT, SPARE, Computation, Round, Task
 from ai.scheduler.validators import Validator
 from pqc import bundle
 from pqc.quorum import QuorumCertificate

@@ -16,7 +16,7 @@ from ai.models.errors import InvalidInputError
 from ai.ports import AIError
 from ai.scheduler import economics
 from ai.scheduler import text_rounds
-from ai.scheduler.records import MAX_TASKS_KEPT, Computation, Round, Task
+from ai.scheduler.computation import MAX_TASKS_KEPT, Computation, Round, Task
 from ai.scheduler.validator_set import StageSet
 from ai.scheduler.validators import Validator
 from vm.addresses import to_syn

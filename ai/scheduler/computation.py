@@ -1,4 +1,4 @@
-"""The scheduler's records (a computation, its rounds, their tasks) and the limits they run under."""
+"""A computation, its rounds and their tasks (in memory; ai/records.py keeps them durable), and their limits."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

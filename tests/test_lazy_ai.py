@@ -45,6 +45,20 @@ def _wait_models(node, timeout: float = 180) -> list:
         time.sleep(0.2)
 
 
+
+def register_one_validator(node, keys_dir):
+    """A fresh validator key set funded and registered over RPC, as an external validator does; (keys, reply)."""
+    from ai.validator import local
+
+    v = local.prepare(keys_dir, 1)[0]
+    stake = local.STAKE_ETH * 10**18
+    node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(stake + 10**18))
+    public_keys, proof = local.registration(v, 31337, stake)
+    reply = node.rpc("synergy_registerValidator", "0x" + public_keys.hex(), hex(stake), "0x" + proof.hex(),
+                     timeout=180)
+    assert reply.get("result", {}).get("success") is True, reply
+    return v, reply
+
 def test_idle_node_has_no_torch_until_the_first_ai_request(idle_node):
     node = idle_node
     assert node.rpc("eth_blockNumber")["result"] == "0x0"
@@ -82,17 +96,9 @@ def test_openai_model_list_starts_the_layer(idle_node):
 
 
 def test_external_validator_registers_on_an_idle_node(idle_node, tmp_path):
-    from ai.validator import local
-
     node = idle_node
     assert not torch_loaded(node)
-    v = local.prepare(tmp_path / "keys", 1)[0]
-    stake = local.STAKE_ETH * 10**18
-    node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(stake + 10**18))
-    public_keys, proof = local.registration(v, 31337, stake)
-    reply = node.rpc("synergy_registerValidator", "0x" + public_keys.hex(), hex(stake), "0x" + proof.hex(),
-                     timeout=180)
-    assert reply.get("result", {}).get("success") is True, reply
+    v, reply = register_one_validator(node, tmp_path / "keys")
     assert reply["result"]["address"] == "0x" + v.address.hex()
     listed = node.rpc("synergy_listValidators")["result"]
     assert any(("0x" + v.address.hex()) in str(entry).lower() for entry in listed), listed
@@ -100,18 +106,10 @@ def test_external_validator_registers_on_an_idle_node(idle_node, tmp_path):
 
 def test_a_restart_with_validators_on_record_starts_the_layer_at_once(tmp_path):
     """A data dir that holds registered validators: they will reconnect, so the node does not wait."""
-    from ai.validator import local
-
     data = tmp_path / "data"
     node = start_node(tmp_path, data_dir=data)
     try:
-        v = local.prepare(tmp_path / "keys", 1)[0]
-        stake = local.STAKE_ETH * 10**18
-        node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(stake + 10**18))
-        public_keys, proof = local.registration(v, 31337, stake)
-        reply = node.rpc("synergy_registerValidator", "0x" + public_keys.hex(), hex(stake), "0x" + proof.hex(),
-                         timeout=180)
-        assert reply.get("result", {}).get("success") is True, reply
+        register_one_validator(node, tmp_path / "keys")
     finally:
         node.stop()
     node = start_node(tmp_path, data_dir=data)

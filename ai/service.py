@@ -119,7 +119,8 @@ class AIService(InferenceService):
     def __init__(self, node: Any, manifests: dict, cache: bool = True, task_timeout: float = defaults.AI_TASK_TIMEOUT,
                  cache_dir=None, max_new_tokens: int = defaults.AI_DEFAULT_NEW_TOKENS,
                  infer_timeout: float = defaults.AI_INFER_TIMEOUT,
-                 join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None) -> None:
+                 join_delay: Optional[float] = None, heartbeat_grace: Optional[float] = None,
+                 hedge_after: Optional[float] = None) -> None:
         self.node = node
         self.cache_dir = cache_dir
         self._subscribers: dict[bytes, list[Callable[[dict], None]]] = {}
@@ -128,7 +129,8 @@ class AIService(InferenceService):
             AIRecords(node.chain.store.kv), node.chain.config.chain_id, manifests, NodeChainHooks(node),
             notify=self._notify, cache=cache, task_timeout=task_timeout, codec_loader=self._codec,
             max_new_tokens=max_new_tokens,
-            **{k: v for k, v in (("join_delay", join_delay), ("heartbeat_grace", heartbeat_grace)) if v is not None},
+            **{k: v for k, v in (("join_delay", join_delay), ("heartbeat_grace", heartbeat_grace),
+                                 ("hedge_after", hedge_after)) if v is not None},
         )
         self.infer_timeout = infer_timeout
         self.max_gas_per_execution = defaults.AI_MAX_GAS_PER_EXECUTION  # [aivm] max_gas_per_execution (set by the CLI)

@@ -178,7 +178,8 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
     n = cfg.node
     ai = AIService(node, manifests, cache=n.ai_cache, task_timeout=float(n.ai_task_timeout),
                    max_new_tokens=n.ai_max_new_tokens, infer_timeout=float(n.ai_infer_timeout),
-                   join_delay=float(n.ai_join_delay), heartbeat_grace=float(n.ai_heartbeat_grace))
+                   join_delay=float(n.ai_join_delay), heartbeat_grace=float(n.ai_heartbeat_grace),
+                   hedge_after=float(n.ai_hedge_after))
     ai.max_gas_per_execution = cfg.aivm.max_gas_per_execution
     await ai.start()
     console.print(f"distributed AI: models {', '.join(manifests)} loaded", highlight=False)

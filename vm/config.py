@@ -79,6 +79,7 @@ class NodeSection(_Table):
     ai_infer_timeout: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_INFER_TIMEOUT)
     ai_join_delay: Annotated[StrictFloat | StrictInt, Field(ge=0, le=86_400)] = int(defaults.AI_JOIN_DELAY)  # s from attestation to counting
     ai_heartbeat_grace: Annotated[StrictFloat | StrictInt, Field(gt=0, le=3600)] = int(defaults.AI_HEARTBEAT_GRACE)  # s silent before leaving the set
+    ai_hedge_after: Annotated[StrictFloat | StrictInt, Field(ge=0, le=60)] = defaults.AI_HEDGE_AFTER  # s before a slow round asks a spare (0: up front)
     ai_max_new_tokens: Annotated[StrictInt, Field(ge=1, le=256)] = defaults.AI_DEFAULT_NEW_TOKENS  # default answer length; a request may ask up to 256
 
 

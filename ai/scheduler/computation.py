@@ -10,7 +10,7 @@ from ai.scheduler.validator_set import StageSet
 from vm import defaults
 
 SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
-HEDGE_AFTER = 0.15  # seconds a round of a single-round model waits for its validators before a spare is asked too
+HEDGE_AFTER = defaults.AI_HEDGE_AFTER  # seconds a round of a single-round model waits for its validators before a spare is asked too
 TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0

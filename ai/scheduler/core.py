@@ -54,7 +54,8 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
                  notify: Callable[[bytes, dict], None] = lambda a, t: None, cache: bool = True,
                  task_timeout: float = TASK_TIMEOUT, codec_loader: Callable[[], Any] = None,
                  max_new_tokens: int = 32, join_delay: float = JOIN_DELAY,
-                 heartbeat_grace: float = HEARTBEAT_GRACE, chunk_tokens: int = 0) -> None:
+                 heartbeat_grace: float = HEARTBEAT_GRACE, chunk_tokens: int = 0,
+                 hedge_after: float = HEDGE_AFTER) -> None:
         from ai.models.decoding import CHUNK_TOKENS
 
         chunk_tokens = chunk_tokens or CHUNK_TOKENS
@@ -85,7 +86,7 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         self._running_text: set[str] = set()
         self._canaries_sent: collections.Counter = collections.Counter()
         self._hedges: dict[int, tuple] = {}  # id(round) -> (when to ask a spare, computation, round)
-        self.hedge_after = HEDGE_AFTER
+        self.hedge_after = hedge_after  # 0: the spare is asked with the round, not only when it is slow
         self.chunk_tokens = chunk_tokens
         self._recover()
 

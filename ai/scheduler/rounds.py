@@ -126,11 +126,15 @@ class RoundEngine:
                              f"active stake ({len(snap.stakes)} validators, epoch {snap.epoch}); a decision needs "
                              f"{num}/{den} = {snap.required} wei")
             return
-        assigned = 0
+        assigned, spares = 0, 0
         for v in candidates:  # enough stake to decide; a spare only if the round is slow (hedge) or a vote fails
             if snap.met(assigned):
-                self._hedges[id(rnd)] = (now + self.hedge_after, comp, rnd)
-                break
+                if self.hedge_after > 0:
+                    self._hedges[id(rnd)] = (now + self.hedge_after, comp, rnd)
+                    break
+                if spares == SPARE:  # hedge_after 0: the spare is asked up front
+                    break
+                spares += 1
             self._assign(comp, rnd, v, now, notes)
             assigned += snap.stakes[v.address]
 

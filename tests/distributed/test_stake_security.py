@@ -30,6 +30,7 @@ ai_infer_timeout = 30
 ai_cache = false
 ai_join_delay = 1.5
 ai_heartbeat_grace = {GRACE}
+ai_hedge_after = 0
 """
 POOL = "0x" + (0x0122).to_bytes(20, "big").hex()
 QUORUM = "0x" + (0x0118).to_bytes(20, "big").hex()

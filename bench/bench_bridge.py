@@ -120,18 +120,9 @@ def solana_units() -> str:
 
 
 def _solana_setup(client):
-    from solders.keypair import Keypair
+    from bridge.solana.devnet import dev_guarded_mint
 
-    from bridge.solana.client import required
-    from bridge.solana.devnet import create_mint, create_multisig
-    from pqc.levels import SecurityLevel
-
-    payer = Keypair()
-    client.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
-    guardians = [Keypair.from_seed(bytes([i + 1]) * 32) for i in range(4)]
-    m = required(SecurityLevel.ENHANCED, 4)
-    ms = create_multisig(client, payer, [bytes(g.pubkey()) for g in guardians], m)
-    return payer, guardians, ms, create_mint(client, payer, ms, 31337), m
+    return dev_guarded_mint(client, 31337)
 
 
 def latency(quick: bool) -> list[str]:

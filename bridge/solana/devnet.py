@@ -61,6 +61,18 @@ def create_mint(client: SolanaClient, payer: Keypair, multisig, origin: int, tok
     return mint.pubkey()
 
 
+def dev_guarded_mint(client: SolanaClient, origin: int, guardians: int = 4,
+                     level: SecurityLevel = SecurityLevel.ENHANCED):
+    """A funded payer, `guardians` fixed dev keypairs, their multisig at `level` and one bridge mint for `origin`'s
+    coin: what the Solana tests and the bridge bench start from. (payer, guardians, multisig, mint, m)."""
+    payer = Keypair()
+    client.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
+    keys = [Keypair.from_seed(bytes([i + 1]) * 32) for i in range(guardians)]
+    m = required(level, guardians)
+    ms = create_multisig(client, payer, [bytes(g.pubkey()) for g in keys], m)
+    return payer, keys, ms, create_mint(client, payer, ms, origin), m
+
+
 def create_mints(net) -> None:
     from bridge.devnet import CHAIN_IDS
 

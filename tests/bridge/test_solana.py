@@ -17,8 +17,8 @@ from solders.transaction import Transaction
 from bridge.evm import ChainError
 from bridge.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.solana import spl
-from bridge.solana.client import SolanaClient, check_mint_request, mint_message, minted_already, required
-from bridge.solana.devnet import create_mint, create_multisig
+from bridge.solana.client import SolanaClient, check_mint_request, mint_message, minted_already
+from bridge.solana.devnet import dev_guarded_mint
 from pqc.levels import SecurityLevel
 from tests.nodeproc import free_port
 
@@ -56,12 +56,7 @@ def send(client, signers, ixs, payer):
 @pytest.fixture(scope="module")
 def setup(solana):
     """4 guardians, Enhanced (3 of 4), one bridge mint for AIVM's coin."""
-    payer = Keypair()
-    solana.rpc("requestAirdrop", str(payer.pubkey()), 10 * 10**9)
-    guardians = [Keypair.from_seed(bytes([i + 1]) * 32) for i in range(4)]
-    m = required(SecurityLevel.ENHANCED, 4)
-    ms = create_multisig(solana, payer, [bytes(g.pubkey()) for g in guardians], m)
-    return payer, guardians, ms, create_mint(solana, payer, ms, ORIGIN), m
+    return dev_guarded_mint(solana, ORIGIN)
 
 
 def bridge_msg(ms: Pubkey, owner: Pubkey, seq=1, amount=10**18):

@@ -67,10 +67,12 @@ class Cluster:
 
 def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviours: Optional[dict] = None,
                   task_timeout: float = 10, max_new_tokens: int = 4, data_dir: Optional[Path] = None,
-                  wait_for: Optional[int] = None, extra_args: tuple = (), infer_timeout: float = 60) -> Cluster:
+                  wait_for: Optional[int] = None, extra_args: tuple = (), infer_timeout: float = 60,
+                  hedge_after: Optional[float] = None) -> Cluster:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "aivm-config.toml"
-    cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens, infer_timeout=infer_timeout))
+    cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens, infer_timeout=infer_timeout)
+                   + ("" if hedge_after is None else f"ai_hedge_after = {hedge_after}\n"))  # CONFIG ends inside [node]
     node = start_node(workdir, "--config", str(cfg), data_dir=data_dir)
     cluster = Cluster(node, workdir=workdir)
     try:

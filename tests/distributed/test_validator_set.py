@@ -211,10 +211,12 @@ def test_join_delay_and_heartbeat_grace(sched):
 
 
 def test_slashed_below_minimum_stays_out_until_topped_up(sched):
-    # equal stakes: a round asks the first three (the liar among them), its wrong vote calls in the spare
+    # equal stakes: three of the four decide, and where the liar ranks among them is its address's luck;
+    # asking the spare with the round (ai_hedge_after = 0) puts all four in it, so the liar's vote is judged
     liar = Member(sched, ETH, WRONG)
     honest = [Member(sched, ETH) for _ in range(3)]
     sched.sets.join_delay = 0
+    sched.hedge_after = 0
     comp = run(sched, [liar] + honest)  # the liar answers first, the honest outvote it
     assert comp.status == "Completed" and comp.result == RIGHT
     v = sched.validators[liar.address]

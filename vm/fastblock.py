@@ -109,6 +109,80 @@ def same_with_more_gas(comp: Any) -> bool:
     return comp.is_success or clean(comp)
 
 
+def lean_executor_class(state: Any) -> Any:
+    """The state's own transaction executor with its two bookkeeping steps, `build_evm_message`
+    and `finalize_computation`, for the plain EIP-1559 transactions and calls of this path:
+    the same steps through the same state methods (fee, nonce, message refund, delegation,
+    gas refund, data floor, tip, EIP-161 clearing), without the debug2 log lines py-evm
+    formats on every transaction whatever the log level (hex of the code, keccak of the data).
+
+    Only for the executor these steps were taken from (py-evm's Prague executor); any other
+    executor class (a later fork, a forked chain's) is returned unchanged.
+    """
+    from eth.abc import TransactionExecutorAPI
+    from eth.vm.forks.cancun.state import CancunTransactionExecutor
+    from eth.vm.forks.frontier.state import FrontierTransactionExecutor
+    from eth.vm.forks.spurious_dragon.state import SpuriousDragonTransactionExecutor
+
+    base = state.transaction_executor_class
+    finalizers = {c for c in base.__mro__ if "finalize_computation" in vars(c)}
+    if (base.build_evm_message is not CancunTransactionExecutor.build_evm_message
+            or finalizers != {SpuriousDragonTransactionExecutor, FrontierTransactionExecutor, TransactionExecutorAPI}):
+        return base
+    cached = _LEAN.get(base)
+    if cached is None:
+        cached = _LEAN[base] = type(f"Lean{base.__name__}", (_LeanSteps, base), {"__module__": __name__})
+    return cached
+
+
+_LEAN: dict = {}
+
+
+class _LeanSteps:
+    """Mixed in before py-evm's executor (see `lean_executor_class`); LightTx-shaped transactions only."""
+
+    vm_state: Any
+
+    def build_evm_message(self, tx: Any) -> Any:
+        # CancunTransactionExecutor.build_evm_message (type 2: no blob fee), without the debug2 line
+        from eth.vm.message import Message
+
+        state = self.vm_state
+        state.delta_balance(tx.sender, -(tx.gas * state.get_gas_price(tx)))
+        state.increment_nonce(tx.sender)
+        refund = self.calc_message_refund(tx)
+        if tx.to == b"":
+            address = generate_contract_address(tx.sender, state.get_nonce(tx.sender) - 1)
+            data, code, is_delegation = b"", tx.data, False
+        else:
+            address, data = None, tx.data
+            code, delegation = self.get_code_at_address(tx.to)
+            is_delegation = delegation is not None
+        return Message(gas=tx.gas - tx.intrinsic_gas, to=tx.to, sender=tx.sender, value=tx.value, data=data,
+                       code=code, create_address=address, refund=refund, is_delegation=is_delegation)
+
+    def finalize_computation(self, tx: Any, computation: Any) -> Any:
+        # FrontierTransactionExecutor.finalize_computation + SpuriousDragon's EIP-161 clearing
+        from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
+
+        state = self.vm_state
+        gas_price = state.get_transaction_context(tx).gas_price
+        remaining = computation.get_gas_remaining()
+        used = tx.gas - remaining
+        refund = self.calculate_gas_refund(computation, used)
+        computation.data_floor_gas = floor = self.calc_data_floor_gas(tx, used, refund)
+        amount = (refund + remaining - floor) * gas_price
+        if amount:
+            state.delta_balance(computation.msg.sender, amount)
+        state.delta_balance(state.coinbase, (tx.gas - remaining - refund + floor) * state.get_tip(tx))
+        for account in computation.get_accounts_for_deletion():
+            state.delete_account(account)
+        for account in collect_touched_accounts(computation):
+            if state.account_exists(account) and state.account_is_empty(account):
+                state.delete_account(account)
+        return computation
+
+
 class NeedsSealedBlock(Exception):
     """A call asked for the open block's hash: seal, then run it the node's way."""
 
@@ -182,6 +256,7 @@ class OpenBlock:
         self.gas_used = builder.header.gas_used
         self._fast: list[tuple[int, Any]] = []  # (index in builder.included, computation) still unsigned
         self._executor = None
+        self._context: Optional[tuple] = None  # (gas used, execution context) of calls
 
     # -- what LocalBackend asks
     @property
@@ -218,9 +293,7 @@ class OpenBlock:
         tx.intrinsic_gas = calculate_txn_intrinsic_gas_berlin(tx)  # py-evm's own (init-code words are charged at CREATE)
         state.lock_changes()  # the previous transaction's changes are final from here on
         snapshot = state.snapshot() if keep is not None else None
-        ex = self._executor
-        if ex is None:
-            ex = self._executor = state.get_transaction_executor()
+        ex = self._executor_for(state)
         with self.chain._producing(header.block_number):
             comp = ex.build_computation(ex.build_evm_message(tx), tx)
             comp = ex.finalize_computation(tx, comp)
@@ -277,6 +350,26 @@ class OpenBlock:
         self.materialize()
         return self.chain.seal_block(self.builder)
 
+    def _executor_for(self, state: Any) -> Any:
+        ex = self._executor
+        if ex is None:
+            ex = self._executor = lean_executor_class(state)(state)
+        return ex
+
+    def _call_context(self) -> Any:
+        """The execution context a call runs in: the block after the open one, base fee 0 (as the
+        node's read state builds it). Its gas limit follows the open block's gas used, so it is
+        kept for one gas-used figure."""
+        kept = self._context
+        if kept is not None and kept[0] == self.gas_used:
+            return kept[1]
+        vm = self.vm
+        header = self.builder.header.copy(gas_used=self.gas_used)
+        child = vm.create_header_from_parent(header, coinbase=header.coinbase)
+        context = vm.create_execution_context(child.copy(base_fee_per_gas=0), (), vm.chain_context)
+        self._context = (self.gas_used, context)
+        return context
+
     # -- reads on the open block's state (what the node answers right after sealing it)
     def balance(self, address: bytes) -> int:
         return self.state.get_balance(address)
@@ -292,12 +385,11 @@ class OpenBlock:
         """`Chain.call` at "latest", as if the open block were sealed (raises NeedsSealedBlock)."""
         vm, state = self.vm, self.state
         sender = sender or b"\x00" * 20
+        fixed_gas = gas is not None
         gas = min(gas or self.chain.config.gas_limit, self.chain.config.gas_limit)
-        header = self.builder.header.copy(gas_used=self.gas_used)
-        child = vm.create_header_from_parent(header, coinbase=header.coinbase)
-        context = vm.create_execution_context(child.copy(base_fee_per_gas=0), (), vm.chain_context)
+        context = self._call_context()
         ancestors = state.execution_context.prev_hashes  # the open block's: its parent first
-        number = header.block_number
+        number = self.builder.header.block_number
 
         def ancestor_hash(n: int) -> bytes:
             if n == number:
@@ -316,9 +408,20 @@ class OpenBlock:
         state.get_ancestor_hash = ancestor_hash
         snapshot = state.snapshot()
         try:
-            utx = vm.create_unsigned_transaction(nonce=state.get_nonce(sender), gas_price=0, gas=gas,
-                                                 to=to or b"", value=value, data=data)
-            comp = state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
+            nonce = state.get_nonce(sender)
+            if to and not fixed_gas and (not value or state.get_balance(sender) >= value):
+                # what the node's costless_execute_transaction does once its validation has passed
+                # (gas price 0: no fee, no refund, no tip; the block gas limit covers intrinsic gas)
+                tx = LightTx(self.chain, sender, to, data, value, gas, nonce, 0, 0)
+                tx.max_priority_fee_per_gas = 0
+                tx.intrinsic_gas = calculate_txn_intrinsic_gas_berlin(tx)
+                ex = self._executor_for(state)
+                comp = ex.finalize_computation(tx, ex.build_computation(ex.build_evm_message(tx), tx))
+                state.clear_transient_storage()
+            else:
+                utx = vm.create_unsigned_transaction(nonce=nonce, gas_price=0, gas=gas,
+                                                     to=to or b"", value=value, data=data)
+                comp = state.costless_execute_transaction(SpoofTransaction(utx, from_=sender))
         except ValidationError as exc:
             raise TxRejected(_friendly_validation(str(exc))) from None
         finally:

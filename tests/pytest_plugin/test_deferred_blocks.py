@@ -4,12 +4,13 @@ Gas must be exactly what the node charges for the same transaction in its own bl
 (warm/cold slots and refunds per transaction), and the state the same; only when
 something needs a block is the open block sealed.
 """
+import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
 from aivm_pytest.local import LocalBackend
 from tests.contracts import compiled
-from vm.chain import Chain
+from vm.chain import Chain, TxRejected
 
 SEL_TRANSFER = keccak(b"transfer(address,uint256)")[:4]
 SEL_BALANCE = keccak(b"balanceOf(address)")[:4]
@@ -169,6 +170,9 @@ def test_fast_and_node_paths_leave_the_same_state_root():
     a = fast.accounts
     token = _deploy(lambda s, t, d: fast.transact(s, t, d, 0, None), a[0]).contract_address
     _deploy(lambda s, t, d: slow.transact(s, t, d, 0, 5_000_000), a[0])  # a fixed gas limit: the node's way
+    empty = b"\x0e" * 20
+    for b in (fast, slow):
+        b.set_balance(empty, 0)  # an account that exists and is empty: touching it clears it (EIP-161)
     fast.seal(), slow.seal()
     fast._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
     slow._chain.set_next_timestamp(fast._chain.head.timestamp + 10)
@@ -179,9 +183,65 @@ def test_fast_and_node_paths_leave_the_same_state_root():
         f = fast.transact(sender, token, data, 0, None)
         s = slow.transact(sender, token, data, 0, limit)
         assert (f.success, f.output) == (s.success, s.output)
+    f, s = fast.transact(a[4], empty, b"", 0, None), slow.transact(a[4], empty, b"", 0, limit)
+    assert f.success and s.success and fast.code(empty) == b""
     fb, sb = fast._open, slow._open
-    assert len(fb.included) == len(sb.included) == len(steps)
+    assert len(fb.included) == len(sb.included) == len(steps) + 1
     fast.seal(), slow.seal()
     fh, sh = fast._chain.head, slow._chain.head
     assert fh.state_root == sh.state_root and fh.receipt_root == sh.receipt_root
     assert fh.gas_used == sh.gas_used != 0 and fh.bloom == sh.bloom
+
+
+def _words(*ops: bytes) -> bytes:
+    """Runtime code: run each op sequence, store its result as the next 32-byte word, return them all."""
+    code = b""
+    for i, op in enumerate(ops):
+        code += op + bytes((0x61,)) + (32 * i).to_bytes(2, "big") + b"\x52"  # ...; PUSH2 32*i; MSTORE
+    return code + bytes((0x61,)) + (32 * len(ops)).to_bytes(2, "big") + bytes((0x5F, 0xF3))  # PUSH2 n; PUSH0; RETURN
+
+
+# GASPRICE, ORIGIN, CALLER, GASLIMIT, BASEFEE, CALLVALUE, BALANCE(CALLER), SELFBALANCE, GAS
+CONTEXT_PROBE = _words(b"\x3a", b"\x32", b"\x33", b"\x45", b"\x48", b"\x34", b"\x33\x31", b"\x47", b"\x5a")
+STORE_PROBE = bytes.fromhex("60015f555f545f5260205ff3")  # SSTORE(0, 1); return SLOAD(0): cold slot, no refund
+TRANSIENT_PROBE = bytes.fromhex("60075f5d5f5c5f5260205ff3")  # TSTORE(0, 7); return TLOAD(0)
+REVERT_PROBE = bytes.fromhex("602a5f5260205ffd")  # revert with one word of data
+CREATE_PROBE = bytes.fromhex("5f5f5ff05f5260205ff3")  # CREATE(0, 0, 0); return the new address
+
+
+def test_the_fast_call_route_equals_the_nodes_costless_execution():
+    """Calls on the open block without a gas limit skip py-evm's spoofed-transaction wrapper and its
+    validation (which cannot fail for them) and run the executor's steps directly; the result —
+    output, success, gas — equals the node's own route (`costless_execute_transaction`, taken when a
+    gas limit is given) and, after sealing, `Chain.call`. Both leave the state as it was."""
+    backend = LocalBackend()
+    a = backend.accounts
+    limit = backend.gas_limit
+    probes = [b"\x61" * 20, b"\x62" * 20, b"\x63" * 20, b"\x64" * 20, b"\x65" * 20]
+    for p, code in zip(probes, (CONTEXT_PROBE, STORE_PROBE, TRANSIENT_PROBE, REVERT_PROBE, CREATE_PROBE)):
+        backend.chain.set_code(p, code)
+    token = _deploy(lambda s, t, d: backend.transact(s, t, d, 0, None), a[0]).contract_address
+    backend.transact(a[0], token, _transfer(a[1], 5), 0, None)
+    assert backend._open is not None and backend._open.included
+    balance_of = SEL_BALANCE + encode(["address"], [a[1]])
+    cases = [(s, p, b"", v) for p in probes for s in (a[1], None, probes[0]) for v in (0, 3)]
+    cases += [(a[1], token, balance_of, 0), (a[2], token, _transfer(a[3], 1), 0), (a[2], token, _transfer(a[3], 1), 1)]
+    before = [(backend.balance(x), backend.nonce(x)) for x in (a[1], a[2], probes[0], probes[4])]
+    seen = []
+    for sender, to, data, value in cases:
+        if value and sender == probes[0]:
+            continue  # the probe holds no ether: the node's validation refuses (both routes: below)
+        fast = backend.call(sender, to, data, value, None)
+        node_route = backend.call(sender, to, data, value, limit)
+        assert (fast.success, fast.output, fast.gas_used) == (node_route.success, node_route.output,
+                                                              node_route.gas_used), (sender, to, value)
+        seen.append(((sender, to, data, value), fast))
+    failed = {(sender, to, data) for (sender, to, data, _), r in seen if not r.success}
+    assert failed == {(s, probes[3], b"") for s in (a[1], None, probes[0])} | {(a[2], token, _transfer(a[3], 1))}
+    assert [(backend.balance(x), backend.nonce(x)) for x in (a[1], a[2], probes[0], probes[4])] == before
+    with pytest.raises(TxRejected):
+        backend.call(probes[0], probes[1], b"", 3, None)  # value beyond the sender's balance
+    backend.seal()  # the node's own eth_call on the sealed block answers the same
+    for (sender, to, data, value), fast in seen:
+        node = backend._chain.call(sender, to, data, value)
+        assert (fast.success, fast.output, fast.gas_used) == (node.success, node.output, node.gas_used)

@@ -183,6 +183,92 @@ class _LeanSteps:
         return computation
 
 
+def lean_computation_class(base: Any) -> Any:
+    """`base` (the state's computation class) with py-evm's interpreter loop, `apply_computation`,
+    charging the constant gas of a plain opcode in the loop itself instead of through three
+    calls per opcode (`_FastOpcode.__call__` -> `consume_gas` -> `GasMeter.consume_gas`): the
+    same charge, the same order, and the same OutOfGas (taken py-evm's own way when the gas does
+    not cover the opcode). Every other opcode, precompile, gas meter and debug-logging run goes as
+    py-evm's. Only for a class that keeps py-evm's own loop; any other is returned unchanged."""
+    from eth.vm.computation import BaseComputation
+    from eth.vm.gas_meter import GasMeter
+
+    if (getattr(base.apply_computation, "__func__", None) is not BaseComputation.apply_computation.__func__
+            or base.consume_gas is not BaseComputation.consume_gas or GasMeter.consume_gas is not _STOCK_CHARGE[0]):
+        return base
+    cached = _LEAN.get(base)
+    if cached is None:
+        cached = _LEAN[base] = type(f"Lean{base.__name__}", (base,), {"__module__": __name__,
+                                                                     "apply_computation": classmethod(_apply_computation)})
+    return cached
+
+
+def _stock_charge() -> list:
+    from eth.vm.gas_meter import GasMeter
+
+    return [GasMeter.consume_gas]
+
+
+_STOCK_CHARGE = _stock_charge()
+
+
+def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: Any,
+                       parent_computation: Any = None) -> Any:
+    # BaseComputation.apply_computation (py-evm 0.12.1b1), the loop's gas charge inlined
+    from eth.exceptions import Halt
+    from eth.vm.gas_meter import GasMeter
+    from eth.vm.logic.invalid import InvalidOpcode
+    from eth.vm.opcode import _FastOpcode
+
+    if cls.logger.show_debug2:  # py-evm's loop logs every opcode: let it
+        return super(_lean_parent(cls), cls).apply_computation(state, message, transaction_context, parent_computation)
+    with cls(state, message, transaction_context) as computation:
+        if computation.is_origin_computation:
+            computation.contracts_created = []
+            if message.is_create:
+                cls.consume_initcode_gas_cost(computation)
+        if parent_computation is not None:
+            computation.contracts_created = parent_computation.contracts_created
+        if message.is_create:
+            computation.contracts_created.append(message.storage_address)
+        precompile = computation.precompiles.get(message.code_address, _NO_RESULT)
+        if precompile is not _NO_RESULT:
+            if not message.is_delegation:
+                precompile(computation)
+            return computation
+        opcode_lookup = computation.opcodes
+        meter = computation._gas_meter
+        fast = _FastOpcode if type(meter) is GasMeter else None  # another meter: charged its own way
+        for opcode in computation.code:
+            try:
+                opcode_fn = opcode_lookup[opcode]
+            except KeyError:
+                opcode_fn = InvalidOpcode(opcode)
+            try:
+                if type(opcode_fn) is fast:
+                    cost = opcode_fn.gas_cost
+                    if cost > meter.gas_remaining:
+                        meter.consume_gas(cost, opcode_fn.mnemonic)  # raises py-evm's OutOfGas
+                    meter.gas_remaining -= cost
+                    opcode_fn.logic_fn(computation)
+                else:
+                    opcode_fn(computation=computation)
+            except Halt:
+                break
+    return computation
+
+
+_NO_RESULT = object()
+
+
+def _lean_parent(cls: Any) -> Any:
+    """The class the lean one was made from (its loop is py-evm's)."""
+    for c in cls.__mro__:
+        if "apply_computation" in vars(c) and vars(c)["apply_computation"].__func__ is _apply_computation:
+            return c
+    return cls
+
+
 class NeedsSealedBlock(Exception):
     """A call asked for the open block's hash: seal, then run it the node's way."""
 
@@ -253,6 +339,7 @@ class OpenBlock:
         self.vm = builder.vm
         self.state = builder.vm.state
         fast_account_writes(self.state._account_db)
+        self.state.computation_class = lean_computation_class(self.state.computation_class)
         self.gas_used = builder.header.gas_used
         self._fast: list[tuple[int, Any]] = []  # (index in builder.included, computation) still unsigned
         self._executor = None

@@ -207,6 +207,7 @@ STORE_PROBE = bytes.fromhex("60015f555f545f5260205ff3")  # SSTORE(0, 1); return 
 TRANSIENT_PROBE = bytes.fromhex("60075f5d5f5c5f5260205ff3")  # TSTORE(0, 7); return TLOAD(0)
 REVERT_PROBE = bytes.fromhex("602a5f5260205ffd")  # revert with one word of data
 CREATE_PROBE = bytes.fromhex("5f5f5ff05f5260205ff3")  # CREATE(0, 0, 0); return the new address
+LOOP_PROBE = bytes.fromhex("5b5f56")  # JUMPDEST; PUSH0; JUMP: runs out of gas in the interpreter loop
 
 
 def test_the_fast_call_route_equals_the_nodes_costless_execution():
@@ -245,3 +246,13 @@ def test_the_fast_call_route_equals_the_nodes_costless_execution():
     for (sender, to, data, value), fast in seen:
         node = backend._chain.call(sender, to, data, value)
         assert (fast.success, fast.output, fast.gas_used) == (node.success, node.output, node.gas_used)
+    looper = b"\x66" * 20
+    backend.chain.set_code(looper, LOOP_PROBE)
+    backend.transact(a[0], token, _transfer(a[1], 5), 0, None)  # an open block again
+    out_of_gas = backend.call(a[1], looper, b"", 0, 100_000)  # runs out in the open block's interpreter loop
+    assert backend._open is not None and not out_of_gas.success
+    backend.seal()
+    node = backend._chain.call(a[1], looper, b"", 0, 100_000)
+    assert (node.success, node.gas_used) == (False, out_of_gas.gas_used) and node.gas_used == 100_000
+    assert "Out of gas" in str(node.computation.error)
+    assert str(node.computation.error) == str(out_of_gas.computation.error)  # py-evm's own OutOfGas, word for word

@@ -33,6 +33,38 @@ def decode(params: list[dict], data: bytes) -> tuple:
     return tuple(_from_abi(p, v) for p, v in zip(params, values))
 
 
+class Codec:
+    """`encode`/`decode` for one parameter list, with eth-abi's tuple coder looked up once
+    (what `eth_abi.encode`/`decode` look up on every call): a contract function keeps one
+    for its inputs and one for its outputs. Same coders, same validation, same values."""
+
+    __slots__ = ("params", "_encoder", "_decoder", "_plain")
+
+    def __init__(self, params: list[dict]) -> None:
+        from eth_abi.registry import registry  # the registry eth_abi.encode/decode use
+
+        types = [abi_type(p) for p in params]
+        self.params = params
+        self._encoder = registry.get_tuple_encoder(*types)
+        self._decoder = registry.get_tuple_decoder(*types, strict=True)
+        # values that come out of eth-abi as they are compared (no address, array or tuple inside)
+        self._plain = all(not (t.endswith("]") or t.startswith("(") or "address" in t) for t in types)
+
+    def encode(self, values: tuple) -> bytes:
+        return self._encoder([_to_abi(v) for v in values])
+
+    def decode(self, data: bytes) -> tuple:
+        from eth_abi.decoding import ContextFramesBytesIO
+        from eth_utils import is_bytes
+
+        if not is_bytes(data):
+            return decode(self.params, data)  # eth-abi's own error for it
+        values = self._decoder(ContextFramesBytesIO(data))
+        if self._plain:
+            return tuple(values)
+        return tuple(_from_abi(p, v) for p, v in zip(self.params, values))
+
+
 def _to_abi(v: Any) -> Any:
     """Lists for tuples/arrays as eth-abi wants; everything else as given (checksum strings welcome)."""
     if isinstance(v, (list, tuple)):

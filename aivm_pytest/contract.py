@@ -15,7 +15,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Optional
 
-from aivm_pytest.abi import decode, encode, selector, signature
+from aivm_pytest.abi import Codec, selector, signature
 from aivm_pytest.compile import Artifact
 from aivm_pytest.events import EventDecoder, EventList
 from aivm_pytest.reverts import error_class
@@ -32,7 +32,7 @@ class ContractFunction:
         self.contract = contract
         self.name = entries[0]["name"]
         self.entries = {len(e.get("inputs", [])): e for e in entries}
-        self._selectors: dict[int, bytes] = {}
+        self._codecs: dict[int, tuple] = {}  # id(entry) -> (selector, inputs codec, outputs codec)
 
     def _entry(self, args: tuple) -> dict:
         entry = self.entries.get(len(args))
@@ -41,11 +41,24 @@ class ContractFunction:
             raise TypeError(f"{self.contract._name}.{self.name} takes {sigs}; got {len(args)} arguments")
         return entry
 
+    def _codec(self, entry: dict) -> tuple:
+        c = self._codecs.get(id(entry))
+        if c is None:
+            outputs = entry.get("outputs", [])
+            c = self._codecs[id(entry)] = (selector(entry), Codec(entry.get("inputs", [])),
+                                           Codec(outputs) if outputs else None)
+        return c
+
     def _data(self, entry: dict, args: tuple) -> bytes:
-        sel = self._selectors.get(id(entry))
-        if sel is None:
-            sel = self._selectors[id(entry)] = selector(entry)
-        return sel + encode(entry.get("inputs", []), args)
+        sel, inputs, _ = self._codec(entry)
+        return sel + inputs.encode(args)
+
+    def _returned(self, entry: dict, output: bytes) -> Any:
+        outputs = self._codec(entry)[2]
+        if outputs is None:
+            return None
+        values = outputs.decode(output)
+        return values[0] if len(values) == 1 else values
 
     def __call__(self, *args: Any, sender: Any = None, value: int = 0, gas: Optional[int] = None) -> Any:
         __tracebackhide__ = True  # a failing test shows the test's line and the contract's, not ours
@@ -55,25 +68,17 @@ class ContractFunction:
             result = self.contract.env._call(self.contract, self.name, data, sender, value, gas)
         else:
             result = self.contract.env._transact(self.contract, self.name, data, sender, value, gas)
-        return _returned(entry, result.output)
+        return self._returned(entry, result.output)
 
     def call(self, *args: Any, sender: Any = None, value: int = 0, gas: Optional[int] = None) -> Any:
         """Run without a transaction (eth_call), whatever the function's mutability."""
         __tracebackhide__ = True
         entry = self._entry(args)
         result = self.contract.env._call(self.contract, self.name, self._data(entry, args), sender, value, gas)
-        return _returned(entry, result.output)
+        return self._returned(entry, result.output)
 
     def __repr__(self) -> str:
         return f"<{self.contract._name}.{' | '.join(signature(e) for e in self.entries.values())}>"
-
-
-def _returned(entry: dict, output: bytes) -> Any:
-    outputs = entry.get("outputs", [])
-    if not outputs:
-        return None
-    values = decode(outputs, output)
-    return values[0] if len(values) == 1 else values
 
 
 class Contract:

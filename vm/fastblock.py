@@ -269,6 +269,32 @@ def _lean_parent(cls: Any) -> Any:
     return cls
 
 
+_CONTEXT_FIELDS = ("coinbase", "block_number", "difficulty", "mix_hash", "gas_limit", "prev_hashes", "chain_id",
+                   "base_fee_per_gas", "excess_blob_gas")
+
+
+def _field(context: Any, name: str) -> Any:
+    value = getattr(context, name)
+    return tuple(value) if name == "prev_hashes" else value
+
+
+def _next_context(context: Any, header: Any, gas_used: int) -> Any:
+    """`context` for a call after the open block `header` has used `gas_used`: gas limit and
+    timestamp as py-evm's London-and-later header rules derive them from the parent."""
+    from types import SimpleNamespace
+
+    from eth._utils.headers import new_timestamp_from_parent
+    from eth.vm.execution_context import ExecutionContext
+    from eth.vm.forks.london.headers import GENESIS_GAS_LIMIT, compute_gas_limit
+
+    parent = SimpleNamespace(gas_limit=header.gas_limit, gas_used=gas_used, timestamp=header.timestamp)
+    return ExecutionContext(coinbase=context.coinbase, timestamp=new_timestamp_from_parent(parent),
+                            block_number=context.block_number, difficulty=context.difficulty,
+                            mix_hash=context.mix_hash, gas_limit=compute_gas_limit(parent, GENESIS_GAS_LIMIT),
+                            prev_hashes=tuple(context.prev_hashes), chain_id=context.chain_id,
+                            base_fee_per_gas=context.base_fee_per_gas, excess_blob_gas=context.excess_blob_gas)
+
+
 class NeedsSealedBlock(Exception):
     """A call asked for the open block's hash: seal, then run it the node's way."""
 
@@ -344,6 +370,7 @@ class OpenBlock:
         self._fast: list[tuple[int, Any]] = []  # (index in builder.included, computation) still unsigned
         self._executor = None
         self._context: Optional[tuple] = None  # (gas used, execution context) of calls
+        self._quick_context = False
 
     # -- what LocalBackend asks
     @property
@@ -445,15 +472,23 @@ class OpenBlock:
 
     def _call_context(self) -> Any:
         """The execution context a call runs in: the block after the open one, base fee 0 (as the
-        node's read state builds it). Its gas limit follows the open block's gas used, so it is
-        kept for one gas-used figure."""
+        node's read state builds it on each new head). Of its fields only the gas limit follows
+        the open block's gas used (py-evm's `compute_gas_limit`) and the timestamp the clock
+        (`new_timestamp_from_parent`): the first call builds the context py-evm's way, later calls
+        at another gas used recompute just those two with py-evm's functions — checked against
+        the full build once per block (a fork with other rules keeps building it in full)."""
         kept = self._context
         if kept is not None and kept[0] == self.gas_used:
             return kept[1]
-        vm = self.vm
-        header = self.builder.header.copy(gas_used=self.gas_used)
-        child = vm.create_header_from_parent(header, coinbase=header.coinbase)
-        context = vm.create_execution_context(child.copy(base_fee_per_gas=0), (), vm.chain_context)
+        header = self.builder.header
+        if kept is not None and self._quick_context:
+            context = _next_context(kept[1], header, self.gas_used)
+        else:
+            vm = self.vm
+            child = vm.create_header_from_parent(header.copy(gas_used=self.gas_used), coinbase=header.coinbase)
+            context = vm.create_execution_context(child.copy(base_fee_per_gas=0), (), vm.chain_context)
+            quick = _next_context(context, header, self.gas_used)
+            self._quick_context = all(_field(quick, f) == _field(context, f) for f in _CONTEXT_FIELDS)
         self._context = (self.gas_used, context)
         return context
 

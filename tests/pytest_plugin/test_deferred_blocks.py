@@ -249,9 +249,15 @@ def test_the_fast_call_route_equals_the_nodes_costless_execution():
     looper = b"\x66" * 20
     backend.chain.set_code(looper, LOOP_PROBE)
     backend.transact(a[0], token, _transfer(a[1], 5), 0, None)  # an open block again
+    backend.call(a[1], probes[0], b"", 0, None)  # the call context built in full ...
+    backend.transact(a[0], token, _transfer(a[2], 5), 0, None)
+    assert backend._open._quick_context
+    context = backend.call(a[1], probes[0], b"", 0, None)  # ... and at a new gas used, its gas limit derived
     out_of_gas = backend.call(a[1], looper, b"", 0, 100_000)  # runs out in the open block's interpreter loop
     assert backend._open is not None and not out_of_gas.success
     backend.seal()
+    node = backend._chain.call(a[1], probes[0], b"", 0)
+    assert (context.output, context.gas_used) == (node.output, node.gas_used)  # GASLIMIT included
     node = backend._chain.call(a[1], looper, b"", 0, 100_000)
     assert (node.success, node.gas_used) == (False, out_of_gas.gas_used) and node.gas_used == 100_000
     assert "Out of gas" in str(node.computation.error)

@@ -99,14 +99,17 @@ def fast_account_writes(db: Any) -> None:
 def same_with_more_gas(comp: Any) -> bool:
     """Would this outcome be the same with the full gas limit? Yes for a success, and for a
     REVERT where no frame ran out of gas or burnt it (those depend on how much gas was given)."""
+    return comp.is_success or _clean(comp)
+
+
+def _clean(c: Any) -> bool:
+    """No frame of `c` failed otherwise than by REVERT (a module function: a recursive closure
+    would leave a reference cycle behind every transaction)."""
     from eth.exceptions import Revert
 
-    def clean(c: Any) -> bool:
-        if c.is_error and not isinstance(c.error, Revert):
-            return False
-        return all(clean(child) for child in c.children)
-
-    return comp.is_success or clean(comp)
+    if c.is_error and not isinstance(c.error, Revert):
+        return False
+    return all(_clean(child) for child in c.children)
 
 
 def lean_executor_class(state: Any) -> Any:
@@ -367,7 +370,7 @@ class OpenBlock:
         fast_account_writes(self.state._account_db)
         self.state.computation_class = lean_computation_class(self.state.computation_class)
         self.gas_used = builder.header.gas_used
-        self._fast: list[tuple[int, Any]] = []  # (index in builder.included, computation) still unsigned
+        self._fast: list[tuple] = []  # (index in builder.included, gas used, failed, log entries) still unsigned
         self._executor = None
         self._context: Optional[tuple] = None  # (gas used, execution context) of calls
         self._quick_context = False
@@ -424,7 +427,9 @@ class OpenBlock:
         if not to:
             result.contract_address = generate_contract_address(sender, tx.nonce)
         b = self.builder
-        self._fast.append((len(b.included), comp))
+        self._fast.append((len(b.included), used, comp.is_error, comp.get_log_entries()))
+        if comp.is_success:  # only a failure's computation is read (the revert's frames, for its source line):
+            result.computation = None  # the open block keeps far fewer objects alive (fewer GC passes)
         b.included.append(tx)
         b.senders.append(sender)
         b.receipts.append(None)
@@ -446,12 +451,12 @@ class OpenBlock:
         header = b.header
         bloom = int(header.bloom)
         gas = header.gas_used
-        for i, comp in self._fast:
+        for i, used, failed, log_entries in self._fast:
             tx = b.included[i]
             signed = tx.signed()
-            gas += self.vm.finalize_gas_used(tx, comp)
-            status = EIP658_TRANSACTION_STATUS_CODE_FAILURE if comp.is_error else EIP658_TRANSACTION_STATUS_CODE_SUCCESS
-            receipt = signed.make_receipt(status, gas, comp.get_log_entries())
+            gas += used
+            status = EIP658_TRANSACTION_STATUS_CODE_FAILURE if failed else EIP658_TRANSACTION_STATUS_CODE_SUCCESS
+            receipt = signed.make_receipt(status, gas, log_entries)
             bloom |= int(receipt.bloom)
             b.included[i] = signed
             b.receipts[i] = receipt

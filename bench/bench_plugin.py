@@ -188,13 +188,33 @@ def _boa_version(py: Path) -> str:
     return m.group(1) if m else "?"
 
 
-def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[float, float, str, float]:
-    """(process wall seconds, pytest session seconds, summary line, process CPU seconds) for one pytest run.
-    CPU seconds (user + system of the child, imports included) move less than wall time on a busy machine."""
+# The same conftest on both sides: the CPU time of the pytest session itself (collection and the
+# tests, not the imports before it), which a busy machine moves far less than its wall time.
+SESSION_CPU = """\
+import os, time
+
+_start = []
+
+
+def pytest_sessionstart(session):
+    _start.append(time.process_time())
+
+
+def pytest_sessionfinish(session, exitstatus):
+    with open(os.environ["BENCH_SESSION_CPU"], "w") as f:
+        f.write(repr(time.process_time() - _start[0]))
+"""
+
+
+def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[float, float, str, float, float]:
+    """(process wall seconds, pytest session seconds, summary line, process CPU seconds, session CPU
+    seconds) for one pytest run. CPU seconds (user + system of the child, imports included) move less
+    than wall time on a busy machine; session CPU is the session alone (its conftest measures it)."""
+    out = folder / ".session-cpu"
     t0 = time.perf_counter()
     c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-                       cwd=folder, env=env, capture_output=True, text=True)
+                       cwd=folder, env={**env, "BENCH_SESSION_CPU": str(out)}, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
@@ -202,7 +222,7 @@ def run_suite(python: str, folder: Path, args: list[str], env: dict) -> tuple[fl
     if r.returncode != 0:
         raise RuntimeError(f"{python} pytest failed in {folder}:\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     m = re.search(r"in ([\d.]+)s", summary)
-    return wall, float(m.group(1)) if m else wall, summary, cpu
+    return wall, float(m.group(1)) if m else wall, summary, cpu, float(out.read_text())
 
 
 # Both sides run with the same plugins: their own only. Our venv also has hypothesis, whose pytest
@@ -218,10 +238,15 @@ def _plugin_args() -> list[str]:
     return [] if installed else ["-p", "aivm_pytest.plugin"]
 
 
+def _median(xs: list) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
 def main(quick: bool = False) -> str:
     transfers = 200 if quick else 1000
     tests = transfers // TRANSFERS_PER_TEST
-    repeats = 1 if quick else 5
+    repeats = 1 if quick else int(os.environ.get("AIVM_BENCH_REPEATS", "5"))
     boa_py, boa_info = ensure_boa()
     with tempfile.TemporaryDirectory(prefix="bench-plugin-") as tmp:
         for side, src in (("aivm_pytest", OURS), ("titanoboa", BOA)):
@@ -230,6 +255,7 @@ def main(quick: bool = False) -> str:
             (d / "token.vy").write_text(TOKEN)
             (d / "test_transfers.py").write_text(src.format(tests=tests))
             (d / "pytest.ini").write_text("[pytest]\n")
+            (d / "conftest.py").write_text(SESSION_CPU)
         ours_env = {**os.environ, "PYTHONPATH": str(ROOT)}
         sides = {"aivm_pytest": (sys.executable, _plugin_args() + SAME_PLUGINS, ours_env)}
         if boa_py is not None:
@@ -238,7 +264,7 @@ def main(quick: bool = False) -> str:
         if baseline and (Path(baseline) / "aivm_pytest").is_dir():
             d = Path(tmp) / "baseline"
             d.mkdir()
-            for f in ("token.vy", "test_transfers.py", "pytest.ini"):
+            for f in ("token.vy", "test_transfers.py", "pytest.ini", "conftest.py"):
                 (d / f).write_text((Path(tmp) / "aivm_pytest" / f).read_text())
             sides["baseline"] = (sys.executable, _plugin_args() + SAME_PLUGINS, {**os.environ, "PYTHONPATH": baseline})
         runs: dict[str, list] = {side: [] for side in sides}
@@ -259,7 +285,7 @@ def main(quick: bool = False) -> str:
         "",
         f"{tests} tests × {TRANSFERS_PER_TEST} `transfer` calls to fresh recipients on a module-scoped Vyper "
         "ERC20 (vyper 0.4.3 on both sides), state reverted after every test by each plugin. "
-        f"Best of {repeats} alternating run(s) per side; machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"Best of {repeats} alternating run(s) per side (`AIVM_BENCH_REPEATS` sets how many); machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}.",
         "",
         "| runner | process wall (s) | pytest session (s) | ms per transfer (session) | process CPU (s) |",
@@ -268,10 +294,10 @@ def main(quick: bool = False) -> str:
     cpus = {side: min(x[3] for x in r) for side, r in runs.items()}
     labels = {"aivm_pytest": "aivm_pytest (this tree)", "titanoboa": f"titanoboa {boa_info}",
               "baseline": f"aivm_pytest, baseline tree {os.environ.get('AIVM_BENCH_BASELINE')}"}
-    for side, (wall, session, _, _) in rows.items():
+    for side, (wall, session, _, _, _) in rows.items():
         lines.append(f"| {labels[side]} | {wall:.2f} | {session:.2f} | {1000 * session / transfers:.2f} | "
                      f"{cpus[side]:.2f} |")
-    wall, session, _, cpu = with_hypothesis
+    wall, session, _, cpu, _ = with_hypothesis
     lines.append(f"| aivm_pytest, with the environment's hypothesis plugin loaded (once) | {wall:.2f} | "
                  f"{session:.2f} | {1000 * session / transfers:.2f} | {cpu:.2f} |")
     lines.append("")
@@ -281,6 +307,19 @@ def main(quick: bool = False) -> str:
     lines.append("")
     if "titanoboa" in rows:
         ours, boa = rows["aivm_pytest"], rows["titanoboa"]
+        scpu = {side: sorted(x[4] for x in r) for side, r in runs.items()}
+        lines.append(f"Session CPU time (the conftest's `time.process_time()` from session start to finish, same on "
+                     f"both sides; the least load-sensitive figure): aivm_pytest min {scpu['aivm_pytest'][0]:.2f} s / "
+                     f"median {_median(scpu['aivm_pytest']):.2f} s, titanoboa min {scpu['titanoboa'][0]:.2f} s / "
+                     f"median {_median(scpu['titanoboa']):.2f} s: ratio **{scpu['aivm_pytest'][0] / scpu['titanoboa'][0]:.2f}×** "
+                     f"(min), {_median(scpu['aivm_pytest']) / _median(scpu['titanoboa']):.2f}× (median).")
+        lines.append("")
+        pairs = sorted(o[1] / b[1] for o, b in zip(runs["aivm_pytest"], runs["titanoboa"]))
+        lines.append(f"Run by run (each aivm_pytest run over the titanoboa run right after it, so a busy moment "
+                     f"hits both): median **{pairs[len(pairs) // 2]:.2f}×**, range {pairs[0]:.2f}–{pairs[-1]:.2f}× "
+                     f"over {len(pairs)} pairs; median session time ratio "
+                     f"{_median([x[1] for x in runs['aivm_pytest']]) / _median([x[1] for x in runs['titanoboa']]):.2f}×.")
+        lines.append("")
         lines.append(f"Ratio aivm_pytest / titanoboa: **{ours[1] / boa[1]:.2f}×** pytest session time (best of "
                      f"{repeats}), {ours[0] / boa[0]:.2f}× process wall time, {cpus['aivm_pytest'] / cpus['titanoboa']:.2f}× "
                      "process CPU time (>1 means we are slower). Session times of every run: "

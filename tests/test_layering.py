@@ -121,7 +121,8 @@ def targets(name: str, names: tuple[str, ...], known: set[str]) -> set[str]:
 def project_files() -> list[Path]:
     files = []
     for pkg in PACKAGES:
-        files += [p for p in (ROOT / pkg).rglob("*.py") if "node_modules" not in p.parts and ".peers" not in p.parts]
+        # not installed peers, nor the titanoboa venv bench_plugin makes in bench/.cache (both gitignored)
+        files += [p for p in (ROOT / pkg).rglob("*.py") if not {"node_modules", ".peers", ".cache"} & set(p.parts)]
     return sorted(files)
 
 

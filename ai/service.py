@@ -35,8 +35,8 @@ SCHEDULER_WORKERS = 32  # threads for RPC-driven scheduler work (signature check
 
 def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
     """Build (train / convert) missing artifacts once, and return their manifests."""
-    from ai.models import get_manifest, list_models
-    from ai.models.catalog import ENDPOINT_MODELS
+    from models import get_manifest, list_models
+    from models.catalog import ENDPOINT_MODELS
 
     ids = model_ids or [m.model_id for m in list_models()]
     # endpoint-served models have no weights here: validators attest which model their server runs
@@ -147,7 +147,7 @@ class AIService(InferenceService):
         self.status = "starting"
 
     def _codec(self):
-        from ai.models import prompt_codec
+        from models import prompt_codec
 
         return prompt_codec(self.cache_dir)
 
@@ -166,7 +166,7 @@ class AIService(InferenceService):
         """Chain thread: AI stage sets are stake-weighted epochs (published by the scheduler's refresh);
         head-count memberships an older version wrote for them are cleared, so no certificate can be
         judged by headcount on an AI stage set."""
-        from ai.models.catalog import MODELS
+        from models.catalog import MODELS
         from ai.protocol import stage_set_id
         from pqc.validators import removal_writes
 

@@ -26,11 +26,11 @@ from typing import Any
 from eth_hash.auto import keccak
 from eth_keys import keys as eth_keys
 
-from bridge import guardians
-from bridge.config import EVM_ADDRESS, Lane
+from interop import guardians
+from interop.config import EVM_ADDRESS, Lane
 from bridge.evm import ChainError, EvmClient
-from bridge.message import Kind, Message, MessageError, decode
-from bridge.verify import tally
+from interop.message import Kind, Message, MessageError, decode
+from interop.verify import tally
 from pqc import bundle
 from pqc.errors import FormatError
 from pqc.keys import PublicKeys
@@ -222,7 +222,7 @@ class BridgeHub:
     def attesters(self) -> dict[str, dict]:
         return {k.rsplit("/", 1)[1]: v for k, v in self.node.chain.index.meta_items("bridge/attester/")}
 
-    # -- guardian sets (bridge/guardians.py) --
+    # -- guardian sets (interop/guardians.py) --
     def install_guardians(self, members: list, now: int | None = None) -> int:
         """Chain thread: rotate to `members` (the old set gets its grace); the composition is kept
         in the index for synergy_getBridgeGuardianSet and the EVM rotations."""
@@ -490,7 +490,7 @@ class BridgeHub:
             return tally(cert, self.storage_read, int(time.time()))
         except Exception as exc:  # no set installed yet, or expired: not attested
             log.debug("tally failed: %s", exc)
-            from bridge.verify import Tally
+            from interop.verify import Tally
 
             return Tally(0, 0, 1, ())
 
@@ -647,7 +647,7 @@ def _wei(amount: int) -> "int | str":
 
 
 def _word(address: str) -> bytes:
-    from bridge.message import word
+    from interop.message import word
 
     return word(address)
 
@@ -663,7 +663,7 @@ async def start_hub(node: Any, cfg: Any) -> str | None:
     """Attach a hub to `node` when the bridge is enabled; a start-up problem comes back as text."""
     import asyncio
 
-    from bridge.config import lanes
+    from interop.config import lanes
 
     section = cfg.interoperability
     node.bridge = None

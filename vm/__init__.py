@@ -1,4 +1,4 @@
-"""The AIVM node: chain adapter over py-evm, on-disk store, JSON-RPC server, CLI."""
+"""The AIVM node: chain adapter over py-evm, on-disk store, the node API (its JSON-RPC surface and CLI are in `app`)."""
 import os as _os
 
 # keccak is py-evm's hottest function: pysha3 (safe-pysha3) is ~6x faster than

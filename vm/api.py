@@ -1,12 +1,12 @@
 """The node API: the one object every JSON-RPC handler receives (as anvil's `EthApi` over its backend).
 
-Handlers in vm/rpc/ parse params, call one method here, and shape the result;
+Handlers in app/rpc/ parse params, call one method here, and shape the result;
 the logic lives in the node, the chain and the small vm/ modules this calls
 (fees, logs, lookups, execution, signing, txpool, tracing, dev_controls, ...).
 Methods run their work where it belongs: state reads on a reader thread
 (`Node.read`), work that builds its own py-evm state on the chain thread
 (`Node.run`). They raise domain errors (`vm.errors.NodeError` and the chain's
-`TxRejected` / `UnknownBlock` / `ExecutionFailed`); `vm/rpc/errors.py` maps
+`TxRejected` / `UnknownBlock` / `ExecutionFailed`); `app/rpc/errors.py` maps
 them to JSON-RPC codes in one place.
 
 What the application attaches to the node after start-up (the AI service, the

@@ -102,9 +102,9 @@ class Node:
         self.ai_status: Optional[str] = None  # why the AI service is not there yet (None: ready or disabled)
         self.ai_stats: Optional[Callable[[], dict]] = None  # the AI service's counters for synergy_getAIVMStats
         self.bridge: Any = None  # bridge.hub.BridgeHub when [interoperability] bridge_enabled
-        self.dashboard_bridge_source: Any = None  # dashboard.sources.BridgeStatusSource of the Bridges view
-        self.dashboard_monitor: Any = None  # dashboard.monitor.Monitor, made by dashboard.install
-        self.chat_jobs: Any = None  # chat.jobs.ChatJobs of the OpenAI-compatible API
+        self.dashboard_bridge_source: Any = None  # app.dashboard.sources.BridgeStatusSource of the Bridges view
+        self.dashboard_monitor: Any = None  # app.dashboard.monitor.Monitor, made by app.dashboard.install
+        self.chat_jobs: Any = None  # app.chat.jobs.ChatJobs of the OpenAI-compatible API
         self.ai_starter: Any = None  # vm.ai_start.AIStarter when the AI layer waits for first use
 
     # -- lifecycle --

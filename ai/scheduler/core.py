@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ai.models.catalog import MODELS
+from models.catalog import MODELS
 from ai.ports import AIError, ChainHooks
 from ai.records import AIRecords
 from ai.scheduler import economics
@@ -56,7 +56,7 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
                  max_new_tokens: int = 32, join_delay: float = JOIN_DELAY,
                  heartbeat_grace: float = HEARTBEAT_GRACE, chunk_tokens: int = 0,
                  hedge_after: float = HEDGE_AFTER) -> None:
-        from ai.models.decoding import CHUNK_TOKENS
+        from models.decoding import CHUNK_TOKENS
 
         chunk_tokens = chunk_tokens or CHUNK_TOKENS
         self.records = records

@@ -11,8 +11,8 @@ from typing import Optional
 from eth_hash.auto import keccak
 
 from ai import protocol
-from ai.models.catalog import MODELS
-from ai.models.errors import InvalidInputError
+from models.catalog import MODELS
+from models.errors import InvalidInputError
 from ai.ports import AIError
 from ai.protocol import LEVEL, TaskRef, TaskVote, task_vote
 from ai.scheduler import economics
@@ -98,7 +98,7 @@ class RoundEngine:
         return comp
 
     def _new_generation(self, prompt: bytes, max_tokens: int):
-        from ai.models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
+        from models.text_request import new_generation  # chat (issue 16): a text request or a plain prompt
 
         if max_tokens < 1:
             raise AIError(f"max_tokens must be at least 1 for a quorum answer, got {max_tokens}")

@@ -15,7 +15,7 @@ import types
 
 from ai.scheduler.core import Computation, Round, Task
 from ai.scheduler.validators import Validator
-from dashboard.monitor import LOCK_WAIT, Monitor, round_views
+from app.dashboard.monitor import LOCK_WAIT, Monitor, round_views
 
 A, B, C = (bytes([i]) * 20 for i in (1, 2, 3))
 

@@ -225,7 +225,7 @@ def our_python() -> str:
 
 
 def aivm_available() -> bool:
-    return (REPO / "vm" / "cli.py").exists() or (REPO / "vm" / "cli" / "__init__.py").exists()
+    return (REPO / "app" / "cli.py").exists() or (REPO / "app" / "cli" / "__init__.py").exists()
 
 
 def _command(name: str, port: int) -> tuple[list[str], Path, dict, str]:

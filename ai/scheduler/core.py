@@ -43,7 +43,11 @@ log = logging.getLogger("aivm.ai")
 
 # what other modules import from here (the records and limits live in records.py)
 __all__ = ["AIError", "COMPUTATION_TIMEOUT", "ChainHooks", "Computation", "HEDGE_AFTER", "MAX_NEW_TOKENS", "Round",
-           "Scheduler", "TASK_TIMEOUT", "Task"]
+           "Scheduler", "SchedulerBusy", "TASK_TIMEOUT", "Task"]
+
+
+class SchedulerBusy(AIError):
+    """An observer's bounded wait for the scheduler's lock ran out (`Scheduler.observe`)."""
 
 
 class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
@@ -177,6 +181,16 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
             for comp in running:
                 self._fail(comp, reason)
             return len(running)
+
+    def observe(self, read: Callable[["Scheduler"], Any], timeout: float) -> Any:
+        """read(self) under the scheduler's lock, for observers (the dashboard): a consistent view of
+        validators, computations and rounds; SchedulerBusy when the lock stays taken `timeout` seconds."""
+        if not self._lock.acquire(timeout=timeout):
+            raise SchedulerBusy("the AI scheduler is busy; retry")
+        try:
+            return read(self)
+        finally:
+            self._lock.release()
 
     def get(self, cid: str) -> Computation:
         with self._lock:

@@ -1,9 +1,9 @@
 """The dashboard's read-only JSON-RPC methods (`dashboard_*`) and its WebSocket feed.
 
-Handlers only translate: chain reads go to the node's reader threads
-(`node.read`, beside the chain thread, never behind a block that waits for the
-AI; `node.run` on a node without readers), AI reads copy the monitor's views or take the scheduler's lock in
-a worker thread, and nothing here changes state. The page calls nothing else
+Handlers only translate: they receive the node API; chain reads go to the node's
+reader threads (beside the chain thread, never behind a block that waits for the
+AI), AI reads copy the monitor's views or read under the scheduler's lock
+(`Scheduler.observe`, a bounded wait) in a worker thread, and nothing here changes state. The page calls nothing else
 but eth_subscribe (newHeads and `synergy_dashboard`).
 
 No `from __future__ import annotations` here: the dispatcher parses
@@ -11,14 +11,13 @@ parameters from their (evaluated) type annotations.
 """
 
 import asyncio
-import contextlib
 import time
 from typing import Any, Callable
 
 from app.dashboard import chainview, sources
 from vm.addresses import parse_any_address, to_syn
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, SERVER_ERROR, RpcError
+from app.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 from app.rpc.params import Hash, Integer, Json, Text
 
 FEED = "synergy_dashboard"
@@ -31,27 +30,25 @@ def monitor(node: Any):
     return get_monitor(node)
 
 
-def _scheduler(node: Any):
-    service = getattr(node, "ai", None)
+def _scheduler(api: Any):
+    service = api.ai
     return None if service is None else service.scheduler
 
 
-def _ai_status(node: Any) -> str:
-    if getattr(node, "ai", None) is not None:
+def _ai_status(api: Any) -> str:
+    if api.ai is not None:
         return "ready"
-    status = getattr(node, "ai_status", None)
-    if status:
-        return status
-    cfg = getattr(node, "config", None)
+    if api.ai_status:
+        return api.ai_status
+    cfg = api.config
     if cfg is not None and not cfg.aivm.enabled:
         return "disabled ([aivm] enabled = false)"
     return "not started"
 
 
-async def _chain(node: Any, fn: Callable, *args: Any) -> Any:
-    """A read-only chain function on a reader thread when the node has them."""
-    read = getattr(node, "read", None) or node.run
-    return await read(fn, *args)
+async def _chain(api: Any, fn: Callable, *args: Any) -> Any:
+    """A read-only chain function on a reader thread, beside the chain thread."""
+    return await api.read(fn, *args)
 
 
 def _bounded(value: int, lo: int, hi: int, where: str) -> int:
@@ -94,17 +91,12 @@ async def dashboard_transaction(node, tx_hash: Hash) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def _locked(s: Any):
-    """The scheduler's lock, or a clear error when it stays busy (never an unbounded wait)."""
+def _observed(s: Any, read: Callable[[Any], Any]) -> Any:
+    """read(scheduler) under the scheduler's lock (Scheduler.observe): a bounded wait, then
+    SchedulerBusy ("the AI scheduler is busy; retry", -32000 through app/rpc/errors.py)."""
     from app.dashboard.monitor import LOCK_WAIT
 
-    if not s._lock.acquire(timeout=LOCK_WAIT * 10):
-        raise RpcError(SERVER_ERROR, "the AI scheduler is busy; retry")
-    try:
-        yield
-    finally:
-        s._lock.release()
+    return s.observe(read, LOCK_WAIT * 10)
 
 
 def _validator(node: Any, addr: bytes) -> Any:
@@ -113,9 +105,11 @@ def _validator(node: Any, addr: bytes) -> Any:
         return None
     from app.dashboard.monitor import validator_view
 
-    with _locked(s):
+    def read(s: Any) -> Any:
         v = s.validators.get(addr)
         return None if v is None else validator_view(v, None, time.time())
+
+    return _observed(s, read)
 
 
 @method("dashboard_address")
@@ -159,8 +153,7 @@ def _validators(node: Any) -> dict:
     m = monitor(node)
     views = m.validators()
     if views is None:  # before the monitor's first look
-        with _locked(s):
-            views = m.validator_views(s, time.time())
+        views = _observed(s, lambda s: m.validator_views(s, time.time()))
     clusters: dict[int, list] = {}
     for v in views:
         if v["cluster"] is not None:
@@ -198,9 +191,8 @@ def _computation(node: Any, cid: str) -> dict:
         raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
     view = m.view(cid)
     if view is None:
-        with _locked(s):
-            tasks = [t for t in comp.round.tasks.values()] if comp.round is not None else []
-            view = computation_view(comp, tasks)
+        view = _observed(s, lambda s: computation_view(
+            comp, list(comp.round.tasks.values()) if comp.round is not None else []))
     view = dict(view)
     view["input_size"] = len(comp.input)
     view["result"] = None if comp.result is None else "0x" + comp.result.hex()

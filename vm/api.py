@@ -125,13 +125,10 @@ class NodeApi:
         """Wait (bounded) for the seal of a block whose sends were already answered (Node.settled)."""
         await self.node.settled()
 
-    async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """fn on the chain thread (for handlers of other layers: bridge, dashboard)."""
-        return await self.node.run(fn, *args, **kwargs)
-
-    async def read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """A read-only fn on a reader thread, beside the chain thread."""
-        return await self.node.read(fn, *args, **kwargs)
+    async def chain_view(self, view: Callable[..., Any], *args: Any) -> Any:
+        """view(chain, *args) on a reader thread: a read-only view of the committed chain for the
+        application's own pages (the dashboard's explorer, app/dashboard/chainview.py)."""
+        return await self.node.read(lambda: view(self.chain, *args))
 
     def ai_service(self) -> Any:
         """The AI service, or UNAVAILABLE saying why not."""

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from app.dashboard import chainview, sources
 from vm.addresses import parse_any_address, to_syn
+from vm.errors import invalid, not_found
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError
 from app.rpc.params import Hash, Integer, Json, Text
 
 FEED = "synergy_dashboard"
@@ -48,7 +48,7 @@ def _ai_status(api: Any) -> str:
 
 def _bounded(value: int, lo: int, hi: int, where: str) -> int:
     if not lo <= value <= hi:
-        raise RpcError(INVALID_PARAMS, f"{where}: expected {lo} to {hi}, got {value}")
+        raise invalid(f"{where}: expected {lo} to {hi}, got {value}")
     return value
 
 
@@ -72,7 +72,7 @@ async def dashboard_latest(api, blocks: Integer = 20, transactions: Integer = 20
 async def dashboard_block(api, number: Integer) -> dict:
     out = await api.chain_view(chainview.block, number)
     if out is None:
-        raise RpcError(RESOURCE_NOT_FOUND, f"block #{number} does not exist (head is #{api.head_number()})")
+        raise not_found(f"block #{number} does not exist (head is #{api.head_number()})")
     return out
 
 
@@ -80,7 +80,7 @@ async def dashboard_block(api, number: Integer) -> dict:
 async def dashboard_transaction(api, tx_hash: Hash) -> dict:
     out = await api.chain_view(chainview.transaction, tx_hash)
     if out is None:
-        raise RpcError(RESOURCE_NOT_FOUND, f"no mined transaction 0x{tx_hash.hex()}")
+        raise not_found(f"no mined transaction 0x{tx_hash.hex()}")
     return out
 
 
@@ -110,7 +110,7 @@ async def dashboard_address(api, address: Text) -> dict:
     try:
         addr = parse_any_address(address)
     except ValueError as exc:
-        raise RpcError(INVALID_PARAMS, f"dashboard_address param 1: {exc}") from None
+        raise invalid(f"dashboard_address param 1: {exc}") from None
     out = await api.chain_view(chainview.address, addr)
     out["validator"] = await asyncio.to_thread(_validator, api, addr)
     return out
@@ -124,7 +124,7 @@ async def dashboard_contracts(api) -> dict:
 @method("dashboard_search")
 async def dashboard_search(api, query: Text) -> dict:
     if len(query) > 200:
-        raise RpcError(INVALID_PARAMS, "dashboard_search param 1: at most 200 characters")
+        raise invalid("dashboard_search param 1: at most 200 characters")
     out = await api.chain_view(chainview.search, query)
     if out["kind"] == "computation":
         s = _scheduler(api)
@@ -176,12 +176,12 @@ def _computation(api: Any, cid: str) -> dict:
 
     s = _scheduler(api)
     if s is None:
-        raise RpcError(RESOURCE_NOT_FOUND, f"distributed AI is not running: {_ai_status(api)}")
+        raise not_found(f"distributed AI is not running: {_ai_status(api)}")
     m = monitor(api)
     try:
         comp = s.get(cid)
     except AIError as exc:
-        raise RpcError(RESOURCE_NOT_FOUND, str(exc)) from None
+        raise not_found(str(exc)) from None
     view = m.view(cid)
     if view is None:
         view = _observed(s, lambda s: computation_view(
@@ -210,14 +210,14 @@ async def dashboard_history(api, validators: Json = None, since: Integer = 0) ->
     wanted = []
     if validators is not None:
         if not isinstance(validators, list) or not all(isinstance(v, str) for v in validators):
-            raise RpcError(INVALID_PARAMS, "dashboard_history param 1 (validators): expected a list of addresses")
+            raise invalid("dashboard_history param 1 (validators): expected a list of addresses")
         if len(validators) > MAX_SERIES_VALIDATORS:
-            raise RpcError(INVALID_PARAMS, f"dashboard_history param 1: at most {MAX_SERIES_VALIDATORS} validators")
+            raise invalid(f"dashboard_history param 1: at most {MAX_SERIES_VALIDATORS} validators")
         for v in validators:
             try:
                 wanted.append(to_syn(parse_any_address(v)))
             except ValueError as exc:
-                raise RpcError(INVALID_PARAMS, f"dashboard_history param 1: {exc}") from None
+                raise invalid(f"dashboard_history param 1: {exc}") from None
     m = monitor(api)
     return {"interval": m.sample_every, **m.history.read(validators=wanted, since=float(since))}
 

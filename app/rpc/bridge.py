@@ -7,8 +7,8 @@ BridgeError becomes -32000 with its text (app/rpc/errors.py), bad params -32602.
 
 from typing import Any
 
+from vm.errors import invalid, unavailable
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, SERVER_ERROR, RpcError
 from app.rpc.params import Integer, Json, Object, StringList, Text
 
 
@@ -18,7 +18,7 @@ def _bridge(api):
 
     hub = api.bridge
     if hub is None:
-        raise RpcError(SERVER_ERROR, "the bridge is not enabled on this node ([interoperability] bridge_enabled)")
+        raise unavailable("the bridge is not enabled on this node ([interoperability] bridge_enabled)")
     return BridgeService(hub)
 
 
@@ -27,7 +27,7 @@ def _hex(value: str, what: str) -> bytes:
     try:
         return bytes.fromhex(text)
     except ValueError:
-        raise RpcError(INVALID_PARAMS, f"{what}: expected hex bytes") from None
+        raise invalid(f"{what}: expected hex bytes") from None
 
 
 # -- the guide's methods --
@@ -35,7 +35,7 @@ def _hex(value: str, what: str) -> bytes:
 async def synergy_initiate_cross_chain_transfer(api, source_chain: Text, token: Text, amount: Integer,
                                                 recipient: Text, dest_chain: Text) -> dict:
     if amount <= 0 or amount >= 2**256:
-        raise RpcError(INVALID_PARAMS, "synergy_initiateCrossChainTransfer param 3 (amount): must be positive")
+        raise invalid("synergy_initiateCrossChainTransfer param 3 (amount): must be positive")
     return await _bridge(api).initiate_transfer(source_chain, token, amount, recipient, dest_chain)
 
 
@@ -47,11 +47,11 @@ async def synergy_execute_multi_chain_contract(api, chains: StringList, address:
 
     bridge = _bridge(api)
     if not chains:
-        raise RpcError(INVALID_PARAMS, "synergy_executeMultiChainContract param 1 (chains): name at least one chain")
+        raise invalid("synergy_executeMultiChainContract param 1 (chains): name at least one chain")
     try:
         payload = selector_bytes(selector) + _hex(params, "param 4 (params)")
     except BridgeError as exc:
-        raise RpcError(INVALID_PARAMS, f"synergy_executeMultiChainContract param 3 ({exc})") from None
+        raise invalid(f"synergy_executeMultiChainContract param 3 ({exc})") from None
     calls = await bridge.send_calls(chains, address, payload)
     return {"success": True, "calls": calls, "message": f"cross-chain call sent to {len(calls)} chain(s)"}
 
@@ -91,8 +91,8 @@ async def synergy_register_bridge_attester(api, pqc_keys: Text, evm_address: Tex
     ({validator, signature}) lets a registered validator's stake vote through another bundle."""
     bridge = _bridge(api)
     if endorsement is not None and not isinstance(endorsement, dict):
-        raise RpcError(INVALID_PARAMS, "synergy_registerBridgeAttester param 5 (endorsement): expected an object "
-                                       "{validator, signature}")
+        raise invalid("synergy_registerBridgeAttester param 5 (endorsement): expected an object "
+                      "{validator, signature}")
     return await bridge.register_attester(_hex(pqc_keys, "param 1"), evm_address, _hex(ed25519, "param 3"),
                                           _hex(signature, "param 4"), endorsement)
 
@@ -101,7 +101,7 @@ async def synergy_register_bridge_attester(api, pqc_keys: Text, evm_address: Tex
 async def synergy_get_bridge_guardian_set(api, index: Json = None) -> dict:
     """A guardian set (default: the current one): stakes, status, and its mirror for EVM verifiers."""
     if index is not None and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
-        raise RpcError(INVALID_PARAMS, "synergy_getBridgeGuardianSet param 1 (index): expected a set index >= 0")
+        raise invalid("synergy_getBridgeGuardianSet param 1 (index): expected a set index >= 0")
     return await _bridge(api).guardian_set(index)
 
 
@@ -162,16 +162,16 @@ async def synergy_set_bridge_guardians(api, key_bundles: StringList, stakes: Jso
     bundles = [_hex(k, "param 1") for k in key_bundles]
     if stakes is not None:
         if not isinstance(stakes, list) or len(stakes) != len(bundles):
-            raise RpcError(INVALID_PARAMS, "synergy_setBridgeGuardians param 2 (stakes): expected one stake per "
-                                           "key bundle")
+            raise invalid("synergy_setBridgeGuardians param 2 (stakes): expected one stake per "
+                          "key bundle")
         try:
             stakes = [Integer.parse(x) for x in stakes]
         except Exception as exc:
-            raise RpcError(INVALID_PARAMS, f"synergy_setBridgeGuardians param 2 (stakes): {exc}") from None
+            raise invalid(f"synergy_setBridgeGuardians param 2 (stakes): {exc}") from None
     try:
         return await bridge.set_guardians(bundles, stakes)
     except (ValueError, FormatError) as exc:  # bundles that make no guardian set: the caller's input
-        raise RpcError(INVALID_PARAMS, f"synergy_setBridgeGuardians param 1: {exc}") from None
+        raise invalid(f"synergy_setBridgeGuardians param 1: {exc}") from None
 
 
 def cross_chain_transfers(node) -> int:

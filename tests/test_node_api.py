@@ -83,6 +83,15 @@ def test_handlers_of_every_layer_call_dedicated_methods_not_the_threads():
         assert "getattr(api" not in text, f"{path.name} reads the API by name"
 
 
+def test_handlers_refuse_with_reasons_not_picked_codes():
+    """A handler's param refusal is a Reason (vm.errors), mapped in app/rpc/errors.py; only the
+    envelope / typed-param parsing (dispatch.py, server.py) builds an RpcError itself."""
+    for path in [*_python_files("app/rpc"), ROOT / "app/dashboard/rpc.py"]:
+        if path.name in ("dispatch.py", "errors.py", "server.py", "params.py"):
+            continue
+        assert "RpcError(" not in path.read_text(), f"{path.name} picks a JSON-RPC code"
+
+
 def test_node_declares_what_the_application_attaches():
     node = Node(NodeOptions(), config=None)
     try:

@@ -37,6 +37,7 @@ from ai.scheduler.rounds import RoundEngine
 from ai.scheduler.text_engine import TextEngine
 from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import Validator
+from ai.status import ComputationStatus as Status
 from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
@@ -115,7 +116,7 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         interrupted = {}
         for cid, rec in self.records.computations():
             if rec["status"] in ("Pending", "Running"):
-                rec.update(status="Failed", reason="interrupted by a node restart", finished=time.time())
+                rec.update(status=Status.FAILED, reason="interrupted by a node restart", finished=time.time())
                 interrupted[cid] = rec
         if interrupted:
             self.counters["failed"] += len(interrupted)

@@ -76,3 +76,13 @@ def test_every_builtin_has_a_check_and_a_lowering():
         assert callable(getattr(Analyzer, method))
     for method in BUILTIN_LOWERINGS.values():
         assert callable(getattr(Lowering, method))
+
+
+def test_every_word_type_says_which_words_it_refuses():
+    """ABI decoding checks each word with its type's `badword_<Type>` (a new word type needs one)."""
+    from synq.semantics import types as T
+
+    word_types = [c for c in vars(T).values() if isinstance(c, type) and issubclass(c, T.Type) and c.is_word]
+    assert len(word_types) >= 7
+    for c in word_types:
+        assert callable(getattr(Lowering, "badword_" + c.__name__, None)), c.__name__

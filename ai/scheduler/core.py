@@ -193,6 +193,11 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         finally:
             self._lock.release()
 
+    def task(self, task_id: str) -> Task | None:
+        """A recent task by id (the last MAX_TASKS_KEPT are kept), None when unknown or forgotten."""
+        with self._lock:
+            return self._tasks.get(task_id)
+
     def get(self, cid: str) -> Computation:
         with self._lock:
             comp = self.computations.get(cid)

@@ -8,16 +8,11 @@ import asyncio
 import json
 from typing import Any
 
-from vm.api import CONTRACT_KINDS, ContractKind, NodeApi
+from vm.api import CONTRACT_KINDS, ContractKind
 from vm.codec import InvalidValue, checksum, data, parse_address, parse_data
 from vm.errors import invalid
 from app.rpc.dispatch import method
 from app.rpc.params import Json, Text
-
-
-def supported_features(node) -> list[str]:
-    """Only what this node can do now (kept for callers outside the RPC layer)."""
-    return NodeApi.of(node).supported_features()
 
 
 def _constructor_args(abi: list, args: Any) -> bytes:
@@ -101,11 +96,6 @@ async def synergy_get_aivm_contract(api, address: Text) -> Any:
     if rec is None:
         return None
     return {"contract_address": checksum(addr), **rec}
-
-
-def aivm_stats(node) -> dict:
-    """The guide's synergy_getAIVMStats shape with real figures (store reads: any thread)."""
-    return NodeApi.of(node).aivm_stats()
 
 
 @method("synergy_getAIVMStats")

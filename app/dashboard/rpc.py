@@ -141,7 +141,7 @@ async def dashboard_search(node, query: Text) -> dict:
     out = await _chain(node, chainview.search, node.chain, query)
     if out["kind"] == "computation":
         s = _scheduler(node)
-        from ai.scheduler import AIError
+        from ai.ports import AIError
 
         try:
             if s is None:
@@ -184,7 +184,7 @@ async def dashboard_computations(node) -> dict:
 
 
 def _computation(node: Any, cid: str) -> dict:
-    from ai.scheduler import AIError
+    from ai.ports import AIError
     from ai.verify import verify_computation
     from app.dashboard.monitor import computation_view
 

@@ -16,7 +16,7 @@ TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000
-MAX_NEW_TOKENS = 256  # the cap on a text answer's length (= models.generation.MAX_NEW_TOKENS; a test keeps them equal)
+MAX_NEW_TOKENS = defaults.AI_MAX_ANSWER_TOKENS  # the cap on a text answer's length
 
 
 @dataclass

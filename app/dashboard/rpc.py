@@ -128,7 +128,7 @@ async def dashboard_search(api, query: Text) -> dict:
     out = await api.chain_view(chainview.search, query)
     if out["kind"] == "computation":
         s = _scheduler(api)
-        from ai.scheduler import AIError
+        from ai.ports import AIError
 
         try:
             if s is None:
@@ -170,7 +170,7 @@ async def dashboard_computations(api) -> dict:
 
 
 def _computation(api: Any, cid: str) -> dict:
-    from ai.scheduler import AIError
+    from ai.ports import AIError
     from ai.verify import verify_computation
     from app.dashboard.monitor import computation_view
 

@@ -16,7 +16,7 @@ import asyncio
 import functools
 import time
 
-from vm import ai_start
+from vm import ai_start, defaults
 from vm.addresses import parse_any_address, to_syn
 from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
@@ -147,10 +147,8 @@ def _ai(node):
 
 async def _ready_ai(node, timeout: float = None):
     """The AI service once usable: a request that arrives while models load or validators join waits (bounded)."""
-    from ai.service import READY_WAIT
-
     node = NodeApi.of(node)
-    deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
+    deadline = time.monotonic() + (defaults.AI_READY_WAIT if timeout is None else timeout)
     ai_start.trigger(node, "an AI request")
     while node.ai is None and node.ai_status and time.monotonic() < deadline:
         if str(node.ai_status).startswith("model preparation failed"):
@@ -323,11 +321,11 @@ def _cross_chain_transfers(node) -> int:
 async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
     """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
     data = _hex(input_hex, "param 2 (input)")
-    from ai.scheduler import AIError
-    from ai.scheduler.core import MAX_NEW_TOKENS
+    from ai.ports import AIError  # light: the AI layer (torch) may not be imported yet, and never on the event loop
 
-    if max_tokens is not None and not 1 <= max_tokens <= MAX_NEW_TOKENS:
-        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{MAX_NEW_TOKENS}, "
+    cap = defaults.AI_MAX_ANSWER_TOKENS
+    if max_tokens is not None and not 1 <= max_tokens <= cap:
+        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{cap}, "
                       f"got {max_tokens}")
     service = await _ready_ai(node)
     try:

@@ -34,7 +34,7 @@ browser-deps:
 test: install browser-deps test-tools
 	# Anvil (npm) for the forking tests and the bridge tests' `ethereum`; Hardhat 3 on Node 22 (npm) for
 	# their `polygon`; each skipped when already there
-	$(PY) -m bench.peers install --only anvil,node22,hardhat
+	$(PY) -m bridge.peers install --only anvil,node22,hardhat
 	$(PY) -m pytest -q
 
 # what the tests drive besides Python: tmux (terminal programs), the npm clients; skipped when present

@@ -1,24 +1,22 @@
-"""The AI layer's ports: what it needs from the chain, and what the AI precompiles need from it.
+"""The AI layer's ports: what it needs from the chain (defined here), and what the AI precompiles need from it
+(defined by the precompiles, in `precompiles.ai_port`, and re-exported here).
 
 Written as `typing.Protocol`s (structural: an implementation need not subclass them), so each side can be
-replaced without the other importing it. A leaf module, importing nothing of the project: the precompiles,
-which sit below the node, and the scheduler, which sits above it, both read it (tests/test_layering.py).
+replaced without the other importing it. The chain implements ChainHooks without importing this module; the
+precompiles, which sit below the AI layer, own their port (tests/test_layering.py).
 
     ChainHooks       the scheduler -> the chain: stake locking, the on-chain validator sets, burning.
                      Implemented by `ai.service.NodeChainHooks` (a node, on its chain thread) and by the
                      in-process cluster's hooks (`aivm_pytest.cluster`, an in-process `vm.chain.Chain`).
     InferenceService the AI precompiles (0x0120 ai_infer, 0x0121 ai_request) -> the AI service.
-                     Implemented by `ai.service.AIService` and `aivm_pytest.cluster.LocalCluster`;
-                     the chain hands it to precompiles as `services.ai` (None while AI is off).
+    AnswerBook       the scheduler's record of answers, as the precompiles read it.
     AIError          what either side raises for a refused request, with a reason for the caller.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
-
-class AIError(Exception):
-    """A refused request or submission; the message is for the caller."""
+from precompiles.ai_port import AIError, AnswerBook, InferenceService  # the precompiles' port, implemented here
 
 
 StorageReader = Callable[[bytes, int], int]  # (address, slot) -> value
@@ -50,30 +48,4 @@ class ChainHooks(Protocol):
         """One storage word of the committed state."""
 
 
-@runtime_checkable
-class AnswerBook(Protocol):
-    """The scheduler's record of answers, as the AI precompiles read it (replays never recompute)."""
-
-    def max_tokens_for(self, model_id: str, max_tokens: Optional[int]) -> Optional[int]:
-        """A text model's answer length (the node's default when not asked); None for other models."""
-
-    def recorded(self, model_id: str, request_hash: bytes, max_tokens: Optional[int] = None) -> Optional[dict]:
-        """The completed computation that first answered (model, keccak(input)[, length]), if any."""
-
-
-@runtime_checkable
-class InferenceService(Protocol):
-    """What the AI precompiles need from the AI service."""
-
-    scheduler: AnswerBook
-    max_gas_per_execution: int  # [aivm] max_gas_per_execution: the most one AI execution may cost
-    infer_timeout: float  # seconds ai_infer waits for the quorum
-    replay: bool  # answer a repeated (model, input) from its record (False: compute every call anew)
-
-    def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
-              max_tokens: Optional[int] = None) -> tuple[bytes, dict, str]:
-        """The quorum's answer, its certificate and the computation id; AIError on failure or timeout."""
-
-    def request_async(self, model_id: str, data: bytes, caller: bytes, selector: bytes, request_id: bytes,
-                      max_tokens: Optional[int] = None) -> str:
-        """Start a computation answered later by a callback transaction to `caller`; its computation id."""
+__all__ = ["AIError", "AnswerBook", "ChainHooks", "InferenceService", "StorageReader", "StorageWrites"]

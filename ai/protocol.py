@@ -15,7 +15,7 @@ from typing import Any
 from eth_abi import encode
 from eth_hash.auto import keccak
 
-from ai.models.catalog import MODELS
+from models.catalog import MODELS
 from pqc.keys import PublicKeys
 from pqc.levels import SecurityLevel
 from vm.addresses import to_syn
@@ -128,7 +128,7 @@ def task_vote(task: TaskRef, stage_input: bytes, output: bytes, proposal: "bytes
         digest = verdict_commitment(task.model_id, task.stage, proposal, output == ACCEPT)
         result_hash = ZERO32
         if final:
-            from ai.models.tensorio import decode_tensor  # torch: only text models reach here
+            from models.tensorio import decode_tensor  # torch: only text models reach here
 
             if codec is None:
                 raise TypeError("a last-stage verdict vote names the answer text: pass the tokenizer as codec")

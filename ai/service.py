@@ -29,14 +29,14 @@ STAKING_POOL = (0x0122).to_bytes(20, "big")  # holds validators' locked stakes
 CALLBACK_SENDER = (0x0121).to_bytes(20, "big")  # the ai_request precompile: callbacks come from it
 CALLBACK_GAS = 1_000_000
 STAKE_LOCK_TIMEOUT = 30.0  # seconds a registration waits for the chain thread to move its stake
-READY_WAIT = 60.0  # seconds a request that arrives while local validators are still joining waits
+READY_WAIT = defaults.AI_READY_WAIT  # seconds a request that arrives while local validators are still joining waits
 SCHEDULER_WORKERS = 32  # threads for RPC-driven scheduler work (signature checks), apart from asyncio's default pool
 
 
 def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dict:
     """Build (train / convert) missing artifacts once, and return their manifests."""
-    from ai.models import get_manifest, list_models
-    from ai.models.catalog import ENDPOINT_MODELS
+    from models import get_manifest, list_models
+    from models.catalog import ENDPOINT_MODELS
 
     ids = model_ids or [m.model_id for m in list_models()]
     # endpoint-served models have no weights here: validators attest which model their server runs
@@ -147,7 +147,7 @@ class AIService(InferenceService):
         self.status = "starting"
 
     def _codec(self):
-        from ai.models import prompt_codec
+        from models import prompt_codec
 
         return prompt_codec(self.cache_dir)
 
@@ -166,7 +166,7 @@ class AIService(InferenceService):
         """Chain thread: AI stage sets are stake-weighted epochs (published by the scheduler's refresh);
         head-count memberships an older version wrote for them are cleared, so no certificate can be
         judged by headcount on an AI stage set."""
-        from ai.models.catalog import MODELS
+        from models.catalog import MODELS
         from ai.protocol import stage_set_id
         from pqc.validators import removal_writes
 

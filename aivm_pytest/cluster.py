@@ -21,8 +21,8 @@ import time
 from typing import Any, Optional
 
 from ai import protocol
-from ai.models import small
-from ai.models.catalog import ENDPOINT_MODELS, MODELS
+from models import small
+from models.catalog import ENDPOINT_MODELS, MODELS
 from ai.ports import AIError, ChainHooks, InferenceService
 from ai.protocol import TaskRef, task_vote
 from ai.records import AIRecords
@@ -130,7 +130,7 @@ class LocalCluster(InferenceService):
 
     def __init__(self, chain: Any, n: int = 5, models: Optional[list[str]] = None, task_timeout: float = 2.0,
                  infer_timeout: float = 30.0, cache_dir=None) -> None:
-        from ai.models import get_manifest  # builds missing artifacts (torch): only when a cluster starts
+        from models import get_manifest  # builds missing artifacts (torch): only when a cluster starts
 
         models = list(models or ["digits_cnn"])
         for m in models:
@@ -163,7 +163,7 @@ class LocalCluster(InferenceService):
         chain.services.ai = self
 
     def runner(self, model_id: str, stage: int):
-        from ai.models import load_model
+        from models import load_model
 
         key = (model_id, stage)
         if key not in self._runners:

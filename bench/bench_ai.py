@@ -38,7 +38,7 @@ def _images(n: int) -> list[bytes]:
 def direct(images: list[bytes]) -> float:
     import torch
 
-    from ai.models import load_model
+    from models import load_model
 
     torch.set_num_threads(1)  # as validators run it
     runner = load_model("digits_cnn")
@@ -71,7 +71,7 @@ class BenchNode:
                        f"ai_max_new_tokens = {max_new_tokens}\n")
         self.log = open(work / "node.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
+            [sys.executable, "-m", "app.cli", "start", "--ephemeral", "--port", str(self.port), "--validators", "0",
              "--config", str(cfg)], stdout=self.log, stderr=subprocess.STDOUT, cwd=work)
         self.url = f"http://127.0.0.1:{self.port}"
         self.validators = []
@@ -159,7 +159,7 @@ def scheduler_time(validators: int, computations: int) -> float:
     from eth_hash.auto import keccak
 
     from ai import protocol
-    from ai.models import get_manifest, load_model
+    from models import get_manifest, load_model
     from ai.records import AIRecords
     from ai.scheduler import Scheduler
     from pqc import bundle
@@ -229,8 +229,8 @@ class TextReference:
     def __init__(self, tokens: int) -> None:
         import torch
 
-        from ai.models import ensure_smollm2, prompt_codec
-        from ai.models.smollm2 import offline_env
+        from models import ensure_smollm2, prompt_codec
+        from models.smollm2 import offline_env
 
         offline_env()
         from transformers import LlamaForCausalLM
@@ -259,8 +259,8 @@ class TextReference:
         return elapsed / len(made), made
 
     def stage_times(self, runs: int) -> list[float]:
-        from ai.models import stage_runner
-        from ai.models.decoding import Limits, StageProposer
+        from models import stage_runner
+        from models.decoding import Limits, StageProposer
 
         torch = self.torch
         before = torch.get_num_threads()

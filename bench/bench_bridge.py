@@ -31,12 +31,12 @@ def _load() -> str:
 
 
 def gas_table(quick: bool) -> list[str]:
-    from bridge.message import word
+    from interop.message import word
     from bridge.testing import DevGuardians
     from tests.bridge.conftest import transfer_message
     from tests.synq.harness import Env
     from bridge.evm import artifact
-    from bridge import guardians as gset
+    from interop import guardians as gset
     from precompiles.bridge import _receive_gas
 
     out = ["| destination | level | signers | verification gas | whole delivery gas | calldata bytes | vs Warp | vs Wormhole (13 sigs) |",

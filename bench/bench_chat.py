@@ -37,9 +37,9 @@ def _request(prompt: str, tokens: int) -> dict:
 def one_process(prompts: list[str], tokens: int) -> dict:
     import torch
 
-    from ai.models import prompt_codec
-    from ai.models.pipeline import stage_runner
-    from ai.models.text_request import TextRequest, new_generation
+    from models import prompt_codec
+    from models.pipeline import stage_runner
+    from models.text_request import TextRequest, new_generation
 
     torch.set_num_threads(1)  # as validators run
     runners = [stage_runner(i) for i in range(3)]
@@ -66,8 +66,8 @@ def one_process(prompts: list[str], tokens: int) -> dict:
 def hf_generate(prompts: list[str], tokens: int) -> dict:
     import torch
 
-    from ai.models.generation import WholeModel
-    from ai.models.text_request import TextRequest
+    from models.generation import WholeModel
+    from models.text_request import TextRequest
 
     torch.set_num_threads(1)
     whole = WholeModel()
@@ -96,7 +96,7 @@ class Node(BenchNode):
 
 
 def via_rpc(node: Node, prompts: list[str], tokens: int) -> dict:
-    from ai.models.text_request import TextRequest
+    from models.text_request import TextRequest
 
     total = []
     for p in prompts:

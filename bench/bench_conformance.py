@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import peers
+from bridge import peers
 
 REPS = 30
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"

@@ -69,7 +69,7 @@ def fill_blocks(node: NodeProcess, blocks: int, with_tx: int) -> None:
 def register_validators(node: NodeProcess, count: int) -> None:
     """`count` validators join as `aivm validator` would: register, attest digits_cnn, one heartbeat."""
     from ai import protocol
-    from ai.models import get_manifest
+    from models import get_manifest
     from ai.scheduler.validators import MIN_STAKE
     from pqc import bundle
     from pqc.keys import KeySet

@@ -28,8 +28,8 @@ from eth_abi import encode
 from eth_utils import keccak
 from tests.contracts import compiled
 from vm.node import Node, NodeOptions
-from vm.rpc import dispatch
-from vm.rpc import server  # noqa: F401  (registers every method)
+from app.rpc import dispatch
+from app.rpc import server  # noqa: F401  (registers every method)
 
 ROUNDS, REPS = int(sys.argv[1]), int(sys.argv[2])
 SEL_T, SEL_B = keccak(b"transfer(address,uint256)")[:4], keccak(b"balanceOf(address)")[:4]

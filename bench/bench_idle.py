@@ -7,7 +7,7 @@ so an idle node holds the chain and the RPC server only. Measured from /proc/<pi
 - aivm idle (working tree), and whether torch's libraries are mapped;
 - the same node after its first AI request (`synergy_listAIModels` starts the layer);
 - `AIVM_BENCH_BASELINE=<older tree>` (optional): the older tree idle, for before/after;
-- Anvil and Hardhat idle, when `python -m bench.peers install` has installed them.
+- Anvil and Hardhat idle, when `python -m bridge.peers install` has installed them.
 
     .venv/bin/python -m bench.run --only idle
 """
@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from bench import peers
+from bridge import peers
 
 SETTLE = 5.0  # seconds after the node answers, so start-up allocations have happened
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from bench import peers, rpc_load
+from bench import rpc_load
+from bridge import peers
 
 TITLE = "RPC: ERC20 tx/s, eth_call/s, eth_getLogs, memory"
 OURS = "aivm"

@@ -10,11 +10,11 @@ import asyncio
 
 from eth_hash.auto import keccak
 
-from bridge.config import Lane
+from interop.config import Lane
 from bridge.evm import ChainError, calldata, sent_messages
 from bridge.hub import BridgeError, BridgeHub
-from bridge.message import NATIVE_TOKEN, Kind, MessageError, word
-from bridge.verify import ZK_LEVELS, ZK_REFUSAL
+from interop.message import NATIVE_TOKEN, Kind, MessageError, word
+from interop.verify import ZK_LEVELS, ZK_REFUSAL
 from pqc.levels import SecurityLevel
 
 NATIVE_NAMES = ("native", "eth", "matic", "aivm", "0x" + NATIVE_TOKEN[12:].hex())

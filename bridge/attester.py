@@ -36,7 +36,7 @@ from bridge.evm import MESSAGE_SENT, ChainError, EvmClient
 from bridge.hub import attester_binding
 from bridge.jsonrpc import JsonRpcClient
 from bridge.keys import AttesterKeys
-from bridge.message import MessageError, decode, word
+from interop.message import MessageError, decode, word
 from bridge.solana.policy import FILE_NAME, PolicyError, PolicyFile
 from bridge.worker import PollingWorker, serve
 from pqc import bundle
@@ -71,7 +71,7 @@ class Attester(PollingWorker):
 
     def use_config(self, path: "str | Path") -> None:
         """Watch the lanes of this aivm-config.toml instead of the ones the node lists."""
-        from bridge.config import lanes
+        from interop.config import lanes
         from vm import config as config_mod
 
         self.lanes = [l.to_json() for l in lanes(config_mod.load(Path(path), explicit=True).interoperability).values()]
@@ -164,7 +164,7 @@ class Attester(PollingWorker):
     def _scan_solana(self, lane: dict, by_id: dict) -> int:
         """Burns on the bridge mints, `confirmations` slots deep."""
         from bridge.solana.client import SolanaClient, mint_keypair, read_burn
-        from bridge.message import NATIVE_TOKEN
+        from interop.message import NATIVE_TOKEN
         from solders.pubkey import Pubkey
 
         client = SolanaClient(lane["rpc_url"])

@@ -6,7 +6,7 @@
 brings up, on free local ports:
   * AIVM (`aivm start`, chain 31337) with the bridge hub and its guardian set;
   * `ethereum` (Anvil, chain 31001) and `polygon` (Hardhat 3's `hardhat node` on Node 22, chain 31137):
-    two different EVM clients that know nothing of AIVM (bench/peers.py installs both from npm);
+    two different EVM clients that know nothing of AIVM (bridge/peers.py installs both from npm);
   * `solana` (LiteSVM behind Solana JSON-RPC, bridge/solana/server.py), unless --no-solana;
   * optionally `aivm2`, a second AIVM node (chain 31338);
   * a PQCBridge on every EVM chain (PQC certificates on AIVM, an ECDSA quorum of the
@@ -45,7 +45,7 @@ from eth_hash.auto import keccak
 
 from bridge.evm import EvmClient, calldata, deploy_data
 from bridge.keys import AttesterKeys
-from bridge.message import NATIVE_TOKEN, word
+from interop.message import NATIVE_TOKEN, word
 
 ROOT = Path(__file__).resolve().parent.parent
 MNEMONIC = "test test test test test test test test test test test junk"
@@ -80,7 +80,7 @@ def free_port() -> int:
 
 
 def anvil_binary() -> Path:
-    from bench import peers
+    from bridge import peers
 
     binary = peers.anvil_binary()
     if binary is None:
@@ -93,7 +93,7 @@ def anvil_binary() -> Path:
 
 def hardhat_command() -> tuple[list[str], Path, dict]:
     """argv prefix (node 22 + hardhat's cli), cwd (the Hardhat project) and env for `hardhat node`."""
-    from bench import peers
+    from bridge import peers
 
     errors = peers.install(only=("node22", "hardhat"))  # idempotent: writes the config, skips what is there
     if peers.hardhat_cli() is None or peers.node22() is None:
@@ -335,7 +335,7 @@ class Devnet:
         url, bridge = c.url, c.bridge
         data = self.dir / f"{name}-data"
         cfg = self._config(name)
-        argv = [sys.executable, "-m", "vm.cli", "start", "--config", str(cfg), "--port", url.rsplit(":", 1)[1],
+        argv = [sys.executable, "-m", "app.cli", "start", "--config", str(cfg), "--port", url.rsplit(":", 1)[1],
                 "--chain-id", str(CHAIN_IDS[name]), "--data-dir", str(data), "--validators", "0"]
         p = _spawn(name, argv, self.logs)
         self.procs[name] = p
@@ -353,7 +353,7 @@ class Devnet:
         c = self.chains[name]
         self.procs[name].stop(sig)
         port = c.url.rsplit(":", 1)[1]
-        argv = [sys.executable, "-m", "vm.cli", "start", "--config", str(self.dir / f"{name}-config.toml"),
+        argv = [sys.executable, "-m", "app.cli", "start", "--config", str(self.dir / f"{name}-config.toml"),
                 "--port", port, "--chain-id", str(c.chain_id), "--data-dir", str(self.dir / f"{name}-data"),
                 "--validators", "0"]
         self.procs[name] = _spawn(name, argv, self.logs)

@@ -25,7 +25,7 @@ from typing import Any
 
 from eth_keys import keys as eth_keys
 
-from bridge import guardians
+from interop import guardians
 from bridge.evm import ChainError, EvmClient, calldata
 from bridge.hub import attester_binding
 from pqc import bundle, validators as registry

@@ -16,8 +16,8 @@ from typing import Optional
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
-from ai.models.catalog import MODELS
-from ai.ports import AIError, InferenceService
+from models.catalog import MODELS
+from precompiles.ai_port import AIError, InferenceService
 from precompiles.registry import Precompile, PrecompileError, PrecompileRevert, register
 
 BASE_GAS = 2_000

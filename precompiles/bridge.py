@@ -3,15 +3,15 @@
 bridge_receive (CALL; SynQ `bridge.receive(message, certificate)`):
     input  abi.encode(bytes message, bytes certificate)
     output abi.encode(bytes32 digest, uint256 signedStake, uint256 totalStake)
-    Checks everything in bridge/verify.py against the state being executed: the
+    Checks everything in interop/verify.py against the state being executed: the
     message is for this chain id and for the *calling* contract, the PQC quorum
     certificate is signed by guardians holding the level's fraction of the stake
-    of the current (or still-in-grace) guardian set (bridge/guardians.py: an
+    of the current (or still-in-grace) guardian set (interop/guardians.py: an
     epoch of the validator registry in 0x0118's storage), and the digest was never delivered before (then records it, so a
     message executes once). Refusals revert with Error(string) naming the check.
 
 bridge_send (CALL; SynQ `bridge.send(message)`):
-    input  a message (bridge/message.py) with sequence 0, built by the caller
+    input  a message (interop/message.py) with sequence 0, built by the caller
     output the same message with the lane's next sequence number filled in
     The source chain must be this chain and the source bridge the caller; the
     lane's counter lives in this precompile's storage, so sequence numbers are
@@ -22,9 +22,9 @@ from __future__ import annotations
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
-from bridge import guardians
-from bridge.message import TUPLE, Message, MessageError, decode as decode_message, word
-from bridge.verify import DeliveryRefused, check_delivery, refuse_zk
+from interop import guardians
+from interop.message import TUPLE, Message, MessageError, decode as decode_message, word
+from interop.verify import DeliveryRefused, check_delivery, refuse_zk
 from pqc import gas
 from pqc.levels import SecurityLevel
 from precompiles.registry import CallContext, Precompile, PrecompileError, PrecompileRevert, register

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai.models import cache  # noqa: E402
-from ai.models.manifest import Manifest  # noqa: E402
-from ai.models.smollm2 import MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2, ensure_smollm2_stages  # noqa: E402
+from models import cache  # noqa: E402
+from models.manifest import Manifest  # noqa: E402
+from models.smollm2 import MODEL_ID, NUM_STAGES, VERSION, ensure_smollm2, ensure_smollm2_stages  # noqa: E402
 
 
 def main() -> int:

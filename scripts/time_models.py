@@ -35,9 +35,9 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from ai.models import encode_tensor, load_model
-    from ai.models.digits import encode_input, load_split
-    from ai.models.generation import WholeModel, generate_pipelined
+    from models import encode_tensor, load_model
+    from models.digits import encode_input, load_split
+    from models.generation import WholeModel, generate_pipelined
 
     digits = load_model("digits_cnn", args.cache_dir)
     pixels = encode_input(load_split()[1][0])

@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/train_small_models.py [price-v1 mm-v1 risk-model] [--cache-dir DIR]
 
-Same as ``python -m ai.models.price train`` (``market``, ``risk``); prints each model's
+Same as ``python -m models.price train`` (``market``, ``risk``); prints each model's
 held-out figures and manifest root. Without model ids, all three.
 """
 import argparse
@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ai.models import small  # noqa: E402
-from ai.models.catalog import MODELS  # noqa: E402
+from models import small  # noqa: E402
+from models.catalog import MODELS  # noqa: E402
 
 SMALL = [m for m, info in MODELS.items() if info.module]
 

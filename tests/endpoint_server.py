@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from ai.models.errors import EndpointError
-from ai.models.openai_endpoint import list_endpoint_models
+from models.errors import EndpointError
+from models.openai_endpoint import list_endpoint_models
 
 TRANSFORMERS_CLI = Path(sys.executable).with_name("transformers")
 

@@ -57,7 +57,7 @@ class NodeProcess:
 def start_node(workdir: Path, *args: str, data_dir: Optional[Path] = None, port: Optional[int] = None,
                timeout: float = 60) -> NodeProcess:
     port = port or free_port()
-    cmd = [sys.executable, "-m", "vm.cli", "start", "--port", str(port), "--validators", "0", *args]
+    cmd = [sys.executable, "-m", "app.cli", "start", "--port", str(port), "--validators", "0", *args]
     cmd += ["--data-dir", str(data_dir)] if data_dir else ["--ephemeral"]
     log_path = workdir / f"node-{port}-{time.monotonic_ns()}.log"
     log = open(log_path, "wb")

@@ -77,7 +77,7 @@ def test_cli_flags_override_file(tmp_path):
 
 def test_start_refuses_bad_config_with_one_line(tmp_path):
     p = write(tmp_path, "[aivm]\nenabled = 3\n")
-    out = subprocess.run([sys.executable, "-m", "vm.cli", "start", "--config", str(p), "--ephemeral"],
+    out = subprocess.run([sys.executable, "-m", "app.cli", "start", "--config", str(p), "--ephemeral"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "[aivm] enabled: expected true or false, got 3" in out.stderr

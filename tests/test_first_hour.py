@@ -56,10 +56,10 @@ def test_bad_constructor_args_are_refused_clearly(node, store_artifact, args, ne
 
 def test_keys_new_and_show_print_the_validator_address(tmp_path):
     (tmp_path / "pw").write_text("correct horse\n")
-    out = subprocess.run([sys.executable, "-m", "vm.cli", "keys", "new", "--level", "basic", "--out",
+    out = subprocess.run([sys.executable, "-m", "app.cli", "keys", "new", "--level", "basic", "--out",
                           str(tmp_path / "v.json"), "--password-file", str(tmp_path / "pw")],
                          capture_output=True, text=True, check=True).stdout
-    shown = subprocess.run([sys.executable, "-m", "vm.cli", "keys", "show", str(tmp_path / "v.json")],
+    shown = subprocess.run([sys.executable, "-m", "app.cli", "keys", "show", str(tmp_path / "v.json")],
                            capture_output=True, text=True, check=True).stdout
     from ai import protocol
     from pqc import keystore
@@ -105,7 +105,7 @@ def test_make_run_takes_a_port_and_flags():
 
 
 def test_max_tokens_cap_is_the_generation_cap():
-    from ai.models.generation import MAX_NEW_TOKENS as generation_cap
+    from models.generation import MAX_NEW_TOKENS as generation_cap
     from ai.scheduler.core import MAX_NEW_TOKENS
 
     assert MAX_NEW_TOKENS == generation_cap

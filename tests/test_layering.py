@@ -1,19 +1,18 @@
-"""Dependencies point one way: every import (module- or function-level) goes to the same layer or a lower one,
-no two components import each other (directly or round a loop), and only the chain adapter imports py-evm.
+"""Dependencies point one way: every import (module- or function-level) goes from a top-level package to one in
+the same layer or a lower one, no two top-level packages import each other (directly or round a loop), and only
+the chain adapter imports py-evm.
 
 The layers, lowest first (ARCHITECTURE.md, "Dependency direction"):
 
-    leaves       pqc, synq, the model code (ai.models), the AI ports (ai.ports), the bridge's message and
-                 verifier core, bench.peers (the npm installer of the foreign chains)
-    precompiles  precompiles
-    node         vm (everything but its RPC surface and CLI)
+    leaves       pqc, synq, models (the model code), interop (the cross-chain message core)
+    precompiles  precompiles (with the port they need from the AI layer, precompiles/ai_port.py)
+    node         vm
     services     ai (scheduler, service, validator, protocol, records), bridge (hub, relayer, attester, chains)
-    application  vm.rpc (the JSON-RPC server and its namespaces), vm.cli, chat, dashboard
+    application  app (the JSON-RPC server and its namespaces, the `aivm` CLI, the chat API, the dashboard)
     tools        aivm_pytest, bench, scripts (model builds and timings run by hand)
 
-A component is a top-level package, except where one package spans two layers: then the part listed in
-COMPONENTS is its own component. The walk reads the source with `ast` (no imports run), so an import hidden
-inside a function counts like any other.
+The walk reads the source with `ast` (no imports run), so an import hidden inside a function counts like any
+other.
 """
 from __future__ import annotations
 
@@ -25,28 +24,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("pqc", "synq", "precompiles", "vm", "ai", "bridge", "chat", "dashboard", "aivm_pytest", "bench", "scripts")
+PACKAGES = ("pqc", "synq", "models", "interop", "precompiles", "vm", "ai", "bridge", "app", "aivm_pytest", "bench",
+            "scripts")
 
 LAYERS = ("leaves", "precompiles", "node", "services", "application", "tools")
 
-# module prefix -> component, longest prefix wins; a package not named here is its own component
-COMPONENTS = {
-    "ai.models": "ai.models",  # model code: torch and the artifacts, nothing of the node or the scheduler
-    "ai.ports": "ai.ports",  # the Protocols between the AI layer, the chain and the precompiles
-    "bridge.message": "bridge.core",  # what the bridge precompile verifies: messages, guardian sets, verifiers
-    "bridge.verify": "bridge.core",
-    "bridge.guardians": "bridge.core",
-    "bridge.config": "bridge.core",  # the [bridge] config section's schema, read by vm/config.py
-    "bench.peers": "bench.peers",  # installs Anvil / Hardhat from npm: `aivm devnet` needs Anvil too
-    "vm.rpc": "app",
-    "vm.cli": "app",
-    "chat": "app",
-    "dashboard": "app",
-}
-
 LAYER_OF = {
-    "pqc": "leaves", "synq": "leaves", "ai.models": "leaves", "ai.ports": "leaves", "bridge.core": "leaves",
-    "bench.peers": "leaves",
+    "pqc": "leaves", "synq": "leaves", "models": "leaves", "interop": "leaves",
     "precompiles": "precompiles",
     "vm": "node",
     "ai": "services", "bridge": "services",
@@ -72,12 +56,8 @@ EVM_ALLOWED = {
 
 
 def component(module: str) -> str:
-    parts = module.split(".")
-    for i in range(len(parts), 0, -1):
-        prefix = ".".join(parts[:i])
-        if prefix in COMPONENTS:
-            return COMPONENTS[prefix]
-    return parts[0]
+    """The top-level package a module belongs to: the unit the layers and the cycle check are about."""
+    return module.split(".")[0]
 
 
 def module_name(path: Path) -> str:
@@ -225,9 +205,9 @@ def test_every_top_level_python_directory_is_walked():
     assert dirs - {"tests"} <= set(PACKAGES), f"add to PACKAGES and LAYER_OF: {sorted(dirs - {'tests'} - set(PACKAGES))}"
 
 
-def test_the_ai_ports_import_nothing_of_the_project():
-    """Both the precompiles (below the node) and the scheduler (above it) read ai/ports.py."""
-    names = [name for name, _, _, _ in imports(ROOT / "ai" / "ports.py")]
+def test_the_precompiles_ai_port_imports_nothing_of_the_project():
+    """The AI precompiles own the port the AI layer implements: it names no implementation."""
+    names = [name for name, _, _, _ in imports(ROOT / "precompiles" / "ai_port.py")]
     assert not [n for n in names if n.split(".")[0] in PACKAGES], names
 
 
@@ -250,8 +230,8 @@ def test_from_import_reaches_the_submodule():
     known = {"ai", "ai.ports", "ai.scheduler"}
     assert targets("ai", ("ports",), known) == {"ai.ports"}
     assert targets("ai.scheduler", ("AIError",), known) == {"ai.scheduler"}
-    assert component("ai.ports") == "ai.ports" and component("ai.scheduler.core") == "ai"
-    assert component("vm.rpc.ai") == "app" and component("vm.chain") == "vm"
+    assert component("ai.ports") == "ai" and component("ai.scheduler.core") == "ai"
+    assert component("app.rpc.ai") == "app" and component("vm.chain") == "vm"
 
 
 def test_the_cycle_finder_finds_a_loop_of_three():
@@ -259,14 +239,10 @@ def test_the_cycle_finder_finds_a_loop_of_three():
     assert cycles(edges) == [["ai", "precompiles", "vm"]]
 
 
-if __name__ == "__main__":  # python -m tests.test_layering: the component graph and the counts
+if __name__ == "__main__":  # python -m tests.test_layering: the package graph and the counts
     e, ev, fl = graph()
     for (a, b), w in sorted(e.items()):
         print(f"{a:12} -> {b:12} {len(w):3}")
     print("cycles:", cycles(e))
     print("py-evm outside the adapter:", len(ev))
     print("function-level imports of project modules:", fl)
-    # the same walk with every package whole: what the COMPONENTS splits still stand for
-    COMPONENTS.clear()
-    graph.cache_clear()
-    print("cycles between whole top-level packages:", cycles(graph()[0]))

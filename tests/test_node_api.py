@@ -1,4 +1,4 @@
-"""The node API (vm/api.py) and the one error map (vm/rpc/errors.py).
+"""The node API (vm/api.py) and the one error map (app/rpc/errors.py).
 
 Handlers only translate: they receive the API, never the node's private state;
 the chain and node raise reasons, never JSON-RPC codes; every reason has its code.
@@ -18,9 +18,9 @@ from vm.chain import TxRejected, UnknownBlock
 from vm.codec import InvalidValue
 from vm.errors import NodeError, Reason
 from vm.node import Node, NodeOptions
-from vm.rpc import dispatch
-from vm.rpc import server  # noqa: F401  (registers every RPC method)
-from vm.rpc.errors import CODES, rpc_error
+from app.rpc import dispatch
+from app.rpc import server  # noqa: F401  (registers every RPC method)
+from app.rpc.errors import CODES, rpc_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,23 +53,43 @@ def _python_files(*parts: str):
 
 
 def test_no_json_rpc_codes_below_the_rpc_layer():
-    """The chain, node and vm modules raise reasons: no `code=-3…` and no vm.rpc import (except the CLI's server)."""
+    """The chain, node and vm modules raise reasons: no `code=-3…` and no app.rpc import (except the CLI's server)."""
     for path in _python_files("vm"):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith("vm/rpc/"):
+        if rel.startswith("app/rpc/"):
             continue
         text = path.read_text()
         assert not re.search(r"code\s*=\s*-3\d{4}", text), f"{rel} picks a JSON-RPC code"
         imports = [n.module for n in ast.walk(ast.parse(text)) if isinstance(n, ast.ImportFrom) and n.module]
-        allowed = {"vm/cli.py": {"vm.rpc.server"}}.get(rel, set())
-        assert not {m for m in imports if m.startswith("vm.rpc")} - allowed, f"{rel} imports the RPC layer"
+        allowed = {"app/cli.py": {"app.rpc.server"}}.get(rel, set())
+        assert not {m for m in imports if m.startswith("app.rpc")} - allowed, f"{rel} imports the RPC layer"
 
 
 def test_rpc_handlers_reach_no_private_node_state():
-    for path in _python_files("vm/rpc"):
+    for path in _python_files("app/rpc"):
         text = path.read_text()
         assert not re.search(r"\b(node|api)\._[a-z]", text), f"{path.name} reads a private attribute"
         assert "getattr(node" not in text, f"{path.name} reads an undeclared attachment"
+
+
+def test_handlers_of_every_layer_call_dedicated_methods_not_the_threads():
+    """Bridge, dashboard and synergy_ handlers call a NodeApi / bridge-service method, never a generic
+    `run` / `read` hop or the chain object (the API has no such hop to offer)."""
+    assert not hasattr(NodeApi, "run") and not hasattr(NodeApi, "read")
+    for path in [*_python_files("app/rpc"), ROOT / "app/dashboard/rpc.py"]:
+        text = path.read_text()
+        found = re.search(r"\b(node|api)\.(run|read|chain)\b", text)
+        assert not found, f"{path.name}: {found.group(0)}"
+        assert "getattr(api" not in text, f"{path.name} reads the API by name"
+
+
+def test_handlers_refuse_with_reasons_not_picked_codes():
+    """A handler's param refusal is a Reason (vm.errors), mapped in app/rpc/errors.py; only the
+    envelope / typed-param parsing (dispatch.py, server.py) builds an RpcError itself."""
+    for path in [*_python_files("app/rpc"), ROOT / "app/dashboard/rpc.py"]:
+        if path.name in ("dispatch.py", "errors.py", "server.py", "params.py"):
+            continue
+        assert "RpcError(" not in path.read_text(), f"{path.name} picks a JSON-RPC code"
 
 
 def test_node_declares_what_the_application_attaches():

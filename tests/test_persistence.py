@@ -61,7 +61,7 @@ def test_wrong_chain_id_for_data_dir_is_refused(tmp_path):
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "vm.cli", "start", "--data-dir", str(data), "--chain-id", "5",
+    out = subprocess.run([sys.executable, "-m", "app.cli", "start", "--data-dir", str(data), "--chain-id", "5",
                           "--port", "0", "--validators", "0"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "chain id 31337" in out.stderr

@@ -14,8 +14,8 @@ from eth_utils import keccak
 from tests.contracts import compiled
 from vm.chain import Chain
 from vm.node import Node, NodeOptions
-from vm.rpc import dispatch
-from vm.rpc import server  # noqa: F401  (registers every RPC method)
+from app.rpc import dispatch
+from app.rpc import server  # noqa: F401  (registers every RPC method)
 from vm.store.atomic import AtomicStore
 from vm.store.kv import MemoryKV
 

@@ -6,8 +6,8 @@ import pytest
 import requests
 from eth_account import Account
 
-from vm.rpc.dispatch import MAX_BATCH
-from vm.rpc.server import MAX_BODY
+from app.rpc.dispatch import MAX_BATCH
+from app.rpc.server import MAX_BODY
 
 KEY0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
@@ -135,7 +135,7 @@ def _random_value(rng, depth=0):
 
 
 def test_fuzz_thousands_of_bad_requests_then_node_is_intact(node, w3):
-    from vm.rpc.dispatch import method_names
+    from app.rpc.dispatch import method_names
 
     a = w3.eth.accounts
     w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": a[0], "to": a[2], "value": 1}))

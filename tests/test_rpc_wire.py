@@ -14,8 +14,8 @@ from eth_utils import keccak
 
 from tests.contracts import compiled
 from vm.node import Node, NodeOptions
-from vm.rpc import dispatch
-from vm.rpc import server  # noqa: F401  (registers every method)
+from app.rpc import dispatch
+from app.rpc import server  # noqa: F401  (registers every method)
 
 GOLDEN = Path(__file__).with_name("rpc_wire_golden.jsonl")
 VOLATILE = {"evm_setNextBlockTimestamp"}  # its message names the head's wall-clock timestamp

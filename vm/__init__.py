@@ -1,4 +1,4 @@
-"""The AIVM node: chain adapter over py-evm, on-disk store, JSON-RPC server, CLI."""
+"""The AIVM node: chain adapter over py-evm, on-disk store, the node API (its JSON-RPC surface and CLI are in `app`)."""
 import os as _os
 
 # keccak is py-evm's hottest function: pysha3 (safe-pysha3) is ~6x faster than
@@ -10,3 +10,8 @@ try:
     _os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 except ImportError:  # pragma: no cover - the dependency is declared
     pass
+
+# RLP through rusty-rlp (pyrlp's own optional backend), checked to give pyrlp's results.
+from vm import rlp_backend as _rlp_backend  # noqa: E402
+
+_rlp_backend.install()

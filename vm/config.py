@@ -56,7 +56,7 @@ class InteropSection(_Table):
 
     @model_validator(mode="after")
     def _lanes_are_consistent(self) -> "InteropSection":
-        from bridge.config import check_lanes
+        from interop.config import check_lanes
 
         check_lanes(self)
         return self

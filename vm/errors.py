@@ -1,6 +1,6 @@
 """Why the node refused something: domain errors with a reason, no wire codes.
 
-The chain, the node and the node API raise these; `vm/rpc/errors.py` is the one
+The chain, the node and the node API raise these; `app/rpc/errors.py` is the one
 place that turns a reason into a JSON-RPC code and message (as anvil's
 `eth/error.rs` does for its backend). A new refusal picks a `Reason` (or adds
 one, with its code in that table); nothing below the RPC layer knows a code.

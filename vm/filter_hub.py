@@ -2,7 +2,7 @@
 
 Each mined block is pushed once to every live filter and subscription, so
 polling never rescans the chain. The node API owns one hub (`NodeApi.filters`);
-vm/rpc/filters.py translates the eth_ filter and eth_subscribe methods onto it.
+app/rpc/filters.py translates the eth_ filter and eth_subscribe methods onto it.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Log queries (eth_getLogs, eth_getFilterLogs): a block range or one block hash, addresses, topics.
 
-The criteria are the parsed filter object (`vm.rpc.eth.parse_log_filter`): either
+The criteria are the parsed filter object (`app.rpc.eth.parse_log_filter`): either
 {"block_hash", "addresses", "topics"} or {"from", "to", "addresses", "topics"},
 with `from`/`to` block tags or numbers. Logs from before a fork block come from
 the forked chain's node; the rest from the RPC index.

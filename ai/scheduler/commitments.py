@@ -2,26 +2,26 @@
 
 A validator commits with its runner (`runner.commitment`); the node recomputes
 the commitment from the submitted output bytes so it can rebuild the vote the
-validator must have signed. Both use `ai.models.commit`, so they cannot drift.
+validator must have signed. Both use `models.commit`, so they cannot drift.
 """
 from __future__ import annotations
 
-from ai.models.catalog import MODELS
-from ai.models.commit import canonical_hidden_states, commitment_digest
-from ai.models.errors import InvalidInputError
+from models.catalog import MODELS
+from models.commit import canonical_hidden_states, commitment_digest
+from models.errors import InvalidInputError
 
 
 def commitment(model_id: str, stage: int, output: bytes) -> bytes:
     info = MODELS[model_id]
-    if info.module:  # the small trained models: their module's rule (ai/models/small.py)
-        from ai.models.small import commitment as small_commitment
+    if info.module:  # the small trained models: their module's rule (models/small.py)
+        from models.small import commitment as small_commitment
 
         return small_commitment(info, stage, output)
     if info.num_stages == 1:
         if model_id == "digits_cnn" and (len(output) != 1 or output[0] > 9):
             raise InvalidInputError("digits_cnn output is one byte 0..9")
         return commitment_digest(model_id, info.version, None, output)
-    from ai.models.tensorio import decode_tensor, encode_tensor
+    from models.tensorio import decode_tensor, encode_tensor
 
     if stage == info.num_stages - 1:
         import torch
@@ -37,7 +37,7 @@ def validate_request(model_id: str, data: bytes) -> None:
     """Refuse inputs no validator could run, before any work is handed out."""
     info = MODELS.get(model_id)
     if info is not None and info.module:
-        from ai.models.small import model_module
+        from models.small import model_module
 
         model_module(info).check_input(data)
         return
@@ -59,7 +59,7 @@ REJECT = b"aivm.reject.v1"
 def chunk_commitment(model_id: str, stage: int, proposal: bytes) -> bytes:
     """A text chunk's commitment: the last stage's token ids (all generated so far) exactly, or the
     proposed hidden states of the chunk's positions (rounded to bfloat16 as everywhere)."""
-    from ai.models.tensorio import decode_tensor, encode_tensor
+    from models.tensorio import decode_tensor, encode_tensor
 
     info = MODELS[model_id]
     if stage == info.num_stages - 1:

@@ -11,8 +11,8 @@ import time
 from typing import Optional
 
 from ai import protocol
-from ai.models.catalog import MODELS
-from ai.models.errors import InvalidInputError
+from models.catalog import MODELS
+from models.errors import InvalidInputError
 from ai.ports import AIError
 from ai.scheduler import economics
 from ai.scheduler import text_rounds
@@ -148,7 +148,7 @@ class TextEngine:
                     return
 
     def _open_text_round(self, comp: Computation, chunk: int, stage: int, notes: list) -> None:
-        from ai.models.decoding import chunk_bounds
+        from models.decoding import chunk_bounds
 
         st, now = comp.text, time.time()
         _, tokens_end, start, end = chunk_bounds(st.prompt_len, chunk, len(st.tokens), st.chunk_tokens)
@@ -244,7 +244,7 @@ class TextEngine:
 
     def _text_decided(self, comp: Computation, rnd: Round, winner: bytes, winners: list, accepted: bool,
                       notes: list) -> None:
-        from ai.models.decoding import chunk_bounds
+        from models.decoding import chunk_bounds
 
         st = comp.text
         rnd.verdict = accepted

@@ -10,7 +10,7 @@ A computation of the sharded text model runs as one *proposal* and rounds of *ve
    stage's output, one round per stage opens for it, all at once: the stage's holders check the
    proposed output of the chunk's positions in one forward pass, taking the *proposed* upstream
    outputs as input (so stages are checked independently), and sign accept or reject
-   (``ai.models.decoding`` states the near-tie rule). The stage's proposer signs too (it checks the
+   (``models.decoding`` states the near-tie rule). The stage's proposer signs too (it checks the
    recorded proposal against its own outputs). A round is decided by the usual quorum rule
    (``Round.decided``: the stake-weighted rule): accept -> the chunk's stage is certified; reject -> the proposer and
    whoever accepted are slashed and the text is proposed again from the last agreed chunk by
@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from ai.models.decoding import CHUNK_TOKENS, Limits, chunk_bounds
-from ai.models.tensorio import decode_tensor, encode_tensor
+from models.decoding import CHUNK_TOKENS, Limits, chunk_bounds
+from models.tensorio import decode_tensor, encode_tensor
 
 log = logging.getLogger("aivm.ai")
 
@@ -73,7 +73,7 @@ class Proposer:
 class TextState:
     """The proposal being verified, and what is agreed of it."""
 
-    generation: Any  # ai.models.generation.Generation: prompt ids, limits, agreed tokens (`generated`)
+    generation: Any  # models.generation.Generation: prompt ids, limits, agreed tokens (`generated`)
     num_stages: int
     chunk_tokens: int = CHUNK_TOKENS
     epoch: int = 0

@@ -15,7 +15,7 @@ ETHER = 10**18
 
 def parse_holds(text: str) -> list[tuple[str, int]]:
     """"digits_cnn,distributed_ai_model:0-1" -> [(digits_cnn, 0), (distributed_ai_model, 0), (…, 1)]."""
-    from ai.models.catalog import MODELS
+    from models.catalog import MODELS
 
     holds = []
     for part in filter(None, (p.strip() for p in text.split(","))):
@@ -42,7 +42,7 @@ def _endpoint_runner(endpoint, config_path):
     """An EndpointRunner from --endpoint and/or the config's endpoint, max_tokens and temperature."""
     if not endpoint and not config_path:
         return None
-    from ai.models.openai_endpoint import EndpointRunner
+    from models.openai_endpoint import EndpointRunner
     from vm import config as config_mod
 
     try:

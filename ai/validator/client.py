@@ -164,7 +164,7 @@ class Validator:
         """Load and verify every shard this validator holds (a tampered file stops start-up)."""
         import torch
 
-        from ai.models import load_model
+        from models import load_model
 
         torch.set_num_threads(1)
         for model_id, stage in self.holds:
@@ -174,17 +174,17 @@ class Validator:
                 self._runners[(model_id, stage)] = self.endpoint
             else:
                 self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
-        from ai.models.catalog import MODELS
+        from models.catalog import MODELS
 
         if any(model_id in MODELS and MODELS[model_id].generates for model_id, _ in self.holds):
-            from ai.models import prompt_codec
+            from models import prompt_codec
 
             prompt_codec(self.cache_dir)  # the tokenizer now (≈1 s), not inside a first proposal's or verdict's time
 
     def attestation(self) -> dict:
-        from ai.models import get_manifest
+        from models import get_manifest
 
-        from ai.models.openai_endpoint import list_endpoint_models
+        from models.openai_endpoint import list_endpoint_models
 
         shards = []
         for model_id, stage in self.holds:
@@ -387,7 +387,7 @@ class Validator:
         runner = self._runners[(model_id, stage)]
         data = bytes.fromhex(task["input"])
         if "sampling" in task:  # chat (issue 16): temperature > 0, the quorum's sampling rule
-            from ai.models.sampling import Sampling, run_last_stage
+            from models.sampling import Sampling, run_last_stage
 
             output = run_last_stage(runner, data, Sampling.from_json(task["sampling"]), len(task["prefix_ids"]))
         else:
@@ -398,9 +398,9 @@ class Validator:
 
     # -- text: verify one chunk of one stage --
     def verify(self, task: dict) -> tuple[bytes, TaskVote]:
-        from ai.models.decoding import token_rule, verify_chunk
-        from ai.models.pipeline import StageCache
-        from ai.models.tensorio import decode_tensor, encode_tensor
+        from models.decoding import token_rule, verify_chunk
+        from models.pipeline import StageCache
+        from models.tensorio import decode_tensor, encode_tensor
 
         model_id, stage, cid = task["model_id"], task["stage"], task["computation_id"]
         start, end = task["start"], task["end"]
@@ -441,8 +441,8 @@ class Validator:
         return (b"\x01" if ok else b"\x00"), self._verdict_vote(task, proposal, stage_input, ok)
 
     def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
-        from ai.models import prompt_codec
-        from ai.models.catalog import MODELS
+        from models import prompt_codec
+        from models.catalog import MODELS
 
         final = task["stage"] == MODELS[task["model_id"]].num_stages - 1  # only the last stage's vote names the text
         return task_vote(TaskRef.from_task(self.chain_id, task), stage_input, ACCEPT if ok else REJECT,
@@ -452,7 +452,7 @@ class Validator:
         """The proposer's own vote on what it relayed, from its record: (ok, stage input, proposal)."""
         import torch
 
-        from ai.models.tensorio import decode_tensor, encode_tensor
+        from models.tensorio import decode_tensor, encode_tensor
 
         rec = self._records.get((task["computation_id"], task["epoch"], task["stage"]))
         if rec is None:
@@ -481,15 +481,15 @@ class Validator:
     def _propose(self, task: dict, inbox: queue.Queue) -> None:
         import torch
 
-        from ai.models.catalog import MODELS
-        from ai.models.decoding import Limits, StageProposer, token_rule
-        from ai.models.tensorio import decode_tensor
+        from models.catalog import MODELS
+        from models.decoding import Limits, StageProposer, token_rule
+        from models.tensorio import decode_tensor
 
         model_id, first, last = task["model_id"], task["first_stage"], task["last_stage"]
         cid, epoch, tid = task["computation_id"], task["epoch"], task["task_id"]
         n_stages = MODELS[model_id].num_stages
         prop = StageProposer([self._runners[(model_id, k)] for k in range(first, last + 1)], token_rule(task["rule"]))
-        from ai.models import prompt_codec
+        from models import prompt_codec
 
         limits, chunk = Limits.from_json(task["limits"], prompt_codec(self.cache_dir).decode), task["chunk_tokens"]
         loop = first == 0 and last == n_stages - 1  # every stage here: relay at chunk ends only
@@ -572,7 +572,7 @@ class Validator:
         flush()
 
     def _send_relay(self, tid: str, cid: str, stage: int, start: int, data) -> None:
-        from ai.models.tensorio import encode_tensor
+        from models.tensorio import encode_tensor
 
         raw = encode_tensor(data.contiguous())
         sig = self.sign(protocol.relay_message(self.chain_id, cid, stage, start, raw))
@@ -595,19 +595,19 @@ class Validator:
     @staticmethod
     def _wrong(model_id: str, stage: int, output: bytes) -> bytes:
         """A plausible but wrong answer of the right shape."""
-        from ai.models.catalog import MODELS
+        from models.catalog import MODELS
 
         if model_id == "gpt_oss_chat":
             return output + b" (or not)"
         if MODELS[model_id].module:
-            from ai.models.small import wrong
+            from models.small import wrong
 
             return wrong(MODELS[model_id], stage, output)
         if MODELS[model_id].num_stages == 1:
             return bytes([(output[0] + 1) % 10])
         import torch
 
-        from ai.models.tensorio import decode_tensor, encode_tensor
+        from models.tensorio import decode_tensor, encode_tensor
 
         t = decode_tensor(output)
         if stage == MODELS[model_id].num_stages - 1:

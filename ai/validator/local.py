@@ -74,7 +74,7 @@ def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: 
     """`holds`: one --holds value for all, or one per validator index."""
     log_dir.mkdir(parents=True, exist_ok=True)
     for v in validators:
-        cmd = [sys.executable, "-m", "vm.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
+        cmd = [sys.executable, "-m", "app.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
                "--password-file", str(v.password_path), "--stake", str(STAKE_ETH)]
         mine = holds.get(v.index) if isinstance(holds, dict) else holds
         if mine:

@@ -37,7 +37,7 @@ from solders.token.state import Mint, Multisig
 from solders.transaction import Transaction
 
 from bridge.jsonrpc import ChainError, JsonRpcClient
-from bridge.message import NATIVE_TOKEN, Kind, Message, word
+from interop.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.solana import spl
 from pqc.levels import SecurityLevel
 
@@ -158,7 +158,7 @@ def check_mint_request(client: SolanaClient, multisig: Pubkey, msg: Message, raw
 
 def deliver_to_solana(dest: dict, p: dict, message: bytes, payer: Keypair, node) -> str | None:
     """Relayer, one step: request signatures, or send once they are all there. The tx signature or None."""
-    from bridge.message import decode
+    from interop.message import decode
 
     if payer is None:
         raise ChainError("this relayer has no Solana fee payer (--solana-payer)")

@@ -8,7 +8,7 @@ from solders.keypair import Keypair
 from solders.message import Message as SolMessage
 from solders.transaction import Transaction
 
-from bridge.message import NATIVE_TOKEN
+from interop.message import NATIVE_TOKEN
 from bridge.solana import spl
 from bridge.solana.client import DECIMALS, SolanaClient, dev_user, mint_keypair, multisig_keypair, required
 from pqc.levels import SecurityLevel

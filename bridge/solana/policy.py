@@ -43,7 +43,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bridge.message import NATIVE_TOKEN, Message, word
+from interop.message import NATIVE_TOKEN, Message, word
 
 FILE_NAME = "solana-policy.toml"
 DEFAULT_WINDOW = 3600

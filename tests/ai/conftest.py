@@ -51,13 +51,13 @@ def models_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def digits_dir(models_dir) -> Path:
-    from ai.models import ensure_digits
+    from models import ensure_digits
 
     return ensure_digits(models_dir)
 
 
 @pytest.fixture(scope="session")
 def stages_dir(models_dir) -> Path:
-    from ai.models import ensure_smollm2_stages
+    from models import ensure_smollm2_stages
 
     return ensure_smollm2_stages(models_dir)

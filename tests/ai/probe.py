@@ -18,8 +18,8 @@ PROMPT = "What is the capital of France?"
 def main(cache_dir: str, threads: int) -> dict:
     start = time.perf_counter()
     torch.set_num_threads(threads)
-    from ai.models import load_model
-    from ai.models.digits import encode_input, load_split
+    from models import load_model
+    from models.digits import encode_input, load_split
 
     result = {"threads": torch.get_num_threads(), "digits": [], "stages": [], "text": None}
     digits = load_model("digits_cnn", cache_dir)
@@ -28,7 +28,7 @@ def main(cache_dir: str, threads: int) -> dict:
         out = digits.infer(encode_input(pixels))
         result["digits"].append([out.hex(), digits.commitment(out).hex()])
 
-    from ai.models.generation import Generation, prompt_codec
+    from models.generation import Generation, prompt_codec
 
     stages = [load_model("distributed_ai_model", cache_dir, stage=i) for i in range(3)]
     result["load_seconds"] = round(time.perf_counter() - start, 2)

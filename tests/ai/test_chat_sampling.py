@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 import torch
 
-from ai.models.errors import InvalidInputError
-from ai.models.sampling import Sampling, derive_seed, quantize, sample_token
-from ai.models.text_request import TextRequest, cut_at_stop, is_text_request, new_generation
-from ai.models.tensorio import encode_tensor
+from models.errors import InvalidInputError
+from models.sampling import Sampling, derive_seed, quantize, sample_token
+from models.text_request import TextRequest, cut_at_stop, is_text_request, new_generation
+from models.tensorio import encode_tensor
 
 SEED = derive_seed(b"test")
 
@@ -71,9 +71,9 @@ print(json.dumps(generate(json.loads(sys.argv[2]))))
 
 def generate(requests):
     """Sampled token ids per request, and how many picks differed from the greedy one."""
-    from ai.models import prompt_codec
-    from ai.models.pipeline import stage_runner
-    from ai.models.tensorio import decode_tensor
+    from models import prompt_codec
+    from models.pipeline import stage_runner
+    from models.tensorio import decode_tensor
 
     runners = [stage_runner(i) for i in range(3)]
     out, not_greedy = [], 0
@@ -122,7 +122,7 @@ def test_text_request_is_canonical_and_validated():
 
 
 def test_chat_generation_stops_on_strings_end_of_turn_and_length():
-    from ai.models import prompt_codec
+    from models import prompt_codec
 
     codec = prompt_codec()
     tok = codec.tokenizer

@@ -6,9 +6,9 @@ import sys
 import pytest
 import torch
 
-from ai.models.decoding import (LOGIT_EPS, GreedyRule, Limits, StageProposer, chunk_bounds, propose,
+from models.decoding import (LOGIT_EPS, GreedyRule, Limits, StageProposer, chunk_bounds, propose,
                                 verify_chunk)
-from ai.models.pipeline import StageCache
+from models.pipeline import StageCache
 
 PROMPT = b"Hello, DI World"
 TOKENS = 12
@@ -17,14 +17,14 @@ CHUNK = 5
 
 @pytest.fixture(scope="module")
 def runners(models_dir):
-    from ai.models import load_model
+    from models import load_model
 
     return [load_model("distributed_ai_model", models_dir, stage=i) for i in range(3)]
 
 
 @pytest.fixture(scope="module")
 def codec(models_dir):
-    from ai.models import prompt_codec
+    from models import prompt_codec
 
     return prompt_codec(models_dir)
 
@@ -50,7 +50,7 @@ def verify_all(runners, ids, tokens, hidden, chunk=CHUNK):
 
 
 def test_proposal_is_the_one_process_greedy_answer(models_dir, transcript, codec):
-    from ai.models import generate_whole
+    from models import generate_whole
 
     ids, t = transcript
     assert codec.decode(t["tokens"]) == generate_whole(PROMPT, TOKENS, models_dir)
@@ -60,7 +60,7 @@ def test_proposal_is_the_one_process_greedy_answer(models_dir, transcript, codec
 def test_transformers_generate_with_kv_cache_gives_the_same_tokens(models_dir, transcript):
     from transformers import LlamaForCausalLM
 
-    from ai.models import ensure_smollm2
+    from models import ensure_smollm2
 
     ids, t = transcript
     model = LlamaForCausalLM.from_pretrained(str(ensure_smollm2(models_dir)), dtype=torch.float32,
@@ -103,7 +103,7 @@ def test_limits():
 VERIFY_ELSEWHERE = r"""
 import json, sys, torch
 torch.set_num_threads(int(sys.argv[1]))
-from ai.models import load_model
+from models import load_model
 from tests.ai.test_decoding import verify_all
 d = json.loads(sys.stdin.read())
 runners = [load_model("distributed_ai_model", d["dir"], stage=i) for i in range(3)]

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from ai.models import InvalidInputError, ShardIntegrityError, UnknownModelError, get_manifest, list_models, load_model
-from ai.models.digits import METRICS, WEIGHTS, encode_input, load_split
+from models import InvalidInputError, ShardIntegrityError, UnknownModelError, get_manifest, list_models, load_model
+from models.digits import METRICS, WEIGHTS, encode_input, load_split
 
 
 def test_registry_lists_both_models():

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from ai.models import EndpointError, InvalidInputError, ensure_smollm2, generate_whole
-from ai.models.openai_endpoint import EndpointRunner, chat_completion
+from models import EndpointError, InvalidInputError, ensure_smollm2, generate_whole
+from models.openai_endpoint import EndpointRunner, chat_completion
 from tests.endpoint_server import transformers_serve
 
 PROMPT = "What is the capital of France?"

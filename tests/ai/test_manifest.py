@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from ai.models import InvalidInputError, Manifest, ShardIntegrityError, decode_tensor, encode_tensor, verify_shard
-from ai.models.manifest import describe_file, manifest_root
+from models import InvalidInputError, Manifest, ShardIntegrityError, decode_tensor, encode_tensor, verify_shard
+from models.manifest import describe_file, manifest_root
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 import torch
 from eth_hash.auto import keccak
 
-from ai.models import load_model, prompt_codec
-from ai.models.tensorio import encode_tensor
+from models import load_model, prompt_codec
+from models.tensorio import encode_tensor
 from ai.ports import AIError, AnswerBook, ChainHooks, InferenceService
 from ai.protocol import ACCEPT, REJECT, ZERO32, TaskRef, TaskVote, task_vote
 from ai.scheduler import Scheduler

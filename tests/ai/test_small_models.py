@@ -9,9 +9,9 @@ from pathlib import Path
 import eth_abi
 import pytest
 
-from ai.models import InvalidInputError, ShardIntegrityError, UnknownModelError, get_manifest, load_model
-from ai.models import small
-from ai.models.catalog import MARKET, MODELS, PRICE, RISK
+from models import InvalidInputError, ShardIntegrityError, UnknownModelError, get_manifest, load_model
+from models import small
+from models.catalog import MARKET, MODELS, PRICE, RISK
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = (PRICE, MARKET, RISK)
@@ -58,7 +58,7 @@ def test_held_out_figures(small_dir):
 
 
 def test_price_v1_encoding(small_dir):
-    from ai.models.marketdata import bars
+    from models.marketdata import bars
 
     runner = load_model("price-v1", small_dir)
     closes = [int(round(b.close * 10**6)) * 10**12 for b in bars("sp500")[-16:]]
@@ -109,7 +109,7 @@ def test_risk_model_stages_chain_to_the_whole_model(small_dir):
         whole.infer(b"")
     import torch
 
-    from ai.models.tensorio import encode_tensor
+    from models.tensorio import encode_tensor
 
     with pytest.raises(InvalidInputError, match=r"float32 \[1, 32\]"):
         second.infer(encode_tensor(torch.zeros(1, 16)))  # a stage-1 input of the wrong shape fails cleanly
@@ -181,8 +181,8 @@ import hashlib, json, sys
 import torch
 torch.set_num_threads(int(sys.argv[2]))
 import eth_abi
-from ai.models import load_model
-from ai.models import market, price, risk
+from models import load_model
+from models import market, price, risk
 cache = sys.argv[1]
 digest, n = hashlib.sha256(), 0
 x, _, last, _ = price.dataset()["test"]

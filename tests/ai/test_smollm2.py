@@ -5,9 +5,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from ai.models import (InvalidInputError, Manifest, ShardIntegrityError, UnknownModelError, encode_tensor,
+from models import (InvalidInputError, Manifest, ShardIntegrityError, UnknownModelError, encode_tensor,
                        generate_pipelined, generate_whole, load_model, run_stage)
-from ai.models.generation import WholeModel, prompt_codec
+from models.generation import WholeModel, prompt_codec
 
 PROMPTS = ["What is the capital of France?", "Hello, DI World"]
 TOKENS = 5
@@ -34,7 +34,7 @@ def test_manifest_lists_every_stage_and_the_tokenizer(stages_dir):
 
 def test_conversion_is_reproducible(stages_dir):
     """Every validator converts the same GGUF to the same bytes: the root matches the one built here."""
-    from ai.models.catalog import SMOLLM2
+    from models.catalog import SMOLLM2
 
     root = Manifest.load(stages_dir / "manifest.json").root
     assert root == SMOLLM2.reference_root, "conversion gave other bytes than the reference build"
@@ -90,7 +90,7 @@ def test_a_validator_needs_only_its_stage_file_and_config(models_dir, stages_dir
     name = manifest.stage_shard(1).name
     shutil.copy(stages_dir / name, only / name)
     shutil.copy(stages_dir / "config.json", only / "config.json")
-    from ai.models.pipeline import StageRunner
+    from models.pipeline import StageRunner
 
     lonely = StageRunner(only, 1, manifest)
     x = stages[0].infer(encode_tensor(torch.tensor([prompt_codec(models_dir).encode("Hi")])))
@@ -107,7 +107,7 @@ def test_tampered_stage_is_refused(stages_dir, tmp_path):
         byte = fh.read(1)
         fh.seek(-100, 2)
         fh.write(bytes([byte[0] ^ 0x40]))
-    from ai.models.pipeline import StageRunner
+    from models.pipeline import StageRunner
 
     with pytest.raises(ShardIntegrityError, match=rf"{name}.*refusing to load tampered shard"):
         StageRunner(tmp_path, 2, manifest)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import synq
-from bridge.message import NATIVE_TOKEN, Kind, Message, word
+from interop.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.testing import DevGuardians
 from pqc.levels import SecurityLevel
 

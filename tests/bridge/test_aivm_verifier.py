@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from bridge import guardians as gset
-from bridge.message import Kind, decode, word
-from bridge.verify import DeliveryRefused, tally
+from interop import guardians as gset
+from interop.message import Kind, decode, word
+from interop.verify import DeliveryRefused, tally
 from pqc.levels import SecurityLevel
 from pqc.quorum import QuorumCertificate
 from tests.bridge.conftest import NATIVE, transfer_message
@@ -163,7 +163,7 @@ def test_send_precompile_refuses_a_forged_source(aivm):
     """0x0131 numbers only the caller's own messages: an account cannot claim to be the bridge."""
     from eth_abi import encode
 
-    from bridge.message import TUPLE
+    from interop.message import TUPLE
 
     env, bridge, wrapped, index = aivm
     draft = transfer_message(b"\x66" * 20, src_chain=env.chain.config.chain_id, src_bridge=bridge.address,

@@ -11,7 +11,7 @@ from eth_abi import encode
 
 from bridge.evm import ERROR_STRING, error_string
 from bridge.jsonrpc import ChainError, JsonRpcClient
-from bridge.message import NATIVE_TOKEN, word
+from interop.message import NATIVE_TOKEN, word
 from bridge.solana.policy import Policy, PolicyError, PolicyFile
 from tests.bridge.conftest import transfer_message
 from tests.nodeproc import free_port

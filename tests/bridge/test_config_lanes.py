@@ -33,7 +33,7 @@ def test_good_lane_loads_and_guide_keys_stay(tmp_path):
     lane = cfg.interoperability.chains["ethereum"]
     assert (lane.chain_id, lane.confirmations, lane.kind, lane.level) == (5, 2, "evm", "Enhanced")
     assert cfg.interoperability.bridge_enabled and cfg.interoperability.cross_chain_gas_limit == 1_000_000
-    from bridge.config import lanes
+    from interop.config import lanes
 
     assert lanes(cfg.interoperability)["ethereum"].bridge_address == ADDR
 
@@ -68,7 +68,7 @@ def test_node_refuses_to_start_with_a_lane_that_answers_another_chain_id(tmp_pat
     """The lane's RPC answers (an Anvil): its chain id must be the configured one, and the bridge must exist."""
     from bridge.devnet import anvil_binary
     from bridge.hub import BridgeHub
-    from bridge.config import lanes
+    from interop.config import lanes
 
     port = free_port()
     anvil = subprocess.Popen([str(anvil_binary()), "--port", str(port), "--chain-id", "777", "--silent"])
@@ -87,7 +87,7 @@ def test_node_refuses_to_start_with_a_lane_that_answers_another_chain_id(tmp_pat
         cfg = tmp_path / "c.toml"
         cfg.write_text(f'[aivm]\nenabled = false\n[interoperability.chains.ethereum]\nrpc_url = "http://127.0.0.1:{port}"\n'
                        f'chain_id = 5\nbridge_address = "{ADDR}"\n')
-        r = subprocess.run([sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(free_port()),
+        r = subprocess.run([sys.executable, "-m", "app.cli", "start", "--ephemeral", "--port", str(free_port()),
                             "--validators", "0", "--config", str(cfg)], cwd=ROOT, capture_output=True, text=True,
                            timeout=120)
         assert r.returncode == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.message import Kind, word
+from interop.message import Kind, word
 from pqc.levels import SecurityLevel
 from tests.bridge.conftest import transfer_message
 from tests.synq.harness import Env, Reverted
@@ -165,7 +165,7 @@ def test_rotation_needs_current_quorum_and_old_set_expires(setup, guardians):
 def test_outbound_lock_and_sequence(setup, guardians):
     env, bridge, wrapped = setup
     from tests.bridge.conftest import NATIVE
-    from bridge.message import decode
+    from interop.message import decode
 
     t = bridge.transact("sendTransfer", 777, bytes.fromhex(NATIVE[2:]), 5, word(b"\x66" * 20), 2, value=5)
     (name, ev), = t.logs

@@ -17,13 +17,13 @@ from ai.records import AIRecords
 from ai.scheduler import Scheduler
 from ai.scheduler.core import ChainHooks
 from ai.scheduler.economics import slash
-from bridge import guardians as gset
-from bridge.config import Lane
+from interop import guardians as gset
+from interop.config import Lane
 from bridge.hub import BridgeError, BridgeHub, attester_binding, endorsement_message
 from bridge.keys import AttesterKeys, ecdsa_quorum
-from bridge.message import word
+from interop.message import word
 from bridge.testing import DevGuardians
-from bridge.verify import DeliveryRefused, check_delivery, tally
+from interop.verify import DeliveryRefused, check_delivery, tally
 from pqc import bundle
 from pqc.keys import KeySet
 from pqc.levels import SecurityLevel
@@ -255,14 +255,14 @@ class Member:
 
 @pytest.fixture(scope="module")
 def sha256():
-    from ai.models import get_manifest
+    from models import get_manifest
 
     return get_manifest(MODEL).stage_shard(0).sha256
 
 
 @pytest.fixture
 def registry(sha256):
-    from ai.models import get_manifest
+    from models import get_manifest
 
     env = Env()
     sched = Scheduler(AIRecords(env.chain.store.kv), env.chain.config.chain_id, {MODEL: get_manifest(MODEL)},
@@ -355,15 +355,16 @@ def test_all_validators_gone_retires_the_set(registry):
 def test_bridge_never_trusts_a_caller_supplied_set(registry):
     """guardian_source = "validators": synergy_setBridgeGuardians is refused; an endorsement
     is checked against the registry's own keys, never the caller's."""
-    from vm.rpc.bridge import synergy_set_bridge_guardians
-    from vm.rpc.errors import RpcError
+    from app.rpc.bridge import synergy_set_bridge_guardians
+    from app.rpc.errors import rpc_error
 
     env, sched, hub, join, sync = registry
     hub.node.bridge = hub
     mallory = DevGuardians(3, seed=b"mallory stake ")
-    with pytest.raises(RpcError, match="derives its bridge guardian sets from the validator registry"):
+    with pytest.raises(BridgeError, match="derives its bridge guardian sets from the validator registry") as refused:
         asyncio.run(synergy_set_bridge_guardians(hub.node, ["0x" + k.signing_keys().encode().hex()
                                                             for k in mallory.pqc_members()]))
+    assert rpc_error(refused.value).code == -32000  # the one error map: a refusal, with its text
     v = join(2 * ETH)
     sync()
     enhanced = KeySet.generate("Enhanced", with_kem=False)

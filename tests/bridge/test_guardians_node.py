@@ -111,7 +111,7 @@ def test_node_derives_guardians_from_its_registry_by_stake(tmp_path):
 def test_registry_source_without_ai_stops_start_up(tmp_path):
     cfg = tmp_path / "cfg.toml"
     cfg.write_text(CONFIG.replace("enabled = true", "enabled = false"))
-    r = subprocess.run([sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--port", str(free_port()),
+    r = subprocess.run([sys.executable, "-m", "app.cli", "start", "--ephemeral", "--port", str(free_port()),
                         "--validators", "0", "--config", str(cfg)], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2

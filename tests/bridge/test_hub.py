@@ -5,13 +5,13 @@ import time
 
 import pytest
 
-from bridge import guardians as gset
-from bridge.config import Lane
+from interop import guardians as gset
+from interop.config import Lane
 from bridge.hub import BridgeError, BridgeHub, attester_binding
 from bridge.keys import AttesterKeys
-from bridge.message import word
+from interop.message import word
 from bridge.testing import DevGuardians
-from bridge.verify import DeliveryRefused, check_delivery
+from interop.verify import DeliveryRefused, check_delivery
 from pqc import bundle
 from pqc.levels import SecurityLevel
 from tests.bridge.conftest import transfer_message

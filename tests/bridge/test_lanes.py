@@ -10,7 +10,7 @@ import pytest
 
 from bridge.devnet import Devnet, dev_address, dev_key
 from bridge.evm import EvmClient, calldata, deploy_data
-from bridge.message import word
+from interop.message import word
 from bridge.solana import spl
 from bridge.solana.client import SolanaClient, dev_user
 

@@ -15,7 +15,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
 from bridge.evm import ChainError
-from bridge.message import NATIVE_TOKEN, Kind, Message, word
+from interop.message import NATIVE_TOKEN, Kind, Message, word
 from bridge.solana import spl
 from bridge.solana.client import SolanaClient, check_mint_request, mint_message, minted_already
 from bridge.solana.devnet import dev_guarded_mint

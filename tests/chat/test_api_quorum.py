@@ -17,7 +17,7 @@ import requests
 from eth_abi import decode
 from eth_hash.auto import keccak
 
-from ai.models.text_request import TextRequest
+from models.text_request import TextRequest
 
 MODEL = "distributed_ai_model"
 JS = Path(__file__).resolve().parents[1] / "js"
@@ -40,11 +40,11 @@ def reference(messages, max_tokens, temperature=0.0, top_p=1.0, seed=None, stop=
     (the quorum's proposer path): (full text, finish reason, completion tokens)."""
     import torch
 
-    from ai.models import prompt_codec
-    from ai.models.decoding import StageProposer, token_rule
-    from ai.models.pipeline import stage_runner
-    from ai.models.tensorio import encode_tensor
-    from ai.models.text_request import new_generation
+    from models import prompt_codec
+    from models.decoding import StageProposer, token_rule
+    from models.pipeline import stage_runner
+    from models.tensorio import encode_tensor
+    from models.text_request import new_generation
 
     data = TextRequest.build(messages, max_tokens, temperature, top_p, seed, stop).encode()
     gen = new_generation(prompt_codec(), data, 32)

@@ -84,7 +84,7 @@ def answered(t: Tmux, n: int, after: int) -> str:
 @pytest.mark.timeout(900)
 def test_chat_answers_streams_shows_certificates_and_works_the_chain(cluster, tmp_path):
     (tmp_path / "Counter.synq").write_text(COUNTER)
-    t = Tmux(tmp_path, [sys.executable, "-m", "vm.cli", "chat", "--rpc", cluster.node.url, "--max-tokens", "3"])
+    t = Tmux(tmp_path, [sys.executable, "-m", "app.cli", "chat", "--rpc", cluster.node.url, "--max-tokens", "3"])
     try:
         t.wait("AIVM chat", timeout=60)
         t.wait("you>")

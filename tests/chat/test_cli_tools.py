@@ -9,9 +9,9 @@ import io
 import pytest
 from rich.console import Console
 
-from chat import cli
-from chat.cli import Answer, Session
-from chat.tools import TOOLS, Chain
+from app.chat import cli
+from app.chat.cli import Answer, Session
+from app.chat.tools import TOOLS, Chain
 from tests.nodeproc import start_node
 
 DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

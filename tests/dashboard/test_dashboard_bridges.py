@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from dashboard.sources import register_bridge_source
+from app.dashboard.sources import register_bridge_source
 from tests.dashboard.conftest import assert_page_stayed_local_and_read_only
 from tests.nodeproc import free_port
 
@@ -47,7 +47,7 @@ class Lanes:
 @pytest.fixture
 def node_with_bridge():
     from vm.node import Node, NodeOptions, Services
-    from vm.rpc.server import serve
+    from app.rpc.server import serve
 
     port = free_port()
     loop = asyncio.new_event_loop()

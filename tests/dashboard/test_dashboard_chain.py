@@ -13,7 +13,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
-from dashboard.sources import bridges_view, register_bridge_source
+from app.dashboard.sources import bridges_view, register_bridge_source
 from tests.dashboard.conftest import assert_page_stayed_local_and_read_only
 from tests.nodeproc import start_node
 
@@ -162,7 +162,7 @@ def test_the_page_is_announced_served_with_a_strict_policy_and_its_chart_library
     assert "https://" not in page.text and "http://" not in page.text  # nothing from elsewhere
     lib = requests.get(node.url + "/dashboard/static/vendor/chart.umd.min.js", timeout=10)
     assert lib.status_code == 200 and "Chart.js v4.6.1" in lib.text[:300]
-    assert requests.get(node.url + "/dashboard/static/../../vm/cli.py", timeout=10).status_code in (403, 404)
+    assert requests.get(node.url + "/dashboard/static/../../app/cli.py", timeout=10).status_code in (403, 404)
 
 
 def test_dashboard_methods_refuse_bad_input_with_clear_errors(node):
@@ -230,8 +230,8 @@ class _Lanes:
 
 
 def test_bridge_status_source_interface():
-    class Node:
-        pass
+    class Node:  # as vm.node.Node declares it
+        dashboard_bridge_source = None
 
     node = Node()
     assert bridges_view(node)["configured"] is False

@@ -104,7 +104,7 @@ class Swarm:
     """Many hostile validators, kept alive (heartbeats, task answers) by one background thread."""
 
     def __init__(self, url: str, chain_id: int = 31337) -> None:
-        from ai.models import get_manifest, load_model
+        from models import get_manifest, load_model
 
         self.url, self.chain_id = url, chain_id
         self.sha256 = get_manifest(MODEL).stage_shard(0).sha256

@@ -56,7 +56,7 @@ def test_contract_gets_a_digit_from_five_validators_even_when_one_dies_mid_task(
 
 def test_sharded_model_across_validators_equals_the_unsharded_model(tmp_path):
     """Three validators, each holding one pipeline stage only: no one holds the whole model."""
-    from ai.models import generate_whole
+    from models import generate_whole
 
     holds = {0: "distributed_ai_model:0", 1: "distributed_ai_model:1", 2: "distributed_ai_model:2"}
     c = start_cluster(tmp_path, 3, holds=holds, max_new_tokens=4, task_timeout=60)
@@ -105,7 +105,7 @@ def test_async_request_is_answered_in_a_callback_transaction(tmp_path):
         while oracle.functions.results(rid).call() == b"" and time.monotonic() < deadline:
             time.sleep(0.3)
         assert oracle.functions.succeeded(rid).call() is True
-        from ai.models import load_model
+        from models import load_model
 
         assert oracle.functions.results(rid).call() == load_model("digits_cnn").infer(image)  # the model's own answer
         logs = oracle.events.Delivered().get_logs(from_block=0)

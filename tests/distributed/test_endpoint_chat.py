@@ -5,7 +5,7 @@ import openai
 import pytest
 import requests
 
-from ai.models import ensure_smollm2
+from models import ensure_smollm2
 from tests.distributed.cluster import start_cluster
 from tests.endpoint_server import transformers_serve
 

@@ -1,8 +1,8 @@
 """Validators that serve a model from their own OpenAI-compatible endpoint (`transformers serve`)."""
 import pytest
 
-from ai.models import ensure_smollm2
-from ai.models.openai_endpoint import chat_completion
+from models import ensure_smollm2
+from models.openai_endpoint import chat_completion
 from tests.distributed.cluster import start_cluster
 from tests.endpoint_server import transformers_serve
 

@@ -86,7 +86,7 @@ def test_ready_means_usable_stop_is_bounded_and_validators_follow_the_node(tmp_p
         _ok(node, "hardhat_setBalance", "0x" + keys.address.hex(), hex(20 * 10**18))
         log = open(tmp_path / "external.log", "wb")
         external = subprocess.Popen(
-            [sys.executable, "-m", "vm.cli", "validator", "--rpc", node.url, "--keystore", str(keys.keystore_path),
+            [sys.executable, "-m", "app.cli", "validator", "--rpc", node.url, "--keystore", str(keys.keystore_path),
              "--password-file", str(keys.password_path), "--holds", "digits_cnn", "--behaviour", "delay=120",
              "--stake", "15"],  # 15 of 35 ETH: more than a third of the stake, so rounds wait for it
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -51,7 +51,7 @@ class ReadProbe(threading.Thread):
 
 
 def test_text_model_behind_a_contract_with_concurrent_ai_work_and_a_killed_validator(tmp_path):
-    from ai.models import generate_whole
+    from models import generate_whole
 
     c = start_cluster(tmp_path, 4, holds="digits_cnn,distributed_ai_model", max_new_tokens=TOKENS, task_timeout=15,
                       infer_timeout=240)

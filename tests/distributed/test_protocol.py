@@ -7,7 +7,7 @@ from sklearn.datasets import load_digits
 from web3 import Web3
 
 from ai import protocol
-from ai.models import get_manifest, load_model
+from models import get_manifest, load_model
 from pqc import bundle
 from pqc.keys import KeySet
 from tests.distributed.ai_contract import compiled

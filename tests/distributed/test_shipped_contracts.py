@@ -13,7 +13,7 @@ import pytest
 from web3 import Web3
 
 import synq
-from ai.models import load_model
+from models import load_model
 from tests.distributed.cluster import start_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def liar_was_slashed(cluster) -> None:
 
 
 def test_price_oracle_on_price_v1(cluster, w3):
-    from ai.models import marketdata
+    from models import marketdata
 
     closes = [int(round(b.close * 10**6)) * 10**12 for b in marketdata.bars("nasdaq")[-16:]]
     oracle = deploy(w3, "AIPriceOracle", "price-v1", 3600)

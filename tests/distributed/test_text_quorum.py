@@ -11,7 +11,7 @@ TOKENS = 10
 
 def _references(prompts):
     """One-process greedy answers, computed while the cluster starts."""
-    from ai.models import generate_whole
+    from models import generate_whole
 
     pool = ThreadPoolExecutor(1)
     return pool, pool.submit(lambda: [generate_whole(p, TOKENS) for p in prompts])
@@ -76,11 +76,11 @@ def _sampled_reference(data: bytes) -> tuple[str, int]:
     """A chat request's sampled answer in one process, decoding with KV caches as `generate` does."""
     import torch
 
-    from ai.models import prompt_codec
-    from ai.models.decoding import StageProposer, token_rule
-    from ai.models.pipeline import stage_runner
-    from ai.models.tensorio import encode_tensor
-    from ai.models.text_request import new_generation
+    from models import prompt_codec
+    from models.decoding import StageProposer, token_rule
+    from models.pipeline import stage_runner
+    from models.tensorio import encode_tensor
+    from models.text_request import new_generation
 
     gen = new_generation(prompt_codec(), data, 32)
     proposer = StageProposer([stage_runner(i) for i in range(3)], token_rule(gen.rule))
@@ -97,7 +97,7 @@ def test_a_sampled_answer_proposed_again_after_a_rejection_is_the_one_process_an
     agreed and chunk 1 rejected. The next proposer replays the agreed tokens on the first one's path (prompt
     in one pass, then one position at a time), so the verifiers' exact check, on caches built from the first
     proposal, agrees with it: the answer is the one-process sampled answer, the liar slashed and unpaid."""
-    from ai.models.text_request import TextRequest
+    from models.text_request import TextRequest
 
     keys = local.prepare(tmp_path / "keys", 4)
     liar = min(range(4), key=lambda i: keys[i].address)  # ranks first: it proposes first

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ai import protocol
-from ai.models.tensorio import encode_tensor
+from models.tensorio import encode_tensor
 from pqc import bundle
 from pqc.keys import KeySet
 from tests.distributed.test_protocol import HandValidator, error
@@ -14,7 +14,7 @@ from tests.nodeproc import start_node
 
 @pytest.fixture(scope="module")
 def proposal(tmp_path_factory):
-    from ai.models import get_manifest
+    from models import get_manifest
 
     work = tmp_path_factory.mktemp("relay")
     (work / "cfg.toml").write_text("[node]\nai_task_timeout = 60\nai_cache = false\nai_join_delay = 1\n")

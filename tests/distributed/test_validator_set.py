@@ -13,7 +13,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from ai import protocol
-from ai.models import get_manifest
+from models import get_manifest
 from ai.records import AIRecords
 from ai.scheduler import AIError, Scheduler
 from ai.scheduler.commitments import commitment

@@ -4,8 +4,8 @@ The table below is checked against the dispatcher's method list, so a newly regi
 without a valid-call entry here fails this test. (synergy_* AI methods are tested with validators
 in tests/ai; eth_subscribe / eth_unsubscribe need a WebSocket: tests/js/test_ethers_client.py.)
 """
-from vm.rpc import server  # noqa: F401  (registers the methods)
-from vm.rpc.dispatch import method_names
+from app.rpc import server  # noqa: F401  (registers the methods)
+from app.rpc.dispatch import method_names
 
 DEV0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -5,7 +5,7 @@ import json
 import pytest
 from web3 import Web3
 
-from bench import peers
+from bridge import peers
 from tests.contracts import compiled
 from tests.eth.conftest import rpc_error
 from tests.nodeproc import start_node

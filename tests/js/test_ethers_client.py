@@ -1,8 +1,8 @@
 """ethers.js v6 drives a real node: tests/js/client.mjs, checked here.
 
-The node is ours (``python -m vm.cli start --ephemeral``) once vm/cli.py
+The node is ours (``python -m app.cli start --ephemeral``) once app/cli.py
 exists. Before that, or with ``AIVM_ETHERS_TARGET=anvil``, the script runs
-against Anvil from bench/.peers so the script itself stays known-good.
+against Anvil from .peers so the script itself stays known-good.
 ethers is installed into tests/js/node_modules with npm when missing; the
 test is skipped only when npm (or node) is not on PATH.
 """
@@ -49,7 +49,7 @@ def _aivm_available() -> bool:
 
 def _start_aivm(log_path: Path) -> tuple[str, subprocess.Popen]:
     port = _free_port()
-    cmd = [sys.executable, "-m", "vm.cli", "start", "--ephemeral", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "app.cli", "start", "--ephemeral", "--host", "127.0.0.1",
            "--port", str(port), "--validators", "0"]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
@@ -110,10 +110,10 @@ def node_url(tmp_path_factory) -> str:
     target = os.environ.get("AIVM_ETHERS_TARGET") or ("aivm" if _aivm_available() else "anvil")
     if target == "anvil":
         sys.path.insert(0, str(REPO))
-        from bench import peers
+        from bridge import peers
 
         if peers.anvil_binary() is None and peers.install().get("anvil"):
-            pytest.skip("vm.cli is not there yet and Anvil could not be installed")
+            pytest.skip("app.cli is not there yet and Anvil could not be installed")
         node = peers.start("anvil", timeout=30)
         try:
             yield node.url

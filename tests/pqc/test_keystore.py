@@ -207,7 +207,7 @@ def test_sign_only_key_set_round_trips(tmp_path):
 
 def test_aivm_cli_has_the_keys_group(tmp_path):
     """`aivm keys ...` is the same group, registered on the node's CLI."""
-    from vm.cli import main
+    from app.cli import main
 
     path = tmp_path / "v.json"
     r = CliRunner().invoke(main, ["keys", "new", "--level", "Basic", "--out", str(path)],

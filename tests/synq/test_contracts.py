@@ -10,7 +10,7 @@ from eth_utils import keccak
 # imported at collection, not in a fixture: pytester's in-process runs (tests/pytest_plugin) restore
 # sys.modules afterwards, and torch imported for the first time inside one cannot be imported again
 from aivm_pytest.cluster import LocalCluster
-from ai.models import load_model
+from models import load_model
 from tests.synq.harness import Env, Reverted, ai_precompile_registered
 from precompiles.registry import Services
 from vm.chain import Chain
@@ -229,7 +229,7 @@ def test_governance_ai_review(aienv):
 # ---- AI oracle and market maker --------------------------------------------------------
 def sp500_closes(n: int, end: int = -1) -> list[int]:
     """n real S&P 500 closes (18 decimals) ending at bar `end` of the series shipped in `arch`."""
-    from ai.models import marketdata
+    from models import marketdata
 
     bars = marketdata.bars("sp500")
     stop = len(bars) + end + 1 if end < 0 else end + 1

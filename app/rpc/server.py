@@ -1,0 +1,145 @@
+"""HTTP and WebSocket JSON-RPC on one address (aiohttp).
+
+POST carries single or batch requests; a GET with `Upgrade: websocket` opens a
+socket that speaks the same methods plus eth_subscribe. Bodies and batches are
+bounded, and nothing a client sends can stop the server.
+"""
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from app.rpc import dispatch, filters
+from app.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, rpc_error
+
+# importing the method modules registers them
+from app.rpc import ai, debug, dev, eth, synergy, txpool  # noqa: F401
+from app.dashboard import rpc as _dashboard_rpc  # noqa: F401,E402  (the dashboard_* read methods)
+from app.rpc import bridge as _bridge_methods  # noqa: F401,E402
+
+log = logging.getLogger("aivm.rpc")
+
+MAX_BODY = 16 * 1024 * 1024  # bytes
+MAX_WS_MESSAGE = 16 * 1024 * 1024
+
+
+def _error_body(code: int, message: str) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+
+
+async def _http(request: web.Request) -> web.StreamResponse:
+    api = request.app["api"]
+    if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _websocket(request)
+    if request.method != "POST":
+        return web.Response(
+            status=405, text="AIVM JSON-RPC: POST a JSON-RPC request, or open a WebSocket\n",
+            headers={"Allow": "POST"},
+        )
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return web.Response(body=_error_body(INVALID_REQUEST, f"request body too large (max {MAX_BODY} bytes)"),
+                            status=413, content_type="application/json")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return web.Response(body=_error_body(INVALID_REQUEST, f"request body too large (max {MAX_BODY} bytes)"),
+                            status=413, content_type="application/json")
+    out = await dispatch.handle_payload(api, body)
+    if out is None:
+        return web.Response(status=204)
+    return web.Response(body=out, content_type="application/json")
+
+
+async def _websocket(request: web.Request) -> web.WebSocketResponse:
+    api = request.app["api"]
+    ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
+    await ws.prepare(request)
+    sockets = request.app["websockets"]
+    sockets.add(ws)
+    subs: list[str] = []
+    outbox: asyncio.Queue = asyncio.Queue(maxsize=10_000)
+
+    def push(sid: str, item: Any) -> None:
+        msg = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sid, "result": item}}
+        try:
+            outbox.put_nowait(orjson.dumps(msg))
+        except asyncio.QueueFull:  # a client that does not read loses notifications, not the node
+            pass
+
+    async def writer() -> None:
+        while True:
+            msg = await outbox.get()
+            await ws.send_str(msg.decode())
+
+    writer_task = asyncio.create_task(writer())
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            payload = msg.data.encode() if msg.type == WSMsgType.TEXT else msg.data
+            resp = await _ws_request(api, payload, push, subs)
+            if resp is not None:
+                await outbox.put(resp)
+    finally:
+        sockets.discard(ws)
+        writer_task.cancel()
+        for sid in subs:
+            filters.unsubscribe(api, sid)
+    return ws
+
+
+async def _close_websockets(app: web.Application) -> None:
+    """On shutdown: close open sockets (validators' task feeds) instead of waiting for their clients."""
+    await asyncio.gather(*(ws.close(code=1001, message=b"node shutting down") for ws in set(app["websockets"])),
+                         return_exceptions=True)
+
+
+async def _ws_request(api, payload: bytes, push, subs: list) -> Any:
+    """eth_subscribe needs the connection; everything else goes to the dispatcher."""
+    try:
+        req = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        return _error_body(PARSE_ERROR, f"parse error: {exc}")
+    if isinstance(req, dict) and req.get("method") == "eth_subscribe" and req.get("jsonrpc") == "2.0":
+        params = req.get("params") or []
+        try:
+            if not isinstance(params, list) or not params:
+                raise RpcError(INVALID_PARAMS, "eth_subscribe expects a subscription name")
+            sid = filters.subscribe(api, params[0], params[1] if len(params) > 1 else None, push)
+        except Exception as exc:
+            err = rpc_error(exc)
+            if err is None:
+                raise
+            return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": {"code": err.code, "message": err.message}})
+        subs.append(sid)
+        return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": sid})
+    return await dispatch.handle_payload(api, payload)
+
+
+def make_app(node: Any) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app["node"] = node  # the dashboard and the chat API's routes
+    app["api"] = node.api  # what every JSON-RPC handler receives (vm/api.py); its filter hub listens from now
+    app["websockets"] = set()
+    app.on_shutdown.append(_close_websockets)
+    app.router.add_route("*", "/", _http)
+    app.router.add_route("*", "/rpc", _http)
+    from app import dashboard  # the web dashboard: GET /dashboard, dashboard_* methods
+
+    dashboard.install(app, node)
+    config = node.config
+    if config is None or config.aivm.enable_ai_chat:  # the OpenAI-compatible chat API under /v1/ (app/chat/)
+        from app.chat.api import add_routes
+
+        add_routes(app)
+    return app
+
+
+async def serve(node: Any, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner

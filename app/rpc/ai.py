@@ -413,3 +413,12 @@ async def synergy_list_ai_models(node) -> list:
     service = _ai(node)
     return [{**MODELS[mid].to_dict(), "manifest_root": m.root if m is not None else None}
             for mid, m in service.scheduler.manifests.items()]
+
+
+@method("synergy_getAIWireStats")
+async def synergy_get_ai_wire_stats(node) -> dict:
+    """Ours: bytes and frames through the node's WebSocket connections since it started (validators' task
+    feeds, relays and results; binary frames: ai/wire.py). The bench divides a computation's share by its tokens."""
+    from ai import wire
+
+    return dict(wire.STATS)

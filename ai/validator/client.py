@@ -4,7 +4,9 @@ It talks to the node over JSON-RPC only (any machine that reaches the node):
 tasks arrive on a WebSocket subscription (`synergy_aiTasks`), with polling of
 `synergy_getValidatorAITasks` as a fallback, and results go back on that same
 WebSocket (`synergy_submitAIPartialResult`, HTTP when it is down) signed by the
-validator's registered PQC keys.
+validator's registered PQC keys. On the socket both ways travel binary frames
+(`ai.wire`: the same JSON-RPC messages, hidden states and signatures as raw
+bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text).
 
 Text computations (`ai.scheduler.text_rounds`): a *propose* task starts a
 decoding thread over the stages it names (KV caches; outputs relayed, signed,

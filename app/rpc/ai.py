@@ -413,7 +413,7 @@ async def synergy_list_ai_models(node) -> list:
             for mid, m in service.scheduler.manifests.items()]
 
 
-@method("synergy_getAIWireStats")
+@_register("synergy_getAIWireStats")  # counters only: an idle AI layer stays idle
 async def synergy_get_ai_wire_stats(node) -> dict:
     """Ours: bytes and frames through the node's WebSocket connections since it started (validators' task
     feeds, relays and results; binary frames: ai/wire.py). The bench divides a computation's share by its tokens."""

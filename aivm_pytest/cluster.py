@@ -138,6 +138,10 @@ class _Validator(Validator):
         self.crashed = False
         self.delay = 0.0
         self.wake = threading.Event()
+        # notifications arrive from several threads (the chain's, validators' and proposers' through the
+        # scheduler): one at a time, as the process's event loop takes them. Lock order: the scheduler's
+        # lock, then this one (`_offer` never calls the scheduler)
+        self._offering = threading.Lock()
         self.thread = threading.Thread(target=self._work, daemon=True, name=f"aivm-validator-{index}")
 
     def raw_sign(self, message: bytes) -> bytes:
@@ -150,7 +154,8 @@ class _Validator(Validator):
     def deliver(self, task: dict) -> None:
         """A notification from the scheduler (task, relay, close, end): routed as the process routes it."""
         if not self.crashed:
-            self._offer(task)
+            with self._offering:
+                self._offer(task)
 
     def _work(self) -> None:
         while not self.cluster.stopping.is_set():
@@ -346,5 +351,7 @@ class LocalCluster(InferenceService):
         self.stopping.set()
         for v in self.validators:
             v.wake.set()
+        for v in self.validators:
+            v.thread.join(2.0)  # each wakes within 0.2 s, or after the task it is computing
         if self.chain.services.ai is self:
             self.chain.services.ai = None

@@ -6,7 +6,8 @@ processes do (`aivm_pytest.cluster`), and the contract gets the quorum's certifi
 equal to one-process greedy generation of the unsharded model; the certificate passes the
 consensus precompile (0x0118, `quorum.verify`) and a tampered one does not; a lying validator
 a lying proposer is slashed
-and proposed again, a lying verifier outvoted. 3 validators, 8 tokens (one chunk): about 20-40 s on a loaded 2-core machine.
+and proposed again, a lying verifier outvoted; a sampled chat request (temperature > 0) is
+the one-process sampled answer. 3 validators, 8 tokens (one chunk): about 20-40 s on a loaded 2-core machine.
 """
 from tests.pytest_plugin.conftest import run_suite
 
@@ -82,6 +83,36 @@ def test_a_lying_verifier_is_outvoted(asker, validators, reference):
     last = validators.last_answer
     assert validators.cluster.validators[liar].syn not in last.signers
     assert asker.certified(last.certificate) is True
+
+
+def sampled_in_one_process(runners, data):
+    """A chat request's sampled answer decoded in this process alone (KV caches, as `generate` does)."""
+    import torch
+    from models import prompt_codec
+    from models.decoding import StageProposer, token_rule
+    from models.tensorio import encode_tensor
+    from models.text_request import new_generation
+
+    gen = new_generation(prompt_codec(), data, 8)
+    proposer = StageProposer(runners, token_rule(gen.rule))
+    x = torch.tensor([gen.prompt_ids])
+    while not gen.done:
+        token = proposer.feed(x, len(gen.generated))[-1]
+        gen.accept(encode_tensor(token))
+        x = token.reshape(1, 1)
+    return gen.text
+
+
+def test_a_sampled_chat_request_is_the_one_process_answer(asker, validators):
+    from models.text_request import TextRequest
+
+    data = TextRequest.build([{"role": "user", "content": "Tell me a story about a robot."}], 8,
+                             temperature=0.9, top_p=0.95, seed=7).encode()
+    runners = [validators.cluster.runner("distributed_ai_model", k) for k in range(3)]  # the shared copy
+    answer = asker.ask(data)
+    assert answer.decode() == sampled_in_one_process(runners, data)
+    assert validators.last_answer.vote.request_hash == keccak(data)
+    assert asker.certified(validators.last_answer.certificate) is True
 '''
 
 
@@ -90,4 +121,4 @@ def test_a_contract_gets_the_quorums_certified_text(pytester):
     pytester.makepyfile(test_text=SUITE)
     pytester.makeini("[pytest]\naivm_validators = 3\naivm_models = distributed_ai_model\naivm_max_tokens = 8\n")
     result = run_suite(pytester, "-v")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)

@@ -129,8 +129,8 @@ class _Validator(Validator):
     its KV caches, proposal records and seen/closed tasks are its own."""
 
     def __init__(self, index: int, cluster: "LocalCluster", holds: list[tuple[str, int]]) -> None:
-        super().__init__("http://in-process", KeySet.generate(protocol.LEVEL, with_kem=False), STAKE, holds,
-                         cluster.cache_dir)
+        super().__init__(rpc_url="http://in-process", keys=KeySet.generate(protocol.LEVEL, with_kem=False),
+                         stake=STAKE, holds=holds, cache_dir=cluster.cache_dir)  # no connection is made
         self.cluster = cluster
         self.chain_id = cluster.chain_id
         self._runners = cluster.runners  # shared, read only: a runner keeps no state between calls
@@ -146,10 +146,6 @@ class _Validator(Validator):
 
     def raw_sign(self, message: bytes) -> bytes:
         return bytes.fromhex(self.sign(message)[2:])
-
-    @property
-    def liar(self) -> bool:
-        return self.behaviour.lie
 
     def deliver(self, task: dict) -> None:
         """A notification from the scheduler (task, relay, close, end): routed as the process routes it."""

@@ -9,7 +9,12 @@ a lying proposer is slashed
 and proposed again, a lying verifier outvoted; a sampled chat request (temperature > 0) is
 the one-process sampled answer. 3 validators, 8 tokens (one chunk): about 20-40 s on a loaded 2-core machine.
 """
+import pytest
+
+from aivm_pytest.cluster import LocalCluster
 from tests.pytest_plugin.conftest import run_suite
+from vm.chain import Chain
+from vm.node import Services
 
 pytest_plugins = ["pytester"]
 
@@ -122,3 +127,12 @@ def test_a_contract_gets_the_quorums_certified_text(pytester):
     pytester.makeini("[pytest]\naivm_validators = 3\naivm_models = distributed_ai_model\naivm_max_tokens = 8\n")
     result = run_suite(pytester, "-v")
     result.assert_outcomes(passed=4)
+
+
+def test_models_it_cannot_serve_are_refused_clearly():
+    chain = Chain.ephemeral(services=Services())
+    with pytest.raises(ValueError, match="endpoint model .* use --network"):
+        LocalCluster(chain, n=3, models=["gpt_oss_chat"])
+    with pytest.raises(ValueError, match="not 'no-such-model'"):
+        LocalCluster(chain, n=3, models=["no-such-model"])
+    assert chain.services.ai is None

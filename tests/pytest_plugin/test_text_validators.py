@@ -11,10 +11,7 @@ the one-process sampled answer. 3 validators, 8 tokens (one chunk): about 20-40 
 """
 import pytest
 
-from aivm_pytest.cluster import LocalCluster
-from tests.pytest_plugin.conftest import run_suite
-from vm.chain import Chain
-from vm.node import Services
+from tests.pytest_plugin.conftest import PLUGIN
 
 pytest_plugins = ["pytester"]
 
@@ -125,11 +122,17 @@ def test_a_contract_gets_the_quorums_certified_text(pytester):
     pytester.makefile(".synq", TextAsker=ASKER)
     pytester.makepyfile(test_text=SUITE)
     pytester.makeini("[pytest]\naivm_validators = 3\naivm_models = distributed_ai_model\naivm_max_tokens = 8\n")
-    result = run_suite(pytester, "-v")
+    # in a process of its own: the run imports transformers (and scipy) and holds ≈1.1 GB of model, which
+    # must not stay behind in this session (pytester would drop the modules, and sklearn cannot reload them)
+    result = pytester.runpytest_subprocess(*PLUGIN, "-v", timeout=500)
     result.assert_outcomes(passed=4)
 
 
 def test_models_it_cannot_serve_are_refused_clearly():
+    from aivm_pytest.cluster import LocalCluster  # loads torch: not at collection
+    from vm.chain import Chain
+    from vm.node import Services
+
     chain = Chain.ephemeral(services=Services())
     with pytest.raises(ValueError, match="endpoint model .* use --network"):
         LocalCluster(chain, n=3, models=["gpt_oss_chat"])

@@ -29,7 +29,7 @@ STAKING_POOL = (0x0122).to_bytes(20, "big")  # holds validators' locked stakes
 CALLBACK_SENDER = (0x0121).to_bytes(20, "big")  # the ai_request precompile: callbacks come from it
 CALLBACK_GAS = 1_000_000
 STAKE_LOCK_TIMEOUT = 30.0  # seconds a registration waits for the chain thread to move its stake
-READY_WAIT = 60.0  # seconds a request that arrives while local validators are still joining waits
+READY_WAIT = defaults.AI_READY_WAIT  # seconds a request that arrives while local validators are still joining waits
 SCHEDULER_WORKERS = 32  # threads for RPC-driven scheduler work (signature checks), apart from asyncio's default pool
 
 

@@ -165,12 +165,16 @@ async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:
 
 
 async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, local: list) -> None:
-    from ai.service import AIService, load_manifests
-
     node.ai_status = "loading models (the first run trains and converts them; later runs reuse the cache)"
     console.print(f"distributed AI: {node.ai_status}…", highlight=False)
+
+    def load():  # off the event loop: importing the AI layer imports torch (seconds on a loaded machine)
+        from ai.service import AIService, load_manifests
+
+        return AIService, load_manifests()
+
     try:
-        manifests = await asyncio.to_thread(load_manifests)
+        AIService, manifests = await asyncio.to_thread(load)
     except Exception as exc:  # the chain keeps serving; AI methods say why they cannot
         node.ai_status = f"model preparation failed: {exc}"
         logging.getLogger("aivm.ai").exception("model preparation failed")

@@ -29,6 +29,7 @@ from eth_keys import keys as eth_keys
 from interop import guardians
 from interop.config import EVM_ADDRESS, Lane
 from bridge.evm import ChainError, EvmClient
+from bridge.status import DELIVERABLE, TransferStatus
 from interop.message import Kind, Message, MessageError, decode
 from interop.verify import tally
 from pqc import bundle
@@ -41,7 +42,7 @@ ATTESTER_DOMAIN = b"AIVM-bridge/attester/v1"
 ENDORSE_DOMAIN = b"AIVM-bridge/endorse/v1"
 SYNC_INTERVAL = 0.5  # seconds between looks at the validator registry (guardian_source = "validators")
 RECHECK_INTERVAL = 5.0  # seconds between on-chain comparisons when the registry did not change
-STATUSES = ("initiated", "attested", "delivered", "failed")
+STATUSES = tuple(s.value for s in TransferStatus)
 
 
 class BridgeError(Exception):
@@ -383,7 +384,7 @@ class BridgeHub:
     # -- messages --
     def _new_record(self, msg: Message, source: Lane, tx: str | None, block: int | None) -> dict:
         dest = self.lane_by_id(msg.dst_chain)
-        return {"message": msg.encode().hex(), "status": "initiated", "reason": "",
+        return {"message": msg.encode().hex(), "status": TransferStatus.INITIATED, "reason": "",
                 "source_chain": source.name, "dest_chain": dest.name if dest else str(msg.dst_chain),
                 "sequence": msg.sequence, "kind": msg.kind.name.lower(), "amount": str(msg.amount),
                 "level": msg.level.title, "source_tx": tx, "source_block": block, "created": time.time(),
@@ -454,8 +455,8 @@ class BridgeHub:
             return self._public(digest.hex(), rec)
         rec["votes"][h] = vote
         rec["updated"] = time.time()
-        if rec["status"] == "initiated" and self._quorum(msg, rec).passed:
-            rec["status"] = "attested"
+        if rec["status"] == TransferStatus.INITIATED and self._quorum(msg, rec).passed:
+            rec["status"] = TransferStatus.ATTESTED
         self._write({f"bridge/msg/{digest.hex()}": rec})
         return self._public(digest.hex(), rec)
 
@@ -502,7 +503,7 @@ class BridgeHub:
         out = []
         for digest in self._read("bridge/open", []):
             rec = self._read(f"bridge/msg/{digest}")
-            if rec is None or rec["status"] not in ("attested", "failed"):
+            if rec is None or rec["status"] not in DELIVERABLE:
                 continue
             if dest and rec["dest_chain"] != dest:
                 continue
@@ -520,10 +521,10 @@ class BridgeHub:
         rec = self.node.chain.index.meta(f"bridge/msg/{digest}")  # read-only: any thread is fine
         if rec is None:
             raise BridgeError(f"unknown transfer 0x{digest}")
-        if outcome == "delivered":
+        if outcome == TransferStatus.DELIVERED:
             if not self.delivered_on_destination(rec, bytes.fromhex(digest), tx):
                 raise BridgeError("the destination bridge has not delivered this message")
-        elif outcome != "failed":
+        elif outcome != TransferStatus.FAILED:
             raise BridgeError("outcome must be 'delivered' or 'failed'")
         return {"digest": digest, "outcome": outcome, "tx": tx, "reason": reason}
 
@@ -531,15 +532,15 @@ class BridgeHub:
         """Chain thread: record a checked report."""
         digest = r["digest"]
         rec = self._read(f"bridge/msg/{digest}")
-        if rec["status"] == "delivered":
+        if rec["status"] == TransferStatus.DELIVERED:
             return self._public(digest, rec)
         items: dict[str, Any] = {}
-        if r["outcome"] == "delivered":
-            rec.update(status="delivered", delivered_tx=r["tx"], reason="")
+        if r["outcome"] == TransferStatus.DELIVERED:
+            rec.update(status=TransferStatus.DELIVERED, delivered_tx=r["tx"], reason="")
             items["bridge/open"] = [d for d in self._read("bridge/open", []) if d != digest]
             items["bridge/delivered_count"] = self._read("bridge/delivered_count", 0) + 1
         else:
-            rec.update(status="failed", reason=r["reason"][:500])
+            rec.update(status=TransferStatus.FAILED, reason=r["reason"][:500])
         rec["updated"] = time.time()
         items[f"bridge/msg/{digest}"] = rec
         self._write(items)
@@ -570,7 +571,7 @@ class BridgeHub:
         """Chain thread: a relayer's canonical mint transaction for an attested message."""
         digest = digest.removeprefix("0x").lower()
         rec = self._read(f"bridge/msg/{digest}")
-        if rec is None or rec["status"] not in ("attested", "failed"):
+        if rec is None or rec["status"] not in DELIVERABLE:
             raise BridgeError("only attested, undelivered messages get Solana signatures")
         if self.lanes.get(rec["dest_chain"]) is None or self.lanes[rec["dest_chain"]].kind != "solana":
             raise BridgeError("this message is not for a Solana lane")
@@ -582,7 +583,7 @@ class BridgeHub:
         out = []
         for digest in self._read("bridge/open", []):
             rec = self._read(f"bridge/msg/{digest}")
-            if rec and rec.get("solana") and rec["status"] != "delivered":
+            if rec and rec.get("solana") and rec["status"] != TransferStatus.DELIVERED:
                 out.append({"transfer_id": "0x" + digest, "message": "0x" + rec["message"],
                             "dest_chain": rec["dest_chain"], "solana_message": "0x" + rec["solana"]["message"],
                             "signed_by": sorted(rec["solana"]["signatures"])})

@@ -19,6 +19,7 @@ import time
 
 from bridge.evm import ChainError, EvmClient, calldata
 from bridge.jsonrpc import JsonRpcClient
+from bridge.status import TransferStatus
 from bridge.worker import PollingWorker, serve
 
 log = logging.getLogger("aivm.bridge.relayer")
@@ -43,7 +44,7 @@ class Relayer(PollingWorker):
         sent: list[tuple[dict, EvmClient, str]] = []
         self._nonces: dict[str, int] = {}
         for p in self.node.rpc("synergy_getPendingBridgeMessages"):
-            if p["status"] == "failed" and time.monotonic() - self._failed_at.get(p["transfer_id"], 0) < RETRY_FAILED_AFTER:
+            if p["status"] == TransferStatus.FAILED and time.monotonic() - self._failed_at.get(p["transfer_id"], 0) < RETRY_FAILED_AFTER:
                 continue
             dest = lanes.get(p["dest_chain"])
             if dest is None:
@@ -61,7 +62,7 @@ class Relayer(PollingWorker):
         for p, client, tx_hash in sent:
             try:
                 client.wait(tx_hash)
-                self._report(p, "delivered", tx_hash)
+                self._report(p, TransferStatus.DELIVERED, tx_hash)
                 self.delivered += 1
                 done += 1
             except ChainError as exc:  # reverted or not mined: the next pass asks the destination again
@@ -92,13 +93,13 @@ class Relayer(PollingWorker):
             tx = deliver_to_solana(dest, p, message, self.solana_payer, self.node)
             if tx is None:
                 return 0
-            self._report(p, "delivered", tx)
+            self._report(p, TransferStatus.DELIVERED, tx)
             self.delivered += 1
             return 1
         client = EvmClient(dest["rpc_url"])
         bridge = dest["bridge_address"]
         if client.view(bridge, "PQCBridge", "delivered", digest):
-            self._report(p, "delivered", None)
+            self._report(p, TransferStatus.DELIVERED, None)
             return 0
         if client.view(bridge, "PQCBridge", "pqcMode"):
             data = calldata("PQCBridge", "receiveWithCertificate", message, bytes.fromhex(p["certificate"][2:]))
@@ -115,14 +116,14 @@ class Relayer(PollingWorker):
         reason = client.revert_reason(bridge, data, Account.from_key(self.key).address)
         if reason:
             if "already delivered" in reason:
-                self._report(p, "delivered", None)
+                self._report(p, TransferStatus.DELIVERED, None)
                 return 0
             self._failed_at[p["transfer_id"]] = time.monotonic()
-            self._report(p, "failed", None, reason)
+            self._report(p, TransferStatus.FAILED, None, reason)
             return 0
         return client, client.submit(self.key, bridge, data, nonce=self._nonce(client))
 
-    def _report(self, p: dict, outcome: str, tx: str | None, reason: str = "") -> None:
+    def _report(self, p: dict, outcome: TransferStatus, tx: str | None, reason: str = "") -> None:
         self.node.rpc("synergy_reportBridgeDelivery", p["transfer_id"], outcome, tx, reason)
 
 

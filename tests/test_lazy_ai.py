@@ -7,6 +7,7 @@ an external validator registers on such a node.
 """
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -120,5 +121,43 @@ def test_a_restart_with_validators_on_record_starts_the_layer_at_once(tmp_path):
         assert torch_loaded(node)
         assert "idle" not in node.log()
         assert _wait_models(node).get("result")
+    finally:
+        node.stop()
+
+
+# Loaded by the node process as `sitecustomize` (PYTHONPATH): notes which thread first imports torch.
+TORCH_IMPORT_WATCH = """
+import os, sys, threading
+
+
+class _Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            with open(os.environ["AIVM_TEST_TORCH_THREAD"], "a") as f:
+                f.write(threading.current_thread().name + "\\n")
+        return None
+
+
+sys.meta_path.insert(0, _Watch())
+"""
+
+
+def test_the_ai_layer_is_imported_off_the_event_loop(tmp_path, monkeypatch):
+    """Importing the AI layer imports torch (seconds on a loaded machine). On the event loop (the main thread)
+    that would stall every HTTP and WebSocket request meanwhile, chain reads included, so the start imports it
+    on a worker thread."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(TORCH_IMPORT_WATCH)
+    record = tmp_path / "torch-thread.txt"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv("AIVM_TEST_TORCH_THREAD", str(record))
+    node = start_node(tmp_path)
+    try:
+        assert node.rpc("eth_blockNumber")["result"] == "0x0" and not record.exists()
+        assert "result" in _wait_models(node)  # the first AI request starts the layer
+        threads = record.read_text().split()
+        assert threads and "MainThread" not in threads, f"torch was first imported on {threads}"
     finally:
         node.stop()

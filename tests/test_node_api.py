@@ -72,6 +72,26 @@ def test_rpc_handlers_reach_no_private_node_state():
         assert "getattr(node" not in text, f"{path.name} reads an undeclared attachment"
 
 
+def test_handlers_of_every_layer_call_dedicated_methods_not_the_threads():
+    """Bridge, dashboard and synergy_ handlers call a NodeApi / bridge-service method, never a generic
+    `run` / `read` hop or the chain object (the API has no such hop to offer)."""
+    assert not hasattr(NodeApi, "run") and not hasattr(NodeApi, "read")
+    for path in [*_python_files("app/rpc"), ROOT / "app/dashboard/rpc.py"]:
+        text = path.read_text()
+        found = re.search(r"\b(node|api)\.(run|read|chain)\b", text)
+        assert not found, f"{path.name}: {found.group(0)}"
+        assert "getattr(api" not in text, f"{path.name} reads the API by name"
+
+
+def test_handlers_refuse_with_reasons_not_picked_codes():
+    """A handler's param refusal is a Reason (vm.errors), mapped in app/rpc/errors.py; only the
+    envelope / typed-param parsing (dispatch.py, server.py) builds an RpcError itself."""
+    for path in [*_python_files("app/rpc"), ROOT / "app/dashboard/rpc.py"]:
+        if path.name in ("dispatch.py", "errors.py", "server.py", "params.py"):
+            continue
+        assert "RpcError(" not in path.read_text(), f"{path.name} picks a JSON-RPC code"
+
+
 def test_node_declares_what_the_application_attaches():
     node = Node(NodeOptions(), config=None)
     try:

@@ -125,13 +125,10 @@ class NodeApi:
         """Wait (bounded) for the seal of a block whose sends were already answered (Node.settled)."""
         await self.node.settled()
 
-    async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """fn on the chain thread (for handlers of other layers: bridge, dashboard)."""
-        return await self.node.run(fn, *args, **kwargs)
-
-    async def read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        """A read-only fn on a reader thread, beside the chain thread."""
-        return await self.node.read(fn, *args, **kwargs)
+    async def chain_view(self, view: Callable[..., Any], *args: Any) -> Any:
+        """view(chain, *args) on a reader thread: a read-only view of the committed chain for the
+        application's own pages (the dashboard's explorer, app/dashboard/chainview.py)."""
+        return await self.node.read(lambda: view(self.chain, *args))
 
     def ai_service(self) -> Any:
         """The AI service, or UNAVAILABLE saying why not."""
@@ -388,14 +385,27 @@ class NodeApi:
 
     # -- the pool --
     async def pool_content(self) -> dict:
-        return await self.node.run(txpool.content, txpool.queued(self.node), self.node.pending_nonce)
+        """txpool_content: {pending|queued: {sender: {nonce: tx}}}."""
+        return await self.node.run(txpool.content, self.node.queued(), self.node.pending_nonce)
+
+    async def pool_content_from(self, sender: bytes) -> dict:
+        """txpool_contentFrom: the pool view of one sender."""
+        return txpool.content_from(await self.pool_content(), sender)
+
+    async def pool_status(self) -> dict:
+        """txpool_status: how many transactions are pending and queued."""
+        return txpool.status(await self.pool_content())
+
+    async def pool_inspect(self) -> dict:
+        """txpool_inspect: one summary line per pooled transaction."""
+        return txpool.inspect(await self.pool_content())
 
     async def drop_transaction(self, tx_hash: bytes) -> bool:
         return await self.node.drop_transaction(tx_hash)
 
     async def drop_transactions(self, sender: Optional[bytes] = None) -> None:
         """Drop every queued transaction (of `sender` when given)."""
-        for q in txpool.queued(self.node):
+        for q in self.node.queued():
             if sender is None or q.sender == sender:
                 await self.node.drop_transaction(q.tx.hash)
 

@@ -175,6 +175,18 @@ class Node:
         """Whether transactions wait in the queue (any thread: a length read)."""
         return bool(self._queue)
 
+    def queued(self) -> list[_Queued]:
+        """A stable copy of the queue (any thread: the loop thread may swap the list while it is read)."""
+        return list(self._queue)
+
+    def unqueue(self, entry: _Queued) -> bool:
+        """Loop thread: take one entry out of the queue; False when a block being sealed took it already."""
+        try:
+            self._queue.remove(entry)
+        except ValueError:
+            return False
+        return True
+
     def submit(self, fn: Callable, *args: Any) -> concurrent.futures.Future:
         """Queue fn on the chain thread from any thread, without an event loop (the AI layer's hooks)."""
         return self._executor.submit(fn, *args)

@@ -1,7 +1,8 @@
 """The pending pool's rules, over the node's queue of admitted transactions.
 
-The node keeps admitted, not yet mined transactions in `Node._queue` (loop
-thread) and their reservations in `_inflight` (chain thread). This module is
+The node keeps admitted, not yet mined transactions in its queue (loop
+thread; read as a copy through `Node.queued()`, changed through
+`Node.unqueue()`) and their reservations on the chain thread. This module is
 what clients see of that queue: lookup by hash, replacement of a pending
 transaction by one with the same sender and nonce and a high enough fee
 (geth's rule: both the fee cap and the tip must rise by at least
@@ -39,7 +40,7 @@ def check_replacement(old: Any, new: Any) -> None:
 
 def queued(node: Any) -> list:
     """A stable copy of the queue (the loop thread may swap the list while we read it)."""
-    return list(node._queue)
+    return node.queued()
 
 
 def find(node: Any, tx_hash: bytes) -> Optional[Any]:
@@ -68,9 +69,7 @@ def admit_replacement(node: Any, tx: Any, sender: bytes) -> Optional[Any]:
 
 def swap_in(node: Any, old: Any) -> None:
     """Loop thread: take the replaced entry out of the queue; its waiter learns why."""
-    try:
-        node._queue.remove(old)
-    except ValueError:
+    if not node.unqueue(old):
         return  # already taken into a block being sealed: the replacement will fail on its nonce
     if old.future is not None and not old.future.done():
         old.future.set_exception(TxRejected("replaced by a transaction with a higher fee"))
@@ -81,9 +80,7 @@ def drop(node: Any, tx_hash: bytes) -> Optional[Any]:
     q = find(node, tx_hash)
     if q is None:
         return None
-    try:
-        node._queue.remove(q)
-    except ValueError:
+    if not node.unqueue(q):
         return None
     if q.future is not None and not q.future.done():
         q.future.set_exception(TxRejected("transaction dropped from the pool"))
@@ -108,6 +105,12 @@ def content(entries: Iterable[Any], pending_nonce) -> dict:
         bucket = "pending" if q.tx.nonce < pending_nonce(q.sender) else "queued"
         out[bucket].setdefault(checksum(q.sender), {})[str(q.tx.nonce)] = pending_json(q)
     return out
+
+
+def content_from(view: dict, sender: bytes) -> dict:
+    """txpool_contentFrom: one sender's part of a txpool_content view."""
+    key = checksum(sender)
+    return {part: view[part].get(key, {}) for part in ("pending", "queued")}
 
 
 def status(view: dict) -> dict:

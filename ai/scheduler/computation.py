@@ -7,6 +7,7 @@ from typing import Any, Optional
 from eth_hash.auto import keccak
 
 from ai.scheduler.validator_set import StageSet
+from ai.status import ComputationStatus as Status
 from vm import defaults
 
 SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
@@ -15,7 +16,7 @@ TASK_TIMEOUT = defaults.AI_TASK_TIMEOUT  # seconds a validator has for one task
 COMPUTATION_TIMEOUT = 600.0
 HEARTBEAT_WINDOW = 60.0
 MAX_TASKS_KEPT = 100_000
-MAX_NEW_TOKENS = 256  # the cap on a text answer's length (= models.generation.MAX_NEW_TOKENS; a test keeps them equal)
+MAX_NEW_TOKENS = defaults.AI_MAX_ANSWER_TOKENS  # the cap on a text answer's length
 
 
 @dataclass
@@ -79,7 +80,7 @@ class Computation:
     input: bytes
     requester: Optional[str]
     created: float
-    status: str = "Pending"  # Pending | Running | Completed | Failed
+    status: Status = Status.PENDING  # a str enum: compares equal to its wire word
     reason: str = ""
     finished: float = 0.0
     result: Optional[bytes] = None
@@ -108,7 +109,7 @@ class Computation:
 
     @classmethod
     def from_record(cls, d: dict) -> "Computation":
-        c = cls(d["id"], d["model_id"], bytes.fromhex(d["input"]), d["requester"], d["created"], d["status"],
+        c = cls(d["id"], d["model_id"], bytes.fromhex(d["input"]), d["requester"], d["created"], Status(d["status"]),
                 d["reason"], d["finished"], None if d["result"] is None else bytes.fromhex(d["result"]),
                 d["certificate"], d.get("cached", False), d.get("rounds", 0),
                 {bytes.fromhex(a) for a in d.get("validators", [])}, max_tokens=d.get("max_tokens"))

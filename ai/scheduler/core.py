@@ -37,13 +37,18 @@ from ai.scheduler.rounds import RoundEngine
 from ai.scheduler.text_engine import TextEngine
 from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import Validator
+from ai.status import ComputationStatus as Status
 from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
 
 # what other modules import from here (the records and limits live in records.py)
 __all__ = ["AIError", "COMPUTATION_TIMEOUT", "ChainHooks", "Computation", "HEDGE_AFTER", "MAX_NEW_TOKENS", "Round",
-           "Scheduler", "TASK_TIMEOUT", "Task"]
+           "Scheduler", "SchedulerBusy", "TASK_TIMEOUT", "Task"]
+
+
+class SchedulerBusy(AIError):
+    """An observer's bounded wait for the scheduler's lock ran out (`Scheduler.observe`)."""
 
 
 class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
@@ -111,7 +116,7 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         interrupted = {}
         for cid, rec in self.records.computations():
             if rec["status"] in ("Pending", "Running"):
-                rec.update(status="Failed", reason="interrupted by a node restart", finished=time.time())
+                rec.update(status=Status.FAILED, reason="interrupted by a node restart", finished=time.time())
                 interrupted[cid] = rec
         if interrupted:
             self.counters["failed"] += len(interrupted)
@@ -177,6 +182,21 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
             for comp in running:
                 self._fail(comp, reason)
             return len(running)
+
+    def observe(self, read: Callable[["Scheduler"], Any], timeout: float) -> Any:
+        """read(self) under the scheduler's lock, for observers (the dashboard): a consistent view of
+        validators, computations and rounds; SchedulerBusy when the lock stays taken `timeout` seconds."""
+        if not self._lock.acquire(timeout=timeout):
+            raise SchedulerBusy("the AI scheduler is busy; retry")
+        try:
+            return read(self)
+        finally:
+            self._lock.release()
+
+    def task(self, task_id: str) -> Task | None:
+        """A recent task by id (the last MAX_TASKS_KEPT are kept), None when unknown or forgotten."""
+        with self._lock:
+            return self._tasks.get(task_id)
 
     def get(self, cid: str) -> Computation:
         with self._lock:

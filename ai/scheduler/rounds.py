@@ -19,6 +19,7 @@ from ai.scheduler import economics
 from ai.scheduler.commitments import validate_request
 from ai.scheduler.computation import MAX_NEW_TOKENS, MAX_TASKS_KEPT, SPARE, Computation, Round, Task
 from ai.scheduler.validators import Validator
+from ai.status import ComputationStatus as Status
 from pqc import bundle
 from pqc.quorum import QuorumCertificate
 from vm.addresses import to_syn
@@ -75,7 +76,7 @@ class RoundEngine:
             self.counters["computations"] = n
             cached = self.recorded(model_id, comp.request_hash, max_tokens) if self.cache else None
             if cached is not None:
-                comp.status, comp.result, comp.certificate = "Completed", bytes.fromhex(cached["result"]), cached["certificate"]
+                comp.status, comp.result, comp.certificate = Status.COMPLETED, bytes.fromhex(cached["result"]), cached["certificate"]
                 comp.cached, comp.finished = True, time.time()
                 comp.validators = {bytes.fromhex(a) for a in cached.get("validators", [])}
                 self.counters["completed"] += 1
@@ -84,7 +85,7 @@ class RoundEngine:
                 self._done.notify_all()
                 self.on_finish(comp)
                 return comp
-            comp.status = "Running"
+            comp.status = Status.RUNNING
             self.refresh_sets()  # the set as of now (a new epoch's on-chain copy is queued, never awaited)
             # the computation's sets: a burst of registrations or departures from now on changes nothing here
             comp.sets = {st: self.sets.snapshot(model_id, st) for st in range(MODELS[model_id].num_stages)}
@@ -400,7 +401,7 @@ class RoundEngine:
         self._complete(comp, result)
 
     def _complete(self, comp: Computation, result: bytes) -> None:
-        comp.status, comp.result, comp.finished, comp.round = "Completed", result, time.time(), None
+        comp.status, comp.result, comp.finished, comp.round = Status.COMPLETED, result, time.time(), None
         self.counters["completed"] += 1
         self.counters["total_time"] += comp.finished - comp.created
         if comp.text is not None:
@@ -417,7 +418,7 @@ class RoundEngine:
                 t.status = "Closed" if t.status == "Assigned" else t.status
         if comp.text is not None:
             self._text_end(comp)
-        comp.status, comp.reason, comp.finished, comp.round = "Failed", reason, time.time(), None
+        comp.status, comp.reason, comp.finished, comp.round = Status.FAILED, reason, time.time(), None
         self.counters["failed"] += 1
         log.warning("computation %s failed: %s", comp.id, reason)
         self._persist(comp)

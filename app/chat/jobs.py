@@ -199,7 +199,7 @@ class ChatJobs:
         if balance < fee + 10**15:  # the fee plus room for the payment transaction's gas
             raise APIError(402, f"account 0x{payer.hex()} holds {balance} wei; a {params.model} completion costs "
                                 f"{fee} wei plus gas", "insufficient_quota", None, "insufficient_quota")
-        from ai.scheduler import AIError
+        from ai.ports import AIError
 
         try:
             max_tokens = request.max_tokens if MODELS[params.model].generates else None

@@ -14,7 +14,7 @@ from app.dashboard.monitor import Monitor
 
 
 def get_monitor(node: Any) -> Monitor:
-    m = getattr(node, "dashboard_monitor", None)
+    m = node.dashboard_monitor  # declared on Node, read through the API's typed property too
     if m is None:
         m = node.dashboard_monitor = Monitor(node)
     return m

@@ -1,8 +1,8 @@
 """The dashboard's monitor: one thread that watches the AI service and the PQC counters.
 
-It never sits in a hot path. Every `interval` seconds it takes the scheduler's
-lock briefly (with a timeout: a busy scheduler costs a skipped tick, never a
-wait), copies what changed into plain dicts, and hands events to WebSocket
+It never sits in a hot path. Every `interval` seconds it reads under the
+scheduler's lock briefly (`Scheduler.observe`, with a timeout: a busy scheduler
+costs a skipped tick, never a wait), copies what changed into plain dicts, and hands events to WebSocket
 subscribers on the event loop; every `sample_every` seconds it appends the
 running totals to the ring buffers in `history`. The one thing it adds to the
 scheduler is a link in its task-notification chain, so it learns each task id
@@ -201,7 +201,7 @@ class Monitor:
         self._seen = 0
 
     def scheduler(self) -> Any:
-        service = getattr(self.node, "ai", None)
+        service = self.node.ai  # declared on Node (None until the AI service runs)
         return None if service is None else service.scheduler
 
     def tick(self, now: float) -> None:
@@ -210,14 +210,15 @@ class Monitor:
         if s is not None:
             if s is not self._scheduler:
                 self._attach(s)
-            lock = getattr(s, "_lock", None)
-            if lock is None or lock.acquire(timeout=LOCK_WAIT):
-                try:
-                    events += self._watch_computations(s)
-                    validators = self._validator_views(s, now)
-                finally:
-                    if lock is not None:
-                        lock.release()
+            from ai.scheduler.core import SchedulerBusy
+
+            try:
+                watched, validators = s.observe(
+                    lambda s: (self._watch_computations(s), self._validator_views(s, now)), LOCK_WAIT)
+            except SchedulerBusy:
+                watched = validators = None  # busy: this tick is skipped
+            if validators is not None:
+                events += watched
                 with self._lock:
                     self._validator_list = validators
                 events += self._validator_events(validators)
@@ -248,7 +249,7 @@ class Monitor:
             if comp is None:
                 self._tracked.pop(cid)
                 continue
-            tasks = {tid: s._tasks[tid] for tid in self._task_ids.get(cid, []) if tid in s._tasks}
+            tasks = {tid: t for tid in self._task_ids.get(cid, []) if (t := s.task(tid)) is not None}
             if comp.round is not None:  # tasks assigned before the monitor attached
                 for t in comp.round.tasks.values():
                     tasks.setdefault(t.task_id, t)

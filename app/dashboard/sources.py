@@ -37,7 +37,7 @@ def register_bridge_source(node: Any, source: BridgeStatusSource) -> None:
 
 
 def bridge_source(node: Any) -> Optional[BridgeStatusSource]:
-    return getattr(node, "dashboard_bridge_source", None)
+    return node.dashboard_bridge_source  # declared on Node (and a typed NodeApi property)
 
 
 def bridges_view(node: Any, limit: int = 50) -> dict:

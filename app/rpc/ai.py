@@ -16,12 +16,12 @@ import asyncio
 import functools
 import time
 
-from vm import ai_start
+from vm import ai_start, defaults
 from vm.addresses import parse_any_address, to_syn
 from vm.api import NodeApi
 from vm.codec import InvalidValue, parse_data
+from vm.errors import invalid
 from app.rpc.dispatch import method as _register
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.params import Integer, Object, Param, Text
 
 def method(name: str):
@@ -121,7 +121,7 @@ def _signature(value: str, where: str) -> bytes:
     try:
         bundle.SignatureBundle.decode(raw)
     except FormatError as exc:
-        raise RpcError(INVALID_PARAMS, f"{where}: not a signature bundle: {exc}") from None
+        raise invalid(f"{where}: not a signature bundle: {exc}") from None
     return raw
 
 
@@ -133,7 +133,7 @@ def _public_keys(value: str, where: str) -> bytes:
     try:
         PublicKeys.decode(raw)
     except FormatError as exc:
-        raise RpcError(INVALID_PARAMS, f"{where}: not a key bundle: {exc}") from None
+        raise invalid(f"{where}: not a key bundle: {exc}") from None
     return raw
 
 
@@ -147,10 +147,8 @@ def _ai(node):
 
 async def _ready_ai(node, timeout: float = None):
     """The AI service once usable: a request that arrives while models load or validators join waits (bounded)."""
-    from ai.service import READY_WAIT
-
     node = NodeApi.of(node)
-    deadline = time.monotonic() + (READY_WAIT if timeout is None else timeout)
+    deadline = time.monotonic() + (defaults.AI_READY_WAIT if timeout is None else timeout)
     ai_start.trigger(node, "an AI request")
     while node.ai is None and node.ai_status and time.monotonic() < deadline:
         if str(node.ai_status).startswith("model preparation failed"):
@@ -167,14 +165,14 @@ def _address(value: str, where: str) -> bytes:
     try:
         return parse_any_address(value)
     except ValueError as exc:
-        raise RpcError(INVALID_PARAMS, f"{where}: {exc}") from None
+        raise invalid(f"{where}: {exc}") from None
 
 
 def _hex(value: str, where: str) -> bytes:
     try:
         return parse_data(value if value.startswith("0x") else "0x" + value, where)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"{where}: {exc}") from None
+        raise invalid(f"{where}: {exc}") from None
 
 
 async def _call(fn, *args, service=None):
@@ -228,8 +226,8 @@ async def synergy_get_validator_ai_tasks(node, address: Text) -> list:
 @method("synergy_submitAIPartialResult")
 async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, result: Text, signature: Text = None) -> dict:
     if signature is None:
-        raise RpcError(INVALID_PARAMS, "synergy_submitAIPartialResult: param 4 (signature) is required: "
-                                       "results must be signed by the validator's registered key")
+        raise invalid("synergy_submitAIPartialResult: param 4 (signature) is required: "
+                      "results must be signed by the validator's registered key")
     service = _ai(node)
     return await _call(service.scheduler.submit, task_id, _address(address, "param 2 (address)"),
                        _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"), service=service)
@@ -262,12 +260,12 @@ async def synergy_get_validator_set(node, model_id: Text, stage: Integer = 0) ->
     """The stage's active set now: epoch, members and stakes, the stake that decides (ours)."""
     s = _ai(node).scheduler
     if model_id not in s.manifests:
-        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 1 (model_id): unknown model {model_id[:80]!r}")
+        raise invalid(f"synergy_getValidatorSet param 1 (model_id): unknown model {model_id[:80]!r}")
     from models.catalog import MODELS
 
     if not 0 <= stage < MODELS[model_id].num_stages:
-        raise RpcError(INVALID_PARAMS, f"synergy_getValidatorSet param 2 (stage): {model_id} has stages "
-                                       f"0..{MODELS[model_id].num_stages - 1}, got {str(stage)[:40]}")
+        raise invalid(f"synergy_getValidatorSet param 2 (stage): {model_id} has stages "
+                      f"0..{MODELS[model_id].num_stages - 1}, got {str(stage)[:40]}")
     return (await _call(s.stage_set, model_id, stage)).to_json()
 
 
@@ -323,17 +321,17 @@ def _cross_chain_transfers(node) -> int:
 async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
     """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
     data = _hex(input_hex, "param 2 (input)")
-    from ai.scheduler import AIError
-    from ai.scheduler.core import MAX_NEW_TOKENS
+    from ai.ports import AIError  # light: the AI layer (torch) may not be imported yet, and never on the event loop
 
-    if max_tokens is not None and not 1 <= max_tokens <= MAX_NEW_TOKENS:
-        raise RpcError(INVALID_PARAMS, f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{MAX_NEW_TOKENS}, "
-                                       f"got {max_tokens}")
+    cap = defaults.AI_MAX_ANSWER_TOKENS
+    if max_tokens is not None and not 1 <= max_tokens <= cap:
+        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{cap}, "
+                      f"got {max_tokens}")
     service = await _ready_ai(node)
     try:
         service.scheduler.max_tokens_for(model_id, max_tokens)
     except AIError as exc:
-        raise RpcError(INVALID_PARAMS, f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
+        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
     comp = await _call(service.scheduler.initiate, model_id, data, None, None, max_tokens, service=service)
     return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
 

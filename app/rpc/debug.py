@@ -3,8 +3,8 @@ from typing import Any
 
 from vm import execution, tracing
 from vm.codec import InvalidValue
+from vm.errors import invalid
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.eth import _call_fields
 from app.rpc.params import Block, Hash, Json, Object
 
@@ -13,7 +13,7 @@ def _tracer(name: str, options: Any) -> tracing.Tracer:
     try:
         return tracing.make_tracer(options)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"{name}: {exc}") from None
+        raise invalid(f"{name}: {exc}") from None
 
 
 @method("debug_traceTransaction")
@@ -26,14 +26,14 @@ async def debug_trace_transaction(api, tx_hash: Hash, options: Json = None) -> A
 async def debug_trace_call(api, tx: Object, block: Block = "latest", options: Json = None) -> Any:
     opts = dict(options or {}) if isinstance(options, dict) or options is None else options
     if not isinstance(opts, dict):
-        raise RpcError(INVALID_PARAMS, "debug_traceCall param 3: trace options must be an object")
+        raise invalid("debug_traceCall param 3: trace options must be an object")
     try:
         overrides = execution.parse_state_overrides(opts.pop("stateOverrides", None))
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"debug_traceCall param 3 (stateOverrides): {exc}") from None
+        raise invalid(f"debug_traceCall param 3 (stateOverrides): {exc}") from None
     if opts.pop("blockOverrides", None):
-        raise RpcError(INVALID_PARAMS, "debug_traceCall param 3: blockOverrides are not supported by this node "
-                                       "(stateOverrides are)")
+        raise invalid("debug_traceCall param 3: blockOverrides are not supported by this node "
+                      "(stateOverrides are)")
     tracer = _tracer("debug_traceCall", opts)
     return await api.trace_call(_call_fields(tx), block, overrides, tracer)
 

@@ -6,8 +6,8 @@ Translation only: the controls are the node API's (vm/api.py); refusals are mapp
 from typing import Optional
 
 from vm.codec import InvalidValue, parse_quantity, quantity
+from vm.errors import NodeError, invalid
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.params import Address, Bool, Data, Hash, Integer, Json, Quantity
 
 
@@ -20,8 +20,8 @@ def _aliases(*names: str):
     return register
 
 
-def _param(name: str, exc: InvalidValue) -> RpcError:
-    return RpcError(INVALID_PARAMS, f"{name} param 1: {exc}")
+def _param(name: str, exc: InvalidValue) -> NodeError:
+    return invalid(f"{name} param 1: {exc}")
 
 
 @_aliases("evm_snapshot", "anvil_snapshot")
@@ -135,7 +135,7 @@ async def set_nonce(api, address: Address, nonce: Quantity) -> bool:
 @_aliases("hardhat_setStorageAt", "anvil_setStorageAt")
 async def set_storage_at(api, address: Address, slot: Quantity, value: Data) -> bool:
     if len(value) != 32:
-        raise RpcError(INVALID_PARAMS, "storage value must be exactly 32 bytes")
+        raise invalid("storage value must be exactly 32 bytes")
     await api.set_storage(address, slot, int.from_bytes(value, "big"))
     return True
 

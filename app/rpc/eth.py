@@ -9,8 +9,8 @@ from eth_hash.auto import keccak
 
 from vm import execution, fees
 from vm.codec import InvalidValue, checksum, data, parse_data, quantity
+from vm.errors import invalid
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.params import Address, Block, Bool, Data, Hash, Json, Object, Quantity, tx_fields
 
 
@@ -18,14 +18,14 @@ def _call_fields(obj: dict) -> dict:
     try:
         return tx_fields(obj)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"transaction object: {exc}") from None
+        raise invalid(f"transaction object: {exc}") from None
 
 
 def _overrides(name: str, obj: Any) -> Optional[dict]:
     try:
         return execution.parse_state_overrides(obj)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"{name} param 3 (state overrides): {exc}") from None
+        raise invalid(f"{name} param 3 (state overrides): {exc}") from None
 
 
 def _hex(value: Optional[bytes]) -> Optional[str]:
@@ -123,7 +123,7 @@ async def eth_fee_history(api, block_count: Quantity, newest: Block, percentiles
     try:
         checked = fees.check_percentiles(percentiles)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_feeHistory param 3: {exc}") from None
+        raise invalid(f"eth_feeHistory param 3: {exc}") from None
     return await api.fee_history(block_count, newest, checked)
 
 
@@ -171,10 +171,10 @@ async def eth_simulate_v1(api, payload: Object, block: Block = "latest") -> list
     try:
         blocks, full = _parse_simulation(payload)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_simulateV1 param 1: {exc}") from None
+        raise invalid(f"eth_simulateV1 param 1: {exc}") from None
     validation = payload.get("validation", False)
     if not isinstance(validation, bool):
-        raise RpcError(INVALID_PARAMS, "eth_simulateV1 param 1: validation must be true or false")
+        raise invalid("eth_simulateV1 param 1: validation must be true or false")
     return await api.simulate(blocks, block, full, validation)
 
 
@@ -220,13 +220,13 @@ async def eth_get_proof(api, address: Address, slots: Json, block: Block = "late
     from vm import codec
 
     if not isinstance(slots, list):
-        raise RpcError(INVALID_PARAMS, "eth_getProof param 2 (storageKeys): expected a list of storage keys")
+        raise invalid("eth_getProof param 2 (storageKeys): expected a list of storage keys")
     try:
         keys = [codec.parse_quantity(k, "storage key") for k in slots]
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_getProof param 2 (storageKeys): {exc}") from None
+        raise invalid(f"eth_getProof param 2 (storageKeys): {exc}") from None
     if any(k >= 2**256 for k in keys):
-        raise RpcError(INVALID_PARAMS, "eth_getProof param 2 (storageKeys): a key is wider than 32 bytes")
+        raise invalid("eth_getProof param 2 (storageKeys): a key is wider than 32 bytes")
     return await api.proof(address, keys, block)
 
 
@@ -234,7 +234,7 @@ async def eth_get_proof(api, address: Address, slots: Json, block: Block = "late
 @method("eth_sendRawTransaction")
 async def eth_send_raw_transaction(api, raw: Data) -> str:
     if not raw:
-        raise RpcError(INVALID_PARAMS, "eth_sendRawTransaction param 1: empty transaction")
+        raise invalid("eth_sendRawTransaction param 1: empty transaction")
     return data(await api.send_raw(raw))
 
 
@@ -242,7 +242,7 @@ async def eth_send_raw_transaction(api, raw: Data) -> str:
 async def eth_send_transaction(api, tx: Object) -> str:
     f = _call_fields(tx)
     if "sender" not in f:
-        raise RpcError(INVALID_PARAMS, "eth_sendTransaction: the transaction needs a from address")
+        raise invalid("eth_sendTransaction: the transaction needs a from address")
     return data(await api.send_transaction(f))
 
 
@@ -254,7 +254,7 @@ async def eth_sign(api, address: Address, message: Data) -> str:
 @method("personal_sign")
 async def personal_sign(api, message: Json, address: Address) -> str:
     if not isinstance(message, str):
-        raise RpcError(INVALID_PARAMS, "personal_sign param 1 (message): expected a 0x-hex string or text")
+        raise invalid("personal_sign param 1 (message): expected a 0x-hex string or text")
     try:
         payload = parse_data(message, "message")
     except InvalidValue:  # MetaMask and ethers also send plain text
@@ -276,7 +276,7 @@ async def eth_sign_typed_data(api, address: Address, typed: Json) -> str:
 async def eth_sign_transaction(api, tx: Object) -> dict:
     f = _call_fields(tx)
     if "sender" not in f:
-        raise RpcError(INVALID_PARAMS, "eth_signTransaction: the transaction needs a from address")
+        raise invalid("eth_signTransaction: the transaction needs a from address")
     return await api.sign_transaction(f)
 
 
@@ -402,5 +402,5 @@ async def eth_get_logs(api, criteria: Object) -> list:
     try:
         crit = parse_log_filter(criteria)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_getLogs param 1 (filter): {exc}") from None
+        raise invalid(f"eth_getLogs param 1 (filter): {exc}") from None
     return await api.logs(crit, raw=True)  # whole blocks' stored logs go out as they are stored

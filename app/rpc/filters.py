@@ -7,10 +7,9 @@ from typing import Any, Callable
 
 from vm.api import NodeApi
 from vm.codec import InvalidValue
-from vm.errors import NodeError, Reason, unavailable
+from vm.errors import NodeError, Reason, invalid, unavailable
 from vm.filter_hub import Filter, FilterHub, FilterKind, SubscriptionKind
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.eth import parse_log_filter
 from app.rpc.params import Json, Object, Text
 
@@ -26,7 +25,7 @@ def _log_criteria(obj: dict, where: str) -> dict:
     try:
         return parse_log_filter(obj)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"{where}: {exc}") from None
+        raise invalid(f"{where}: {exc}") from None
 
 
 @method("eth_newFilter")
@@ -59,7 +58,7 @@ async def eth_get_filter_changes(api, fid: Text) -> list:
 async def eth_get_filter_logs(api, fid: Text) -> list:
     flt = api.filters.get(fid)
     if flt.kind is not FilterKind.LOGS:
-        raise RpcError(INVALID_PARAMS, "eth_getFilterLogs: not a log filter")
+        raise invalid("eth_getFilterLogs: not a log filter")
     return await api.logs(flt.criteria)
 
 
@@ -79,7 +78,7 @@ def subscribe(node: Any, kind: Any, criteria: Any, send: Callable[[str, Any], No
         sid = FilterHub.new_id()
         return api.filters.add_feed(sid, subscribe_feed(api, lambda event: send(sid, event)))
     if kind not in SUBSCRIPTION_KINDS:
-        raise RpcError(INVALID_PARAMS, f"eth_subscribe: unknown subscription {str(kind)[:40]!r}; use one of {', '.join(SUBSCRIPTION_KINDS)}")
+        raise invalid(f"eth_subscribe: unknown subscription {str(kind)[:40]!r}; use one of {', '.join(SUBSCRIPTION_KINDS)}")
     sub = SubscriptionKind(kind)
     crit = _log_criteria(criteria or {}, "eth_subscribe logs filter") if sub is SubscriptionKind.LOGS else None
     holder: list = []
@@ -103,7 +102,7 @@ def _subscribe_tasks(api: NodeApi, address: Any, send: Callable[[str, Any], None
     try:
         addr = parse_any_address(address if isinstance(address, str) else "")
     except ValueError as exc:
-        raise RpcError(INVALID_PARAMS, f"eth_subscribe synergy_aiTasks: validator address: {exc}") from None
+        raise invalid(f"eth_subscribe synergy_aiTasks: validator address: {exc}") from None
     sid = FilterHub.new_id()
     return api.filters.add_feed(sid, service.subscribe(addr, lambda task: send(sid, task)))
 

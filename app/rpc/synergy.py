@@ -8,16 +8,11 @@ import asyncio
 import json
 from typing import Any
 
-from vm.api import CONTRACT_KINDS, ContractKind, NodeApi
+from vm.api import CONTRACT_KINDS, ContractKind
 from vm.codec import InvalidValue, checksum, data, parse_address, parse_data
+from vm.errors import invalid
 from app.rpc.dispatch import method
-from app.rpc.errors import INVALID_PARAMS, RpcError
 from app.rpc.params import Json, Text
-
-
-def supported_features(node) -> list[str]:
-    """Only what this node can do now (kept for callers outside the RPC layer)."""
-    return NodeApi.of(node).supported_features()
 
 
 def _constructor_args(abi: list, args: Any) -> bytes:
@@ -28,24 +23,24 @@ def _constructor_args(abi: list, args: Any) -> bytes:
         try:
             return parse_data(args if args.startswith("0x") else "0x" + args, "constructor_args")
         except InvalidValue as exc:
-            raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
+            raise invalid(f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
     if not isinstance(args, list):
-        raise RpcError(INVALID_PARAMS, "synergy_deployAIVMContract param 4 (constructor_args): expected hex of "
-                                       "ABI-encoded arguments or a JSON list of values")
+        raise invalid("synergy_deployAIVMContract param 4 (constructor_args): expected hex of "
+                      "ABI-encoded arguments or a JSON list of values")
     from eth_abi import encode
 
     ctor = next((e for e in abi if e.get("type") == "constructor"), {"inputs": []})
     types = [_abi_type(i) for i in ctor.get("inputs", [])]
     if len(types) != len(args):
-        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): the constructor takes "
-                                       f"{len(types)} arguments ({', '.join(types) or 'none'}), got {len(args)}")
+        raise invalid(f"synergy_deployAIVMContract param 4 (constructor_args): the constructor takes "
+                      f"{len(types)} arguments ({', '.join(types) or 'none'}), got {len(args)}")
     try:
         values = [bytes.fromhex(v[2:]) if isinstance(v, str) and v.startswith("0x") and t.startswith("bytes")
                   else int(v, 0) if isinstance(v, str) and t.startswith(("uint", "int")) else v
                   for t, v in zip(types, args)]
         return encode(types, values)
     except Exception as exc:  # eth-abi's refusals and bad literals alike: the user's values, not a node fault
-        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
+        raise invalid(f"synergy_deployAIVMContract param 4 (constructor_args): {exc}") from None
 
 
 def _abi_type(entry: dict) -> str:
@@ -61,9 +56,9 @@ def _parse_abi(abi_json: Any) -> list:
         try:
             abi = json.loads(abi_json)
         except ValueError as exc:
-            raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 2 (abi_json): invalid JSON: {exc}") from None
+            raise invalid(f"synergy_deployAIVMContract param 2 (abi_json): invalid JSON: {exc}") from None
     if not isinstance(abi, list) or not all(isinstance(e, dict) and "type" in e for e in abi):
-        raise RpcError(INVALID_PARAMS, "synergy_deployAIVMContract param 2 (abi_json): expected a JSON list of ABI entries")
+        raise invalid("synergy_deployAIVMContract param 2 (abi_json): expected a JSON list of ABI entries")
     return abi
 
 
@@ -73,12 +68,12 @@ async def synergy_deploy_aivm_contract(api, bytecode_hex: Text, abi_json: Json, 
     try:
         code = parse_data(bytecode_hex if bytecode_hex.startswith("0x") else "0x" + bytecode_hex, "bytecode_hex")
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 1: {exc}") from None
+        raise invalid(f"synergy_deployAIVMContract param 1: {exc}") from None
     if not code:
-        raise RpcError(INVALID_PARAMS, "synergy_deployAIVMContract param 1: empty bytecode")
+        raise invalid("synergy_deployAIVMContract param 1: empty bytecode")
     abi = _parse_abi(abi_json)
     if kind not in CONTRACT_KINDS:
-        raise RpcError(INVALID_PARAMS, f"synergy_deployAIVMContract param 3 (kind): expected one of {', '.join(CONTRACT_KINDS)}")
+        raise invalid(f"synergy_deployAIVMContract param 3 (kind): expected one of {', '.join(CONTRACT_KINDS)}")
     code += _constructor_args(abi, constructor_args)
     d = await api.deploy_contract(code, ContractKind(kind), abi)
     return {
@@ -96,16 +91,11 @@ async def synergy_get_aivm_contract(api, address: Text) -> Any:
     try:
         addr = parse_address(address)
     except InvalidValue as exc:
-        raise RpcError(INVALID_PARAMS, f"synergy_getAIVMContract param 1: {exc}") from None
+        raise invalid(f"synergy_getAIVMContract param 1: {exc}") from None
     rec = await api.contract(addr)
     if rec is None:
         return None
     return {"contract_address": checksum(addr), **rec}
-
-
-def aivm_stats(node) -> dict:
-    """The guide's synergy_getAIVMStats shape with real figures (store reads: any thread)."""
-    return NodeApi.of(node).aivm_stats()
 
 
 @method("synergy_getAIVMStats")

@@ -1,6 +1,4 @@
 """txpool_*: geth's views of the pending pool (vm/txpool.py holds the rules, the node API reads them)."""
-from vm import txpool
-from vm.codec import checksum
 from app.rpc.dispatch import method
 from app.rpc.params import Address
 
@@ -12,16 +10,14 @@ async def txpool_content(api) -> dict:
 
 @method("txpool_contentFrom")
 async def txpool_content_from(api, address: Address) -> dict:
-    view = await api.pool_content()
-    key = checksum(address)
-    return {part: view[part].get(key, {}) for part in ("pending", "queued")}
+    return await api.pool_content_from(address)
 
 
 @method("txpool_status")
 async def txpool_status(api) -> dict:
-    return txpool.status(await api.pool_content())
+    return await api.pool_status()
 
 
 @method("txpool_inspect")
 async def txpool_inspect(api) -> dict:
-    return txpool.inspect(await api.pool_content())
+    return await api.pool_inspect()

@@ -154,7 +154,7 @@ class DeclarationChecker(CheckerBase):
             if p.name in names:
                 self.err(f"parameter '{p.name}' is declared twice", p)
             names.add(p.name)
-            pt = self.resolve_type(p.type, abi=visibility != "internal")
+            pt = self.resolve_type(p.type, abi=visibility != "internal" or d.is_constructor)  # init code's args
             params.append(LocalVar(p.name, pt, p.span))
         rets = [self.resolve_type(t, abi=visibility != "internal") for t in d.returns]
         for t in rets:

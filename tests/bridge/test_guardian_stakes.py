@@ -356,14 +356,15 @@ def test_bridge_never_trusts_a_caller_supplied_set(registry):
     """guardian_source = "validators": synergy_setBridgeGuardians is refused; an endorsement
     is checked against the registry's own keys, never the caller's."""
     from app.rpc.bridge import synergy_set_bridge_guardians
-    from app.rpc.errors import RpcError
+    from app.rpc.errors import rpc_error
 
     env, sched, hub, join, sync = registry
     hub.node.bridge = hub
     mallory = DevGuardians(3, seed=b"mallory stake ")
-    with pytest.raises(RpcError, match="derives its bridge guardian sets from the validator registry"):
+    with pytest.raises(BridgeError, match="derives its bridge guardian sets from the validator registry") as refused:
         asyncio.run(synergy_set_bridge_guardians(hub.node, ["0x" + k.signing_keys().encode().hex()
                                                             for k in mallory.pqc_members()]))
+    assert rpc_error(refused.value).code == -32000  # the one error map: a refusal, with its text
     v = join(2 * ETH)
     sync()
     enhanced = KeySet.generate("Enhanced", with_kem=False)

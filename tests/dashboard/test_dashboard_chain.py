@@ -230,8 +230,8 @@ class _Lanes:
 
 
 def test_bridge_status_source_interface():
-    class Node:
-        pass
+    class Node:  # as vm.node.Node declares it
+        dashboard_bridge_source = None
 
     node = Node()
     assert bridges_view(node)["configured"] is False

@@ -9,11 +9,12 @@ monitor a skipped tick, never a wait.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 import types
 
-from ai.scheduler.core import Computation, Round, Task
+from ai.scheduler.core import Computation, Round, Scheduler, Task
 from ai.scheduler.validators import Validator
 from app.dashboard.monitor import LOCK_WAIT, Monitor, round_views
 
@@ -31,10 +32,13 @@ def _round(required=2):
 
 
 def _scheduler(comp, tasks):
-    return types.SimpleNamespace(
+    s = types.SimpleNamespace(
         _lock=threading.RLock(), computations={comp.id: comp}, _tasks=tasks, notify=lambda a, t: None,
         validators={a: Validator(a, b"", 10**19, 0.0, attestation_valid=True, holds=[["digits_cnn", 0]]) for a in (A, B, C)},
         counters={"rewards": 0, "completed": 0, "failed": 0, "computations": 1})
+    s.observe = functools.partial(Scheduler.observe, s)  # the scheduler's own bounded-lock read
+    s.task = functools.partial(Scheduler.task, s)
+    return s
 
 
 def test_votes_become_round_views_with_agreement():

@@ -32,6 +32,7 @@ CASES = [
     ("fn f() { let x: foo = 1; }", "unknown type 'foo'"),
     ("event E(a: uint256); fn f() { emit E(1, 2); }", "event 'E' takes 1 argument(s), got 2"),
     ("storage m: map[address, uint256]; fn f() { m = 1; }", "a mapping cannot be assigned as a whole"),
+    ("constructor(x: map[uint256, uint256]) {}", "mappings can only be storage variables"),  # its args are ABI
     ("immutable X: uint256; external fn f() { X = 1; }", "immutable 'X' can only be set in the constructor"),
     ("fn f() { let a: uint256[3] = [uint256(1), 2, 3]; let b: uint256 = a[3]; }", "index 3 is out of range for uint256[3]"),
     ("const C: uint256 = 1 / 0;", "this constant expression cannot be evaluated"),

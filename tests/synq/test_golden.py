@@ -76,3 +76,24 @@ def test_every_builtin_has_a_check_and_a_lowering():
         assert callable(getattr(Analyzer, method))
     for method in BUILTIN_LOWERINGS.values():
         assert callable(getattr(Lowering, method))
+
+
+def test_every_word_type_says_which_words_it_refuses():
+    """ABI decoding checks each word with its type's `badword_<Type>` (a new word type needs one)."""
+    from synq.semantics import types as T
+
+    word_types = [c for c in vars(T).values() if isinstance(c, type) and issubclass(c, T.Type) and c.is_word]
+    assert len(word_types) >= 7
+    for c in word_types:
+        assert callable(getattr(Lowering, "badword_" + c.__name__, None)), c.__name__
+
+
+def test_every_value_type_is_a_conversion_target():
+    """`T(x)` lowers through the target's `convert_to_<Type>` (a new convertible type needs one)."""
+    from synq.semantics import types as T
+
+    targets = [c for c in vars(T).values() if isinstance(c, type) and issubclass(c, T.Type)
+               and (c.is_word or issubclass(c, T.BytesT))]
+    assert {c.__name__ for c in targets} >= {"UintT", "IntT", "AddressT", "BytesNT", "BoolT", "EnumT", "BytesT", "StringT"}
+    for c in targets:
+        assert callable(getattr(Lowering, "convert_to_" + c.__name__, None)), c.__name__

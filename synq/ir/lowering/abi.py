@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from synq.dispatch import method_for
 from synq.ir.lowering.base import FREE_PTR, MAX_LEN, REVERT0, LoweringBase, ceil32
 from synq.semantics import types as T
 
@@ -95,20 +96,31 @@ class AbiLowering(LoweringBase):
                  ["set", tail, nt]]]]]]
 
     def validate_word(self, t: T.Type, x: str) -> list:
-        bad = None
-        if isinstance(t, T.UintT) and t.bits < 256:
-            bad = ["gt", x, t.max]
-        elif isinstance(t, T.IntT) and t.bits < 256:
-            bad = ["iszero", ["eq", x, ["signextend", t.bits // 8 - 1, x]]]
-        elif isinstance(t, T.BoolT):
-            bad = ["gt", x, 1]
-        elif isinstance(t, (T.AddressT, T.InterfaceT)):
-            bad = ["shr", 160, x]
-        elif isinstance(t, T.BytesNT) and t.n < 32:
-            bad = ["shl", 8 * t.n, x]
-        elif isinstance(t, T.EnumT):
-            bad = ["iszero", ["lt", x, len(t.members)]]
+        """IR reverting when the decoded word `x` is not a valid `t` (one `badword_<Type>` per word type)."""
+        check = method_for(self, "badword_", t)
+        bad = None if check is None else check(self, t, x)
         return ["seq"] if bad is None else ["if", bad, REVERT0]
+
+    # -- what makes a word invalid for each word type (None: every word is valid) --
+    def badword_UintT(self, t: T.UintT, x: str) -> list | None:
+        return ["gt", x, t.max] if t.bits < 256 else None
+
+    def badword_IntT(self, t: T.IntT, x: str) -> list | None:
+        return ["iszero", ["eq", x, ["signextend", t.bits // 8 - 1, x]]] if t.bits < 256 else None
+
+    def badword_BoolT(self, t: T.BoolT, x: str) -> list:
+        return ["gt", x, 1]
+
+    def badword_AddressT(self, t: T.Type, x: str) -> list:
+        return ["shr", 160, x]
+
+    badword_InterfaceT = badword_AddressT
+
+    def badword_BytesNT(self, t: T.BytesNT, x: str) -> list | None:
+        return ["shl", 8 * t.n, x] if t.n < 32 else None
+
+    def badword_EnumT(self, t: T.EnumT, x: str) -> list:
+        return ["iszero", ["lt", x, len(t.members)]]
 
     def decode(self, t: T.Type, head: Any, base: Any, end: str, src: str) -> list:
         """IR reading one ABI item whose head is at `head` (offsets relative to `base`)."""

@@ -296,8 +296,8 @@ class LocalCluster(InferenceService):
     def next_proposer(self, model_id: str = "distributed_ai_model") -> int:
         """The validator that proposes the next text answer (the scheduler's first eligible holder of
         stage 0: every validator here holds every stage), so a test can make exactly it lie."""
-        with self.scheduler._lock:
-            return self.index(self.scheduler.eligible(model_id, 0, time.time())[0].address)
+        first = self.scheduler.observe(lambda s: s.eligible(model_id, 0, time.time())[0].address, timeout=10)
+        return self.index(first)
 
     def slashed(self, i: int) -> int:
         """Wei validator `i` has been slashed so far."""

@@ -285,7 +285,7 @@ def text_quorum(layout: str, ref: TextReference, runs: int) -> dict:
     """Quorum runs interleaved with one-process runs, so both see the same machine load."""
     holds = {0: "distributed_ai_model:0", 1: "distributed_ai_model:1", 2: "distributed_ai_model:2"} \
         if layout == "3x1" else "distributed_ai_model"
-    q, r1, rd, rounds, wire, answers = [], [], [], [], [], []
+    q, r1, rd, rounds, wire, ws, answers = [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="aivm-bench-text-") as tmp:
         node = BenchNode(Path(tmp), 3 if layout == "3x1" else 5, holds=holds, max_new_tokens=ref.tokens)
         try:
@@ -294,13 +294,18 @@ def text_quorum(layout: str, ref: TextReference, runs: int) -> dict:
                 r1.append(ref.generate(1)[0])
                 if ref.default_threads != 1:
                     rd.append(ref.generate(ref.default_threads)[0])
+                before = node.rpc("synergy_getAIWireStats")
                 seconds = node.infer(PROMPT, "distributed_ai_model")
+                after = node.rpc("synergy_getAIWireStats")
                 last = node.last
                 n = last.get("tokens_agreed") or len(ref.codec.tokenizer(bytes.fromhex(last["result"]).decode(),
                                                                          add_special_tokens=False)["input_ids"])
                 q.append(seconds / n)
                 rounds.append(last["rounds_completed"])
                 wire.append(last.get("wire_bytes", 0) / n)
+                # every byte through the node's WebSockets during the computation (one at a time here): tasks,
+                # relays, results, signatures and JSON; heartbeats go by HTTP and are not in it
+                ws.append(sum(after[k] - before[k] for k in ("bytes_in", "bytes_out")) / n)
                 answers.append(bytes.fromhex(last["result"]).decode())
         finally:
             node.stop()
@@ -308,7 +313,7 @@ def text_quorum(layout: str, ref: TextReference, runs: int) -> dict:
     return {"per_token": statistics.median(q), "ref1": statistics.median(r1),
             "refd": statistics.median(rd) if rd else None,
             "ratio": statistics.median(a / b for a, b in zip(q, best)), "rounds": statistics.median(rounds),
-            "wire": statistics.median(wire), "equal": all(a == ref.answer for a in answers)}
+            "wire": statistics.median(wire), "ws": statistics.median(ws), "equal": all(a == ref.answer for a in answers)}
 
 
 def text_section(quick: bool) -> list[str]:
@@ -327,19 +332,21 @@ def text_section(quick: bool) -> list[str]:
         f"{ref.default_threads} threads): the ratio is the median of quorum ÷ the faster one-process run beside it. "
         "Per-stage decode time (one process, KV cache, 1 thread): "
         + ", ".join(f"stage {i} {t * 1e3:.1f} ms/token" for i, t in enumerate(stages)) + ". "
-        "Payload bytes: hex of the tensors relayed and handed to verifiers, through the node.",
+        "Payload bytes: the tensors relayed and handed to verifiers, counted as hex; WebSocket bytes: every "
+        "byte of every frame through the node's WebSockets during the computation (binary frames, ai/wire.py).",
         "",
         "| layout | quorum ms/token | quorum tokens/s | generate ms/token (1 thread / "
         f"{ref.default_threads} threads) | quorum ÷ generate | rounds per computation | payload bytes per token | "
+        "WebSocket bytes per token | "
         "answer = one-process greedy |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     names = {"5x3": "5 validators, each holding all 3 stages", "3x1": "3 validators, one stage each"}
     for layout, q in rows:
         refd = f"{q['refd'] * 1e3:.1f}" if q["refd"] else "-"
         lines.append(f"| {names[layout]} | {q['per_token'] * 1e3:.1f} | {1 / q['per_token']:.1f} | "
                      f"{q['ref1'] * 1e3:.1f} / {refd} | **{q['ratio']:.2f}x** | {q['rounds']:.0f} | "
-                     f"{q['wire']:,.0f} | {'yes' if q['equal'] else 'NO'} |")
+                     f"{q['wire']:,.0f} | {q['ws']:,.0f} | {'yes' if q['equal'] else 'NO'} |")
     lines.append("")
     return lines
 

@@ -225,7 +225,7 @@ def our_python() -> str:
 
 
 def aivm_available() -> bool:
-    return (REPO / "vm" / "cli.py").exists() or (REPO / "vm" / "cli" / "__init__.py").exists()
+    return (REPO / "app" / "cli.py").exists() or (REPO / "app" / "cli" / "__init__.py").exists()
 
 
 def _command(name: str, port: int) -> tuple[list[str], Path, dict, str]:
@@ -238,9 +238,11 @@ def _command(name: str, port: int) -> tuple[list[str], Path, dict, str]:
         return argv, REPO, {"PYTHONUNBUFFERED": "1"}, "working tree"
     if name == "baseline":  # an older AIVM source tree, for before/after figures in one run
         tree = os.environ.get("AIVM_BENCH_BASELINE")
-        if not tree or not (Path(tree) / "vm" / "cli.py").exists():
+        cli = next((m for m in ("app.cli", "vm.cli")  # trees from before issue 10's layout: vm/cli.py
+                    if tree and (Path(tree) / (m.replace(".", "/") + ".py")).exists()), None)
+        if cli is None:
             raise PeerUnavailable("set AIVM_BENCH_BASELINE to an AIVM source tree")
-        argv = [our_python(), "-m", "app.cli", "start", "--ephemeral",
+        argv = [our_python(), "-m", cli, "start", "--ephemeral",
                 "--host", "127.0.0.1", "--port", str(port), "--validators", "0"]
         return argv, Path(tree), {"PYTHONUNBUFFERED": "1", "PYTHONPATH": tree}, f"tree {tree}"
     if name == "anvil":

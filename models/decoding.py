@@ -19,6 +19,8 @@ the last stage's output at position ``P - 1 + j`` (prompt length ``P``) is gener
 """
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,7 +32,9 @@ import torch  # noqa: E402
 
 HIDDEN_RTOL = 1e-3
 LOGIT_EPS = 2e-3
-CHUNK_TOKENS = 8  # generated tokens certified per verification round (one round per stage per chunk)
+# generated tokens certified per verification round (one round per stage per chunk); the environment
+# variable is for benchmarks comparing chunk sizes (the node's scheduler reads it once, at start)
+CHUNK_TOKENS = int(os.environ.get("AIVM_TEXT_CHUNK_TOKENS", "8"))
 
 
 class TokenRule(Protocol):

@@ -10,3 +10,8 @@ try:
     _os.environ.setdefault("ETH_HASH_BACKEND", "pysha3")
 except ImportError:  # pragma: no cover - the dependency is declared
     pass
+
+# RLP through rusty-rlp (pyrlp's own optional backend), checked to give pyrlp's results.
+from vm import rlp_backend as _rlp_backend  # noqa: E402
+
+_rlp_backend.install()

@@ -12,6 +12,13 @@ from vm.chain_records import MinedBlock, TxRejected
 from vm.trie_root import ordered_trie_root
 
 
+def _no_block_rewards(vm) -> bool:
+    """Post-merge (Paris and later): `_assign_block_rewards` is Paris's no-op."""
+    from eth.vm.forks.paris import ParisVM
+
+    return type(vm)._assign_block_rewards is ParisVM._assign_block_rewards
+
+
 class ChainMining:
     """Open a `BlockBuilder` on the head, seal it, and persist block and records together."""
 
@@ -27,12 +34,22 @@ class ChainMining:
         return max(int(time.time()) + offset, self._head.timestamp + 1)
 
     def _pending_header_template(self, timestamp: Optional[int] = None):
-        return self.vm_class.create_header_from_parent(
-            self._head,
-            gas_limit=self.config.gas_limit,
-            timestamp=timestamp or self._head.timestamp + 1,
-            coinbase=self.config.coinbase,
-        )
+        """The next block's header on the head. Built once per (head, gas limit, coinbase):
+        py-evm's fork-by-fork `create_header_from_parent` makes a dozen header objects, and the
+        admission check (next base fee) and `open_block` both ask. Post-merge, no field but the
+        timestamp depends on the timestamp, so another one is a copy."""
+        key = (self._head.hash, self.config.gas_limit, self.config.coinbase)
+        cached = getattr(self, "_template", None)
+        if cached is None or cached[0] != key:
+            header = self.vm_class.create_header_from_parent(
+                self._head, gas_limit=self.config.gas_limit,
+                timestamp=self._head.timestamp + 1, coinbase=self.config.coinbase,
+            )
+            cached = self._template = (key, header)
+        header = cached[1]
+        if timestamp and timestamp != header.timestamp:
+            header = header.copy(timestamp=timestamp)
+        return header
 
     def mine(self, txs: Iterable[tuple[SignedTransactionAPI, bytes]] = (), timestamp: Optional[int] = None) -> MinedBlock:
         """Apply (tx, sender) pairs in order into one new block and persist it atomically."""
@@ -48,7 +65,7 @@ class ChainMining:
             raise TxRejected(
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
-        header = self._pending_header_template(ts).copy(state_root=self._pending_root)
+        header = self._pending_header_template().copy(timestamp=ts, state_root=self._pending_root)
         edited = self._pending_root != self._head.state_root  # dev edits: replays (tracing) start there
         self.index.set_meta(f"block_pre_root/{header.block_number}", self._pending_root.hex() if edited else None)
         return BlockBuilder(self, header)
@@ -74,12 +91,19 @@ class ChainMining:
         vm, header, included, receipts = builder.vm, builder.header, builder.included, builder.receipts
         tx_records: dict = {}
         with self.store.transaction():
-            header = header.copy(
+            roots = dict(
                 transaction_root=ordered_trie_root([tx.encode() for tx in included]),
                 receipt_root=ordered_trie_root([r.encode() for r in receipts]),
             )
-            block = vm.get_block().copy(header=header, transactions=included)
-            block = vm.finalize_block(block).block
+            if _no_block_rewards(vm):
+                # py-evm's finalize_block minus what a post-merge block does not need: no
+                # rewards to assign, and its debug line formats (and hashes) the block each time.
+                vm.state.persist()
+                header = header.copy(state_root=vm.state.state_root, **roots)
+                block = vm.get_block_class()(header=header, transactions=included, uncles=[], withdrawals=[])
+            else:
+                block = vm.get_block().copy(header=header.copy(**roots), transactions=included)
+                block = vm.finalize_block(block).block
             self._chain.chaindb.persist_block(block)
             record = self.index.add_block(block, receipts, builder.senders, tx_records)
             self.index.set_meta("pending_root", None)

@@ -18,6 +18,7 @@ import concurrent.futures
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +38,7 @@ log = logging.getLogger("aivm.node")
 SHUTDOWN_WAIT = 2.0  # seconds stop() gives the block being sealed, and then the store's close
 GIL_SWITCH_INTERVAL = 0.0005  # seconds (CPython's default is 0.005): see Node.start
 SETTLE_WAIT = 10.0  # seconds a request waits for a block whose transactions were answered before its seal
+INLINE_GAS = 1_000_000  # a lone automine send with at most this much gas may be mined on the loop (Node._inline)
 
 
 @dataclass
@@ -60,6 +62,12 @@ class Node:
     def __init__(self, options: NodeOptions, services: Optional[Services] = None, config: Any = None) -> None:
         self.options = options
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="aivm-chain")
+        # Held by whoever runs chain work: the chain thread for every job, or the event loop
+        # for a lone send it mines itself (`_inline`, which only ever tries it, never waits).
+        self._chain_lock = threading.Lock()
+        self._jobs = 0  # chain-thread jobs queued or running (under _jobs_lock): inline mining waits its turn
+        self._jobs_lock = threading.Lock()
+        self._inline_enabled = os.environ.get("AIVM_INLINE_MINING", "1") != "0"
         self._readers = concurrent.futures.ThreadPoolExecutor(self.READERS, thread_name_prefix="aivm-read")
         if options.data_dir:
             self.chain = Chain.open(options.data_dir, options.chain, services)
@@ -189,14 +197,28 @@ class Node:
 
     def submit(self, fn: Callable, *args: Any) -> concurrent.futures.Future:
         """Queue fn on the chain thread from any thread, without an event loop (the AI layer's hooks)."""
-        return self._executor.submit(fn, *args)
+        self._count_job(1)
+        return self._executor.submit(self._locked, fn, *args)
+
+    def _count_job(self, delta: int) -> None:
+        with self._jobs_lock:
+            self._jobs += delta
+
+    def _locked(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Chain thread: every job runs holding the chain lock (see `_inline`)."""
+        try:
+            with self._chain_lock:
+                return fn(*args, **kwargs)
+        finally:
+            self._count_job(-1)
 
     READERS = 4  # reader threads: a call stuck in the AI precompile leaves the others free
 
     async def run(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run fn on the chain thread (everything that writes)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        self._count_job(1)
+        return await loop.run_in_executor(self._executor, lambda: self._locked(fn, *args, **kwargs))
 
     async def read(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run a read-only fn on a reader thread, beside the chain thread, never behind it.
@@ -332,7 +354,9 @@ class Node:
         batch, self._queue = self._queue, []
         sealed = asyncio.get_running_loop().create_future()  # set once this block is in the index
         try:
-            mined = await self.run(self._mine, batch, timestamp, sealed)
+            mined = self._inline(batch, timestamp, sealed)
+            if mined is None:
+                mined = await self.run(self._mine, batch, timestamp, sealed)
         except Exception as exc:
             for q in batch:
                 if q.future and not q.future.done():
@@ -363,6 +387,33 @@ class Node:
         self._queue[:0] = requeue
         self._publish(mined)
         return mined
+
+    def _inline(self, batch: list[_Queued], timestamp: Optional[int],
+                sealed: asyncio.Future) -> Optional[MinedBlock]:
+        """Event loop: mine a lone automine send right here, or return None (then the chain
+        thread mines it).
+
+        A sender with one transaction in flight (a script, a test suite with web3.py or ethers)
+        otherwise pays two thread hand-overs per transaction, and on a busy machine each waits
+        for the scheduler. Only when it cannot stall the loop for long or wait on anything: one
+        send, nothing else queued, bounded gas, no AI layer attached (the AI precompile waits for
+        validators that talk to this loop), no chain-thread job queued or running (they keep their
+        order) and the chain lock free at once (never waited for: the chain thread may be in a
+        long block). Same code as the chain thread's job (`_mine`); the lock keeps chain work one
+        at a time.
+        """
+        if not (self._inline_enabled and len(batch) == 1 and not self._queue and not self._hold_seal
+                and batch[0].tx.gas <= INLINE_GAS and self._jobs == 0):
+            return None
+        services = self.chain.services
+        if services is not None and services.ai is not None:
+            return None
+        if not self._chain_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._mine(batch, timestamp, sealed)
+        finally:
+            self._chain_lock.release()
 
     def _mine(self, batch: list[_Queued], timestamp: Optional[int],
               sealed: Optional[asyncio.Future] = None) -> MinedBlock:

@@ -112,12 +112,19 @@ def clear_lineages() -> None:
     _local.maps.clear()
 
 
-def install() -> None:
-    """AIVM_TRIE_CACHE=0 leaves py-evm's own trie in place (tests compare the two)."""
+def enabled() -> bool:
     import os
 
-    if os.environ.get("AIVM_TRIE_CACHE", "1") == "0":
+    return os.environ.get("AIVM_TRIE_CACHE", "1") != "0"
+
+
+def install() -> None:
+    """AIVM_TRIE_CACHE=0 leaves py-evm's own trie in place (tests compare the two)."""
+    if not enabled():
         return
+    from vm import trie_nibbles
+
+    trie_nibbles.install()
     import eth.db.account
     import eth.db.storage
 

@@ -91,6 +91,7 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         self._running_text: set[str] = set()
         self._canaries_sent: collections.Counter = collections.Counter()
         self._hedges: dict[int, tuple] = {}  # id(round) -> (when to ask a spare, computation, round)
+        self._audits: collections.Counter = collections.Counter()  # (model, stage) -> rounds started (audit slot)
         self.hedge_after = hedge_after  # 0: the spare is asked with the round, not only when it is slow
         self.chunk_tokens = chunk_tokens
         self._recover()

@@ -127,6 +127,7 @@ class RoundEngine:
                              f"active stake ({len(snap.stakes)} validators, epoch {snap.epoch}); a decision needs "
                              f"{num}/{den} = {snap.required} wei")
             return
+        candidates = self._audit_first(comp.model_id, stage, snap, candidates)
         assigned, spares = 0, 0
         for v in candidates:  # enough stake to decide; a spare only if the round is slow (hedge) or a vote fails
             if snap.met(assigned):
@@ -138,6 +139,24 @@ class RoundEngine:
                 spares += 1
             self._assign(comp, rnd, v, now, notes)
             assigned += snap.stakes[v.address]
+
+    def _audit_first(self, model_id: str, stage: int, snap, candidates: list) -> list:
+        """The audit slot: each round of a stage asks one member of its set first, the next member (by address)
+        each round, then the most stake until it decides. So every member is asked at least once in every
+        len(set) rounds of its stage whatever its stake and however fast the others are: a small-stake liar
+        beside large-stake validators is judged (and slashed) regularly, not only when a round is slow enough
+        to call the hedged spare. Equal stakes: it is one of the deciders anyway (no extra work); otherwise at
+        most one task more than the stake that decides."""
+        members = sorted(snap.stakes)
+        if not members:
+            return candidates
+        n = self._audits[(model_id, stage)]
+        self._audits[(model_id, stage)] = n + 1
+        first = members[n % len(members)]
+        pick = next((v for v in candidates if v.address == first), None)
+        if pick is None:  # not eligible now: the slot passes on (its absence costs it score, as ever)
+            return candidates
+        return [pick] + [v for v in candidates if v is not pick]
 
     def _hedge_due(self, now: float, notes: list) -> None:
         """Under the lock: each round still undecided HEDGE_AFTER seconds after it started gets SPARE more

@@ -4,7 +4,9 @@ It talks to the node over JSON-RPC only (any machine that reaches the node):
 tasks arrive on a WebSocket subscription (`synergy_aiTasks`), with polling of
 `synergy_getValidatorAITasks` as a fallback, and results go back on that same
 WebSocket (`synergy_submitAIPartialResult`, HTTP when it is down) signed by the
-validator's registered PQC keys.
+validator's registered PQC keys. On the socket both ways travel binary frames
+(`ai.wire`: the same JSON-RPC messages, hidden states and signatures as raw
+bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text).
 
 Text computations (`ai.scheduler.text_rounds`): a *propose* task starts a
 decoding thread over the stages it names (KV caches; outputs relayed, signed,
@@ -33,7 +35,7 @@ from typing import Any, Optional
 import aiohttp
 import orjson
 
-from ai import protocol
+from ai import protocol, wire
 from ai.protocol import ACCEPT, REJECT, TaskRef, TaskVote, task_vote
 from pqc import bundle
 from pqc.keys import KeySet
@@ -50,6 +52,8 @@ VERIFY_CACHES = 24  # (computation, stage) KV caches a verifier keeps
 WS_CALL_TIMEOUT = 60.0
 RECONNECT_EVERY = 1.0  # seconds between tries while the node is unreachable
 WATCHDOG_EVERY = 0.5
+# binary WebSocket frames (ai/wire.py: hidden states and signatures as raw bytes, not hex); "0": JSON text only
+BINARY_FRAMES = os.environ.get("AIVM_WIRE_BINARY", "1") != "0"
 
 
 @dataclass
@@ -146,7 +150,8 @@ class Validator:
         fut = self._loop.create_future()
         self._ws_pending[rid] = fut
         try:
-            await ws.send_bytes(orjson.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}))
+            msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
+            await ws.send_bytes((BINARY_FRAMES and wire.encode(msg)) or orjson.dumps(msg))  # hex as raw bytes
             reply = await asyncio.wait_for(fut, WS_CALL_TIMEOUT)
         finally:
             self._ws_pending.pop(rid, None)
@@ -296,11 +301,12 @@ class Validator:
         while True:
             try:
                 async with self._session.ws_connect(self.ws_url, heartbeat=20, max_msg_size=0) as ws:
-                    await ws.send_str(orjson.dumps({"jsonrpc": "2.0", "id": 0, "method": "eth_subscribe",
-                                                    "params": ["synergy_aiTasks", self.syn]}).decode())
+                    # a binary frame (ai/wire.py): the node then sends this feed's tasks as binary frames too
+                    sub = {"jsonrpc": "2.0", "id": 0, "method": "eth_subscribe", "params": ["synergy_aiTasks", self.syn]}
+                    await ws.send_bytes(wire.encode(sub, always=True) if BINARY_FRAMES else orjson.dumps(sub))
                     self._ws = ws
                     async for msg in ws:
-                        data = orjson.loads(msg.data)
+                        data = wire.loads(msg.data)
                         if data.get("method") == "eth_subscription":
                             self._offer(data["params"]["result"])
                         elif data.get("id") in self._ws_pending:

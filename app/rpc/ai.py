@@ -269,15 +269,18 @@ async def synergy_get_validator_set(node, model_id: Text, stage: Integer = 0) ->
     return (await _call(s.stage_set, model_id, stage)).to_json()
 
 
+OBSERVE_WAIT = 5.0  # seconds a read of the scheduler's state waits for its lock (then: busy, retry)
+
+
 @method("synergy_listValidators")
 async def synergy_list_validators(node) -> list:
     """Every registered validator (the guide has no other way to learn their addresses), best score first."""
     s = _ai(node).scheduler
 
-    def read():
+    def read(s):  # under the scheduler's lock (observe): one consistent view of every validator
         now = time.time()
         out = []
-        for v in sorted(list(s.validators.values()), key=lambda v: (-v.score, v.address)):
+        for v in sorted(s.validators.values(), key=lambda v: (-v.score, v.address)):
             why = v.ineligibility_any(now)
             out.append({"validator_address": to_syn(v.address), "address": "0x" + v.address.hex(),
                         "stake": _wei(v.stake), "synergy_score": round(v.score, 2), "uptime": round(v.uptime(now), 4),
@@ -285,7 +288,7 @@ async def synergy_list_validators(node) -> list:
                         "eligible": why == "", "reason": why})
         return out
 
-    return await _call(read)
+    return await _call(s.observe, read, OBSERVE_WAIT)
 
 
 @method("synergy_getValidatorAIStats")
@@ -394,7 +397,7 @@ async def synergy_verify_ai_result(node, computation_id: Text) -> dict:
 @method("synergy_getAIDistributedStats")
 async def synergy_get_ai_distributed_stats(node) -> dict:
     s = _ai(node).scheduler
-    c = s.counters
+    c = await _call(s.observe, lambda s: dict(s.counters), OBSERVE_WAIT)
     finished = c["completed"] + c["failed"]
     avg = c["total_time"] / max(1, c["completed"] - c.get("cached", 0))
     return {"total_computations": str(c["computations"]), "completed_computations": str(c["completed"]),
@@ -411,3 +414,12 @@ async def synergy_list_ai_models(node) -> list:
     service = _ai(node)
     return [{**MODELS[mid].to_dict(), "manifest_root": m.root if m is not None else None}
             for mid, m in service.scheduler.manifests.items()]
+
+
+@_register("synergy_getAIWireStats")  # counters only: an idle AI layer stays idle
+async def synergy_get_ai_wire_stats(node) -> dict:
+    """Ours: bytes and frames through the node's WebSocket connections since it started (validators' task
+    feeds, relays and results; binary frames: ai/wire.py). The bench divides a computation's share by its tokens."""
+    from ai import wire
+
+    return dict(wire.STATS)

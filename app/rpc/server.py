@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from ai import wire
 from app.rpc import dispatch, filters
 from app.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, rpc_error
 
@@ -60,18 +61,26 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     sockets.add(ws)
     subs: list[str] = []
     outbox: asyncio.Queue = asyncio.Queue(maxsize=10_000)
+    binary = [False]  # the client sent a binary frame (ai/wire.py): its notifications go as binary frames too
 
     def push(sid: str, item: Any) -> None:
         msg = {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": sid, "result": item}}
         try:
-            outbox.put_nowait(orjson.dumps(msg))
+            outbox.put_nowait((binary[0] and wire.encode(msg)) or orjson.dumps(msg))
         except asyncio.QueueFull:  # a client that does not read loses notifications, not the node
             pass
 
     async def writer() -> None:
+        stats = wire.STATS
         while True:
             msg = await outbox.get()
-            await ws.send_str(msg.decode())
+            stats["bytes_out"] += len(msg)
+            stats["frames_out"] += 1
+            if wire.is_frame(msg):
+                stats["binary_frames_out"] += 1
+                await ws.send_bytes(msg)
+            else:
+                await ws.send_str(msg.decode())
 
     writer_task = asyncio.create_task(writer())
     try:
@@ -79,6 +88,16 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
             payload = msg.data.encode() if msg.type == WSMsgType.TEXT else msg.data
+            wire.STATS["bytes_in"] += len(payload)
+            wire.STATS["frames_in"] += 1
+            if wire.is_frame(payload):
+                wire.STATS["binary_frames_in"] += 1
+                binary[0] = True
+                try:
+                    payload = orjson.dumps(wire.decode(payload))
+                except wire.FrameError as exc:
+                    await outbox.put(_error_body(PARSE_ERROR, f"parse error: {exc}"))
+                    continue
             resp = await _ws_request(api, payload, push, subs)
             if resp is not None:
                 await outbox.put(resp)

@@ -31,7 +31,7 @@ BUILD_SOURCES = ("catalog.py", "digits.py", "smollm2.py", "manifest.py", "cache.
 def _cache_key() -> str:
     digest = hashlib.sha256()
     for name in BUILD_SOURCES:
-        digest.update((ROOT / "ai" / "models" / name).read_bytes())
+        digest.update((ROOT / "models" / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -24,7 +24,7 @@ def small_dir() -> Path:
     """Built once per version of the code that builds them (seconds), beside the other test models."""
     digest = hashlib.sha256()
     for name in SOURCES:
-        digest.update((ROOT / "ai" / "models" / name).read_bytes())
+        digest.update((ROOT / "models" / name).read_bytes())
     path = Path.home() / ".cache" / "aivm-test" / f"small-models-{digest.hexdigest()[:16]}"
     for info in SMALL:
         small.ensure(info, path)

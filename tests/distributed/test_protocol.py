@@ -15,6 +15,7 @@ from tests.nodeproc import start_node
 from vm.addresses import to_syn
 
 IMAGE = bytes(int(x) for x in load_digits().data[7])
+IMAGE2 = bytes(int(x) for x in load_digits().data[8])  # not answered before (answers are cached)
 CONFIG = "[aivm]\nmax_gas_per_execution = 100000\n[node]\nai_task_timeout = 2\nai_infer_timeout = 10\nai_join_delay = 1\n"
 
 
@@ -186,3 +187,82 @@ def test_submissions_unsigned_forged_unassigned_replayed_late(env):
     status = node.rpc("synergy_getDistributedAIStatus", cid2)["result"]
     assert status["status"] == "Failed" and "no quorum possible" in status["reason"]
     assert node.rpc("synergy_getValidatorAIStats", v.syn)["result"]["ai_tasks_failed"] == 1
+
+
+def test_binary_frames_on_the_task_websocket_carry_tasks_and_signed_results(env):
+    """ai/wire.py: a validator that subscribes with a binary frame gets its tasks as binary frames and may
+    submit on the same socket in one; a malformed frame is a parse error; a JSON client is unaffected."""
+    import asyncio
+
+    import aiohttp
+    import orjson
+
+    from ai import wire
+
+    node, _, _ = env
+    w = HandValidator(node, 31337)
+    node.rpc("hardhat_setBalance", "0x" + w.address.hex(), hex(50 * 10**18))
+    assert w.register(stake=15 * 10**18)["result"]["success"]  # outweighs the earlier test's validator
+    assert w.attest([{"model_id": "digits_cnn", "stage": 0,
+                      "sha256": get_manifest("digits_cnn").stage_shard(0).sha256}])["result"]["success"]
+    for _ in range(2):
+        assert "result" in w.heartbeat()
+        time.sleep(1.05)
+    runner = load_model("digits_cnn")
+    ws_url = node.url.replace("http://", "ws://")
+
+    async def run():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(ws_url) as text_ws, session.ws_connect(ws_url) as ws:
+                await ws.send_bytes(b"\x00AVB\x00\x00\x00\x40{broken")
+                reply = orjson.loads((await ws.receive(timeout=10)).data)
+                assert reply["error"]["code"] == -32700 and "header" in reply["error"]["message"], reply
+                sub = {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["synergy_aiTasks", w.syn]}
+                await ws.send_bytes(wire.encode(sub, always=True))
+                assert "result" in orjson.loads((await ws.receive(timeout=10)).data)
+                await text_ws.send_str(orjson.dumps({**sub, "id": 2}).decode())  # a JSON client, same feed
+                assert "result" in orjson.loads((await text_ws.receive(timeout=10)).data)
+                before = node.rpc("synergy_getAIWireStats")["result"]
+                cid = node.rpc("synergy_initiateDistributedAI", "digits_cnn", IMAGE2.hex())["result"]["computation_id"]
+                msg = await ws.receive(timeout=20)
+                assert msg.type == aiohttp.WSMsgType.BINARY and wire.is_frame(msg.data)
+                task = wire.decode(msg.data)["params"]["result"]
+                text = await text_ws.receive(timeout=20)
+                assert text.type == aiohttp.WSMsgType.TEXT
+                assert orjson.loads(text.data)["params"]["result"] == task  # the same task, as JSON
+                assert task["computation_id"] == cid and len(task["input"]) == 128
+                output = runner.infer(bytes.fromhex(task["input"]))
+                vote = protocol.TaskVote(31337, cid, "digits_cnn", 0, 0, bytes.fromhex(task["request_hash"][2:]),
+                                         Web3.keccak(IMAGE2), runner.commitment(output), Web3.keccak(output))
+                submit = {"jsonrpc": "2.0", "id": 3, "method": "synergy_submitAIPartialResult",
+                          "params": [task["task_id"], w.syn, output.hex(), w.sign(vote.message_hash)]}
+                frame = wire.encode(submit)
+                assert len(frame) < 0.55 * len(orjson.dumps(submit))  # the signature travels as raw bytes
+                await ws.send_bytes(frame)
+                while True:  # a reply (JSON), not another notification
+                    reply = wire.loads((await ws.receive(timeout=20)).data)
+                    if reply.get("id") == 3:
+                        break
+                assert reply["result"]["success"] is True, reply
+                status = node.rpc("synergy_getDistributedAIStatus", cid, 30)["result"]
+                assert status["status"] == "Completed"
+                stats = node.rpc("synergy_getAIWireStats")["result"]
+                assert stats["binary_frames_in"] > before["binary_frames_in"]
+                assert stats["binary_frames_out"] > before["binary_frames_out"]
+                assert stats["bytes_in"] - before["bytes_in"] >= len(frame)
+                # the same submission again, by HTTP: refused as a replay, with the reason
+                assert "replayed" in error(node.rpc("synergy_submitAIPartialResult", *submit["params"]))
+
+    stop = threading.Event()
+
+    def beat():  # alive for the whole test: the set drops a validator whose heartbeats stop
+        while not stop.wait(1.0):
+            w.heartbeat()
+
+    beater = threading.Thread(target=beat, daemon=True)
+    beater.start()
+    try:
+        asyncio.run(run())
+    finally:
+        stop.set()
+        beater.join(10)

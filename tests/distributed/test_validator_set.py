@@ -234,6 +234,19 @@ def test_slashed_below_minimum_stays_out_until_topped_up(sched):
     assert liar.address in sched.sets.snapshot("digits_cnn", 0)
 
 
+def test_a_small_stake_liar_is_asked_by_the_audit_slot_without_a_slow_round(sched):
+    # 3 x 70 ETH decide alone (1 ETH adds nothing they need) and answer at once, so the hedged spare is never
+    # called; the audit slot asks each member first in turn, so within 4 rounds the liar is judged and slashed
+    assert sched.hedge_after > 0
+    liar = Member(sched, ETH, WRONG)
+    honest = [Member(sched, 70 * ETH) for _ in range(3)]
+    v = sched.validators[liar.address]
+    for _ in range(4):
+        comp = run(sched, [liar] + honest)
+        assert comp.status == "Completed" and comp.result == RIGHT
+    assert v.slashed_wrong == ETH // 10 and v.disagreed == 1
+
+
 def test_accepting_tasks_and_never_answering_costs_score_then_stake(sched):
     honest = [Member(sched, 10 * ETH) for _ in range(3)]
     lazy = Member(sched, 40 * ETH, None)  # more than a third: every round waits for it, then fails

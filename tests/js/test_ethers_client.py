@@ -44,7 +44,9 @@ def _chain_id(url: str) -> str:
 
 
 def _aivm_available() -> bool:
-    return (REPO / "vm" / "cli.py").exists() or (REPO / "vm" / "cli" / "__init__.py").exists()
+    from bridge import peers
+
+    return peers.aivm_available()
 
 
 def _start_aivm(log_path: Path) -> tuple[str, subprocess.Popen]:

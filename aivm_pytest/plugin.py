@@ -19,6 +19,7 @@ import pytest
 from aivm_pytest.env import Env
 from aivm_pytest.local import LocalBackend  # the default backend: loaded with the plugin, not in the first test
 from aivm_pytest.validators import Validators, cluster_class
+from vm.defaults import AI_DEFAULT_NEW_TOKENS
 
 ENV = pytest.StashKey[Env]()
 
@@ -32,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("aivm_validators", "number of local validators for the `validators` fixture", default="5")
     parser.addini("aivm_models", "models the local validators load (space separated; none: the cluster's default)",
                   type="args", default=[])
+    parser.addini("aivm_max_tokens", "default length of a text model's answer from the local validators, in tokens "
+                  "(a node's [node] ai_max_new_tokens)", default=str(AI_DEFAULT_NEW_TOKENS))
 
 
 def make_env(config: pytest.Config) -> Env:
@@ -89,7 +92,8 @@ def _aivm_cluster(chain: Env, pytestconfig: pytest.Config):
         pytest.skip("validators fixture: with --network, the node's own validators answer ai.infer")
     LocalCluster = cluster_class()
     n = int(pytestconfig.getini("aivm_validators"))
-    cluster = LocalCluster(chain.raw, n=n, models=list(pytestconfig.getini("aivm_models")))
+    cluster = LocalCluster(chain.raw, n=n, models=list(pytestconfig.getini("aivm_models")),
+                           max_tokens=int(pytestconfig.getini("aivm_max_tokens")))
     yield cluster, n
     cluster.stop()
 

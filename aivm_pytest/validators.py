@@ -24,10 +24,17 @@ class Validators:
     def __init__(self, cluster: Any, n: int) -> None:
         self.cluster = cluster
         self.n = n
+        cluster.begin_test()  # `last_answer` is this test's; the set copies a revert undid are back
         self.faulty: set[int] = set()
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def last_answer(self) -> Any:
+        """The latest quorum answer (`aivm_pytest.cluster.Answer`: `result`, `text`, `certificate` — what
+        `quorum.verify` / the 0x0118 precompile takes —, `vote`, `signers`, `computation_id`), or None."""
+        return self.cluster.last
 
     def _check(self, indexes: Iterable[int]) -> list[int]:
         out = list(indexes)

@@ -368,12 +368,8 @@ class Validator:
     async def _worker(self) -> None:
         while True:
             task = await self._queue.get()
-            if task["task_id"] in self._closed:
-                self._closed.discard(task["task_id"])
-                later = [t for t in self._queue._queue if (t.get("computation_id"), t.get("stage")) ==
-                         (task.get("computation_id"), task.get("stage"))]
-                if not later:  # nothing queued builds on this chunk's cache: skip it
-                    continue
+            if self.skips(task, self._queue._queue):
+                continue
             try:
                 await self.handle(task)
             except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -384,6 +380,14 @@ class Validator:
             if self.behaviour.crash_after and self.tasks_done >= self.behaviour.crash_after:
                 log.error("crash-after=%d reached: exiting", self.behaviour.crash_after)
                 os._exit(3)
+
+    def skips(self, task: dict, queued) -> bool:
+        """A task decided without this validator (closed) that nothing queued builds on (its chunk's cache)."""
+        if task["task_id"] not in self._closed:
+            return False
+        self._closed.discard(task["task_id"])
+        key = (task.get("computation_id"), task.get("stage"))
+        return not any((t.get("computation_id"), t.get("stage")) == key for t in queued)
 
     def compute(self, task: dict) -> tuple[bytes, TaskVote]:
         """Run the task's model stage and build the vote an honest validator signs."""
@@ -578,11 +582,15 @@ class Validator:
         flush()
 
     def _send_relay(self, tid: str, cid: str, stage: int, start: int, data) -> None:
+        raw, sig = self.signed_relay(cid, stage, start, data)
+        self._loop.call_soon_threadsafe(self._relays.put_nowait, (tid, stage, start, raw.hex(), sig))
+
+    def signed_relay(self, cid: str, stage: int, start: int, data) -> tuple[bytes, str]:
+        """A proposer's stage output as the node takes it: AIVT bytes and their signature (hex)."""
         from models.tensorio import encode_tensor
 
         raw = encode_tensor(data.contiguous())
-        sig = self.sign(protocol.relay_message(self.chain_id, cid, stage, start, raw))
-        self._loop.call_soon_threadsafe(self._relays.put_nowait, (tid, stage, start, raw.hex(), sig))
+        return raw, self.sign(protocol.relay_message(self.chain_id, cid, stage, start, raw))
 
     async def _relay_sender(self) -> None:
         """Relays leave in the order they were made (the node refuses gaps), without waiting for replies."""

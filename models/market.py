@@ -128,17 +128,7 @@ def train() -> tuple[list[nn.Module], dict]:
     model = MarketMLP()
     model.mean.copy_(xt.mean(0))
     model.scale.copy_(xt.std(0).clamp_min(1e-6))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    gen = torch.Generator().manual_seed(small.SEED)
-    model.train()
-    for _ in range(EPOCHS):
-        order = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), BATCH):
-            idx = order[i:i + BATCH]
-            opt.zero_grad()
-            nn.functional.huber_loss(model(xt[idx]), yt[idx], delta=1.0).backward()
-            opt.step()
-    model.eval()
+    small.fit_huber(model, xt, yt, EPOCHS, BATCH, lr=2e-3)
     return [model], evaluate(model, data)
 
 

@@ -113,17 +113,7 @@ def train() -> tuple[list[nn.Module], dict]:
     xt = torch.tensor(x, dtype=torch.float32).unsqueeze(-1)
     yt = torch.tensor(y, dtype=torch.float32).unsqueeze(-1)
     model = PriceGRU()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(small.SEED)
-    model.train()
-    for _ in range(EPOCHS):
-        order = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), BATCH):
-            idx = order[i:i + BATCH]
-            opt.zero_grad()
-            nn.functional.huber_loss(model(xt[idx]), yt[idx], delta=1.0).backward()
-            opt.step()
-    model.eval()
+    small.fit_huber(model, xt, yt, EPOCHS, BATCH, lr=3e-3)
     return [model], evaluate(model, data)
 
 

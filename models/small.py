@@ -62,6 +62,24 @@ class SmallModel(Protocol):
         ...
 
 
+def fit_huber(model, x, y, epochs: int, batch: int, lr: float) -> None:
+    """The regression models' one training loop: Adam on minibatches shuffled by a SEED-ed generator, Huber
+    loss (delta 1); leaves the model in eval mode. Deterministic on one thread, so a build is reproducible."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(SEED)
+    model.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad()
+            torch.nn.functional.huber_loss(model(x[idx]), y[idx], delta=1.0).backward()
+            opt.step()
+    model.eval()
+
+
 def model_module(info: ModelInfo) -> SmallModel:
     if not info.module:
         raise UnknownModelError(f"{info.model_id} is not one of the small trained models")

@@ -1,4 +1,5 @@
-"""The states of a distributed computation, as the guide's synergy_getDistributedAIStatus shows them.
+"""The states of a distributed computation, as the guide's synergy_getDistributedAIStatus shows them, and of
+the tasks its rounds hand to validators.
 
 A `str` enum: a status compares equal to its wire word ("Completed"), so records
 stored before the enum existed, and code that still compares words, keep working.
@@ -22,3 +23,15 @@ class ComputationStatus(str, enum.Enum):
 
 UNFINISHED = (ComputationStatus.PENDING, ComputationStatus.RUNNING)
 FINISHED = (ComputationStatus.COMPLETED, ComputationStatus.FAILED)
+
+
+class TaskStatus(str, enum.Enum):
+    """One validator's task in a round (a `str` enum, like ComputationStatus: the dashboard shows the word)."""
+
+    ASSIGNED = "Assigned"  # handed out, no answer yet
+    SUBMITTED = "Submitted"  # answered with a signed vote
+    TIMED_OUT = "TimedOut"  # no answer before its deadline
+    CLOSED = "Closed"  # the round was decided without it
+
+    def __str__(self) -> str:
+        return self.value

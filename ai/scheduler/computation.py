@@ -7,7 +7,7 @@ from typing import Any, Optional
 from eth_hash.auto import keccak
 
 from ai.scheduler.validator_set import StageSet
-from ai.status import ComputationStatus as Status
+from ai.status import ComputationStatus as Status, TaskStatus
 from vm import defaults
 
 SPARE = 1  # validators asked beyond the stake that decides, when a round is slow (HEDGE_AFTER) or a vote fails
@@ -28,7 +28,7 @@ class Task:
     step: int
     assigned_at: float
     deadline: float
-    status: str = "Assigned"  # Assigned | Submitted | TimedOut | Closed
+    status: TaskStatus = TaskStatus.ASSIGNED
     vote_hash: Optional[bytes] = None
     output: Optional[bytes] = None
     signature: Optional[bytes] = None
@@ -61,7 +61,7 @@ class Round:
 
     def ballots(self) -> dict[bytes, bytes]:
         """{validator address: vote hash} of the submitted results."""
-        return {a: t.vote_hash for a, t in self.tasks.items() if t.status == "Submitted"}
+        return {a: t.vote_hash for a, t in self.tasks.items() if t.status == TaskStatus.SUBMITTED}
 
     def decided(self) -> Optional[bytes]:
         """The vote that holds the threshold of the snapshot's stake, if any: the round's answer."""
@@ -69,7 +69,7 @@ class Round:
 
     def can_decide(self) -> bool:
         """Whether the still-open tasks could carry some vote to the threshold."""
-        pending = [a for a, t in self.tasks.items() if t.status == "Assigned"]
+        pending = [a for a, t in self.tasks.items() if t.status == TaskStatus.ASSIGNED]
         return self.snapshot.can_decide(self.ballots(), pending)
 
 

@@ -37,7 +37,7 @@ from ai.scheduler.rounds import RoundEngine
 from ai.scheduler.text_engine import TextEngine
 from ai.scheduler.validator_set import HEARTBEAT_GRACE, JOIN_DELAY, ActiveSets, StageSet
 from ai.scheduler.validators import Validator
-from ai.status import ComputationStatus as Status
+from ai.status import ComputationStatus as Status, TaskStatus
 from vm.addresses import to_syn
 
 log = logging.getLogger("aivm.ai")
@@ -139,9 +139,9 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
                 for rnd in self._open_rounds(comp):
                     if comp.status != "Running":
                         break
-                    overdue = [t for t in rnd.tasks.values() if t.status == "Assigned" and now > t.deadline]
+                    overdue = [t for t in rnd.tasks.values() if t.status == TaskStatus.ASSIGNED and now > t.deadline]
                     for t in overdue:
-                        t.status = "TimedOut"
+                        t.status = TaskStatus.TIMED_OUT
                         v = self.validators[t.address]
                         penalty = economics.timed_out(v)
                         if penalty:  # accepting tasks and never answering, repeatedly: stake too, and out
@@ -214,4 +214,4 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
             proposals = [self.computations[cid].text.by_task[tid].task for tid, cid in self._proposals.items()
                          if self.computations[cid].text.by_task[tid].address == address]
             return proposals + [self.task_json(t) for t in self._tasks.values()
-                                if t.address == address and t.status == "Assigned"]
+                                if t.address == address and t.status == TaskStatus.ASSIGNED]

@@ -19,7 +19,7 @@ from ai.scheduler import economics
 from ai.scheduler.commitments import validate_request
 from ai.scheduler.computation import MAX_NEW_TOKENS, MAX_TASKS_KEPT, SPARE, Computation, Round, Task
 from ai.scheduler.validators import Validator
-from ai.status import ComputationStatus as Status
+from ai.status import ComputationStatus as Status, TaskStatus
 from pqc import bundle
 from pqc.quorum import QuorumCertificate
 from vm.addresses import to_syn
@@ -223,7 +223,7 @@ class RoundEngine:
             "deadline": task.deadline,
             "request_hash": "0x" + comp.request_hash.hex(),
         }
-        if rnd is not None and task.status == "Assigned" and comp.status == "Running":
+        if rnd is not None and task.status == TaskStatus.ASSIGNED and comp.status == "Running":
             if task.payload is not None:
                 out.update(task.payload)
             else:
@@ -249,8 +249,8 @@ class RoundEngine:
         notes: list = []
         with self._lock:
             task = self._task_of(task_id, address)
-            late = task.status == "Closed" and task.winner is not None
-            if not late and (task.status in ("TimedOut", "Closed") or time.time() > task.deadline):
+            late = task.status == TaskStatus.CLOSED and task.winner is not None
+            if not late and (task.status in (TaskStatus.TIMED_OUT, TaskStatus.CLOSED) or time.time() > task.deadline):
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             comp = self.computations[task.computation_id]
             rnd = task.round
@@ -268,16 +268,16 @@ class RoundEngine:
         digest = vote.message_hash  # once: each use would ABI-encode the vote again
         ok, why = bundle.check(signature, keys, digest, LEVEL)
         with self._lock:
-            if task.status == "Submitted":
+            if task.status == TaskStatus.SUBMITTED:
                 raise AIError(f"task {task_id} already has a result: replayed submission refused")
-            if task.status == "Closed" and task.winner is not None:
+            if task.status == TaskStatus.CLOSED and task.winner is not None:
                 if ok:
                     self._judge_late(task, digest)
-            if task.status in ("TimedOut", "Closed") or time.time() > task.deadline:
+            if task.status in (TaskStatus.TIMED_OUT, TaskStatus.CLOSED) or time.time() > task.deadline:
                 raise AIError(f"task {task_id} is closed: the deadline passed or the round is decided (late submission)")
             if not ok:
                 raise AIError(f"result signature does not verify under the registered keys of {to_syn(address)}: {why}")
-            task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
+            task.status, task.output, task.signature = TaskStatus.SUBMITTED, bytes(output), bytes(signature)
             task.vote_hash, task.latency = digest, time.time() - task.assigned_at
             rnd.votes[digest] = vote
             self.counters["participations"] += 1
@@ -292,7 +292,7 @@ class RoundEngine:
             raise AIError(f"unknown task {task_id[:120]}")
         if task.address != address:
             raise AIError(f"task {task_id} is not assigned to {to_syn(address)}")
-        if task.status == "Submitted":
+        if task.status == TaskStatus.SUBMITTED:
             raise AIError(f"task {task_id} already has a result: replayed submission refused")
         return task
 
@@ -306,7 +306,7 @@ class RoundEngine:
         ok, why = bundle.check(signature, v.keys, vote.message_hash, LEVEL)
         if not ok:
             raise AIError(f"result signature does not verify under the registered keys of {to_syn(v.address)}: {why}")
-        task.status, task.output, task.signature = "Submitted", bytes(output), bytes(signature)
+        task.status, task.output, task.signature = TaskStatus.SUBMITTED, bytes(output), bytes(signature)
         task.latency = time.time() - task.assigned_at
         if output == b"\x01":
             penalty = economics.slash(v)
@@ -327,7 +327,7 @@ class RoundEngine:
             return
         v = self.validators[task.address]
         if digest != task.winner:
-            task.status = "Submitted"
+            task.status = TaskStatus.SUBMITTED
             penalty = economics.slash(v)
             self._burn(penalty)
             self._maybe_remove(v)
@@ -344,7 +344,7 @@ class RoundEngine:
             return
         snap = rnd.snapshot
         if rnd.proposal is not None and not rnd.can_decide():
-            rejects = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.output == b"\x00"]
+            rejects = [t for t in rnd.tasks.values() if t.status == TaskStatus.SUBMITTED and t.output == b"\x00"]
             if 2 * snap.weight(t.address for t in rejects) > snap.total:  # a stake majority rejects: the proposal is wrong
                 self._decide(comp, rnd, rejects[0].vote_hash, notes)
                 return
@@ -355,7 +355,7 @@ class RoundEngine:
             if not spare:
                 snap = rnd.snapshot
                 top = max(snap.tally(rnd.ballots()).values(), default=0)
-                pending = snap.weight(a for a, t in rnd.tasks.items() if t.status == "Assigned")
+                pending = snap.weight(a for a, t in rnd.tasks.items() if t.status == TaskStatus.ASSIGNED)
                 self._fail(comp, f"no quorum possible for {comp.model_id} stage {rnd.stage}: the largest agreeing "
                                  f"stake is {top} wei, {pending} wei pending, {snap.required} wei of "
                                  f"{snap.total} needed (too many validators failed or disagreed)")
@@ -365,11 +365,11 @@ class RoundEngine:
     def _decide(self, comp: Computation, rnd: Round, winner: bytes, notes: list) -> None:
         rnd.winner_hash = winner
         self._hedges.pop(id(rnd), None)
-        winners = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash == winner]
-        losers = [t for t in rnd.tasks.values() if t.status == "Submitted" and t.vote_hash != winner]
+        winners = [t for t in rnd.tasks.values() if t.status == TaskStatus.SUBMITTED and t.vote_hash == winner]
+        losers = [t for t in rnd.tasks.values() if t.status == TaskStatus.SUBMITTED and t.vote_hash != winner]
         for t in rnd.tasks.values():
-            if t.status == "Assigned":
-                t.status, t.winner = "Closed", winner
+            if t.status == TaskStatus.ASSIGNED:
+                t.status, t.winner = TaskStatus.CLOSED, winner
                 if rnd.proposal is not None:  # a spare's verification is no longer needed: spare its CPU
                     notes.append((t.address, {"kind": "close", "task_id": t.task_id, "computation_id": comp.id}))
                     comp.text.gaps.add((t.address, rnd.stage))  # its cache may now lack this chunk
@@ -434,7 +434,7 @@ class RoundEngine:
     def _fail(self, comp: Computation, reason: str) -> None:
         for rnd in self._open_rounds(comp):
             for t in rnd.tasks.values():
-                t.status = "Closed" if t.status == "Assigned" else t.status
+                t.status = TaskStatus.CLOSED if t.status == TaskStatus.ASSIGNED else t.status
         if comp.text is not None:
             self._text_end(comp)
         comp.status, comp.reason, comp.finished, comp.round = Status.FAILED, reason, time.time(), None

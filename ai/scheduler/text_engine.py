@@ -20,6 +20,7 @@ from ai.scheduler.computation import MAX_TASKS_KEPT, Computation, Round, Task
 from ai.scheduler.validator_set import StageSet
 from ai.scheduler.validators import Validator
 from vm.addresses import to_syn
+from ai.status import TaskStatus
 
 log = logging.getLogger("aivm.ai")
 
@@ -73,7 +74,7 @@ class TextEngine:
         st = comp.text
         for rnd in self._open_rounds(comp):
             for t in rnd.tasks.values():
-                t.status = "Closed" if t.status == "Assigned" else t.status
+                t.status = TaskStatus.CLOSED if t.status == TaskStatus.ASSIGNED else t.status
         self._text_end(comp, keep=True)
         st.reset(st.epoch + 1)
         if st.epoch > 1:
@@ -260,7 +261,7 @@ class TextEngine:
             st.agreed_chunks += 1
             if comp.generation.extend(st.tokens[first:end]):
                 final = st.rounds[(chunk, st.num_stages - 1)]
-                win = [t for t in final.tasks.values() if t.status == "Submitted" and t.vote_hash == final.winner_hash]
+                win = [t for t in final.tasks.values() if t.status == TaskStatus.SUBMITTED and t.vote_hash == final.winner_hash]
                 self._text_pay(comp)
                 self._text_end(comp)
                 self._certify_and_complete(comp, final, final.winner_hash, win, comp.generation.text.encode("utf-8"))
@@ -273,7 +274,7 @@ class TextEngine:
         for (chunk, _), rnd in sorted(st.rounds.items()):
             if rnd.verdict and chunk < st.agreed_chunks:
                 winners = [(self.validators[t.address], t.latency) for t in rnd.tasks.values()
-                           if t.status == "Submitted" and t.vote_hash == rnd.winner_hash and t.address not in st.excluded]
+                           if t.status == TaskStatus.SUBMITTED and t.vote_hash == rnd.winner_hash and t.address not in st.excluded]
                 paid = economics.share_fee(fee, winners)
                 self.counters["rewards"] += sum(paid.values())
                 st.touched |= set(paid)
@@ -283,7 +284,7 @@ class TextEngine:
         p = st.proposers[rnd.stage]
         v = self.validators[p.address]
         own = rnd.tasks.get(p.address)
-        if own is None or own.status != "Submitted" or own.vote_hash == winner:  # not slashed as a loser yet
+        if own is None or own.status != TaskStatus.SUBMITTED or own.vote_hash == winner:  # not slashed as a loser yet
             penalty = economics.slash(v)
             self._maybe_remove(v)
             log.warning("validator %s proposed a rejected %s stage %d chunk %d: slashed %d wei",

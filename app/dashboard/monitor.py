@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 
 from app.dashboard.history import History
 from vm.addresses import to_syn
+from ai.status import TaskStatus
 
 log = logging.getLogger("aivm.dashboard")
 
@@ -31,7 +32,7 @@ LOCK_WAIT = 0.2  # seconds the monitor waits for the scheduler's lock before ski
 
 
 def _tally(tasks: list) -> tuple[Optional[bytes], int]:
-    counts = collections.Counter(t.vote_hash for t in tasks if t.status == "Submitted" and t.vote_hash)
+    counts = collections.Counter(t.vote_hash for t in tasks if t.status == TaskStatus.SUBMITTED and t.vote_hash)
     if not counts:
         return None, 0
     return counts.most_common(1)[0]
@@ -47,7 +48,7 @@ def _decision(rnd: Any, tasks: list) -> dict:
         if winner is not None:
             best = winner
         total = sum(snap.stakes.values()) or 1
-        backing = [t.address for t in tasks if t.status == "Submitted" and t.vote_hash == best]
+        backing = [t.address for t in tasks if t.status == TaskStatus.SUBMITTED and t.vote_hash == best]
         return {"best": best, "agreeing": len(backing), "decided": winner is not None, "weighted": True,
                 "agreeing_share": round(snap.weight(backing) / total, 4),
                 "required_share": round(rnd.required / total, 4)}
@@ -67,14 +68,14 @@ def round_views(tasks: list) -> list[dict]:
         votes = []
         for t in sorted(ts, key=lambda t: t.assigned_at):
             agrees = None
-            if t.status == "Submitted" and d["decided"]:
+            if t.status == TaskStatus.SUBMITTED and d["decided"]:
                 agrees = t.vote_hash == d["best"]
             votes.append({"validator": to_syn(t.address), "status": t.status, "agrees": agrees,
-                          "latency_ms": round(t.latency * 1000) if t.status == "Submitted" else None,
+                          "latency_ms": round(t.latency * 1000) if t.status == TaskStatus.SUBMITTED else None,
                           "vote": "0x" + t.vote_hash.hex() if t.vote_hash else None})
         view = {"step": step, "stage": stage, "required": rnd.required if rnd is not None else 0,
                 "set_size": rnd.set_size if rnd is not None else 0,
-                "submitted": sum(1 for t in ts if t.status == "Submitted"),
+                "submitted": sum(1 for t in ts if t.status == TaskStatus.SUBMITTED),
                 "agreeing": d["agreeing"], "decided": d["decided"], "weighted": d["weighted"], "votes": votes}
         if d["weighted"]:
             view.update(agreeing_share=d["agreeing_share"], required_share=d["required_share"],

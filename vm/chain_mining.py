@@ -19,6 +19,31 @@ def _no_block_rewards(vm) -> bool:
     return type(vm)._assign_block_rewards is ParisVM._assign_block_rewards
 
 
+def _prague_headers(vm_class) -> bool:
+    """The VM builds its headers with py-evm's Prague function (not overridden)."""
+    from eth.vm.forks.prague import PragueVM
+
+    return vm_class.create_header_from_parent is PragueVM.create_header_from_parent
+
+
+def next_prague_template(template, parent):
+    """py-evm's `create_prague_header_from_parent(parent, gas_limit, timestamp=parent's + 1,
+    coinbase)` as one copy of an earlier template built by that function with the same gas
+    limit and coinbase: post-merge, only these fields depend on the parent (the fork-by-fork
+    build makes a dozen header objects; tests/test_header_template.py compares the two)."""
+    from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+    from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
+
+    return template.copy(
+        parent_hash=parent.hash,
+        block_number=parent.block_number + 1,
+        state_root=parent.state_root,
+        timestamp=parent.timestamp + 1,
+        base_fee_per_gas=calculate_expected_base_fee_per_gas(parent),
+        excess_blob_gas=calc_excess_blob_gas_prague(parent),
+    )
+
+
 class ChainMining:
     """Open a `BlockBuilder` on the head, seal it, and persist block and records together."""
 
@@ -38,13 +63,17 @@ class ChainMining:
         py-evm's fork-by-fork `create_header_from_parent` makes a dozen header objects, and the
         admission check (next base fee) and `open_block` both ask. Post-merge, no field but the
         timestamp depends on the timestamp, so another one is a copy."""
-        key = (self._head.hash, self.config.gas_limit, self.config.coinbase)
+        head = self._head
+        key = (head.hash, self.config.gas_limit, self.config.coinbase)
         cached = getattr(self, "_template", None)
         if cached is None or cached[0] != key:
-            header = self.vm_class.create_header_from_parent(
-                self._head, gas_limit=self.config.gas_limit,
-                timestamp=self._head.timestamp + 1, coinbase=self.config.coinbase,
-            )
+            if cached is not None and cached[0][1:] == key[1:] and _prague_headers(self.vm_class):
+                header = next_prague_template(cached[1], head)
+            else:
+                header = self.vm_class.create_header_from_parent(
+                    head, gas_limit=self.config.gas_limit,
+                    timestamp=head.timestamp + 1, coinbase=self.config.coinbase,
+                )
             cached = self._template = (key, header)
         header = cached[1]
         if timestamp and timestamp != header.timestamp:

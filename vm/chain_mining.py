@@ -7,6 +7,7 @@ from typing import Iterable, Optional
 
 from eth.abc import SignedTransactionAPI
 
+from vm import header_chain
 from vm.block_builder import BlockBuilder
 from vm.chain_records import MinedBlock, TxRejected
 from vm.trie_root import ordered_trie_root
@@ -133,7 +134,7 @@ class ChainMining:
             else:
                 block = vm.get_block().copy(header=header.copy(**roots), transactions=included)
                 block = vm.finalize_block(block).block
-            self._chain.chaindb.persist_block(block)
+            header_chain.persist_block(self._chain.chaindb, self.store, block)
             record = self.index.add_block(block, receipts, builder.senders, tx_records)
             self.index.set_meta("pending_root", None)
             self.index.set_meta("next_timestamp", None)

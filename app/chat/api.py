@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 from app.chat.errors import APIError, not_found
 from app.chat.jobs import POLL, ChatJobs, Job
 from app.chat.request import parse_body
+from app.rpc.appkeys import NODE
 from vm import ai_start
 
 log = logging.getLogger("aivm.chat")
@@ -28,7 +29,7 @@ MAX_BODY = 4 * 1024 * 1024
 
 
 def jobs_of(app: web.Application) -> ChatJobs:
-    node = app["node"]
+    node = app[NODE]
     jobs = getattr(node, "chat_jobs", None)
     if jobs is None:
         jobs = node.chat_jobs = ChatJobs(node)
@@ -84,7 +85,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise APIError(413, f"request body too large (max {MAX_BODY} bytes)", code="request_too_large") from None
-    cfg = getattr(request.app["node"], "config", None)
+    cfg = getattr(request.app[NODE], "config", None)
     defaults = {"max_tokens": cfg.ai_models.max_tokens, "temperature": cfg.ai_models.temperature} if cfg else {}
     params = parse_body(raw, defaults)
     job, attached = await jobs.submit(params, request.headers)

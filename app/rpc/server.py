@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from ai import wire
 from app.rpc import dispatch, filters
+from app.rpc.appkeys import API, NODE, WEBSOCKETS
 from app.rpc.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, RpcError, rpc_error
 
 # importing the method modules registers them
@@ -31,7 +32,7 @@ def _error_body(code: int, message: str) -> bytes:
 
 
 async def _http(request: web.Request) -> web.StreamResponse:
-    api = request.app["api"]
+    api = request.app[API]
     if request.method == "GET" and request.headers.get("Upgrade", "").lower() == "websocket":
         return await _websocket(request)
     if request.method != "POST":
@@ -54,10 +55,10 @@ async def _http(request: web.Request) -> web.StreamResponse:
 
 
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
-    api = request.app["api"]
+    api = request.app[API]
     ws = web.WebSocketResponse(max_msg_size=MAX_WS_MESSAGE, heartbeat=30)
     await ws.prepare(request)
-    sockets = request.app["websockets"]
+    sockets = request.app[WEBSOCKETS]
     sockets.add(ws)
     subs: list[str] = []
     outbox: asyncio.Queue = asyncio.Queue(maxsize=10_000)
@@ -111,7 +112,7 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_websockets(app: web.Application) -> None:
     """On shutdown: close open sockets (validators' task feeds) instead of waiting for their clients."""
-    await asyncio.gather(*(ws.close(code=1001, message=b"node shutting down") for ws in set(app["websockets"])),
+    await asyncio.gather(*(ws.close(code=1001, message=b"node shutting down") for ws in set(app[WEBSOCKETS])),
                          return_exceptions=True)
 
 
@@ -139,9 +140,9 @@ async def _ws_request(api, payload: bytes, push, subs: list) -> Any:
 
 def make_app(node: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
-    app["node"] = node  # the dashboard and the chat API's routes
-    app["api"] = node.api  # what every JSON-RPC handler receives (vm/api.py); its filter hub listens from now
-    app["websockets"] = set()
+    app[NODE] = node  # the dashboard and the chat API's routes
+    app[API] = node.api  # what every JSON-RPC handler receives (vm/api.py); its filter hub listens from now
+    app[WEBSOCKETS] = set()
     app.on_shutdown.append(_close_websockets)
     app.router.add_route("*", "/", _http)
     app.router.add_route("*", "/rpc", _http)

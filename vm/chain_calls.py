@@ -26,8 +26,8 @@ class ChainCalls:
         """Execute without a transaction: nothing is kept (eth_call)."""
         header = self.header_at(block)
         view = self.reader.state_for(header)
-        sender = sender or b"\x00" * 20
-        gas = min(gas or self.config.gas_limit, self.config.gas_limit)
+        key = self._call_key(sender, to, data, value, gas, gas_price)
+        sender, gas = key[0], key[4]
         try:
             comp = view.execute(sender, to, data, value, gas, gas_price)
         except ValidationError as exc:
@@ -35,8 +35,7 @@ class ChainCalls:
         result = _result_from_computation(comp, gas - comp.get_gas_remaining())
         if header is self._view:
             kept = dataclasses.replace(result, computation=None)
-            self.reader.calls.put((header.hash, header.state_root), (sender, to, data, value, gas, gas_price),
-                                  kept, comp)
+            self.reader.calls.put((header.hash, header.state_root), key, kept, comp)
         return result
 
     def cached_call(self, sender: Optional[bytes] = None, to: Optional[bytes] = None, data: bytes = b"",
@@ -47,10 +46,14 @@ class ChainCalls:
         if block not in ("latest", "pending", "safe", "finalized"):
             return None
         header = self._view
-        return self.reader.calls.get(
-            (header.hash, header.state_root),
-            (sender or b"\x00" * 20, to, data, value, min(gas or self.config.gas_limit, self.config.gas_limit),
-             gas_price))
+        return self.reader.calls.get((header.hash, header.state_root),
+                                     self._call_key(sender, to, data, value, gas, gas_price))
+
+    def _call_key(self, sender, to, data, value, gas, gas_price) -> tuple:
+        """A call's parameters as it runs them (no sender: the zero address; gas capped at the block's limit):
+        also the call cache's key, so a kept result is found exactly for the call that made it."""
+        return (sender or b"\x00" * 20, to, data, value, min(gas or self.config.gas_limit, self.config.gas_limit),
+                gas_price)
 
     def estimate_gas(
         self,

@@ -19,15 +19,29 @@ the real trie, and a root nobody builds on (a scratch state, a reverted block)
 just leaves its map to age out. Maps are thread-local: no thread reads a map
 another thread is moving. `install()` swaps py-evm's HexaryTrie for this
 subclass where AccountDB and StorageLookup create theirs.
+
+Writes are deferred: `set`/`delete` only note the change, and the first thing
+that needs the trie as it now is (its root hash, a read, a proof, a snapshot of
+it) applies all noted changes in one walk (vm/trie_batch.py) — py-evm sets a
+block's accounts and storage slots one by one and reads the root once, so a
+block hashes each touched node once instead of once per key. `AIVM_TRIE_BATCH=0`
+applies each write at once, through py-trie.
 """
 from __future__ import annotations
 
+import os
 import threading
+from contextlib import contextmanager
 
 from lru import LRU
 from trie import HexaryTrie
 from trie.constants import BLANK_NODE_HASH
 from trie.utils.nodes import decode_node
+from trie.validation import validate_is_bytes
+
+from vm import trie_batch
+
+BATCH = os.environ.get("AIVM_TRIE_BATCH", "1") != "0"
 
 _CACHE: LRU = LRU(200_000)
 _NODES: LRU = LRU(100_000)  # node hash -> decoded node (never handed out: tries edit nodes in place)
@@ -44,12 +58,12 @@ class _Lineages(threading.local):
 _local = _Lineages()
 
 
-def _moved(old_root: bytes, new_root: bytes, key: bytes, value: bytes) -> None:
+def _moved(old_root: bytes, new_root: bytes, changes: dict) -> None:
     maps = _local.maps
     m = maps.pop(old_root, None)
     if m is None or len(m) >= LINEAGE_KEYS:
         m = {}
-    m[key] = value
+    m.update(changes)
     maps.pop(new_root, None)  # a map already at new_root is just as right; keep the moved one
     maps[new_root] = m
     if len(maps) > LINEAGE_ROOTS:
@@ -62,7 +76,31 @@ class CachedHexaryTrie(HexaryTrie):
         # intermediate nodes of one block out of the batch, at the price of encoding and
         # hashing every replaced node once more. Unpruned, those few extra nodes land in
         # the batch too (content-addressed, harmless) and each set does half the work.
+        self._pending = None  # key -> value (b"" deletes) not yet applied
         super().__init__(db, root_hash, prune=False)
+
+    # py-trie's slot `root_hash`, behind a property: reading it applies the noted writes
+    @property
+    def root_hash(self) -> bytes:
+        if self._pending:
+            self._apply_pending()
+        return self._root
+
+    @root_hash.setter
+    def root_hash(self, value: bytes) -> None:
+        if self._pending:
+            self._apply_pending()
+        self._root = value
+
+    def _apply_pending(self) -> None:
+        changes, self._pending = self._pending, None
+        old = self._root
+        try:
+            new = trie_batch.update(self.db, old, changes, _NODES)
+        except KeyError as exc:  # a node missing from the database: py-trie's error
+            self._raise_missing_node(exc, next(iter(changes)))
+        self._root = new
+        _moved(old, new, changes)
 
     def get(self, key: bytes) -> bytes:
         root = self.root_hash
@@ -91,14 +129,37 @@ class CachedHexaryTrie(HexaryTrie):
         return _copy(node)
 
     def set(self, key: bytes, value: bytes) -> None:
+        if BATCH:
+            validate_is_bytes(key)
+            validate_is_bytes(value)
+            if self._pending is None:
+                self._pending = {}
+            self._pending[key] = value
+            return
         old = self.root_hash
         super().set(key, value)
-        _moved(old, self.root_hash, key, value)
+        _moved(old, self.root_hash, {key: value})
 
     def delete(self, key: bytes) -> None:
+        self.set(key, b"") if BATCH else self._delete_now(key)
+
+    def _delete_now(self, key: bytes) -> None:
         old = self.root_hash
         super().delete(key)
-        _moved(old, self.root_hash, key, b"")
+        _moved(old, self.root_hash, {key: b""})
+
+    @contextmanager
+    def squash_changes(self):
+        """py-trie's squash (AccountDB writes a block's accounts through it): a trie on the
+        same database whose writes, applied together when it ends, become this trie's root.
+        Nothing is pruned here (see __init__), so py-trie's scratch database adds nothing."""
+        if not BATCH:
+            with super().squash_changes() as memory_trie:
+                yield memory_trie
+            return
+        memory_trie = type(self)(self.db, self.root_hash)
+        yield memory_trie
+        self.root_hash = memory_trie.root_hash
 
 
 def _copy(node):
@@ -130,3 +191,16 @@ def install() -> None:
 
     eth.db.account.HexaryTrie = CachedHexaryTrie
     eth.db.storage.HexaryTrie = CachedHexaryTrie
+    lookup = eth.db.storage.StorageLookup
+    if BATCH and not getattr(lookup.commit_to, "_applies_pending", False):
+        commit_to = lookup.commit_to
+
+        def commit_to_applied(self, db):
+            # commit_to writes out the trie's node batch, then reads the root: the noted
+            # writes must be in that batch first
+            if self._write_trie is not None:
+                self._write_trie.root_hash
+            return commit_to(self, db)
+
+        commit_to_applied._applies_pending = True
+        lookup.commit_to = commit_to_applied

@@ -7,10 +7,12 @@ from typing import Iterable, Optional
 
 from eth.abc import SignedTransactionAPI
 
-from vm import header_chain
+from vm import fast_copy, header_chain
 from vm.block_builder import BlockBuilder
 from vm.chain_records import MinedBlock, TxRejected
 from vm.trie_root import ordered_trie_root
+
+fast_copy.install()  # header and account copies without py-evm's rebuild (vm/fast_copy.py)
 
 
 def _no_block_rewards(vm) -> bool:

@@ -1,0 +1,139 @@
+"""vm/fast_copy.py: a header's or an account's `copy(**changes)` equals py-evm's
+`Serializable.copy` field by field, by encoding and by hash, and carries none of the
+original's caches; other calls are py-evm's own."""
+import random
+
+import pytest
+import rlp
+from eth.rlp.accounts import Account
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+from rlp.sedes.serializable import BaseSerializable
+
+import vm.chain  # noqa: F401  (installs the fast copy, as the node runs)
+from vm import fast_copy
+
+ORIGINAL = BaseSerializable.copy
+
+
+def _same(fast, slow):
+    assert type(fast) is type(slow)
+    assert fast.as_dict() == slow.as_dict()
+    assert rlp.encode(fast) == rlp.encode(slow)
+    assert hash(fast) == hash(slow) and fast == slow
+    if isinstance(slow, PragueBlockHeader):
+        assert fast.hash == slow.hash
+
+
+def _header(rng):
+    return PragueBlockHeader(
+        difficulty=0, block_number=rng.randrange(1, 10**6), gas_limit=30_000_000,
+        timestamp=1_700_000_000 + rng.randrange(10**6), coinbase=bytes(rng.randrange(256) for _ in range(20)),
+        parent_hash=bytes(rng.randrange(256) for _ in range(32)), base_fee_per_gas=rng.randrange(10**10),
+        gas_used=rng.randrange(10**6), bloom=rng.getrandbits(2048),
+    )
+
+
+def _changes(rng, names, values):
+    picked = rng.sample(names, rng.randrange(0, 4))
+    return {n: values(n) for n in picked}
+
+
+def test_installed_for_the_listed_classes():
+    assert PragueBlockHeader.copy.fast_copy_of is PragueBlockHeader
+    assert Account.copy.fast_copy_of is Account
+
+
+def test_header_copies_equal_py_evms():
+    rng = random.Random(1)
+    ints = {"block_number", "gas_limit", "gas_used", "timestamp", "base_fee_per_gas", "bloom",
+            "blob_gas_used", "excess_blob_gas", "difficulty"}
+
+    def value(name):
+        if name in ints:
+            return rng.randrange(2**64)
+        if name == "coinbase":
+            return bytes(rng.randrange(256) for _ in range(20))
+        if name in ("extra_data",):
+            return bytes(rng.randrange(256) for _ in range(rng.randrange(33)))
+        if name == "nonce":
+            return bytes(8)
+        return bytes(rng.randrange(256) for _ in range(32))
+
+    names = list(PragueBlockHeader._meta.field_names)
+    for _ in range(300):
+        h = _header(rng)
+        if rng.random() < 0.5:  # the original's caches filled first: the copy must not keep them
+            h.hash, rlp.encode(h), hash(h)
+        changes = _changes(rng, names, value)
+        fast, slow = h.copy(**changes), ORIGINAL(h, **changes)
+        _same(fast, slow)
+        if changes:
+            assert fast.hash != h.hash or all(getattr(h, n) == v for n, v in changes.items())
+        fast.hash  # the copy's own caches leave the original alone
+        assert h.hash == ORIGINAL(h).hash
+
+
+def test_account_copies_equal_py_evms():
+    rng = random.Random(2)
+
+    def value(name):
+        if name in ("nonce", "balance"):
+            return rng.randrange(2**80)
+        return bytes(rng.randrange(256) for _ in range(32))
+
+    names = list(Account._meta.field_names)
+    for _ in range(300):
+        a = Account(rng.randrange(100), rng.randrange(2**70))
+        if rng.random() < 0.5:
+            rlp.encode(a), hash(a)
+        changes = _changes(rng, names, value)
+        _same(a.copy(**changes), ORIGINAL(a, **changes))
+
+
+def test_lists_become_tuples_and_other_calls_are_py_evms():
+    a = Account(1, 2)
+    assert a.copy(code_hash=b"\x01" * 32).code_hash == b"\x01" * 32
+    assert a.copy(code_hash=[b"\x01", [b"\x02"]]).code_hash == ORIGINAL(a, code_hash=[b"\x01", [b"\x02"]]).code_hash
+    assert a.copy(code_hash=[b"\x01", [b"\x02"]]).code_hash == (b"\x01", (b"\x02",))
+    with pytest.raises(TypeError):
+        a.copy(no_such_field=1)  # py-evm's error
+    with pytest.raises(ValueError, match="timestamp"):
+        _header(random.Random(3)).copy(timestamp=None)  # py-evm's __init__ refuses it
+    positional = a.copy(5)  # positional arguments: py-evm's copy
+    _same(positional, ORIGINAL(a, 5))
+
+    class Sub(Account):
+        pass
+
+    s = Sub(1, 2)
+    assert type(s.copy(balance=3)) is Sub and s.copy(balance=3).balance == 3
+
+
+def test_uninstall_restores_py_evms_copy():
+    fast_copy.uninstall()
+    try:
+        assert "copy" not in PragueBlockHeader.__dict__ and "copy" not in Account.__dict__
+    finally:
+        fast_copy.install()
+    assert PragueBlockHeader.copy.fast_copy_of is PragueBlockHeader
+
+
+def test_chain_roots_receipts_and_gas_equal_py_evms_copy():
+    """test_warm_state's workload block for block, with and without the fast copy."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_warm_state import ROOT, WORKLOAD
+
+    def run(flag):
+        env = {**os.environ, "AIVM_FAST_COPY": flag, "PYTHONPATH": ROOT}
+        out = subprocess.run([sys.executable, "-c", WORKLOAD], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=ROOT)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    fast, slow = run("1"), run("0")
+    assert len(fast) == 13 and all(all(ok) for *_, ok in fast)
+    assert fast == slow

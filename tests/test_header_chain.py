@@ -61,3 +61,32 @@ def test_a_block_that_does_not_extend_the_stored_head_takes_py_evms_path(monkeyp
         header_chain.persist_block(c._chain.chaindb, c.store, block)  # genesis: no parent is the head
     assert seen == [0]
     assert b.number == 1
+
+
+def test_gap_records_written_directly_equal_py_evms_encoding():
+    import rlp
+    from eth.rlp.sedes import chain_gaps
+
+    for n in (1, 2, 255, 256, 65_535, 2**32, 2**64 + 3):
+        assert header_chain.gaps_rlp(n) == rlp.encode(((), n), sedes=chain_gaps)
+
+
+def test_a_block_on_the_head_updates_the_gaps_without_py_evms_gap_functions(monkeypatch):
+    """The tail write is taken block after block (else the key comparison above would only
+    show py-evm's path)."""
+    from eth.db.chain import ChainDB
+
+    calls = []
+    for name in ("_update_chain_gaps", "_update_header_chain_gaps"):
+        original = getattr(ChainDB, name)
+        monkeypatch.setattr(ChainDB, name, classmethod(
+            lambda cls, *a, _o=original, _n=name, **k: calls.append(_n) or _o.__func__(cls, *a, **k)))
+    c = Chain.ephemeral(ChainConfig(genesis_timestamp=1_700_000_000))
+    a = [x.address for x in c.accounts]
+    c.transact(a[0], a[1], b"", value=1)
+    del calls[:]  # genesis stores no gap records: block 1 is py-evm's case
+    for _ in range(4):
+        c.transact(a[0], a[1], b"", value=1)
+    assert c.head_number == 5 and calls == []
+    assert c._chain.chaindb.get_chain_gaps() == ((), 6)
+    assert c._chain.chaindb.get_header_chain_gaps() == ((), 6)

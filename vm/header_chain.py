@@ -16,12 +16,31 @@ from __future__ import annotations
 import os
 
 import rlp
+import rlp.codec
 from eth.constants import EMPTY_UNCLE_HASH, GENESIS_PARENT_HASH
 from eth.db.schema import SchemaV1
 
 ENABLED = os.environ.get("AIVM_FAST_HEADERS", "1") != "0"
 
 _HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()
+_HEADER_GAPS_KEY = SchemaV1.make_header_chain_gaps_lookup_key()
+_CHAIN_GAPS_KEY = SchemaV1.make_chain_gaps_lookup_key()
+
+
+def gaps_rlp(tip_child: int) -> bytes:
+    """`rlp.encode(((), tip_child), sedes=eth.rlp.sedes.chain_gaps)`: no gaps, the next number
+    expected `tip_child` (a uint32 is 32 bytes there, big-endian)."""
+    return rlp.codec.encode_raw([[], tip_child.to_bytes(32, "big")])
+
+
+def _tail_write(db, key: bytes, number: int) -> bool:
+    """py-evm's gap update (`fill_gap`) for the usual case — no gaps, and `number` is the
+    next one expected (a TailWrite: ((), number) -> ((), number + 1)); False, writing
+    nothing, for anything else, which py-evm's own functions then handle."""
+    if not 0 < number < 2**256 - 1 or db.get(key) != gaps_rlp(number):
+        return False
+    db.set(key, gaps_rlp(number + 1))
+    return True
 
 
 def persist_block(chaindb, db, block) -> None:
@@ -38,11 +57,13 @@ def persist_block(chaindb, db, block) -> None:
                               sedes=rlp.sedes.big_endian_int)
     db.set(header.hash, rlp.encode(header))
     cls._set_hash_scores_to_db(db, header, parent_score)  # post-merge: + the block number
-    gap_info = cls._update_header_chain_gaps(db, header, cls._get_header_chain_gaps(db))
-    cls._handle_gap_change(db, gap_info, header, GENESIS_PARENT_HASH)
+    if not _tail_write(db, _HEADER_GAPS_KEY, header.block_number):  # (a TailWrite changes no more)
+        gap_info = cls._update_header_chain_gaps(db, header, cls._get_header_chain_gaps(db))
+        cls._handle_gap_change(db, gap_info, header, GENESIS_PARENT_HASH)
     # the new score exceeds the head's (its parent's) by the block number: it becomes the head
     cls._add_block_number_to_hash_lookup(db, header)
     db.set(_HEAD_KEY, header.hash)
     for index, tx in enumerate(block.transactions):
         cls._add_transaction_to_canonical_chain(db, tx.hash, header, index)
-    cls._update_chain_gaps(db, block)
+    if not _tail_write(db, _CHAIN_GAPS_KEY, block.number):
+        cls._update_chain_gaps(db, block)

@@ -92,7 +92,7 @@ class _Walk:
         encoded = rlp.codec.encode_raw(node)
         if len(encoded) < 32:
             return node
-        node_hash = keccak(encoded)
+        node_hash = keccak.hasher(encoded)  # eth-hash's backend itself: encoded is bytes
         self.db[node_hash] = encoded
         if self.nodes is not None:
             self.nodes[node_hash] = node
@@ -106,6 +106,9 @@ class _Walk:
             return self.update_branch(node, items)
         path, leaf = _unhp(node[0])
         if leaf:
+            if len(items) == 1 and items[0][0] == path:  # the usual account or slot update
+                value = items[0][1]
+                return [node[0], value] if value else b""
             merged = {path: node[1]}
             merged.update(items)
             return self.build([kv for kv in merged.items() if kv[1]])
@@ -150,15 +153,15 @@ class _Walk:
             else:
                 slots[i] = _CHANGED
                 new[i] = child
-        live = [i for i in range(16) if slots[i] != b""]
-        if len(live) + (slots[16] != b"") >= 2:
+        children = 16 - slots[:16].count(b"")
+        if children + (slots[16] != b"") >= 2:
             for i, child in new.items():
                 slots[i] = self.commit(child)
             return slots
-        if not live:
+        if not children:
             return [_hp("", True), slots[16]] if slots[16] != b"" else b""
         # one child left and no value: the branch folds into its child's path
-        i = live[0]
+        i = next(i for i in range(16) if slots[i] != b"")
         child = new[i] if i in new else self.resolve(slots[i])
         if len(child) == 2:
             path, leaf = _unhp(child[0])

@@ -241,3 +241,15 @@ def test_a_storage_commit_writes_the_noted_slots():
         plain.set(keccak(slot.to_bytes(32, "big")), b"\x2a" * slot)
         assert trie.get(keccak(slot.to_bytes(32, "big"))) == b"\x2a" * slot
     assert root == plain.root_hash
+
+
+def test_a_one_transaction_blocks_roots_are_py_evms():
+    """vm/trie_root.py's one-leaf shortcut (a block of one transaction: its transaction and
+    receipt tries have the single key rlp(0))."""
+    from eth.db.trie import _make_trie_root_and_nodes
+
+    from vm.trie_root import ordered_trie_root
+
+    for size in list(range(1, 70)) + [100, 255, 256, 1000, 70_000]:  # (encoded txs and receipts: never empty)
+        value = os.urandom(size)
+        assert ordered_trie_root([value]) == _make_trie_root_and_nodes((value,))[0], size

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import rlp
+import rlp.codec
 from eth.constants import BLANK_ROOT_HASH
 from eth_hash.auto import keccak
 
@@ -17,6 +18,8 @@ def ordered_trie_root(values: Sequence[bytes]) -> bytes:
     """Root of the trie mapping rlp(index) -> value (transactions, receipts)."""
     if not values:
         return BLANK_ROOT_HASH
+    if len(values) == 1 and values[0]:  # one key, rlp(0) = 0x80: one leaf, path nibbles 8 0
+        return keccak(rlp.codec.encode_raw([b"\x20\x80", values[0]]))
     items = sorted((_nibbles(rlp.encode(i)), v) for i, v in enumerate(values))
     return keccak(rlp.encode(_node(items, 0)))
 

@@ -7,12 +7,12 @@ from typing import Iterable, Optional
 
 from eth.abc import SignedTransactionAPI
 
-from vm import fast_copy, header_chain
+from vm import fast_records, header_chain
 from vm.block_builder import BlockBuilder
 from vm.chain_records import MinedBlock, TxRejected
 from vm.trie_root import ordered_trie_root
 
-fast_copy.install()  # header and account copies without py-evm's rebuild (vm/fast_copy.py)
+fast_records.install()  # header and account copies, account rlp, without py-evm's rebuilds (vm/fast_records.py)
 
 
 def _no_block_rewards(vm) -> bool:

@@ -1,6 +1,7 @@
-"""vm/fast_copy.py: a header's or an account's `copy(**changes)` equals py-evm's
+"""vm/fast_records.py: a header's or an account's `copy(**changes)` equals py-evm's
 `Serializable.copy` field by field, by encoding and by hash, and carries none of the
-original's caches; other calls are py-evm's own."""
+original's caches; an account's rlp encoding and decoding equal rlp's own, errors included;
+other calls are rlp's own."""
 import random
 
 import pytest
@@ -10,7 +11,7 @@ from eth.vm.forks.prague.blocks import PragueBlockHeader
 from rlp.sedes.serializable import BaseSerializable
 
 import vm.chain  # noqa: F401  (installs the fast copy, as the node runs)
-from vm import fast_copy
+from vm import fast_records
 
 ORIGINAL = BaseSerializable.copy
 
@@ -39,8 +40,8 @@ def _changes(rng, names, values):
 
 
 def test_installed_for_the_listed_classes():
-    assert PragueBlockHeader.copy.fast_copy_of is PragueBlockHeader
-    assert Account.copy.fast_copy_of is Account
+    assert fast_records.installed()
+    assert PragueBlockHeader.copy.fast_of is PragueBlockHeader and Account.copy.fast_of is Account
 
 
 def test_header_copies_equal_py_evms():
@@ -109,17 +110,71 @@ def test_lists_become_tuples_and_other_calls_are_py_evms():
     assert type(s.copy(balance=3)) is Sub and s.copy(balance=3).balance == 3
 
 
-def test_uninstall_restores_py_evms_copy():
-    fast_copy.uninstall()
+def test_uninstall_restores_rlps_own():
+    fast_records.uninstall()
     try:
         assert "copy" not in PragueBlockHeader.__dict__ and "copy" not in Account.__dict__
+        assert "serialize" not in Account.__dict__ and "deserialize" not in Account.__dict__
     finally:
-        fast_copy.install()
-    assert PragueBlockHeader.copy.fast_copy_of is PragueBlockHeader
+        fast_records.install()
+    assert fast_records.installed()
 
 
-def test_chain_roots_receipts_and_gas_equal_py_evms_copy():
-    """test_warm_state's workload block for block, with and without the fast copy."""
+GENERIC_SERIALIZE = BaseSerializable.serialize.__func__
+GENERIC_DESERIALIZE = BaseSerializable.deserialize.__func__
+
+
+def _outcome(fn, *args):
+    try:
+        value = fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        return ("error", type(exc))
+    return ("ok", value.as_dict() if isinstance(value, Account) else value)
+
+
+def test_account_rlp_equals_rlps_own():
+    rng = random.Random(4)
+    for _ in range(500):
+        a = Account(
+            rng.choice([0, 1, 127, 128, 255, 256, rng.getrandbits(64), rng.getrandbits(256)]),
+            rng.choice([0, 1, rng.getrandbits(90), 2**256 - 1]),
+            rng.choice([b"", bytes(rng.randrange(256) for _ in range(32))]),
+            bytes(rng.randrange(256) for _ in range(32)),
+        )
+        assert Account.serialize(a) == GENERIC_SERIALIZE(Account, a)
+        encoded = rlp.encode(a)
+        assert encoded == rlp.encode(ORIGINAL(a), sedes=Account)  # (a fresh copy: nothing cached)
+        fast, slow = rlp.decode(encoded, sedes=Account), GENERIC_DESERIALIZE(Account, rlp.decode(encoded))
+        _same(fast, slow)
+        assert fast == a and fast._cached_rlp == encoded  # rlp.decode still caches the input
+
+
+def test_malformed_accounts_fail_as_rlps_own():
+    good = [b"\x05", b"\x01\x00", b"\x11" * 32, b"\x22" * 32]
+    bad = [
+        [b"\x00\x05", *good[1:]],  # a non-minimal integer
+        [good[0], b"\x00", *good[2:]],
+        [*good[:2], b"\x11" * 31, good[3]],  # a root of the wrong length
+        [*good[:3], b""],  # an empty code hash
+        good[:3], good + [b""],  # the wrong number of fields
+        [good[0], [b"\x01"], *good[2:]],  # a list where bytes belong
+        [bytearray(b"\x05"), *good[1:]],
+        (*good,),
+    ]
+    for serial in bad:
+        assert _outcome(Account.deserialize, serial) == _outcome(GENERIC_DESERIALIZE, Account, serial), serial
+        assert _outcome(Account.deserialize, serial)[0] == "error" or type(serial) is not list \
+            or isinstance(serial[0], bytearray)
+    fine = Account.deserialize(good)
+    assert fine.as_dict() == GENERIC_DESERIALIZE(Account, good).as_dict()
+    for kwargs in ({"nonce": -1}, {"balance": 2**256 + True}, {"storage_root": b"\x01" * 31},
+                   {"code_hash": "0x" + "22" * 32}, {"nonce": True}, {"balance": 1.0}):
+        odd = ORIGINAL(fine, **kwargs)
+        assert _outcome(Account.serialize, odd) == _outcome(GENERIC_SERIALIZE, Account, odd), kwargs
+
+
+def test_chain_roots_receipts_and_gas_equal_rlps_own_records():
+    """test_warm_state's workload block for block, with and without the fast records."""
     import json
     import os
     import subprocess
@@ -128,7 +183,7 @@ def test_chain_roots_receipts_and_gas_equal_py_evms_copy():
     from tests.test_warm_state import ROOT, WORKLOAD
 
     def run(flag):
-        env = {**os.environ, "AIVM_FAST_COPY": flag, "PYTHONPATH": ROOT}
+        env = {**os.environ, "AIVM_FAST_RECORDS": flag, "PYTHONPATH": ROOT}
         out = subprocess.run([sys.executable, "-c", WORKLOAD], env=env, capture_output=True, text=True,
                              timeout=300, cwd=ROOT)
         assert out.returncode == 0, out.stderr[-3000:]

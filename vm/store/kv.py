@@ -10,7 +10,7 @@ import os
 import threading
 from typing import Iterator, Mapping, Optional
 
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedList
 
 
 class KV(abc.ABC):
@@ -38,37 +38,71 @@ class KV(abc.ABC):
 
 
 class MemoryKV(KV):
-    """Thread-safe like LevelDB: the chain thread and the AI records write concurrently."""
+    """Thread-safe like LevelDB: the chain thread and the AI records write concurrently.
+
+    Point reads and writes are a dict; the key order that scans need is kept in a sorted
+    list brought up to date only when a scan asks (a block writes ~30 new keys, scans are
+    reads of the RPC index): writing a key into a sorted list of a whole chain's keys was
+    most of an in-memory block's batch."""
 
     def __init__(self) -> None:
-        self._data: SortedDict = SortedDict()
+        self._data: dict[bytes, bytes] = {}
+        self._keys: SortedList = SortedList()  # sorted keys as of the last scan
+        self._added: list[bytes] = []  # keys new since then
+        self._removed: set[bytes] = set()  # keys deleted since then
         self._lock = threading.Lock()
 
     def get(self, key: bytes) -> Optional[bytes]:
         with self._lock:
             return self._data.get(key)
 
+    def _set(self, key: bytes, value: bytes) -> None:
+        data = self._data
+        if key not in data:
+            self._added.append(key)
+            if len(self._added) > 100_000:  # no scan for a long while: sort what is there
+                self._sorted_keys()
+        data[key] = value
+
+    def _delete(self, key: bytes) -> None:
+        if self._data.pop(key, None) is not None:
+            self._removed.add(key)
+
     def put(self, key: bytes, value: bytes) -> None:
         with self._lock:
-            self._data[key] = value
+            self._set(key, value)
 
     def delete(self, key: bytes) -> None:
         with self._lock:
-            self._data.pop(key, None)
+            self._delete(key)
 
     def write_batch(self, changes: Mapping[bytes, Optional[bytes]]) -> None:
         with self._lock:
             for k, v in changes.items():
                 if v is None:
-                    self._data.pop(k, None)
+                    self._delete(k)
                 else:
-                    self._data[k] = v
+                    self._set(k, v)
+
+    def _sorted_keys(self) -> SortedList:
+        """The sorted keys, exactly the dict's (caller holds the lock)."""
+        keys, data = self._keys, self._data
+        if self._removed:
+            for k in self._removed:  # (a key added again since is in _added)
+                keys.discard(k)
+            self._removed = set()
+        if self._added:
+            keys.update({k for k in self._added if k in data and k not in keys})
+            self._added = []
+        return keys
 
     def items(self, prefix, start=b"", stop=None, reverse=False):
         lo = prefix + start
         hi = prefix + stop if stop is not None else _prefix_end(prefix)
         with self._lock:
-            found = [(k, self._data[k]) for k in self._data.irange(lo, hi, inclusive=(True, False), reverse=reverse)]
+            data = self._data
+            found = [(k, data[k]) for k in self._sorted_keys().irange(lo, hi, inclusive=(True, False),
+                                                                       reverse=reverse)]
         yield from found
 
 

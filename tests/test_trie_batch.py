@@ -253,3 +253,31 @@ def test_a_one_transaction_blocks_roots_are_py_evms():
     for size in list(range(1, 70)) + [100, 255, 256, 1000, 70_000]:  # (encoded txs and receipts: never empty)
         value = os.urandom(size)
         assert ordered_trie_root([value]) == _make_trie_root_and_nodes((value,))[0], size
+
+
+def test_every_stored_key_and_value_equals_py_evms_path():
+    """The whole store after test_warm_state's workload, every shortcut on vs every one off
+    (py-trie's per-key sets, rlp's records, py-evm's header writes): the same keys with the same
+    bytes, except py-trie's intermediate trie nodes, which no root reaches."""
+    import pickle
+    import tempfile
+
+    script = WORKLOAD.replace("print(json.dumps(roots))",
+                              "import pickle; pickle.dump(dict(c.store.kv._data), open(sys.argv[1], 'wb'))")
+
+    def run(flag):
+        path = tempfile.mktemp(suffix=".pkl")
+        env = {**os.environ, "PYTHONPATH": ROOT, "AIVM_TRIE_BATCH": flag, "AIVM_FAST_RECORDS": flag,
+               "AIVM_FAST_HEADERS": flag}
+        out = subprocess.run([sys.executable, "-c", script, path], env=env, capture_output=True, text=True,
+                             timeout=300, cwd=ROOT)
+        assert out.returncode == 0, out.stderr[-3000:]
+        with open(path, "rb") as f:
+            data = pickle.load(f)
+        os.unlink(path)
+        return data
+
+    fast, slow = run("1"), run("0")
+    assert [k for k in fast if slow.get(k) != fast[k]] == []
+    extra = [k for k in slow if k not in fast]
+    assert extra and all(len(k) == 32 for k in extra)  # only trie nodes, and only py-trie's extra ones

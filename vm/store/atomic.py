@@ -38,7 +38,7 @@ class AtomicStore(BaseAtomicDB):
 
     # -- py-evm's DatabaseAPI --
     def __getitem__(self, key: bytes) -> bytes:
-        pending = self._pending
+        pending = getattr(self._local, "pending", None)
         if pending is not None and key in pending:
             value = pending[key]
             if value is _DELETED:
@@ -50,8 +50,9 @@ class AtomicStore(BaseAtomicDB):
         return value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        if self._pending is not None:
-            self._pending[key] = value
+        pending = getattr(self._local, "pending", None)  # (the `_pending` property, inlined: hot)
+        if pending is not None:
+            pending[key] = value
         else:
             self.kv.put(key, value)
 
@@ -64,7 +65,7 @@ class AtomicStore(BaseAtomicDB):
             self.kv.delete(key)
 
     def _exists(self, key: bytes) -> bool:
-        pending = self._pending
+        pending = getattr(self._local, "pending", None)
         if pending is not None and key in pending:
             return pending[key] is not _DELETED
         return self.kv.get(key) is not None

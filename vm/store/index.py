@@ -80,7 +80,9 @@ class ChainIndex:
         common = {"blockHash": data(block_hash), "blockNumber": quantity(number)}
         for i, (tx, receipt, sender) in enumerate(zip(block.transactions, receipts, senders)):
             h = tx.hash
-            tx_hashes.append(data(h))
+            hash_hex, index_hex = data(h), quantity(i)  # each used several times below
+            sender_hex, to_hex = checksum(sender), checksum(tx.to) if tx.to else None
+            tx_hashes.append(hash_hex)
             gas_used = receipt.gas_used - prev_cumulative
             prev_cumulative = receipt.gas_used
             price = effective_gas_price(tx, base_fee)
@@ -95,23 +97,26 @@ class ChainIndex:
                     "topics": [data(t.to_bytes(32, "big")) for t in log.topics],
                     "data": data(log.data),
                     **common,
-                    "transactionHash": data(h),
-                    "transactionIndex": quantity(i),
+                    "transactionHash": hash_hex,
+                    "transactionIndex": index_hex,
                     "logIndex": quantity(log_index),
                     "removed": False,
                 }
                 log_index += 1
                 tx_logs.append(entry)
             logs_out.extend(tx_logs)
+            fields = self._tx_fields(tx, sender, price, hash_hex, sender_hex, to_hex)
+            fields.update(common)
+            fields["transactionIndex"] = index_hex
             record = {
                 "raw": data(tx.encode()),  # the signed envelope (eth_getRawTransaction*, trace replays)
-                "tx": {**self._tx_fields(tx, sender, price), **common, "transactionIndex": quantity(i)},
+                "tx": fields,
                 "receipt": {
-                    "transactionHash": data(h),
-                    "transactionIndex": quantity(i),
+                    "transactionHash": hash_hex,
+                    "transactionIndex": index_hex,
                     **common,
-                    "from": checksum(sender),
-                    "to": checksum(tx.to) if tx.to else None,
+                    "from": sender_hex,
+                    "to": to_hex,
                     "cumulativeGasUsed": quantity(receipt.gas_used),
                     "gasUsed": quantity(gas_used),
                     "effectiveGasPrice": quantity(price),
@@ -253,14 +258,15 @@ class ChainIndex:
 
     # -- shapes --
     @staticmethod
-    def _tx_fields(tx: Any, sender: bytes, price: int) -> dict:
+    def _tx_fields(tx: Any, sender: bytes, price: int, hash_hex: Optional[str] = None,
+                   sender_hex: Optional[str] = None, to_hex: Any = False) -> dict:
         t = tx_type(tx)
         out = {
-            "hash": data(tx.hash),
+            "hash": hash_hex or data(tx.hash),
             "type": quantity(t),
             "nonce": quantity(tx.nonce),
-            "from": checksum(sender),
-            "to": checksum(tx.to) if tx.to else None,
+            "from": sender_hex or checksum(sender),
+            "to": to_hex if to_hex is not False else (checksum(tx.to) if tx.to else None),
             "value": quantity(tx.value),
             "gas": quantity(tx.gas),
             "input": data(tx.data),

@@ -6,6 +6,7 @@ import random
 
 import pytest
 import rlp
+import rlp.codec
 from eth.rlp.accounts import Account
 from eth.vm.forks.prague.blocks import PragueBlockHeader
 from rlp.sedes.serializable import BaseSerializable
@@ -192,3 +193,27 @@ def test_chain_roots_receipts_and_gas_equal_rlps_own_records():
     fast, slow = run("1"), run("0")
     assert len(fast) == 13 and all(all(ok) for *_, ok in fast)
     assert fast == slow
+
+
+def test_receipt_rlp_equals_rlps_own():
+    from eth.rlp.logs import Log
+    from eth.rlp.receipts import Receipt
+
+    generic = BaseSerializable.serialize.__func__
+    rng = random.Random(6)
+    for _ in range(300):
+        logs = [Log(rng.choice([bytes(rng.randrange(256) for _ in range(20)), b""]),
+                    tuple(rng.choice([0, 1, rng.getrandbits(256)]) for _ in range(rng.randrange(5))),
+                    bytes(rng.randrange(256) for _ in range(rng.randrange(70))))
+                for _ in range(rng.randrange(4))]
+        r = Receipt(rng.choice([b"", b"\x01", b"\x02" * 32]), rng.choice([0, 21_000, rng.getrandbits(64)]), logs,
+                    bloom=rng.choice([None, 0, rng.getrandbits(2048)]))
+        assert Receipt.serialize(r) == generic(Receipt, r)
+        assert rlp.encode(r) == rlp.codec.encode_raw(generic(Receipt, r))
+    # what rlp refuses, refused the same way
+    good = Log(b"\x01" * 20, (1,), b"")
+    for odd in (Receipt(b"", -1, []), Receipt(b"", 1, [], bloom=1 << 2048), Receipt("x", 1, []),
+                Receipt(b"", 1, [Log(b"\x01" * 19, (), b"")]), Receipt(b"", 1, [Log(b"\x01" * 20, (-1,), b"")], 0),
+                Receipt(b"", 1, [Log(b"\x01" * 20, (1 << 256,), b"")], 0), Receipt(b"", True, [good]),
+                Receipt(b"", 1, [good], -1)):
+        assert _outcome(Receipt.serialize, odd) == _outcome(generic, Receipt, odd)

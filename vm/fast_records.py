@@ -9,7 +9,7 @@ immutable (ints, bytes, tuples) and these classes' `__init__` only stores them,
 so a copy is the same field values with the changed ones replaced — and none of
 the caches the original carries (its rlp encoding, its hash, its Python hash).
 
-An account is also encoded about six times a transaction (every balance, nonce
+A receipt is encoded once for the receipts root the same way. An account is also encoded about six times a transaction (every balance, nonce
 or storage-root change) and decoded about four times a block (py-evm's account
 cache starts empty each block), each through rlp's generic sedes walk. Its four
 fields have fixed rules (two minimal big-endian integers, a 32-byte-or-empty
@@ -36,6 +36,12 @@ def _classes() -> list[type]:
     from eth.vm.forks.prague.blocks import PragueBlockHeader
 
     return [PragueBlockHeader, Account]
+
+
+def _receipt_class() -> type:
+    from eth.rlp.receipts import Receipt
+
+    return Receipt
 
 
 def _make_copy(cls: type):
@@ -97,6 +103,43 @@ def _account_codec(Account: type):
     return classmethod(serialize), classmethod(deserialize)
 
 
+def _receipt_serializer(Receipt: type):
+    """Receipt.serialize (the receipts root encodes every receipt): state_root binary, gas_used
+    big_endian_int, bloom uint256 (256 bytes), logs of Log = address (20 bytes or empty),
+    topics uint32 (32 bytes each), data binary."""
+    from eth.rlp.logs import Log
+
+    generic = Receipt.serialize.__func__
+    root_a, gas_a, bloom_a, logs_a = Receipt._meta.field_attrs
+    addr_a, topics_a, data_a = Log._meta.field_attrs
+    limit = 1 << 2048
+
+    def serialize(cls, obj):
+        if cls is Receipt and type(obj) is Receipt:
+            d = obj.__dict__
+            root, gas, bloom, logs = d[root_a], d[gas_a], d[bloom_a], d[logs_a]
+            if (type(root) is bytes and type(gas) is int and gas >= 0 and type(bloom) is int
+                    and 0 <= bloom < limit and type(logs) is tuple):
+                out_logs = []
+                for log in logs:
+                    if type(log) is not Log:
+                        break
+                    ld = log.__dict__
+                    addr, topics, data = ld[addr_a], ld[topics_a], ld[data_a]
+                    if not (type(addr) is bytes and (len(addr) == 20 or not addr) and type(topics) is tuple
+                            and type(data) is bytes
+                            and all(type(t) is int and 0 <= t < 1 << 256 for t in topics)):
+                        break
+                    out_logs.append([addr, [t.to_bytes(32, "big") for t in topics], data])
+                else:
+                    return [root, gas.to_bytes((gas.bit_length() + 7) // 8, "big"), bloom.to_bytes(256, "big"),
+                            out_logs]
+        return generic(cls, obj)
+
+    serialize.fast_of = Receipt
+    return classmethod(serialize)
+
+
 def install() -> None:
     if not ENABLED:
         return
@@ -107,6 +150,8 @@ def install() -> None:
     header_cls.copy = _make_copy(header_cls)
     account_cls.copy = _make_copy(account_cls)
     account_cls.serialize, account_cls.deserialize = _account_codec(account_cls)
+    receipt_cls = _receipt_class()
+    receipt_cls.serialize = _receipt_serializer(receipt_cls)
 
 
 def _ours(cls: type, name: str) -> bool:
@@ -116,12 +161,13 @@ def _ours(cls: type, name: str) -> bool:
 
 def installed() -> bool:
     header_cls, account_cls = _classes()
-    return _ours(header_cls, "copy") and all(_ours(account_cls, n) for n in ("copy", "serialize", "deserialize"))
+    return (_ours(header_cls, "copy") and all(_ours(account_cls, n) for n in ("copy", "serialize", "deserialize"))
+            and _ours(_receipt_class(), "serialize"))
 
 
 def uninstall() -> None:
     """Tests: rlp's own methods back."""
-    for cls in _classes():
+    for cls in _classes() + [_receipt_class()]:
         for name in ("copy", "serialize", "deserialize"):
             if _ours(cls, name):
                 delattr(cls, name)

@@ -63,7 +63,11 @@ def persist_block(chaindb, db, block) -> None:
     # the new score exceeds the head's (its parent's) by the block number: it becomes the head
     cls._add_block_number_to_hash_lookup(db, header)
     db.set(_HEAD_KEY, header.hash)
+    number = header.block_number.to_bytes((header.block_number.bit_length() + 7) // 8, "big")
     for index, tx in enumerate(block.transactions):
-        cls._add_transaction_to_canonical_chain(db, tx.hash, header, index)
+        # py-evm's _add_transaction_to_canonical_chain: rlp(BlockDataKey(number, index)), written
+        # as the two minimal big-endian integers it encodes to
+        db.set(SchemaV1.make_transaction_hash_to_block_lookup_key(tx.hash),
+               rlp.codec.encode_raw([number, index.to_bytes((index.bit_length() + 7) // 8, "big")]))
     if not _tail_write(db, _CHAIN_GAPS_KEY, block.number):
         cls._update_chain_gaps(db, block)

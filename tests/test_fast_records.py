@@ -217,3 +217,24 @@ def test_receipt_rlp_equals_rlps_own():
                 Receipt(b"", 1, [Log(b"\x01" * 20, (1 << 256,), b"")], 0), Receipt(b"", True, [good]),
                 Receipt(b"", 1, [good], -1)):
         assert _outcome(Receipt.serialize, odd) == _outcome(generic, Receipt, odd)
+
+
+def test_header_rlp_equals_rlps_own():
+    generic = BaseSerializable.serialize.__func__
+    assert "serialize" in PragueBlockHeader.__dict__  # the fast path is installed, not just rlp's
+    rng = random.Random(7)
+    for _ in range(300):
+        h = _header(rng)
+        h = ORIGINAL(h, extra_data=bytes(rng.randrange(256) for _ in range(rng.randrange(40))),
+                     nonce=rng.choice([b"", bytes(8)]), coinbase=rng.choice([b"", b"\x05" * 20]),
+                     withdrawals_root=rng.choice([b"", b"\x07" * 32]), excess_blob_gas=rng.getrandbits(70))
+        assert PragueBlockHeader.serialize(h) == generic(PragueBlockHeader, h)
+        assert rlp.encode(h) == rlp.codec.encode_raw(generic(PragueBlockHeader, h))
+        assert h.hash == ORIGINAL(h).hash
+    base = _header(rng)
+    for change in ({"gas_used": -1}, {"bloom": 1 << 2048}, {"bloom": -5}, {"parent_hash": b"\x01" * 31},
+                   {"parent_hash": b""}, {"requests_hash": b""},
+                   {"coinbase": b"\x01" * 21}, {"nonce": b"\x00" * 7}, {"extra_data": "text"},
+                   {"gas_limit": True}, {"timestamp": 1.5}, {"state_root": bytearray(32)}):
+        odd = ORIGINAL(base, **change)
+        assert _outcome(PragueBlockHeader.serialize, odd) == _outcome(generic, PragueBlockHeader, odd), change

@@ -9,7 +9,7 @@ immutable (ints, bytes, tuples) and these classes' `__init__` only stores them,
 so a copy is the same field values with the changed ones replaced — and none of
 the caches the original carries (its rlp encoding, its hash, its Python hash).
 
-A receipt is encoded once for the receipts root the same way. An account is also encoded about six times a transaction (every balance, nonce
+A receipt is encoded once for the receipts root, a header once for its hash, the same way. An account is also encoded about six times a transaction (every balance, nonce
 or storage-root change) and decoded about four times a block (py-evm's account
 cache starts empty each block), each through rlp's generic sedes walk. Its four
 fields have fixed rules (two minimal big-endian integers, a 32-byte-or-empty
@@ -140,6 +140,53 @@ def _receipt_serializer(Receipt: type):
     return classmethod(serialize)
 
 
+def _flat_serializer(cls: type):
+    """`cls.serialize` for a record whose every field is an rlp Binary or BigEndianInt (a block
+    header: its hash encodes it): each value checked against its field's rules and converted
+    directly; anything else is rlp's generic serializer (and its error). None if `cls` has
+    another kind of field."""
+    from rlp.sedes import BigEndianInt, Binary
+
+    specs = []
+    for (name, sedes), attr in zip(cls._meta.fields, cls._meta.field_attrs):
+        if type(sedes) is BigEndianInt:
+            specs.append((attr, True, sedes.length, None, None))
+        elif type(sedes) is Binary:
+            specs.append((attr, False, sedes.min_length, sedes.max_length, sedes.allow_empty))
+        else:
+            return None
+    generic = cls.serialize.__func__
+
+    def serialize(cls_, obj):
+        if cls_ is cls and type(obj) is cls:
+            d = obj.__dict__
+            out = []
+            for attr, is_int, a, b, allow_empty in specs:
+                v = d[attr]
+                if is_int:
+                    if type(v) is not int or v < 0:
+                        break
+                    if a is None:
+                        out.append(v.to_bytes((v.bit_length() + 7) // 8, "big"))
+                    elif v < 1 << (8 * a):
+                        out.append(v.to_bytes(a, "big"))
+                    else:
+                        break
+                else:
+                    if type(v) is not bytes:
+                        break
+                    n = len(v)
+                    if not (a <= n <= b or (allow_empty and n == 0)):
+                        break
+                    out.append(v)
+            else:
+                return out
+        return generic(cls_, obj)
+
+    serialize.fast_of = cls
+    return classmethod(serialize)
+
+
 def install() -> None:
     if not ENABLED:
         return
@@ -148,6 +195,9 @@ def install() -> None:
     uninstall()
     header_cls, account_cls = _classes()
     header_cls.copy = _make_copy(header_cls)
+    header_serialize = _flat_serializer(header_cls)
+    if header_serialize is not None:
+        header_cls.serialize = header_serialize
     account_cls.copy = _make_copy(account_cls)
     account_cls.serialize, account_cls.deserialize = _account_codec(account_cls)
     receipt_cls = _receipt_class()

@@ -1,6 +1,7 @@
 """One block being built: transactions applied one at a time, then sealed by `Chain.seal_block`."""
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from eth._utils.address import generate_contract_address
@@ -10,6 +11,11 @@ from eth_utils import ValidationError
 
 from vm.chain_records import ExecutionResult
 from vm.chain_results import _friendly_validation, _result_from_computation
+from vm.lean_exec import block_executor
+
+# py-evm's own executor steps, leaner (vm/lean_exec.py); "0" runs `state.apply_transaction` as it is
+LEAN_EXECUTION = os.environ.get("AIVM_LEAN_EXECUTION", "1") != "0"
+_UNSET = object()
 
 if TYPE_CHECKING:
     from vm.chain import Chain
@@ -35,6 +41,7 @@ class BlockBuilder:
         self.rejected: list[tuple[Any, str]] = []
         self.deferred: list[Any] = []
         self.sealed = False
+        self._executor: Any = _UNSET  # the lean executor (vm/lean_exec.py), made on the first apply
 
     @property
     def number(self) -> int:
@@ -66,8 +73,16 @@ class BlockBuilder:
         state = vm.state
         state.lock_changes()  # the previous transaction's changes are final from here on
         snapshot = state.snapshot() if keep is not None else None
+        ex = self._executor
+        if ex is _UNSET:
+            ex = self._executor = block_executor(state) if LEAN_EXECUTION else None
         with self.chain._producing(header.block_number):
-            comp = state.apply_transaction(spoof)
+            if ex is None:
+                comp = state.apply_transaction(spoof)
+            else:  # py-evm's executor call; the state's validation is the one just made
+                spoof.validate()
+                comp = ex.finalize_computation(spoof, ex.build_computation(ex.build_evm_message(spoof), spoof))
+                state.clear_transient_storage()
         if keep is not None and not keep(comp):
             state.revert(snapshot)
             return None

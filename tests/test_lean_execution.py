@@ -43,6 +43,10 @@ PROBES = {
     "selfdestruct": _hex("33ff"),  # CALLER SELFDESTRUCT
     "logger": _hex("60ff5f5260205f60aa60bb60cc60dda4"),  # LOG4 of one word
     "caller": _hex("335f5260205ff3"),
+    "full": b"\x5f" * 1024,  # a full stack: fine
+    "full_push": b"\x5f" * 1025,  # one more: FullStack
+    "full_dup": b"\x5f" * 1024 + b"\x80",  # DUP1 on a full stack: FullStack
+    "full_swap": b"\x5f" * 1024 + b"\x9f\x50\x50",  # SWAP16, POPs on a full stack: fine
 }
 # a contract that calls the store probe, then reverts: the inner write is undone
 NESTED_TEMPLATE = "5f5f5f5f5f73{addr}5af1505f5ffd"  # CALL(gas, addr, 0, 0, 0, 0, 0); POP; REVERT(0, 0)
@@ -87,7 +91,8 @@ def _blocks(chain: Chain) -> list:
                    tx(a[2], token, transfer(a[3], 5), gas=30_000)])  # out of gas in the token
     blocks.append([tx(a[3], probes[name], value=7 if name == "selfdestruct" else 0)
                    for name in ("store", "transient", "revert", "create", "underflow", "overflow", "invalid",
-                                "badjump", "stackops", "push32", "truncated", "selfdestruct", "logger")])
+                                "badjump", "stackops", "push32", "truncated", "selfdestruct", "logger", "full",
+                                "full_push", "full_dup", "full_swap")])
     blocks.append([tx(a[3], probes["store"]), tx(a[3], probes["clear"]), tx(a[4], probes["loop"], gas=100_000),
                    tx(a[4], probes["nested"]), tx(a[4], probes["empty"]), tx(a[4], a[5], value=10**18)])
     blocks.append([tx(a[5], token, SEL_PRECOMPILE + encode(["address", "uint256"], [bytes(19) + bytes((p,)), 50_000]),
@@ -141,6 +146,8 @@ def test_lean_blocks_equal_py_evms_own(monkeypatch):
         assert any(kind in e for e in errors), (kind, errors)
     assert sum(len(r[5]) for r in results) >= 8  # Transfer events and LOG4
     assert lean[-1][6] and "nonce" in lean[-1][6][0][1]
+    full = {name: r[0] for name, r in zip(("full", "full_push", "full_dup", "full_swap"), lean[3][4][-4:])}
+    assert full == {"full": True, "full_push": False, "full_dup": False, "full_swap": True}
 
 
 def test_other_executor_classes_keep_py_evms_own_steps():
@@ -164,3 +171,66 @@ def test_other_executor_classes_keep_py_evms_own_steps():
 
     assert lean_exec.lean_computation_class(OwnLoop) is OwnLoop
     assert lean_exec.lean_computation_class(base) is not base
+
+
+def _random_program(rng) -> bytes:
+    """Stack, arithmetic and comparison opcodes the lean loop does itself, a few it calls, then the
+    top four words returned (too few: InsufficientStack); some cut short inside a PUSH."""
+    lean_ops = [0x01, 0x02, 0x03, 0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1B, 0x1C, 0x50, 0x5B]
+    called = [0x04, 0x06, 0x0A, 0x12, 0x1A, 0x1D, 0x58, 0x5A, 0x59, 0x33, 0x30]  # DIV MOD EXP SLT BYTE SAR PC GAS MSIZE CALLER ADDRESS
+    code = bytearray()
+    for _ in range(6):  # a few words to work on
+        code += bytes((0x60, rng.randrange(256)))
+    for _ in range(rng.randrange(1, 60)):
+        r = rng.random()
+        if r < 0.4:
+            n = rng.choice([0, 1, 1, 2, 4, 20, 31, 32])
+            code.append(0x5F + n)
+            code += bytes(rng.choice([0, 1, 0xFF, rng.randrange(256)]) for _ in range(n))
+        elif r < 0.5:
+            code.append(0x80 + rng.randrange(rng.choice([2, 16])))  # DUP
+        elif r < 0.62:
+            code.append(0x90 + rng.randrange(rng.choice([2, 16])))  # SWAP
+        elif r < 0.92:
+            code.append(rng.choice(lean_ops))
+        else:
+            code.append(rng.choice(called))
+    if rng.random() < 0.1:
+        return bytes(code) + bytes((0x7F,)) + bytes(rng.randrange(32))  # PUSH32 cut short
+    for i in range(4):
+        code += bytes((0x60, 32 * i, 0x52))  # PUSH1 32*i MSTORE
+    return bytes(code) + bytes((0x60, 0x80, 0x5F, 0xF3))  # RETURN(0, 128)
+
+
+def _mine_programs(monkeypatch, lean: bool, programs: list) -> list:
+    monkeypatch.setattr(block_builder, "LEAN_EXECUTION", lean)
+    chain = Chain.ephemeral(ChainConfig(genesis_timestamp=GENESIS_TIME))
+    sender = chain.accounts[0].address
+    out, nonce = [], 0
+    for i in range(0, len(programs), 50):
+        txs = []
+        for j, (code, gas) in enumerate(programs[i:i + 50], start=i):
+            target = keccak(b"program%d" % j)[:20]
+            chain.set_code(target, code)
+            txs.append(chain.sign(sender, target, b"", 0, gas, nonce=nonce, max_fee_per_gas=10**11))
+            nonce += 1
+        mined = chain.mine(txs, timestamp=GENESIS_TIME + 12 * (i + 1))
+        out.append((chain.head.hash, [(r.success, r.gas_used, r.output, r.error) for r in mined.results]))
+    return out
+
+
+def test_random_programs_equal_py_evms_own(monkeypatch):
+    import random
+
+    rng = random.Random(1414)
+    programs = [(_random_program(rng), rng.choice([21_100, 21_300, 22_000, 60_000])) for _ in range(200)]
+    stock = _mine_programs(monkeypatch, False, programs)
+    lean = _mine_programs(monkeypatch, True, programs)
+    for (sh, sr), (fh, fr) in zip(stock, lean):
+        assert sr == fr
+        assert sh == fh
+    results = [r for _, block in lean for r in block]
+    errors = [r[3] for r in results if not r[0]]
+    assert sum(r[0] for r in results) >= 40 and len(errors) >= 40  # both outcomes, often
+    for kind in ("InsufficientStack", "out of gas"):
+        assert any(kind in e for e in errors), kind

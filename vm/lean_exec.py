@@ -18,6 +18,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from eth._utils.address import generate_contract_address
+from eth.exceptions import FullStack, Halt, InsufficientStack
+from eth.vm.code_stream import CodeStream as _CodeStream
+from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.opcode import _FastOpcode
+from eth.vm.stack import Stack as _Stack
 
 BLOB_TX_TYPE = 3
 
@@ -181,12 +186,9 @@ _STOCK_CHARGE = _stock_charge()
 def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: Any,
                        parent_computation: Any = None) -> Any:
     # BaseComputation.apply_computation (py-evm 0.12.1b1), the loop's gas charge inlined
-    from eth.exceptions import Halt
     from eth.vm.gas_meter import GasMeter
-    from eth.vm.logic.invalid import InvalidOpcode
-    from eth.vm.opcode import _FastOpcode
 
-    if cls.logger.show_debug2:  # py-evm's loop logs every opcode: let it
+    if cls.logger.show_debug2 or GasMeter.logger.show_debug2:  # py-evm logs every opcode and charge: let it
         return super(_lean_parent(cls), cls).apply_computation(state, message, transaction_context, parent_computation)
     with cls(state, message, transaction_context) as computation:
         if computation.is_origin_computation:
@@ -202,29 +204,192 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
             if not message.is_delegation:
                 precompile(computation)
             return computation
-        opcode_lookup = computation.opcodes
-        meter = computation._gas_meter
-        fast = _FastOpcode if type(meter) is GasMeter else None  # another meter: charged its own way
-        for opcode in computation.code:
-            try:
-                opcode_fn = opcode_lookup[opcode]
-            except KeyError:
-                opcode_fn = InvalidOpcode(opcode)
-            try:
-                if type(opcode_fn) is fast:
-                    cost = opcode_fn.gas_cost
-                    if cost > meter.gas_remaining:
-                        meter.consume_gas(cost, opcode_fn.mnemonic)  # raises py-evm's OutOfGas
-                    meter.gas_remaining -= cost
-                    opcode_fn.logic_fn(computation)
-                else:
-                    opcode_fn(computation=computation)
-            except Halt:
-                break
+        meter, code, stack = computation._gas_meter, computation.code, computation._stack
+        if (type(meter) is GasMeter and type(code) is _CodeStream and type(stack) is _Stack
+                and _stock_stack_methods(cls)):
+            _run_lean(computation, code, meter, stack.values, _lean_table(computation.opcodes))
+        else:
+            _run(computation, meter)
     return computation
 
 
+def _run(computation: Any, meter: Any) -> None:
+    """py-evm's loop, a plain opcode's constant gas charged here (another meter: its own way)."""
+    from eth.vm.gas_meter import GasMeter
+
+    opcode_lookup = computation.opcodes
+    fast = _FastOpcode if type(meter) is GasMeter else None
+    for opcode in computation.code:
+        try:
+            opcode_fn = opcode_lookup[opcode]
+        except KeyError:
+            opcode_fn = InvalidOpcode(opcode)
+        try:
+            if type(opcode_fn) is fast:
+                cost = opcode_fn.gas_cost
+                if cost > meter.gas_remaining:
+                    meter.consume_gas(cost, opcode_fn.mnemonic)  # raises py-evm's OutOfGas
+                meter.gas_remaining -= cost
+                opcode_fn.logic_fn(computation)
+            else:
+                opcode_fn(computation=computation)
+        except Halt:
+            break
+
+
+# what the lean loop does itself for an opcode whose logic is one of py-evm's own functions
+_PUSH, _DUP, _SWAP, _POP, _NOP, _BINARY, _UNARY, _PLAIN = range(8)
+_M = 2**256 - 1
+
+
+def _lean_kinds() -> dict:
+    from eth.vm.logic import arithmetic, comparison, duplication, flow, stack, swap
+
+    kinds: dict = {getattr(stack, f"push{n}"): (_PUSH, n) for n in range(33)}
+    kinds.update({getattr(duplication, f"dup{n}"): (_DUP, n) for n in range(1, 17)})
+    kinds.update({getattr(swap, f"swap{n}"): (_SWAP, n) for n in range(1, 17)})
+    kinds[stack.pop] = (_POP, None)
+    kinds[flow.jumpdest] = (_NOP, None)
+    # left = the top of the stack, right = the next (py-evm's `stack_pop_ints(2)` order)
+    binary = {
+        arithmetic.add: lambda left, right: (left + right) & _M,
+        arithmetic.sub: lambda left, right: (left - right) & _M,
+        arithmetic.mul: lambda left, right: (left * right) & _M,
+        arithmetic.shl: lambda shift, value: 0 if shift >= 256 else (value << shift) & _M,
+        arithmetic.shr: lambda shift, value: 0 if shift >= 256 else (value >> shift) & _M,
+        comparison.lt: lambda left, right: 1 if left < right else 0,
+        comparison.gt: lambda left, right: 1 if left > right else 0,
+        comparison.eq: lambda left, right: 1 if left == right else 0,
+        comparison.and_op: lambda left, right: left & right,
+        comparison.or_op: lambda left, right: left | right,
+        comparison.xor: lambda left, right: left ^ right,
+    }
+    kinds.update({fn: (_BINARY, op) for fn, op in binary.items()})
+    kinds[comparison.iszero] = (_UNARY, lambda value: 1 if value == 0 else 0)
+    kinds[comparison.not_op] = (_UNARY, lambda value: _M - value)
+    return kinds
+
+
+def _lean_table(opcodes: dict) -> list:
+    """Per opcode: None (py-evm calls the opcode object itself) or (kind, argument, gas, mnemonic)."""
+    kept = _TABLES.get(id(opcodes))
+    if kept is not None and kept[0] is opcodes:
+        return kept[1]
+    table: list = [None] * 256
+    for op, fn in opcodes.items():
+        if type(fn) is _FastOpcode:
+            kind, arg = _KINDS.get(fn.logic_fn, (_PLAIN, fn.logic_fn))
+            table[op] = (kind, arg, fn.gas_cost, fn.mnemonic)
+    _TABLES[id(opcodes)] = (opcodes, table)
+    return table
+
+
+def _stock_stack_methods(cls: Any) -> bool:
+    """The computation reaches its stack through BaseComputation's own proxies (the lean loop
+    works on the stack's list directly, as `eth.vm.stack.Stack` does)."""
+    ok = _STOCK_STACK.get(cls)
+    if ok is None:
+        from eth.vm.computation import BaseComputation
+
+        ok = _STOCK_STACK[cls] = all(next(c for c in cls.__mro__ if name in vars(c)) is BaseComputation
+                                     for name in _STACK_PROXIES)
+    return ok
+
+
+_STACK_PROXIES = ("stack_dup", "stack_swap", "stack_pop_ints", "stack_pop1_int", "stack_pop1_any",
+                  "stack_push_int", "stack_push_bytes")
+_STOCK_STACK: dict = {}
+_TABLES: dict = {}
+
+
+def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list) -> None:
+    """`_run` for py-evm's CodeStream, GasMeter and Stack: the stack, PUSH/DUP/SWAP/POP/JUMPDEST
+    and the plain arithmetic and comparisons done here on the stack's list, with py-evm's checks
+    and errors word for word (eth/vm/stack.py, eth/vm/logic/*); every other opcode calls its
+    logic function (constant gas charged here) or, when not a plain one, py-evm's opcode object.
+    The code is walked as `CodeStream.__iter__` walks it: the byte at the program counter, then
+    one STOP past the end."""
+    raw = code._raw_code_bytes
+    opcodes = computation.opcodes
+    append, pop = values.append, values.pop
+    from_bytes = int.from_bytes
+    end = False
+    while True:
+        pc = code.program_counter
+        try:
+            opcode = raw[pc]
+            code.program_counter = pc + 1
+        except IndexError:
+            opcode, end = 0, True  # STOP
+        entry = table[opcode]
+        if entry is None:
+            try:
+                opcode_fn = opcodes[opcode]
+            except KeyError:
+                opcode_fn = InvalidOpcode(opcode)
+            try:
+                opcode_fn(computation=computation)
+            except Halt:
+                return
+        else:
+            kind, arg, cost, mnemonic = entry
+            if cost > meter.gas_remaining:
+                meter.consume_gas(cost, mnemonic)  # raises py-evm's OutOfGas
+            meter.gas_remaining -= cost
+            if kind == _PUSH:
+                start = code.program_counter
+                value = raw[start:start + arg]
+                code.program_counter = start + arg
+                if len(value) != arg:
+                    value = value.ljust(arg, b"\x00")
+                if len(values) > 1023:
+                    raise FullStack("Stack limit reached")
+                append(value)
+            elif kind == _DUP:
+                if len(values) > 1023:
+                    raise FullStack("Stack limit reached")
+                try:
+                    append(values[-arg])
+                except IndexError:
+                    raise InsufficientStack(f"Insufficient stack items for DUP{arg}")
+            elif kind == _SWAP:
+                idx = -arg - 1
+                try:
+                    values[-1], values[idx] = values[idx], values[-1]
+                except IndexError:
+                    raise InsufficientStack(f"Insufficient stack items for SWAP{arg}")
+            elif kind == _BINARY:
+                if len(values) < 2:
+                    raise InsufficientStack(f"Wanted 2 stack items, only had {len(values)}")
+                left, right = pop(), pop()
+                if not isinstance(left, int):
+                    left = from_bytes(left, "big")
+                if not isinstance(right, int):
+                    right = from_bytes(right, "big")
+                append(arg(left, right))
+            elif kind == _PLAIN:
+                try:
+                    arg(computation)
+                except Halt:
+                    return
+            elif kind == _POP:
+                try:
+                    pop()
+                except IndexError:
+                    raise InsufficientStack("Wanted 1 stack item, had none")
+            elif kind == _UNARY:
+                try:
+                    value = pop()
+                except IndexError:
+                    raise InsufficientStack("Wanted 1 stack item, had none")
+                append(arg(value if isinstance(value, int) else from_bytes(value, "big")))
+            # _NOP: JUMPDEST
+        if end:
+            return
+
+
 _NO_RESULT = object()
+_KINDS = _lean_kinds()
 
 
 def _lean_parent(cls: Any) -> Any:

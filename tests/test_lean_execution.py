@@ -174,7 +174,7 @@ def test_other_executor_classes_keep_py_evms_own_steps():
 
 
 def _random_program(rng) -> bytes:
-    """Stack, arithmetic and comparison opcodes the lean loop does itself, a few it calls, then the
+    """Stack, arithmetic, comparison and memory opcodes the lean loop does itself, a few it calls, then the
     top four words returned (too few: InsufficientStack); some cut short inside a PUSH."""
     lean_ops = [0x01, 0x02, 0x03, 0x10, 0x11, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1B, 0x1C, 0x50, 0x5B]
     called = [0x04, 0x06, 0x0A, 0x12, 0x1A, 0x1D, 0x58, 0x5A, 0x59, 0x33, 0x30]  # DIV MOD EXP SLT BYTE SAR PC GAS MSIZE CALLER ADDRESS
@@ -191,8 +191,10 @@ def _random_program(rng) -> bytes:
             code.append(0x80 + rng.randrange(rng.choice([2, 16])))  # DUP
         elif r < 0.62:
             code.append(0x90 + rng.randrange(rng.choice([2, 16])))  # SWAP
-        elif r < 0.92:
+        elif r < 0.84:
             code.append(rng.choice(lean_ops))
+        elif r < 0.92:  # MLOAD / MSTORE inside, at the edge of and beyond the memory so far
+            code += bytes((0x60, rng.choice([0, 1, 31, 32, 64, 96, 200]), rng.choice([0x51, 0x52])))
         else:
             code.append(rng.choice(called))
     if rng.random() < 0.1:

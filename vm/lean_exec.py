@@ -21,6 +21,7 @@ from eth._utils.address import generate_contract_address
 from eth.exceptions import FullStack, Halt, InsufficientStack
 from eth.vm.code_stream import CodeStream as _CodeStream
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.memory import Memory as _Memory
 from eth.vm.opcode import _FastOpcode
 from eth.vm.stack import Stack as _Stack
 
@@ -206,7 +207,7 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
             return computation
         meter, code, stack = computation._gas_meter, computation.code, computation._stack
         if (type(meter) is GasMeter and type(code) is _CodeStream and type(stack) is _Stack
-                and _stock_stack_methods(cls)):
+                and type(computation._memory) is _Memory and _stock_stack_methods(cls)):
             _run_lean(computation, code, meter, stack.values, _lean_table(computation.opcodes))
         else:
             _run(computation, meter)
@@ -238,12 +239,12 @@ def _run(computation: Any, meter: Any) -> None:
 
 
 # what the lean loop does itself for an opcode whose logic is one of py-evm's own functions
-_PUSH, _DUP, _SWAP, _POP, _NOP, _BINARY, _UNARY, _PLAIN = range(8)
+_PUSH, _DUP, _SWAP, _POP, _NOP, _BINARY, _UNARY, _PLAIN, _MSTORE, _MLOAD = range(10)
 _M = 2**256 - 1
 
 
 def _lean_kinds() -> dict:
-    from eth.vm.logic import arithmetic, comparison, duplication, flow, stack, swap
+    from eth.vm.logic import arithmetic, comparison, duplication, flow, memory, stack, swap
 
     kinds: dict = {getattr(stack, f"push{n}"): (_PUSH, n) for n in range(33)}
     kinds.update({getattr(duplication, f"dup{n}"): (_DUP, n) for n in range(1, 17)})
@@ -267,6 +268,8 @@ def _lean_kinds() -> dict:
     kinds.update({fn: (_BINARY, op) for fn, op in binary.items()})
     kinds[comparison.iszero] = (_UNARY, lambda value: 1 if value == 0 else 0)
     kinds[comparison.not_op] = (_UNARY, lambda value: _M - value)
+    kinds[memory.mstore] = (_MSTORE, memory.mstore)
+    kinds[memory.mload] = (_MLOAD, memory.mload)
     return kinds
 
 
@@ -285,8 +288,9 @@ def _lean_table(opcodes: dict) -> list:
 
 
 def _stock_stack_methods(cls: Any) -> bool:
-    """The computation reaches its stack through BaseComputation's own proxies (the lean loop
-    works on the stack's list directly, as `eth.vm.stack.Stack` does)."""
+    """The computation reaches its stack and memory through BaseComputation's own proxies (the
+    lean loop works on the stack's list and the memory's bytes directly, as py-evm's `Stack`
+    and `Memory` do)."""
     ok = _STOCK_STACK.get(cls)
     if ok is None:
         from eth.vm.computation import BaseComputation
@@ -297,20 +301,23 @@ def _stock_stack_methods(cls: Any) -> bool:
 
 
 _STACK_PROXIES = ("stack_dup", "stack_swap", "stack_pop_ints", "stack_pop1_int", "stack_pop1_any",
-                  "stack_push_int", "stack_push_bytes")
+                  "stack_pop1_bytes", "stack_push_int", "stack_push_bytes", "extend_memory", "memory_write",
+                  "memory_read_bytes")
 _STOCK_STACK: dict = {}
 _TABLES: dict = {}
 
 
 def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list) -> None:
-    """`_run` for py-evm's CodeStream, GasMeter and Stack: the stack, PUSH/DUP/SWAP/POP/JUMPDEST
-    and the plain arithmetic and comparisons done here on the stack's list, with py-evm's checks
+    """`_run` for py-evm's CodeStream, GasMeter, Stack and Memory: PUSH/DUP/SWAP/POP/JUMPDEST, the
+    plain arithmetic and comparisons, and MLOAD/MSTORE within memory already paid for (an extension
+    goes through py-evm's `mload`/`mstore`) done here on the stack's list, with py-evm's checks
     and errors word for word (eth/vm/stack.py, eth/vm/logic/*); every other opcode calls its
     logic function (constant gas charged here) or, when not a plain one, py-evm's opcode object.
     The code is walked as `CodeStream.__iter__` walks it: the byte at the program counter, then
     one STOP past the end."""
     raw = code._raw_code_bytes
     opcodes = computation.opcodes
+    memory = computation._memory
     append, pop = values.append, values.pop
     from_bytes = int.from_bytes
     end = False
@@ -383,6 +390,29 @@ def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list
                 except IndexError:
                     raise InsufficientStack("Wanted 1 stack item, had none")
                 append(arg(value if isinstance(value, int) else from_bytes(value, "big")))
+            elif kind == _MSTORE:  # within the memory already paid for: no extension, no gas (else py-evm's)
+                buf = memory._bytes
+                if len(values) > 1:
+                    start = values[-1]
+                    if not isinstance(start, int):
+                        start = from_bytes(start, "big")
+                    if start + 32 <= len(buf):
+                        value = values[-2]
+                        del values[-2:]
+                        buf[start:start + 32] = (value.to_bytes(32, "big") if isinstance(value, int)
+                                                 else value.rjust(32, b"\x00")[-32:])
+                        continue
+                arg(computation)
+            elif kind == _MLOAD:
+                buf = memory._bytes
+                if values:
+                    start = values[-1]
+                    if not isinstance(start, int):
+                        start = from_bytes(start, "big")
+                    if start + 32 <= len(buf):
+                        values[-1] = bytes(buf[start:start + 32])
+                        continue
+                arg(computation)
             # _NOP: JUMPDEST
         if end:
             return

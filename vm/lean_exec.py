@@ -458,15 +458,24 @@ def block_executor(state: Any) -> Optional[Any]:
     (validate, message, computation, finalize, clear transient storage) and its validation is
     Frontier's (the transaction's own `validate()`, then the state's).
     """
-    apply, calls, validators = _stock_call_path()
-    kind = type(state)
-    executor = state.transaction_executor_class
-    if (kind.apply_transaction is not apply or _defined_in(executor, "__call__") != calls
-            or _defined_in(executor, "validate_transaction") != validators):
-        return None
-    lean = lean_executor_class(state)
-    if lean is executor:  # not the executor the lean steps were copied from
+    key = (type(state), state.transaction_executor_class, state.computation_class)
+    classes = _BLOCK_CLASSES.get(key)
+    if classes is None:
+        apply, calls, validators = _stock_call_path()
+        executor = state.transaction_executor_class
+        lean = lean_executor_class(state)
+        if (type(state).apply_transaction is not apply or _defined_in(executor, "__call__") != calls
+                or _defined_in(executor, "validate_transaction") != validators
+                or lean is executor):  # not the executor the lean steps were copied from
+            classes = _BLOCK_CLASSES[key] = (None, None)
+        else:
+            classes = _BLOCK_CLASSES[key] = (lean, lean_computation_class(state.computation_class))
+    lean, computation = classes
+    if lean is None:
         return None
     fast_account_writes(state._account_db)
-    state.computation_class = lean_computation_class(state.computation_class)
+    state.computation_class = computation
     return lean(state)
+
+
+_BLOCK_CLASSES: dict = {}  # (state class, executor class, computation class) -> (lean executor, lean computation)

@@ -48,34 +48,48 @@ def encode_account(account: Any) -> bytes:
 def fast_account_writes(db: Any) -> None:
     """Balance and nonce writes of one py-evm AccountDB instance without rlp's `Serializable.copy`
     and generic encoder (≈5 a transaction: fee, nonce, refund, tip, value). Same checks, same bytes
-    in the journal; only this instance (the open block's state) is changed, never py-evm's class."""
+    in the journal. Only this instance (the open block's state) changes: its class becomes
+    `_LeanAccountDB` (py-evm's AccountDB with these three methods), and only when it is py-evm's
+    AccountDB itself (a forked chain's account DB is left as it is). A class, not closures set on
+    the instance: those would hold the instance in a reference cycle and keep every block's
+    state alive until the cyclic GC runs."""
     from eth.db.account import AccountDB
-    from eth.rlp.accounts import Account
-    from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 
-    kind = type(db)
-    if any(getattr(kind, m) is not getattr(AccountDB, m) for m in ("_set_account", "set_balance", "set_nonce",
-                                                                  "_get_account")):
-        return  # a specialised account DB (a forked chain's): leave it as it is
-    cache, journal, get = db._account_cache, db._journaltrie, db._get_account
+    if type(db) is AccountDB:
+        db.__class__ = _lean_account_db()
 
-    def _set_account(address: bytes, account: Any) -> None:
-        cache[address] = account
-        journal[address] = encode_account(account)
 
-    def set_balance(address: bytes, balance: int) -> None:
-        validate_canonical_address(address, title="Storage Address")
-        validate_uint256(balance, title="Account Balance")
-        a = get(address)
-        _set_account(address, Account(a.nonce, balance, a.storage_root, a.code_hash))
+def _lean_account_db() -> Any:
+    global _LEAN_ACCOUNT_DB
+    if _LEAN_ACCOUNT_DB is None:
+        from eth.db.account import AccountDB
+        from eth.rlp.accounts import Account
+        from eth.validation import validate_canonical_address, validate_uint64, validate_uint256
 
-    def set_nonce(address: bytes, nonce: int) -> None:
-        validate_canonical_address(address, title="Storage Address")
-        validate_uint64(nonce, title="Nonce")
-        a = get(address)
-        _set_account(address, Account(nonce, a.balance, a.storage_root, a.code_hash))
+        class _LeanAccountDB(AccountDB):
+            __slots__ = ()
 
-    db._set_account, db.set_balance, db.set_nonce = _set_account, set_balance, set_nonce
+            def _set_account(self, address: bytes, account: Any) -> None:
+                self._account_cache[address] = account
+                self._journaltrie[address] = encode_account(account)
+
+            def set_balance(self, address: bytes, balance: int) -> None:
+                validate_canonical_address(address, title="Storage Address")
+                validate_uint256(balance, title="Account Balance")
+                a = self._get_account(address)
+                self._set_account(address, Account(a.nonce, balance, a.storage_root, a.code_hash))
+
+            def set_nonce(self, address: bytes, nonce: int) -> None:
+                validate_canonical_address(address, title="Storage Address")
+                validate_uint64(nonce, title="Nonce")
+                a = self._get_account(address)
+                self._set_account(address, Account(nonce, a.balance, a.storage_root, a.code_hash))
+
+        _LEAN_ACCOUNT_DB = _LeanAccountDB
+    return _LEAN_ACCOUNT_DB
+
+
+_LEAN_ACCOUNT_DB: Any = None
 
 
 def lean_executor_class(state: Any) -> Any:

@@ -23,13 +23,13 @@ async def _started(monkeypatch, inline: bool) -> tuple[Node, list[str]]:
     node = Node(NodeOptions())
     await node.start()
     threads: list[str] = []
-    mine = node._mine
+    mine = node._mine_steps
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return mine(*args, **kwargs)
 
-    node._mine = spy
+    node._mine_steps = spy
     return node, threads
 
 
@@ -47,6 +47,7 @@ def test_lone_sends_are_mined_on_the_loop_with_the_chain_threads_roots(monkeypat
             for k in range(6):
                 _, result = await _send(node, signers[k % 3])
                 gas.append(result.gas_used)
+            await node.settled()  # what every RPC request after a send waits for (an early answer's seal)
             head = node.chain.head
             return threads, gas, head.state_root, head.receipt_root, head.gas_used, node.chain.head_number
         finally:
@@ -117,3 +118,45 @@ def test_concurrent_senders_share_blocks_and_all_get_receipts(monkeypatch):
             await node.stop()
 
     asyncio.run(main())
+
+
+def test_a_lone_rpc_send_is_answered_before_its_seal_and_what_follows_sees_the_block(monkeypatch, tmp_path):
+    """In memory a lone send mined on the loop is answered once its block has run, and the loop
+    turns once before the seal (the answer goes out while the block is sealed); every request
+    after it waits for that seal, so the receipt and the block number are there at once. With a
+    write-ahead log (a data directory) the lone send is answered after the seal, as before."""
+    from app.rpc import dispatch, eth  # noqa: F401  (eth registers the methods)
+
+    async def run(data_dir):
+        monkeypatch.setenv("AIVM_INLINE_MINING", "1")
+        node = Node(NodeOptions(data_dir=data_dir))
+        await node.start()
+        answered_before_seal = []
+        seal = node.chain.seal_block
+
+        def spy(builder):  # an early answer left this block's seal for later requests to wait for
+            settling = node._settling
+            answered_before_seal.append(settling is not None and not settling.done())
+            return seal(builder)
+
+        node.chain.seal_block = spy
+        try:
+            signer = _signer()
+            for k in range(4):
+                raw = signer.sign(rpc_load.dev_accounts()[5].address, b"", 21_000, 7)
+                body = ('{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["%s"]}' % raw).encode()
+                out = await dispatch.handle_payload(node, body)  # this task goes on before the seal
+                tx_hash = __import__("orjson").loads(out)
+                assert "result" in tx_hash, tx_hash
+                tx_hash = tx_hash["result"]
+                receipt = await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 2, "method": "eth_getTransactionReceipt",
+                                                           "params": [tx_hash]})
+                number = await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 3, "method": "eth_blockNumber"})
+                assert receipt["result"] is not None and int(receipt["result"]["status"], 16) == 1
+                assert int(number["result"], 16) == k + 1 == int(receipt["result"]["blockNumber"], 16)
+            return answered_before_seal
+        finally:
+            await node.stop()
+
+    assert asyncio.run(run(None)) == [True] * 4
+    assert asyncio.run(run(str(tmp_path / "chain"))) == [False] * 4

@@ -354,7 +354,7 @@ class Node:
         batch, self._queue = self._queue, []
         sealed = asyncio.get_running_loop().create_future()  # set once this block is in the index
         try:
-            mined = self._inline(batch, timestamp, sealed)
+            mined = await self._inline(batch, timestamp, sealed)
             if mined is None:
                 mined = await self.run(self._mine, batch, timestamp, sealed)
         except Exception as exc:
@@ -388,8 +388,8 @@ class Node:
         self._publish(mined)
         return mined
 
-    def _inline(self, batch: list[_Queued], timestamp: Optional[int],
-                sealed: asyncio.Future) -> Optional[MinedBlock]:
+    async def _inline(self, batch: list[_Queued], timestamp: Optional[int],
+                      sealed: asyncio.Future) -> Optional[MinedBlock]:
         """Event loop: mine a lone automine send right here, or return None (then the chain
         thread mines it).
 
@@ -401,6 +401,12 @@ class Node:
         order) and the chain lock free at once (never waited for: the chain thread may be in a
         long block). Same code as the chain thread's job (`_mine`); the lock keeps chain work one
         at a time.
+
+        In memory (no write-ahead log to wait for), an RPC send is answered once its block has
+        run and the loop turns once before the seal, so its answer goes out and the sender's next
+        request (its receipt) is on its way while the block is sealed; that request waits for the
+        seal (`settled`). With a write-ahead log a lone send is answered after the seal, as
+        before (an fsync per transaction would cost more than it overlaps).
         """
         if not (self._inline_enabled and len(batch) == 1 and not self._queue and not self._hold_seal
                 and batch[0].tx.gas <= INLINE_GAS and self._jobs == 0):
@@ -411,14 +417,33 @@ class Node:
         if not self._chain_lock.acquire(blocking=False):
             return None
         try:
-            return self._mine(batch, timestamp, sealed)
+            steps = self._mine_steps(batch, timestamp, sealed, answer_alone=self.wal is None)
+            try:
+                next(steps)  # up to the early answer, or the whole block
+            except StopIteration as done:
+                return done.value
+            try:
+                await asyncio.sleep(0)  # the answered send's response goes out; then the seal
+            except BaseException:  # cancelled: an answered send must still be sealed
+                _run_out(steps)
+                raise
+            return _run_out(steps)
         finally:
             self._chain_lock.release()
 
     def _mine(self, batch: list[_Queued], timestamp: Optional[int],
               sealed: Optional[asyncio.Future] = None) -> MinedBlock:
-        """Chain thread: check what is not checked yet, run the block, answer the early
-        sends, seal, then release the reservations of what left the queue.
+        """Chain thread: `_mine_steps` run through."""
+        return _run_out(self._mine_steps(batch, timestamp, sealed))
+
+    def _mine_steps(self, batch: list[_Queued], timestamp: Optional[int],
+                    sealed: Optional[asyncio.Future] = None, answer_alone: bool = False):
+        """Check what is not checked yet, run the block, answer the early sends, seal, then
+        release the reservations of what left the queue; a generator that returns the block.
+
+        `answer_alone` (the event loop's inline mining, in memory): a lone early send is
+        answered at once, before the seal, and the generator yields there once so that the loop
+        can write that answer before it seals (`_inline`).
 
         Early answers (automine RPC sends) go out once the block has run and its record is
         fsynced in the write-ahead log (in memory: at once), unless the block reached a
@@ -438,11 +463,13 @@ class Node:
             for q in batch:
                 builder.add(q.tx, q.sender)
             early = [q for q in batch if q.early and q.future is not None]
-            # early only when someone waits behind it (other sends in this block or queued): a
-            # lone sender asks for its receipt next, which needs the seal anyway
-            if early and sealed is not None and (len(early) > 1 or self._queue or self._hold_seal) and not any(
+            # early when someone waits behind it (other sends in this block or queued), or a lone
+            # send mined on the loop in memory (its answer overlaps the seal: see `_inline`)
+            alone = answer_alone and len(early) == 1 and not self._queue and self.wal is None
+            if early and sealed is not None and (len(early) > 1 or self._queue or self._hold_seal or alone) and not any(
                     touches_service_precompile(r.computation) for r in builder.results):
-                self._answer_before_seal(builder, early, sealed)
+                if self._answer_before_seal(builder, early, sealed, now=alone):
+                    yield
             mined = self.chain.seal_block(builder)
         except Exception:
             for q in batch:
@@ -456,14 +483,16 @@ class Node:
                 self._release(q)
         return mined
 
-    def _answer_before_seal(self, builder: Any, early: list[_Queued], sealed: asyncio.Future) -> None:
+    def _answer_before_seal(self, builder: Any, early: list[_Queued], sealed: asyncio.Future,
+                            now: bool = False) -> bool:
         """Chain thread: log the block (fsync in the WAL thread, while this thread seals) and
-        answer its early sends once the record is durable."""
+        answer its early sends once the record is durable. `now` (the event loop, in memory):
+        answer them here; True when it did."""
         loop = self._loop or sealed.get_loop()
         by_hash = {r.tx_hash: r for r in builder.results}
         answers = [(q, by_hash[q.tx.hash]) for q in early if q.tx.hash in by_hash]
         if not answers:
-            return
+            return False
 
         def answer(error: Optional[BaseException] = None) -> None:  # event loop
             if error is not None:  # not durable: the sends are answered after the seal instead
@@ -476,6 +505,9 @@ class Node:
                         self._announce(q.tx.hash)
                     q.future.set_result(result)
 
+        if self.wal is None and now:
+            answer()
+            return True
         if self.wal is None:
             loop.call_soon_threadsafe(answer)
         else:
@@ -484,6 +516,7 @@ class Node:
             self.wal.append(record, lambda error: loop.call_soon_threadsafe(answer, error))
         if self._hold_seal:
             time.sleep(self._hold_seal)
+        return False
 
     async def drop_transaction(self, tx_hash: bytes) -> bool:
         """Take a pending transaction out of the queue (anvil_dropTransaction)."""
@@ -507,6 +540,15 @@ class Node:
                 await self.mine_block()
             except Exception:
                 log.exception("interval mining failed")
+
+
+def _run_out(steps: Any) -> Any:
+    """Run a generator to its end; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def replay(chain: Chain, records: Any) -> int:

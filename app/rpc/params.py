@@ -109,27 +109,33 @@ class Json(Param):
         return value
 
 
+_TX_KNOWN = frozenset({"from", "to", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "value",
+                       "data", "input", "nonce", "type", "accessList", "chainId"})
+_TX_IGNORED = frozenset({"blobVersionedHashes", "maxFeePerBlobGas", "authorizationList", "blobs", "sidecars"})
+_TX_FIELDS = _TX_KNOWN | _TX_IGNORED
+_TX_QUANTITIES = (("gas", "gas"), ("gasPrice", "gas_price"), ("maxFeePerGas", "max_fee_per_gas"),
+                  ("maxPriorityFeePerGas", "max_priority_fee_per_gas"), ("value", "value"), ("nonce", "nonce"))
+
+
 def tx_fields(obj: dict) -> dict:
-    """Parse an eth_call / eth_sendTransaction object into python values."""
-    known = {"from", "to", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "value",
-             "data", "input", "nonce", "type", "accessList", "chainId"}
-    ignored = {"blobVersionedHashes", "maxFeePerBlobGas", "authorizationList", "blobs", "sidecars"}
-    unknown = set(obj) - known - ignored
-    if unknown:
+    """Parse an eth_call / eth_sendTransaction object into python values (every eth_call
+    passes here: the field sets are built once)."""
+    if not _TX_FIELDS.issuperset(obj):
+        unknown = set(obj) - _TX_FIELDS
         raise InvalidValue(f"unknown transaction field(s): {', '.join(sorted(unknown))}")
     out: dict = {}
-    if obj.get("from") is not None:
+    get = obj.get
+    if get("from") is not None:
         out["sender"] = codec.parse_address(obj["from"], "from")
-    if obj.get("to") is not None:
+    if get("to") is not None:
         out["to"] = codec.parse_address(obj["to"], "to")
-    for key, name in (("gas", "gas"), ("gasPrice", "gas_price"), ("maxFeePerGas", "max_fee_per_gas"),
-                      ("maxPriorityFeePerGas", "max_priority_fee_per_gas"), ("value", "value"),
-                      ("nonce", "nonce")):
-        if obj.get(key) is not None:
+    for key, name in _TX_QUANTITIES:
+        if get(key) is not None:
             out[name] = codec.parse_quantity(obj[key], key)
-    if obj.get("input") is not None and obj.get("data") is not None and obj["input"] != obj["data"]:
+    given_input, given_data = get("input"), get("data")
+    if given_input is not None and given_data is not None and given_input != given_data:
         raise InvalidValue("both input and data given with different values")
-    raw = obj.get("input") if obj.get("input") is not None else obj.get("data")
+    raw = given_input if given_input is not None else given_data
     if raw is not None:
         out["data"] = codec.parse_data(raw, "input")
     if obj.get("accessList"):

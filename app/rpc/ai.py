@@ -328,9 +328,26 @@ def _cross_chain_transfers(node) -> int:
 
 
 # -- computations --
+MAX_WAIT = 60.0  # seconds a status call may wait for the computation to finish
+
+
+class WaitSeconds(Param):
+    """Seconds to wait, 0..MAX_WAIT (an integer or a fraction)."""
+
+    @staticmethod
+    def parse(value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_WAIT:
+            raise InvalidValue(f"expected seconds from 0 to {MAX_WAIT:g}, got {str(value)[:40]}")
+        return float(value)
+
+
 @method("synergy_initiateDistributedAI")
-async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
-    """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
+async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None,
+                                          wait: WaitSeconds = None) -> dict:
+    """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256).
+    Param 4 (optional, ours): seconds (0..60) to wait for the end before answering (woken by it, as
+    `getDistributedAIStatus`'s wait): the reply then also carries the status fields, and `result` (hex) once
+    completed, so a client needs one request instead of initiate + status."""
     data = _hex(input_hex, "param 2 (input)")
     from ai.ports import AIError  # light: the AI layer (torch) may not be imported yet, and never on the event loop
 
@@ -345,7 +362,15 @@ async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text,
         raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
     s = service.scheduler
     comp = await service.call_light(s.light_initiate(model_id), s.initiate, model_id, data, None, None, max_tokens)
-    return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
+    out = {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
+    if wait is not None:
+        from ai.status import ComputationStatus
+
+        c = await service.wait_finished(comp.id, wait)
+        out.update(_status(c))
+        if c.status == ComputationStatus.COMPLETED:
+            out["result"] = c.result.hex()
+    return out
 
 
 def _recent(service, computation_id):
@@ -354,30 +379,22 @@ def _recent(service, computation_id):
     return service.scheduler.computations.get(computation_id) if isinstance(computation_id, str) else None
 
 
-MAX_WAIT = 60.0  # seconds a status call may wait for the computation to finish
-
-
-class WaitSeconds(Param):
-    """Seconds to wait, 0..MAX_WAIT (an integer or a fraction)."""
-
-    @staticmethod
-    def parse(value) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_WAIT:
-            raise InvalidValue(f"expected seconds from 0 to {MAX_WAIT:g}, got {str(value)[:40]}")
-        return float(value)
-
-
 @method("synergy_getDistributedAIStatus")
 async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: WaitSeconds = None) -> dict:
     """Param 2 (optional, ours): seconds (0..60) to wait for the computation to finish before answering
     (woken by its end, not polled), so a client needs one call instead of a polling loop."""
-    from ai.status import ComputationStatus
-
     service = _ai(node)
     if wait is None:  # one of this run's computations is read in place (no thread hop), older ones from records
         c = _recent(service, computation_id) or await _call(service.scheduler.get, computation_id)
     else:  # an unknown id: AIError, -32000 with its text (app/rpc/errors.py)
         c = await service.wait_finished(computation_id, wait)
+    return _status(c)
+
+
+def _status(c) -> dict:
+    """A computation's status fields (getDistributedAIStatus; initiate with a wait)."""
+    from ai.status import ComputationStatus
+
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,

@@ -8,6 +8,7 @@ together are the quorum certificate.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -67,8 +68,9 @@ class TaskVote:
              self.request_hash, self.input_hash, self.commitment, self.result_hash],
         )
 
-    @property
+    @functools.cached_property
     def message_hash(self) -> bytes:
+        """keccak of the ABI encoding: computed once per vote (frozen, so it cannot go stale)."""
         return keccak(self.encode())
 
     def to_json(self) -> dict:

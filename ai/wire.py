@@ -36,12 +36,20 @@ def is_frame(data: bytes) -> bool:
 
 
 def encode(message: Any, always: bool = False) -> Optional[bytes]:
-    """The message as one binary frame, or None when it has nothing worth moving (send it as JSON);
-    ``always``: a frame even then (a client's first one tells the node it reads binary frames)."""
+    """The message as one binary frame, or None when it has nothing worth moving (send it as JSON: through
+    `jsonable` if it holds bytes); ``always``: a frame even then (a client's first one tells the node it reads
+    binary frames). A ``bytes`` value travels as its raw bytes and decodes to its 0x-prefixed hex string."""
     blobs: list[bytes] = []
     size = [0]
 
     def walk(x):
+        if isinstance(x, bytes):  # raw bytes a sender already holds (a signature): moved without a hex round trip
+            if len(x) * 2 < MIN_HEX:
+                return "0x" + x.hex()
+            blobs.append(x)
+            ref = {"$hex": [size[0], len(x), True]}
+            size[0] += len(x)
+            return ref
         if isinstance(x, str):
             if len(x) >= MIN_HEX and _HEX.fullmatch(x):
                 prefixed = x.startswith("0x")
@@ -66,6 +74,18 @@ def encode(message: Any, always: bool = False) -> Optional[bytes]:
     if not blobs and not always:
         return None
     return b"".join([MAGIC, _LEN.pack(len(header)), header, *blobs])
+
+
+def jsonable(message: Any) -> Any:
+    """The message as plain JSON values: raw bytes in it as 0x-hex strings (what `decode` restores them to),
+    for the HTTP and JSON-text paths."""
+    if isinstance(message, bytes):
+        return "0x" + message.hex()
+    if isinstance(message, dict):
+        return {k: jsonable(v) for k, v in message.items()}
+    if isinstance(message, (list, tuple)):
+        return [jsonable(v) for v in message]
+    return message
 
 
 def decode(frame: bytes) -> Any:

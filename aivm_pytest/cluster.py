@@ -167,9 +167,8 @@ class _Validator(Validator):
             if self.crashed or self.cluster.stopping.is_set():
                 continue
             try:
-                output, signature = self._compute_signed(task)
-                self.cluster.scheduler.submit(task["task_id"], self.address, bytes.fromhex(output),
-                                              bytes.fromhex(signature[2:]))
+                output, signature = self._compute_signed(task)  # bytes, as the process puts them in its frames
+                self.cluster.scheduler.submit(task["task_id"], self.address, output, signature)
             except (AIError, RpcFailure) as exc:  # late or closed, or a chunk it has no cache for: as remotely
                 log.debug("validator %s, task %s: %s", self.syn, task["task_id"], exc)
             except Exception:

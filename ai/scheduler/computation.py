@@ -56,7 +56,7 @@ class Round:
     epoch: int = 0
     verdict: Optional[bool] = None  # text chunk: accepted (True) or rejected (False) once decided
     winner_hash: Optional[bytes] = None
-    votes_by_verdict: dict = field(default_factory=dict)  # text chunk: verdict byte -> TaskVote
+    votes_by_verdict: dict = field(default_factory=dict)  # output (text chunk: verdict byte) -> TaskVote
     canaries: dict = field(default_factory=dict)  # text chunk: address -> canary Task (outside the tally)
 
     def ballots(self) -> dict[bytes, bytes]:

@@ -47,6 +47,11 @@ __all__ = ["AIError", "COMPUTATION_TIMEOUT", "ChainHooks", "Computation", "HEDGE
            "Scheduler", "SchedulerBusy", "TASK_TIMEOUT", "Task"]
 
 
+# seconds past its deadline after which a kept task is surely closed (tick: every 0.5 s); longer than a
+# computation may run, so a task id handed out again (kept at its first place in the order) is still seen
+OPEN_TASK_SLACK = COMPUTATION_TIMEOUT + 60.0
+
+
 class SchedulerBusy(AIError):
     """An observer's bounded wait for the scheduler's lock ran out (`Scheduler.observe`)."""
 
@@ -199,6 +204,18 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         with self._lock:
             return self._tasks.get(task_id)
 
+    def light_initiate(self, model_id: str) -> bool:
+        """Whether starting a computation of this model is light work for the caller's thread (no tokenizer,
+        no text rounds: a record write and a round's tasks), so the RPC layer may skip a thread hop."""
+        return model_id in MODELS and not MODELS[model_id].generates
+
+    def light_submit(self, task_id: str) -> bool:
+        """A hint, read without the lock: whether taking this task's result is light work (a single-stage
+        round: one vote rebuilt, one ML-DSA check; no text verdict to decode), so the RPC layer may run it
+        on its event loop instead of a thread (AIService.call_light). submit() checks everything again."""
+        task = self._tasks.get(task_id)
+        return task is not None and task.canary is None and task.round is not None and task.round.proposal is None
+
     def get(self, cid: str) -> Computation:
         with self._lock:
             comp = self.computations.get(cid)
@@ -213,5 +230,18 @@ class Scheduler(ValidatorRegistry, RoundEngine, TextEngine):
         with self._lock:
             proposals = [self.computations[cid].text.by_task[tid].task for tid, cid in self._proposals.items()
                          if self.computations[cid].text.by_task[tid].address == address]
-            return proposals + [self.task_json(t) for t in self._tasks.values()
-                                if t.address == address and t.status == TaskStatus.ASSIGNED]
+            return proposals + [self.task_json(t) for t in self._open_tasks() if t.address == address]
+
+    def _open_tasks(self) -> list[Task]:
+        """Under the lock: the assigned tasks, newest first. The kept tasks (up to MAX_TASKS_KEPT) are in the order
+        they were handed out, each due task_timeout after: the walk stops at the first one overdue by far more
+        than the ticker's period (it is timed out already), so a validator's poll costs the recent tasks, not
+        the 100,000 kept ones, while the lock it holds stops the RPC loop's result intake."""
+        horizon = time.time() - OPEN_TASK_SLACK
+        out = []
+        for t in reversed(self._tasks.values()):
+            if t.deadline < horizon:
+                break
+            if t.status == TaskStatus.ASSIGNED:
+                out.append(t)
+        return out

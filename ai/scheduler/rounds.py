@@ -232,7 +232,9 @@ class RoundEngine:
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
         """The vote an honest validator signs for `output` in this round (text chunk: the verdict byte)."""
-        if rnd.proposal is None:
+        if output in rnd.votes_by_verdict:  # the validators of a round mostly sign one vote: built once
+            return rnd.votes_by_verdict[output]
+        if rnd.proposal is None:  # kept by submit() once a signature verified on it (forgeries add nothing)
             return task_vote(self._task_ref(comp, rnd), rnd.input, output)
         if output not in rnd.votes_by_verdict:  # every submission of a text round signs one of two votes
             rnd.votes_by_verdict[output] = task_vote(self._task_ref(comp, rnd), rnd.input, output,
@@ -280,6 +282,7 @@ class RoundEngine:
             task.status, task.output, task.signature = TaskStatus.SUBMITTED, bytes(output), bytes(signature)
             task.vote_hash, task.latency = digest, time.time() - task.assigned_at
             rnd.votes[digest] = vote
+            rnd.votes_by_verdict.setdefault(bytes(output), vote)  # the next signer's vote: not rebuilt
             self.counters["participations"] += 1
             self._settle(comp, rnd, notes)
         self._send(notes)
@@ -420,7 +423,8 @@ class RoundEngine:
         self._complete(comp, result)
 
     def _complete(self, comp: Computation, result: bytes) -> None:
-        comp.status, comp.result, comp.finished, comp.round = Status.COMPLETED, result, time.time(), None
+        comp.result, comp.finished, comp.round = result, time.time(), None
+        comp.status = Status.COMPLETED  # last: the RPC loop reads a finished computation in place
         self.counters["completed"] += 1
         self.counters["total_time"] += comp.finished - comp.created
         if comp.text is not None:
@@ -437,7 +441,8 @@ class RoundEngine:
                 t.status = TaskStatus.CLOSED if t.status == TaskStatus.ASSIGNED else t.status
         if comp.text is not None:
             self._text_end(comp)
-        comp.status, comp.reason, comp.finished, comp.round = Status.FAILED, reason, time.time(), None
+        comp.reason, comp.finished, comp.round = reason, time.time(), None
+        comp.status = Status.FAILED  # last: the RPC loop reads a finished computation in place
         self.counters["failed"] += 1
         log.warning("computation %s failed: %s", comp.id, reason)
         self._persist(comp)

@@ -133,7 +133,7 @@ class Validator:
     async def rpc(self, method: str, *params: Any) -> Any:
         self._id += 1
         body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": list(params)}
-        async with self._session.post(self.rpc_url, data=orjson.dumps(body),
+        async with self._session.post(self.rpc_url, data=orjson.dumps(wire.jsonable(body)),
                                       headers={"Content-Type": "application/json"}) as resp:
             reply = orjson.loads(await resp.read())
         if "error" in reply:
@@ -151,7 +151,7 @@ class Validator:
         self._ws_pending[rid] = fut
         try:
             msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)}
-            await ws.send_bytes((BINARY_FRAMES and wire.encode(msg)) or orjson.dumps(msg))  # hex as raw bytes
+            await ws.send_bytes((BINARY_FRAMES and wire.encode(msg)) or orjson.dumps(wire.jsonable(msg)))  # raw bytes
             reply = await asyncio.wait_for(fut, WS_CALL_TIMEOUT)
         finally:
             self._ws_pending.pop(rid, None)
@@ -159,10 +159,25 @@ class Validator:
             raise RpcFailure(f"{method}: {reply['error']['message']}")
         return reply["result"]
 
+    async def notify(self, method: str, *params: Any) -> bool:
+        """A JSON-RPC notification on the task WebSocket: nothing is owed back when it succeeds, and a
+        refusal comes back as an error frame with a null id (app/rpc/dispatch.py answers a failed
+        notification), which `_subscription` logs. False when the socket is down (then use `call`)."""
+        ws = self._ws
+        if ws is None or ws.closed:
+            return False
+        msg = {"jsonrpc": "2.0", "method": method, "params": list(params)}
+        await ws.send_bytes((BINARY_FRAMES and wire.encode(msg)) or orjson.dumps(wire.jsonable(msg)))
+        return True
+
     def sign(self, message_hash: bytes, result: bool = False) -> str:
         """Sign with the registered keys (a forging validator signs results with unregistered ones)."""
+        return "0x" + self.sign_bytes(message_hash, result).hex()
+
+    def sign_bytes(self, message_hash: bytes, result: bool = False) -> bytes:
+        """`sign`, as the bundle's bytes (a binary frame carries them as they are: no hex round trip)."""
         keys = self._forger if result and self._forger else self.keys
-        return "0x" + bundle.sign(keys, message_hash).encode().hex()
+        return bundle.sign(keys, message_hash).encode()
 
     # -- start-up --
     def load_models(self) -> None:
@@ -313,6 +328,8 @@ class Validator:
                             fut = self._ws_pending.pop(data["id"])
                             if not fut.done():
                                 fut.set_result(data)
+                        elif data.get("id") is None and isinstance(data.get("error"), dict):  # a notification refused
+                            log.info("refused: %s", data["error"].get("message"))
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.debug("task subscription dropped: %s", exc)
             finally:
@@ -638,22 +655,39 @@ class Validator:
         finally:
             self._submitting.discard(asyncio.current_task())
 
-    def _compute_signed(self, task: dict) -> tuple[str, str]:
-        """Worker thread: the result and its signature, hex (signing off the event loop: the C code
-        releases the GIL, so the loop keeps moving frames meanwhile)."""
+    def _compute_signed(self, task: dict) -> tuple[bytes, bytes]:
+        """The result and its signature (bytes: a binary frame carries them raw, JSON as 0x-hex). On a worker
+        thread (the C code releases the GIL, so the loop keeps moving frames meanwhile), except for a
+        small model's task (`_light`)."""
         output, vote = self.compute(task)
-        return output.hex(), self.sign(vote.message_hash, result=True)
+        return output, self.sign_bytes(vote.message_hash, result=True)
+
+    @staticmethod
+    def _light(task: dict) -> bool:
+        """A task of a small single-stage model run here (digits_cnn, the models of models/small.py):
+        sub-millisecond model, one ML-DSA signature. Text, sampled and endpoint-served tasks go to a thread."""
+        from models.catalog import ENDPOINT_MODELS, MODELS
+
+        info = MODELS.get(task.get("model_id"))
+        return (info is not None and info.num_stages == 1 and not info.generates and info.model_id not in ENDPOINT_MODELS
+                and task.get("kind") is None and "sampling" not in task)
 
     async def handle(self, task: dict) -> None:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
-        output, signature = await asyncio.to_thread(self._compute_signed, task)
-        submit = self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
+        if self._light(task):  # on the loop: a thread hop (futex wake, self-pipe write, 2 switches) costs more
+            output, signature = self._compute_signed(task)
+        else:
+            output, signature = await asyncio.to_thread(self._compute_signed, task)
+        params = (task["task_id"], self.syn, output, signature)
         if not (self.behaviour.replay or self.behaviour.crash_after):
-            # pipelined: the next task runs while the node checks this one (a refusal is logged)
-            self._submitting.add(asyncio.ensure_future(self._submit(submit, task["task_id"])))
+            # pipelined: the next task runs while the node checks this one (a refusal is logged); on the
+            # socket as a notification: no reply frame (nor its wake-up) per result, a refusal still comes back
+            if not await self.notify("synergy_submitAIPartialResult", *params):
+                self._submitting.add(asyncio.ensure_future(self._submit(self.call("synergy_submitAIPartialResult",
+                                                                                  *params), task["task_id"])))
             return
-        await submit
+        await self.call("synergy_submitAIPartialResult", *params)
         if self.behaviour.replay:
             try:
                 await self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)

@@ -163,9 +163,16 @@ async def _ready_ai(node, timeout: float = None):
 
 def _address(value: str, where: str) -> bytes:
     try:
-        return parse_any_address(value)
+        return _parsed_address(value)
     except ValueError as exc:
         raise invalid(f"{where}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_address(value: str) -> bytes:
+    """parse_any_address, remembered: validators name themselves in every result and heartbeat, and a sYn
+    address costs a base32 decode and a keccak checksum (a refusal raises, and is not remembered)."""
+    return parse_any_address(value)
 
 
 def _hex(value: str, where: str) -> bytes:
@@ -229,8 +236,9 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
         raise invalid("synergy_submitAIPartialResult: param 4 (signature) is required: "
                       "results must be signed by the validator's registered key")
     service = _ai(node)
-    return await _call(service.scheduler.submit, task_id, _address(address, "param 2 (address)"),
-                       _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"), service=service)
+    s = service.scheduler
+    return await service.call_light(s.light_submit(task_id), s.submit, task_id, _address(address, "param 2 (address)"),
+                                    _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"))
 
 
 @method("synergy_relayAIState")
@@ -320,25 +328,6 @@ def _cross_chain_transfers(node) -> int:
 
 
 # -- computations --
-@method("synergy_initiateDistributedAI")
-async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None) -> dict:
-    """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256)."""
-    data = _hex(input_hex, "param 2 (input)")
-    from ai.ports import AIError  # light: the AI layer (torch) may not be imported yet, and never on the event loop
-
-    cap = defaults.AI_MAX_ANSWER_TOKENS
-    if max_tokens is not None and not 1 <= max_tokens <= cap:
-        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{cap}, "
-                      f"got {max_tokens}")
-    service = await _ready_ai(node)
-    try:
-        service.scheduler.max_tokens_for(model_id, max_tokens)
-    except AIError as exc:
-        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
-    comp = await _call(service.scheduler.initiate, model_id, data, None, None, max_tokens, service=service)
-    return {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
-
-
 MAX_WAIT = 60.0  # seconds a status call may wait for the computation to finish
 
 
@@ -352,17 +341,60 @@ class WaitSeconds(Param):
         return float(value)
 
 
+@method("synergy_initiateDistributedAI")
+async def synergy_initiate_distributed_ai(node, model_id: Text, input_hex: Text, max_tokens: Integer = None,
+                                          wait: WaitSeconds = None) -> dict:
+    """Param 3 (optional, ours): max_tokens for the text model (default `[node] ai_max_new_tokens`, at most 256).
+    Param 4 (optional, ours): seconds (0..60) to wait for the end before answering (woken by it, as
+    `getDistributedAIStatus`'s wait): the reply then also carries the status fields, and `result` (hex) once
+    completed, so a client needs one request instead of initiate + status."""
+    data = _hex(input_hex, "param 2 (input)")
+    from ai.ports import AIError  # light: the AI layer (torch) may not be imported yet, and never on the event loop
+
+    cap = defaults.AI_MAX_ANSWER_TOKENS
+    if max_tokens is not None and not 1 <= max_tokens <= cap:
+        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): expected 1..{cap}, "
+                      f"got {max_tokens}")
+    service = await _ready_ai(node)
+    try:
+        service.scheduler.max_tokens_for(model_id, max_tokens)
+    except AIError as exc:
+        raise invalid(f"synergy_initiateDistributedAI param 3 (max_tokens): {exc}") from None
+    s = service.scheduler
+    comp = await service.call_light(s.light_initiate(model_id), s.initiate, model_id, data, None, None, max_tokens)
+    out = {"success": True, "computation_id": comp.id, "message": "Distributed AI computation initiated"}
+    if wait is not None:
+        from ai.status import ComputationStatus
+
+        c = await service.wait_finished(comp.id, wait)
+        out.update(_status(c))
+        if c.status == ComputationStatus.COMPLETED:
+            out["result"] = c.result.hex()
+    return out
+
+
+def _recent(service, computation_id):
+    """A computation of this run, read in place on the loop (its fields are set under the scheduler's lock,
+    the status last), or None (then the records are read on a thread)."""
+    return service.scheduler.computations.get(computation_id) if isinstance(computation_id, str) else None
+
+
 @method("synergy_getDistributedAIStatus")
 async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: WaitSeconds = None) -> dict:
     """Param 2 (optional, ours): seconds (0..60) to wait for the computation to finish before answering
     (woken by its end, not polled), so a client needs one call instead of a polling loop."""
-    from ai.status import ComputationStatus
-
     service = _ai(node)
-    if wait is None:
-        c = await _call(service.scheduler.get, computation_id)
+    if wait is None:  # one of this run's computations is read in place (no thread hop), older ones from records
+        c = _recent(service, computation_id) or await _call(service.scheduler.get, computation_id)
     else:  # an unknown id: AIError, -32000 with its text (app/rpc/errors.py)
         c = await service.wait_finished(computation_id, wait)
+    return _status(c)
+
+
+def _status(c) -> dict:
+    """A computation's status fields (getDistributedAIStatus; initiate with a wait)."""
+    from ai.status import ComputationStatus
+
     out = {"status": c.status, "computation_id": c.id, "model_id": c.model_id, "rounds_completed": c.rounds_done}
     if c.text is not None:  # text: tokens agreed so far (a streamer polls them) and payload bytes moved
         out.update(tokens_agreed=len(c.generation.generated), text_so_far=c.generation.text,
@@ -376,7 +408,8 @@ async def synergy_get_distributed_ai_status(node, computation_id: Text, wait: Wa
 async def synergy_get_distributed_ai_result(node, computation_id: Text) -> dict:
     from ai.status import ComputationStatus
 
-    c = await _call(_ai(node).scheduler.get, computation_id)
+    service = _ai(node)
+    c = _recent(service, computation_id) or await _call(service.scheduler.get, computation_id)
     if c.status != ComputationStatus.COMPLETED:
         out = {"success": False, "computation_id": c.id, "status": c.status}
         if c.status == ComputationStatus.FAILED:

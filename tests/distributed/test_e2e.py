@@ -50,6 +50,17 @@ def test_contract_gets_a_digit_from_five_validators_even_when_one_dies_mid_task(
         assert out["status"] == "Completed" and bytes.fromhex(out["result"])[0] == DIGITS.target[j]
         slow = c.rpc("synergy_getValidatorAIStats", "0x" + c.validators[4].address.hex())
         assert slow["ai_tasks_completed"] == 0
+
+        # one request (param 4, ours: a wait): initiate answers at the end, with the status and the result
+        k = 33
+        one = c.rpc("synergy_initiateDistributedAI", "digits_cnn", bytes(int(x) for x in DIGITS.data[k]).hex(), None, 30)
+        assert one["success"] is True and one["status"] == "Completed", one
+        assert bytes.fromhex(one["result"])[0] == DIGITS.target[k]
+        assert c.rpc("synergy_getDistributedAIResult", one["computation_id"])["result"] == one["result"]
+        status = c.rpc("synergy_getDistributedAIStatus", one["computation_id"])
+        assert {key: one[key] for key in status} == status  # the same status fields
+        for bad in (61, -1, "x", True):
+            assert "param 4 (wait)" in c.rpc_error("synergy_initiateDistributedAI", "digits_cnn", "00" * 64, None, bad)
     finally:
         c.stop()
 

@@ -16,6 +16,7 @@ from vm.addresses import to_syn
 
 IMAGE = bytes(int(x) for x in load_digits().data[7])
 IMAGE2 = bytes(int(x) for x in load_digits().data[8])  # not answered before (answers are cached)
+IMAGE3 = bytes(int(x) for x in load_digits().data[9])
 CONFIG = "[aivm]\nmax_gas_per_execution = 100000\n[node]\nai_task_timeout = 2\nai_infer_timeout = 10\nai_join_delay = 1\n"
 
 
@@ -252,6 +253,26 @@ def test_binary_frames_on_the_task_websocket_carry_tasks_and_signed_results(env)
                 assert stats["bytes_in"] - before["bytes_in"] >= len(frame)
                 # the same submission again, by HTTP: refused as a replay, with the reason
                 assert "replayed" in error(node.rpc("synergy_submitAIPartialResult", *submit["params"]))
+
+                # the validators' fast path: a result sent as a notification, the signature as raw bytes in the
+                # frame; taken without a reply frame, and a refusal still comes back (an error frame, id null)
+                cid3 = node.rpc("synergy_initiateDistributedAI", "digits_cnn", IMAGE3.hex())["result"]["computation_id"]
+                while (task3 := wire.loads((await ws.receive(timeout=20)).data).get("params", {})
+                       .get("result", {})).get("computation_id") != cid3:
+                    pass
+                out3 = runner.infer(bytes.fromhex(task3["input"]))
+                vote3 = protocol.TaskVote(31337, cid3, "digits_cnn", 0, 0, bytes.fromhex(task3["request_hash"][2:]),
+                                          Web3.keccak(IMAGE3), runner.commitment(out3), Web3.keccak(out3))
+                note = {"jsonrpc": "2.0", "method": "synergy_submitAIPartialResult",
+                        "params": [task3["task_id"], w.syn, out3, bundle.sign(w.keys, vote3.message_hash).encode()]}
+                await ws.send_bytes(wire.encode(note))
+                assert node.rpc("synergy_getDistributedAIStatus", cid3, 30)["result"]["status"] == "Completed"
+                assert bytes.fromhex(node.rpc("synergy_getDistributedAIResult", cid3)["result"]["result"]) == out3
+                await ws.send_bytes(wire.encode(note))  # again: a replay
+                while "error" not in (frame := wire.loads((await ws.receive(timeout=20)).data)):
+                    assert frame.get("method") == "eth_subscription", frame  # no reply to the accepted one
+                assert frame["id"] is None and "replayed" in frame["error"]["message"], frame
+                assert task3["task_id"] in frame["error"]["message"]
 
     stop = threading.Event()
 

@@ -663,6 +663,10 @@ class Validator:
         return other.get("computation_id") == task.get("computation_id") and (
             bool(other.get("proposal_done")) or other.get("chunk", 0) > task.get("chunk", 0))
 
+    def _hurry_if(self, task: dict) -> None:
+        if self._checking is task:
+            self.priority.hurry()
+
     def _checked_signed(self, task: dict, urgent: bool) -> tuple[str, str]:
         with self.priority.checking(urgent):
             return self._compute_signed(task)
@@ -670,18 +674,23 @@ class Validator:
     async def handle(self, task: dict) -> None:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
+        timer = None
         if task.get("kind") == "verify":
             # urgent once its proposal is complete, or when this validator fell a chunk behind (it then competes
             # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end)
             urgent = any(self._behind(task, t) for t in (task, *self._queue._queue))
             run, pool = functools.partial(self._checked_signed, task, urgent), self._checker
             self._checking = task
+            if not urgent:  # it yields for a bounded time only (on a machine loaded by others it would crawl)
+                timer = asyncio.get_running_loop().call_later(priority.YIELD_AT_MOST, self._hurry_if, task)
         else:
             run, pool = functools.partial(self._compute_signed, task), None  # None: the loop's default threads
         try:
             output, signature = await asyncio.get_running_loop().run_in_executor(pool, run)
         finally:
             self._checking = None
+            if timer is not None:
+                timer.cancel()
         submit = self.call("synergy_submitAIPartialResult", task["task_id"], self.syn, output, signature)
         if not (self.behaviour.replay or self.behaviour.crash_after):
             # pipelined: the next task runs while the node checks this one (a refusal is logged)

@@ -13,7 +13,8 @@ nothing and checks a chunk of a proposal still being decoded, it runs at lower p
   go first. It goes back to its level as soon as the check ends, the process proposes, or the check
   is urgent: its proposal is complete, or this validator fell a chunk behind (a task of a later chunk
   of the same computation is queued: on a loaded machine yielding would only pile the checks up for
-  after the last token). Raising and restoring an autogroup's niceness within 0..19 needs no
+  after the last token), or it has yielded ``YIELD_AT_MOST`` seconds already (a one-stage check of a
+  chunk takes tens of milliseconds: one that yields longer is being starved by others' work). Raising and restoring an autogroup's niceness within 0..19 needs no
   privilege; a validator started from a shell (not a session leader) leaves its shell's session alone.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 VERIFY_NICE = int(os.environ.get("AIVM_VERIFY_NICE", "10"))  # "0" turns both off
+YIELD_AT_MOST = 0.25  # seconds one check may run yielding; then it competes as usual (a machine loaded by others)
 AUTOGROUP = Path("/proc/self/autogroup")
 
 

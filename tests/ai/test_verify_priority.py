@@ -178,3 +178,36 @@ def test_a_check_under_way_stops_yielding_when_a_later_chunk_arrives(tmp_path):
     finally:
         v._checker.shutdown()
     assert group.writes == [low, 0, low, 0]
+
+
+def test_a_check_yields_for_a_bounded_time_only(tmp_path, monkeypatch):
+    """A check starved of CPU by others' work goes back to full priority after YIELD_AT_MOST seconds."""
+    import time
+
+    monkeypatch.setattr(priority, "YIELD_AT_MOST", 0.05)
+    v = _validator()
+    group = FakeGroup(tmp_path)
+    group.install(v.priority)
+    low = min(19, priority.VERIFY_NICE)
+    levels = []
+
+    def slow(t):
+        levels.append(v.priority.level)
+        time.sleep(0.3)  # a check crawling on a loaded machine
+        levels.append(v.priority.level)
+        return "01", "0x"
+
+    async def call(method, *params):
+        return {"success": True}
+
+    v._compute_signed, v.call = slow, call
+
+    async def go():
+        await v.handle({"kind": "verify", "task_id": "slow", "computation_id": "c"})
+        await asyncio.gather(*v._submitting)
+
+    try:
+        asyncio.run(go())
+    finally:
+        v._checker.shutdown()
+    assert levels == [low, 0]

@@ -675,7 +675,7 @@ class Validator:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
         timer = None
-        if task.get("kind") == "verify":
+        if task.get("kind") == "verify" and not task.get("self_check"):  # a proposer's own vote: cheap, not here
             # urgent once its proposal is complete, or when this validator fell a chunk behind (it then competes
             # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end)
             urgent = any(self._behind(task, t) for t in (task, *self._queue._queue))

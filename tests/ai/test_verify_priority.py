@@ -54,10 +54,12 @@ def test_chunk_checks_run_on_a_nicer_thread_and_other_work_does_not():
     try:
         verify, _ = _handled(v, {"kind": "verify", "task_id": "t1", "computation_id": "c"})
         other, _ = _handled(v, {"kind": "infer", "task_id": "t2"})
+        own, _ = _handled(v, {"kind": "verify", "task_id": "t3", "computation_id": "c", "self_check": True})
     finally:
         v._checker.shutdown()
     assert verify == min(19, base + priority.VERIFY_NICE)
     assert other == base  # digits and other one-round work keep the process's priority
+    assert own == base  # a proposer's vote on its own record (cheap; its proposal waits on it at the end)
     assert _thread_nice() == base  # the caller's thread is untouched
 
 

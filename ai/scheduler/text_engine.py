@@ -211,7 +211,8 @@ class TextEngine:
         task = Task(tid, comp.id, v.address, rnd.stage, rnd.step, now, now + self.task_timeout, round=rnd,
                     canary=canary)
         payload = {"kind": "verify", "epoch": rnd.epoch, "chunk": rnd.step, "start": rnd.start, "end": rnd.end,
-                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule}
+                   "tokens_end": rnd.tokens_end, "prompt_len": st.prompt_len, "rule": comp.generation.rule,
+                   "proposal_done": st.finished()}  # verification is the critical path now: no yielding the CPU
         last = rnd.stage == st.num_stages - 1
         if v.address == st.proposers[rnd.stage].address:
             payload["self_check"] = True  # the proposer signs what it relayed, from its own record

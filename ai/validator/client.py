@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import functools
 import logging
 import os
 import platform
@@ -36,6 +38,7 @@ import aiohttp
 import orjson
 
 from ai import protocol, wire
+from ai.validator import priority
 from ai.protocol import ACCEPT, REJECT, TaskRef, TaskVote, task_vote
 from pqc import bundle
 from pqc.keys import KeySet
@@ -128,6 +131,13 @@ class Validator:
         self._closed: set[str] = set()
         self._upstream: collections.OrderedDict = collections.OrderedDict()  # proposals checked, for input_ref
         self._submitting: set = set()  # results sent, their replies not yet in
+        self._checking: Optional[dict] = None  # the verify task being computed (event loop only)
+        # text verdicts are computed on one thread of lower priority than the proposals' decoding threads, and
+        # yield to other validators' decoding while their proposal is not complete (ai/validator/priority.py)
+        self.priority = priority.Priority()
+        self._checker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify",
+                                                              initializer=priority.lower_thread_priority,
+                                                              initargs=(priority.VERIFY_NICE,))
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -376,6 +386,8 @@ class Validator:
         if "input" not in task and "input_ref" not in task and not task.get("self_check"):
             return
         self._seen.add(task["task_id"])
+        if kind == "verify" and self._checking is not None and self._behind(self._checking, task):
+            self.priority.hurry()  # the check under way fell behind: it stops yielding the CPU
         if kind == "verify" and "proposal" in task:  # kept on arrival: the next stage's task may refer to it
             self._upstream[(task["computation_id"], task["epoch"], task["chunk"], task["stage"])] = task["proposal"]
             while len(self._upstream) > 32:
@@ -499,7 +511,8 @@ class Validator:
     # -- text: propose --
     def _propose_thread(self, task: dict, inbox: queue.Queue) -> None:
         try:
-            self._propose(task, inbox)
+            with self.priority.proposing():
+                self._propose(task, inbox)
         except Exception:
             log.exception("proposal %s failed", task["task_id"])
         finally:
@@ -672,13 +685,43 @@ class Validator:
         return (info is not None and info.num_stages == 1 and not info.generates and info.model_id not in ENDPOINT_MODELS
                 and task.get("kind") is None and "sampling" not in task)
 
+    @staticmethod
+    def _behind(task: dict, other: dict) -> bool:
+        """`other` (queued) makes checking `task` urgent: its proposal is complete, or it is of a later chunk."""
+        return other.get("computation_id") == task.get("computation_id") and (
+            bool(other.get("proposal_done")) or other.get("chunk", 0) > task.get("chunk", 0))
+
+    def _hurry_if(self, task: dict) -> None:
+        if self._checking is task:
+            self.priority.hurry()
+
+    def _checked_signed(self, task: dict, urgent: bool) -> tuple[bytes, bytes]:
+        with self.priority.checking(urgent):
+            return self._compute_signed(task)
+
     async def handle(self, task: dict) -> None:
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
         if self._light(task):  # on the loop: a thread hop (futex wake, self-pipe write, 2 switches) costs more
             output, signature = self._compute_signed(task)
         else:
-            output, signature = await asyncio.to_thread(self._compute_signed, task)
+            timer = None
+            if task.get("kind") == "verify" and not task.get("self_check"):  # a proposer's own vote: cheap, not here
+                # urgent once its proposal is complete, or when this validator fell a chunk behind (it then competes
+                # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end)
+                urgent = any(self._behind(task, t) for t in (task, *self._queue._queue))
+                run, pool = functools.partial(self._checked_signed, task, urgent), self._checker
+                self._checking = task
+                if not urgent:  # it yields for a bounded time only (on a machine loaded by others it would crawl)
+                    timer = asyncio.get_running_loop().call_later(priority.YIELD_AT_MOST, self._hurry_if, task)
+            else:
+                run, pool = functools.partial(self._compute_signed, task), None  # None: the loop's default threads
+            try:
+                output, signature = await asyncio.get_running_loop().run_in_executor(pool, run)
+            finally:
+                self._checking = None
+                if timer is not None:
+                    timer.cancel()
         params = (task["task_id"], self.syn, output, signature)
         if not (self.behaviour.replay or self.behaviour.crash_after):
             # pipelined: the next task runs while the node checks this one (a refusal is logged); on the

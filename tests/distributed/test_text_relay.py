@@ -67,3 +67,34 @@ def test_bad_relays_are_refused_with_the_reason(proposal):
     assert reply["error"]["code"] == -32602, reply
     reply = relay(v, cid, tid, 7, 0, hidden)
     assert "stage 7 is not in this proposer's stages 0..2" in error(reply) and reply["error"]["code"] != -32603
+
+
+def test_verify_tasks_say_when_the_proposal_is_complete(proposal):
+    """Checks sent before the last token carry proposal_done false (a verifier may yield the CPU to the
+    decoding), those sent after it true (the answer now waits on them: ai/validator/priority.py)."""
+    node, v, _, _ = proposal
+    cid = node.rpc("synergy_initiateDistributedAI", "distributed_ai_model", b"Yo".hex(), 9)["result"]["computation_id"]
+    task = next(t for t in v.call("synergy_getValidatorAITasks", v.syn)["result"]
+                if t.get("kind") == "propose" and t["computation_id"] == cid)
+    tid, p = task["task_id"], task["prompt_len"]
+    stop_ids = set(task["limits"]["stop_ids"])
+    tokens = [t for t in range(100, 200) if t not in stop_ids][:9]
+
+    def verify_tasks():
+        return [t for t in v.call("synergy_getValidatorAITasks", v.syn)["result"]
+                if t.get("kind") == "verify" and t["computation_id"] == cid]
+
+    # chunk 0: the prompt and 8 tokens (positions 0 .. p + 6 give them), every stage
+    for stage in (0, 1):
+        assert relay(v, cid, tid, stage, 0, torch.zeros(1, p + 7, 576)).get("result") == {"success": True}
+    assert relay(v, cid, tid, 2, 0, torch.tensor(tokens[:8])).get("result") == {"success": True}
+    first = verify_tasks()
+    assert sorted(t["stage"] for t in first) == [0, 1, 2] and all(t["chunk"] == 0 for t in first)
+    assert all(t["proposal_done"] is False for t in first), first
+    # the 9th and last token: chunk 1's checks are the critical path
+    for stage in (0, 1):
+        assert relay(v, cid, tid, stage, p + 7, torch.zeros(1, 1, 576)).get("result") == {"success": True}
+    assert relay(v, cid, tid, 2, 8, torch.tensor(tokens[8:])).get("result") == {"success": True}
+    last = [t for t in verify_tasks() if t["chunk"] == 1]
+    assert sorted(t["stage"] for t in last) == [0, 1, 2]
+    assert all(t["proposal_done"] is True for t in last), last

@@ -1,0 +1,215 @@
+"""A validator checks text chunks at a lower priority while a proposal is still decoding, so a co-located
+proposer's decoding (the answer's critical path) keeps its core; once the proposal is complete its checks
+run at full priority (ai/validator/priority.py)."""
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from ai import protocol
+from ai.validator import client, priority
+from pqc.keys import KeySet
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+
+
+def _thread_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)  # Linux: the calling thread's
+
+
+def _handled(v: client.Validator, task: dict, queued=()) -> tuple[int, object]:
+    """Run `task` through `Validator.handle`, the model replaced by a probe: (thread niceness, autogroup level)."""
+    seen = []
+    v._compute_signed = lambda t: (seen.append((_thread_nice(), v.priority.level)), ("01", "0x"))[1]
+
+    async def call(method, *params):
+        return {"success": True}
+
+    v.call = call
+
+    async def go():
+        for t in queued:
+            v._queue.put_nowait(t)
+        await v.handle(task)
+        await asyncio.gather(*v._submitting)
+        while not v._queue.empty():
+            v._queue.get_nowait()
+
+    asyncio.run(go())
+    return seen[0]
+
+
+def _validator() -> client.Validator:
+    return client.Validator("http://127.0.0.1:1", KeySet.generate(protocol.LEVEL, with_kem=False), 10**18,
+                            [("distributed_ai_model", 0)])
+
+
+def test_chunk_checks_run_on_a_nicer_thread_and_other_work_does_not():
+    assert priority.VERIFY_NICE > 0
+    v = _validator()
+    base = _thread_nice()
+    try:
+        verify, _ = _handled(v, {"kind": "verify", "task_id": "t1", "computation_id": "c"})
+        other, _ = _handled(v, {"kind": "infer", "task_id": "t2"})
+        own, _ = _handled(v, {"kind": "verify", "task_id": "t3", "computation_id": "c", "self_check": True})
+    finally:
+        v._checker.shutdown()
+    assert verify == min(19, base + priority.VERIFY_NICE)
+    assert other == base  # digits and other one-round work keep the process's priority
+    assert own == base  # a proposer's vote on its own record (cheap; its proposal waits on it at the end)
+    assert _thread_nice() == base  # the caller's thread is untouched
+
+
+class FakeGroup:
+    """A stand-in for /proc/self/autogroup that records what is written."""
+
+    def __init__(self, tmp_path, nice=0):
+        self.path = tmp_path / "autogroup"
+        self.path.write_text(f"/autogroup-7 nice {nice}\n")
+        self.writes = []
+
+    def install(self, p: priority.Priority):
+        p._group, p.base, p.level = self, 0, 0
+
+    def read_text(self):
+        return self.path.read_text()
+
+    def write_text(self, text):
+        self.writes.append(int(text))
+        self.path.write_text(f"/autogroup-7 nice {int(text)}\n")
+
+
+def test_the_session_yields_only_while_checking_a_proposal_still_decoding(tmp_path):
+    v = _validator()
+    group = FakeGroup(tmp_path)
+    group.install(v.priority)
+    low = min(19, priority.VERIFY_NICE)
+    try:
+        _, level = _handled(v, {"kind": "verify", "task_id": "a", "computation_id": "c"})
+        assert level == low and v.priority.level == 0  # lowered for the check, restored after it
+        _, level = _handled(v, {"kind": "verify", "task_id": "b", "computation_id": "c", "proposal_done": True})
+        assert level == 0  # the proposal is complete: the check is the critical path
+        _, level = _handled(v, {"kind": "verify", "task_id": "c1", "computation_id": "c"},
+                            queued=[{"kind": "verify", "task_id": "c2", "computation_id": "c", "proposal_done": True}])
+        assert level == 0  # a backlog in front of the last chunk is critical too
+        _, level = _handled(v, {"kind": "verify", "task_id": "d1", "computation_id": "c"},
+                            queued=[{"kind": "verify", "task_id": "d2", "computation_id": "other", "proposal_done": True}])
+        assert level == low  # another computation's completion does not make this one urgent
+        _, level = _handled(v, {"kind": "verify", "task_id": "g1", "computation_id": "g", "chunk": 1, "stage": 0},
+                            queued=[{"kind": "verify", "task_id": "g2", "computation_id": "g", "chunk": 1, "stage": 1}])
+        assert level == low  # the other stages of the same chunk: keeping up
+        _, level = _handled(v, {"kind": "verify", "task_id": "h1", "computation_id": "g", "chunk": 1, "stage": 2},
+                            queued=[{"kind": "verify", "task_id": "h2", "computation_id": "g", "chunk": 2, "stage": 0}])
+        assert level == 0  # a chunk behind (a loaded machine): competes as usual rather than pile up for the end
+        _, level = _handled(v, {"kind": "infer", "task_id": "e"})
+        assert level == 0
+        with v.priority.proposing():  # a proposal decoding here: its own process must not yield
+            _, level = _handled(v, {"kind": "verify", "task_id": "f", "computation_id": "c"})
+        assert level == 0
+    finally:
+        v._checker.shutdown()
+    assert group.writes == [low, 0, low, 0, low, 0]
+
+
+def test_priority_manages_the_autogroup_only_of_a_session_leader(tmp_path):
+    group = tmp_path / "autogroup"
+    group.write_text("/autogroup-9 nice 3\n")
+    p = priority.Priority(10, group)
+    if os.getsid(0) == os.getpid():
+        pytest.skip("the test process leads its session")
+    assert p.level is None  # a validator started from a shell leaves the shell's session alone
+    with p.checking(False):
+        assert "nice 3" in group.read_text()
+
+
+def test_a_session_leader_lowers_and_restores_its_real_autogroup():
+    """In a process of its own session (as local validators are started), against /proc/self/autogroup."""
+    if not os.path.exists("/proc/self/autogroup"):
+        pytest.skip("no sched autogroup in this kernel")
+    code = ("import os\n"
+            "from ai.validator import priority\n"
+            "p = priority.Priority(7)\n"
+            "read = lambda: open('/proc/self/autogroup').read().split('nice')[1].strip()\n"
+            "with p.checking(False):\n    during = read()\n"
+            "with p.proposing():\n    with p.checking(False):\n        proposing = read()\n"
+            "print(p.base, during, proposing, read())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         start_new_session=True)
+    assert out.returncode == 0, out.stderr
+    base, during, proposing, after = map(int, out.stdout.split())
+    assert during == min(19, base + 7) and proposing == base and after == base
+
+
+def test_lower_thread_priority_changes_only_the_calling_thread():
+    base, out = _thread_nice(), {}
+
+    def probe():
+        priority.lower_thread_priority(3)
+        out["nice"] = _thread_nice()
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert out["nice"] == min(19, base + 3) and _thread_nice() == base
+
+
+def test_a_check_under_way_stops_yielding_when_a_later_chunk_arrives(tmp_path):
+    """A check that started yielding and is overtaken (the next chunk's task arrives): back to full priority
+    at once, not when it ends — on a loaded machine a yielding check could otherwise crawl through the decode."""
+    v = _validator()
+    group = FakeGroup(tmp_path)
+    group.install(v.priority)
+    low = min(19, priority.VERIFY_NICE)
+    try:
+        running = {"kind": "verify", "task_id": "r", "computation_id": "c", "chunk": 0, "stage": 0, "input": "00"}
+        with v.priority.checking(False):
+            assert v.priority.level == low
+            v._checking = running
+            v._offer({**running, "task_id": "s", "stage": 1})  # the same chunk's next stage: keeping up
+            assert v.priority.level == low
+            v._offer({**running, "task_id": "o", "computation_id": "other", "chunk": 5})  # another computation
+            assert v.priority.level == low
+            v._offer({**running, "task_id": "n", "chunk": 1})  # the next chunk is here: this one is late
+            assert v.priority.level == 0
+        assert v.priority.level == 0
+        with v.priority.checking(False):  # the next check starts afresh
+            assert v.priority.level == low
+    finally:
+        v._checker.shutdown()
+    assert group.writes == [low, 0, low, 0]
+
+
+def test_a_check_yields_for_a_bounded_time_only(tmp_path, monkeypatch):
+    """A check starved of CPU by others' work goes back to full priority after YIELD_AT_MOST seconds."""
+    import time
+
+    monkeypatch.setattr(priority, "YIELD_AT_MOST", 0.05)
+    v = _validator()
+    group = FakeGroup(tmp_path)
+    group.install(v.priority)
+    low = min(19, priority.VERIFY_NICE)
+    levels = []
+
+    def slow(t):
+        levels.append(v.priority.level)
+        time.sleep(0.3)  # a check crawling on a loaded machine
+        levels.append(v.priority.level)
+        return "01", "0x"
+
+    async def call(method, *params):
+        return {"success": True}
+
+    v._compute_signed, v.call = slow, call
+
+    async def go():
+        await v.handle({"kind": "verify", "task_id": "slow", "computation_id": "c"})
+        await asyncio.gather(*v._submitting)
+
+    try:
+        asyncio.run(go())
+    finally:
+        v._checker.shutdown()
+    assert levels == [low, 0]

@@ -45,7 +45,7 @@ EVM_ADAPTER = {
     "vm.state_dump", "vm.trie_root", "vm.trie_cache", "vm.store.atomic", "vm.store.index",
     # vm.chain's parts (the `Chain` mixins, the block builder, computation -> result)
     "vm.block_builder", "vm.chain_reads", "vm.chain_txs", "vm.chain_signing", "vm.chain_mining", "vm.chain_snapshots",
-    "vm.chain_results", "vm.header_chain", "vm.fast_records",
+    "vm.chain_results", "vm.header_chain", "vm.fast_records", "vm.lean_exec",
 }
 # Outside the adapter, with the reason:
 EVM_ALLOWED = {

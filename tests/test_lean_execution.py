@@ -8,6 +8,7 @@ it is), one with it on; every block hash (state root, receipts root, gas, bloom)
 result (success, gas, output, error text, logs, contract address), every stored receipt and
 every rejection must be equal.
 """
+import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
@@ -129,6 +130,8 @@ def _mine(monkeypatch, lean: bool) -> tuple:
     return out, used
 
 
+# the blocks run SELFDESTRUCT on purpose (py-evm warns that the opcode is deprecated)
+@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
 def test_lean_blocks_equal_py_evms_own(monkeypatch):
     stock, used_stock = _mine(monkeypatch, lean=False)
     lean, used_lean = _mine(monkeypatch, lean=True)

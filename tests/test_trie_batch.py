@@ -14,7 +14,7 @@ from trie.constants import BLANK_NODE_HASH
 from trie.utils.nodes import decode_node
 from eth_hash.auto import keccak
 
-from tests.test_warm_state import ROOT, WORKLOAD
+from tests.test_warm_state import ROOT, WORKLOAD, run_workload
 from vm import trie_batch, trie_cache
 
 
@@ -154,11 +154,7 @@ def test_a_missing_node_is_py_tries_error():
 
 
 def _run(batch: str, script: str = WORKLOAD) -> list:
-    env = {**os.environ, "AIVM_TRIE_BATCH": batch, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_workload({"AIVM_TRIE_BATCH": batch}, script)
 
 
 def test_chain_roots_receipts_and_gas_equal_per_key_writes():

@@ -56,12 +56,17 @@ print(json.dumps(roots))
 '''
 
 
-def _run(cache: str) -> list:
-    env = {**os.environ, "AIVM_TRIE_CACHE": cache, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", WORKLOAD], env=env, capture_output=True, text=True,
+def run_workload(switches: dict, script: str = WORKLOAD) -> list:
+    """`script` in a fresh interpreter with the given environment switches; its last line, as JSON."""
+    env = {**os.environ, **switches, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                          timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _run(cache: str) -> list:
+    return run_workload({"AIVM_TRIE_CACHE": cache})
 
 
 def test_warm_trie_gives_py_evms_roots_block_for_block():

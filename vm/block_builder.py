@@ -148,7 +148,9 @@ def _stock_receipt_steps(vm_class: Any) -> bool:
     from eth.vm.forks.byzantium import ByzantiumVM
     from eth.vm.forks.frontier.validation import validate_frontier_transaction_against_header
 
+    def code(attr: Any) -> Any:  # a classmethod's function, or the attribute itself
+        return getattr(attr, "__func__", attr)
+
     return (vm_class.validate_transaction_against_header is validate_frontier_transaction_against_header
-            and all(getattr(vm_class, m).__func__ is getattr(ByzantiumVM, m).__func__
-                    if hasattr(getattr(vm_class, m), "__func__") else getattr(vm_class, m) is getattr(ByzantiumVM, m)
+            and all(code(getattr(vm_class, m)) is code(getattr(ByzantiumVM, m))
                     for m in ("make_receipt", "add_receipt_to_header", "validate_receipt")))

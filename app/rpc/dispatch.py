@@ -124,12 +124,47 @@ async def handle_one(node: Any, req: Any) -> Optional[dict]:
     return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
+# Methods whose handlers need no current asyncio task before their first wait (they only read, hop to
+# a thread with run_in_executor, or wait on a plain future): the HTTP front runs their first step
+# eagerly, without a Task (app/rpc/http1.py). A method added here must keep that true all the way
+# down (no asyncio.timeout / TaskGroup / aiohttp client before its first await); tests/test_http1.py
+# checks the current ones answer eagerly.
+EAGER = frozenset({
+    "eth_chainId", "net_version", "eth_blockNumber", "eth_gasPrice", "eth_maxPriorityFeePerGas",
+    "web3_clientVersion", "net_listening", "eth_syncing", "eth_accounts", "eth_coinbase", "eth_mining",
+    "eth_getTransactionCount", "eth_getBalance", "eth_getCode", "eth_getStorageAt", "eth_call",
+    "eth_estimateGas", "eth_getTransactionReceipt", "eth_sendRawTransaction", "eth_getTransactionByHash",
+    "eth_getBlockByNumber", "eth_getBlockByHash", "eth_feeHistory",
+})
+
+
+def decode(payload: bytes) -> tuple[Any, Optional[bytes]]:
+    """(request object, None), or (None, the parse error's response bytes)."""
+    try:
+        return orjson.loads(payload), None
+    except orjson.JSONDecodeError as exc:
+        return None, orjson.dumps(_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}")))
+
+
+def eager(req: Any) -> bool:
+    """Whether every method the decoded request names is in EAGER."""
+    if isinstance(req, dict):
+        return req.get("method") in EAGER
+    if isinstance(req, list) and len(req) <= MAX_BATCH:
+        return all(isinstance(r, dict) and r.get("method") in EAGER for r in req)
+    return False
+
+
 async def handle_payload(node: Any, payload: bytes) -> Optional[bytes]:
     """Raw request bytes -> raw response bytes (None when nothing is owed)."""
-    try:
-        req = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        return orjson.dumps(_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}")))
+    req, error = decode(payload)
+    if error is not None:
+        return error
+    return await handle_decoded(node, req)
+
+
+async def handle_decoded(node: Any, req: Any) -> Optional[bytes]:
+    """A decoded request (object or batch) -> raw response bytes (None when nothing is owed)."""
     if isinstance(req, list):
         if not req:
             return orjson.dumps(_error(None, RpcError(INVALID_REQUEST, "invalid request: empty batch")))

@@ -1,12 +1,16 @@
-"""HTTP and WebSocket JSON-RPC on one address (aiohttp).
+"""HTTP and WebSocket JSON-RPC on one address.
 
 POST carries single or batch requests; a GET with `Upgrade: websocket` opens a
 socket that speaks the same methods plus eth_subscribe. Bodies and batches are
-bounded, and nothing a client sends can stop the server.
+bounded, and nothing a client sends can stop the server. JSON-RPC POSTs are
+answered by the thin HTTP/1.1 front of app/rpc/http1.py (httptools); every
+other request (WebSocket, dashboard, /v1/ chat) by the aiohttp application
+below, on the same port.
 """
 import asyncio
 import logging
-from typing import Any
+import os
+from typing import Any, Optional
 
 import orjson
 from aiohttp import WSMsgType, web
@@ -157,9 +161,55 @@ def make_app(node: Any) -> web.Application:
     return app
 
 
-async def serve(node: Any, host: str, port: int) -> web.AppRunner:
+class RpcServer:
+    """The listening server: `addresses` and `cleanup()` as aiohttp's AppRunner has them."""
+
+    def __init__(self, runner: web.AppRunner, server: Optional[asyncio.AbstractServer] = None,
+                 front: Any = None) -> None:
+        self.runner, self._server, self._front = runner, server, front
+
+    @property
+    def addresses(self) -> list:
+        if self._server is None:
+            return self.runner.addresses
+        return [s.getsockname() for s in self._server.sockets]
+
+    async def cleanup(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._front.close_connections()
+        await self.runner.cleanup()  # aiohttp's connections (handed over), its shutdown hooks
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+def _front_handler(api: Any):
+    too_large = _error_body(INVALID_REQUEST, f"request body too large (max {MAX_BODY} bytes)")
+
+    def handle(body: bytes) -> tuple:
+        """A POST body -> (the dispatch coroutine, whether it may start eagerly)."""
+        req, error = dispatch.decode(body)
+        if error is not None:
+            return _const(error), True
+        return dispatch.handle_decoded(api, req), dispatch.eager(req)
+
+    return handle, too_large
+
+
+async def _const(value: Any) -> Any:
+    return value
+
+
+async def serve(node: Any, host: str, port: int) -> RpcServer:
     runner = web.AppRunner(make_app(node), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    return runner
+    if os.environ.get("AIVM_HTTP_FAST", "1") == "0":  # everything through aiohttp (comparisons)
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        return RpcServer(runner)
+    from app.rpc.http1 import FastServer
+
+    handle, too_large = _front_handler(node.api)
+    front = FastServer(handle, runner.server, MAX_BODY, too_large)
+    server = await asyncio.get_running_loop().create_server(front, host, port, reuse_address=True)
+    return RpcServer(runner, server, front)

@@ -152,6 +152,7 @@ class Connection(asyncio.Protocol):
         self.proxy_made = False
         self.switching = False  # an upgrade hands the transport to aiohttp once our answers are out
         self.eof = False
+        self.broken: Optional[tuple] = None  # (status, text, json): refused, answered once what came before is
         self.last = 0.0
         self.timer: Any = None
 
@@ -188,6 +189,8 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last = self.loop.time()
+        if self.broken is not None:  # refused: nothing more is read
+            return
         if self.switching:  # a WebSocket upgrade waits for answers owed before it: its bytes queue
             self.proxy_out.append(data)
             return
@@ -202,15 +205,15 @@ class Connection(asyncio.Protocol):
                 return self._hand_over()
             if not isinstance(exc.__context__, _Stop):
                 log.error("HTTP parser callback failed", exc_info=exc.__context__)
-                self._fail(400, b"400: Bad Request")
+                self._refuse(400, b"400: Bad Request")
         except httptools.HttpParserError as exc:
-            self._fail(400, f"400: Bad Request ({exc})".encode())
+            self._refuse(400, f"400: Bad Request ({exc})".encode())
         else:
             if self.in_head:
                 self.head_bytes += len(data)
                 if self.head_bytes > MAX_HEAD:
-                    return self._fail(431, b"431: request head too large")
-            self._next()
+                    self._refuse(431, b"431: request head too large")
+        self._next()
 
     # -- parser callbacks --
     def on_message_begin(self) -> None:
@@ -253,7 +256,7 @@ class Connection(asyncio.Protocol):
         self.raw = []
         max_body = self.server.max_body
         if length is not None and length > max_body:
-            self._fail(413, self.server.too_large, json=True)
+            self._refuse(413, self.server.too_large, json=True)
             raise _Stop()
         if expect and req.version == b"1.1":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -262,7 +265,7 @@ class Connection(asyncio.Protocol):
         req = self.req
         req.size += len(body)
         if req.size > self.server.max_body + (MAX_HEAD if req.method.startswith(b"PROXY:") else 0):
-            self._fail(413, self.server.too_large, json=True)
+            self._refuse(413, self.server.too_large, json=True)
             raise _Stop()
         req.body.append(body)
 
@@ -289,6 +292,8 @@ class Connection(asyncio.Protocol):
             self._start(req, *self.server.handle(body))
         if not self.busy and self.proxy_out:
             self._flush_proxy()
+        if not self.busy and not self.ready and self.broken is not None and not self.proxy_made:
+            self._fail(*self.broken)
 
     def _start(self, req: _Request, coro: Any, eager: bool) -> None:
         """`eager`: run the dispatch's first step right here: most requests finish in it (no Task, no
@@ -389,6 +394,13 @@ class Connection(asyncio.Protocol):
             self._close()
         else:
             self.timer = self.loop.call_later(max(1.0, KEEPALIVE - idle), self._idle_check)
+
+    def _refuse(self, status: int, text: bytes, json: bool = False) -> None:
+        """Stop reading; answer the requests that came before, then this refusal, then close."""
+        if self.broken is None:
+            self.broken = (status, text, json)
+            if self.proxy_made:  # aiohttp owns the answers now: just close after them
+                self._close()
 
     def _fail(self, status: int, text: bytes, json: bool = False) -> None:
         if self.closing:

@@ -326,3 +326,49 @@ def test_many_clients_at_once(node):
         await asyncio.gather(*(client(k) for k in range(64)))
 
     asyncio.run(main())
+
+
+def test_eager_methods_answer_the_same_without_a_task(tmp_path):
+    """Every `dispatch.EAGER` method, its first step run outside any task (as the front runs it from
+    data_received) and the rest in a Task: the same bytes as dispatch under a Task; the cheap ones
+    finish in that first step."""
+    from app.rpc import dispatch, server  # noqa: F401  (registers the methods)
+    from app.rpc.http1 import start_eagerly
+    from vm.node import Node, NodeOptions
+
+    async def main() -> None:
+        node = Node(NodeOptions())
+        await node.start()
+        a0 = "0x" + node.chain.accounts[0].address.hex()
+        sent = await dispatch.handle_decoded(node, {"jsonrpc": "2.0", "id": 0, "method": "eth_sendTransaction",
+                                                    "params": [{"from": a0, "to": a0, "value": "0x1"}]})
+        tx = orjson.loads(sent)["result"]
+        call = {"from": a0, "to": a0, "data": "0x"}
+        params = {"eth_getTransactionCount": [a0, "latest"], "eth_getBalance": [a0, "pending"],
+                  "eth_getCode": [a0], "eth_getStorageAt": [a0, "0x0"], "eth_call": [call, "latest"],
+                  "eth_estimateGas": [call], "eth_getTransactionReceipt": [tx], "eth_getTransactionByHash": [tx],
+                  "eth_getBlockByNumber": ["latest", True], "eth_getBlockByHash": ["0x" + "00" * 32, False],
+                  "eth_feeHistory": ["0x2", "latest", [50]], "eth_sendRawTransaction": ["0x1234"]}
+        loop = asyncio.get_running_loop()
+        finished_first = set()
+        for name in sorted(dispatch.EAGER):
+            req = {"jsonrpc": "2.0", "id": 1, "method": name, "params": params.get(name, [])}
+            want = await dispatch.handle_decoded(node, req)
+            got = loop.create_future()
+
+            def first_step() -> None:  # a plain callback: no current task, like data_received
+                assert asyncio.current_task() is None
+                done, value = start_eagerly(loop, dispatch.handle_decoded(node, req))
+                if done:
+                    finished_first.add(name)
+                    got.set_result(value)
+                else:
+                    value.add_done_callback(lambda t: got.set_result(t.result()))
+
+            loop.call_soon(first_step)
+            assert await got == want, name
+            assert b'"error"' not in want or name == "eth_sendRawTransaction", (name, want)
+        assert {"eth_chainId", "eth_blockNumber", "eth_call", "eth_getTransactionReceipt"} <= finished_first
+        await node.stop()
+
+    asyncio.run(main())

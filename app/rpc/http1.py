@@ -104,6 +104,17 @@ async def _rest(coro: Any, yielded: Any) -> Any:
     return await _Rest(coro, yielded)
 
 
+def start_eagerly(loop: asyncio.AbstractEventLoop, coro: Any) -> tuple[bool, Any]:
+    """Run coro's first step now: (True, its result) when it finished there, else (False, the Task
+    that runs the rest). Python 3.12's `Task(eager_start=True)` without 3.12; unlike it, the first
+    step runs with no current task (hence `dispatch.EAGER`)."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, loop.create_task(_rest(coro, yielded))
+
+
 class _Request:
     __slots__ = ("method", "url", "version", "headers", "body", "keep_alive", "upgrade", "size")
 
@@ -302,16 +313,15 @@ class Connection(asyncio.Protocol):
         the others run in a Task of their own, as under aiohttp."""
         if not eager:
             task = self.loop.create_task(coro)
-            task.add_done_callback(lambda t: self._finished(req, t))
-            return
-        try:
-            yielded = coro.send(None)
-        except StopIteration as stop:
-            return self._answer(req, stop.value)
-        except BaseException:  # dispatch answers every error itself; this is a bug
-            log.exception("JSON-RPC dispatch failed")
-            return self._fail(500, b"internal error")
-        task = self.loop.create_task(_rest(coro, yielded))
+        else:
+            try:
+                done, value = start_eagerly(self.loop, coro)
+            except BaseException:  # dispatch answers every error itself; this is a bug
+                log.exception("JSON-RPC dispatch failed")
+                return self._fail(500, b"internal error")
+            if done:
+                return self._answer(req, value)
+            task = value
         task.add_done_callback(lambda t: self._finished(req, t))
 
     def _finished(self, req: _Request, task: asyncio.Task) -> None:

@@ -30,6 +30,21 @@ from bridge import peers
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict:
+    """{thread name: CPU seconds} of process `pid` (threads of one name summed)."""
+    out: dict = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 def proc_cpu(pid: int) -> float:
     """Seconds of CPU (user + system, all threads) of process `pid`."""
     with open(f"/proc/{pid}/stat") as f:
@@ -41,7 +56,7 @@ async def _timed(pid: int, n: int, fn, concurrency: int = 1, spy: tuple | None =
     proc = None
     if spy:
         out, name = spy
-        proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--format", "raw",
+        proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--gil", "--nonblocking", "--format", "raw",
                                  "-o", os.path.join(out, f"{name}.txt")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(1.0)
@@ -122,20 +137,23 @@ async def measure(url: str, pid: int, n: int, spy_dir: str | None = None) -> dic
 
         proc = None
         if spy_dir:
-            proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--nonblocking", "--format", "raw",
+            proc = subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--rate", "250", "--gil", "--nonblocking", "--format", "raw",
                                      "-o", os.path.join(spy_dir, "tx-10senders.txt")],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             await asyncio.sleep(1.0)
+        t0 = thread_cpu(pid)
         c0, w0, p0 = proc_cpu(pid), time.perf_counter(), time.process_time()
         await asyncio.gather(*(sender(k) for k in range(len(batches))))
         c1, w1, p1 = proc_cpu(pid), time.perf_counter(), time.process_time()
+        t1 = thread_cpu(pid)
         if proc is not None:
             proc.send_signal(2)
             proc.wait(timeout=30)
         total = per * len(batches)
         rows["transfer, 10 senders (send + receipt)"] = {
             "node_us": 1e6 * (c1 - c0) / total, "per_s": total / (w1 - w0), "client_us": 1e6 * (p1 - p0) / total,
-            "extra_polls": polls[0] / total}
+            "extra_polls": polls[0] / total,
+            "threads": {k: 1e6 * (v - t0.get(k, 0.0)) / total for k, v in t1.items() if v - t0.get(k, 0.0) > 0}}
     return rows
 
 
@@ -143,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="requests per workload")
     ap.add_argument("--targets", default="aivm")
+    ap.add_argument("--url", default=None, help="measure a node already running here (with --pid)")
+    ap.add_argument("--pid", type=int, default=None)
     ap.add_argument("--py-spy", dest="spy", default=None, help="directory for py-spy collapsed stacks (our node)")
     args = ap.parse_args(argv)
     targets = args.targets.split(",")
@@ -154,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("py-spy is not on PATH")
     results = {}
     load0 = os.getloadavg()
-    for name in targets:
+    if args.url:
+        targets = ["node"]
+        results["node"] = asyncio.run(measure(args.url, args.pid, args.n, args.spy))
+    for name in targets if not args.url else []:
         with peers.running(name) as node:
             results[name] = asyncio.run(measure(node.url, node.pid, args.n,
                                                 args.spy if name == "aivm" else None))
@@ -173,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         for key, r in results[t].items():
             if "extra_polls" in r:
                 print(f"{t}: {key}: {r['extra_polls']:.2f} receipt polls a transaction that found none")
+            if "threads" in r:
+                print(f"{t}: {key}: µs a transaction by thread: "
+                      + ", ".join(f"{k} {v:,.0f}" for k, v in sorted(r["threads"].items(), key=lambda kv: -kv[1])))
     return 0
 
 

@@ -55,6 +55,8 @@ class Deployment:
     block_number: int
 
 
+_LATEST = ("latest", "pending", "safe", "finalized")  # tags that read the latest view
+
 class NodeApi:
     """Typed methods over one node: identity, fees, state, calls, sending, signing, blocks,
     transactions, receipts, logs, filters, the pool, dev controls, contract records, stats."""
@@ -172,9 +174,19 @@ class NodeApi:
         return await self.node.read(fees.fee_history, self.chain, count, newest, percentiles)
 
     # -- state --
+    def _here(self, block: Any) -> bool:
+        """Whether a plain account read at `block` runs on the calling (event-loop) thread: the latest
+        view of a chain that is not forked. Such a read is a few dict/trie lookups in this thread's
+        own account DB (`vm.reader`, ≈1 µs warm, ≈0.1 ms on a new head) — less than the hop to a
+        reader thread it replaces (≈60 µs CPU); a forked chain's may fetch over the network."""
+        return block in _LATEST and not self.chain.config.fork
+
     async def _state(self, what: str, block: Any, *args: Any) -> Any:
         if block == "pending":  # on top of the queued transactions: the chain thread builds that state
             return await self.node.run(lookups.read_state, self.node, what, block, *args)
+        if self._here(block):
+            await self.node.settled()
+            return getattr(self.chain, what)(*args, block)
         return await self.node.read(getattr(self.chain, what), *args, block)
 
     async def balance(self, address: bytes, block: Any = "latest") -> int:
@@ -182,7 +194,13 @@ class NodeApi:
 
     async def nonce(self, address: bytes, block: Any = "latest") -> int:
         if block == "pending":
+            if self._here(block):
+                await self.node.settled()
+                return self.node.read_pending_nonce(address)
             return await self.node.read(self.node.read_pending_nonce, address)
+        if self._here(block):
+            await self.node.settled()
+            return self.chain.nonce(address, block)
         return await self.node.read(self.chain.nonce, address, block)
 
     async def code(self, address: bytes, block: Any = "latest") -> bytes:

@@ -1,0 +1,66 @@
+"""Plain account reads of the latest view answer on the event loop (vm/api.py `NodeApi._here`), with
+the same values the reader threads give, across new blocks, dev edits and queued transactions."""
+import asyncio
+from unittest import mock
+
+from vm.node import Node, NodeOptions
+from app.rpc import dispatch
+from app.rpc import server  # noqa: F401  (registers every RPC method)
+
+
+async def rpc(node, method, *params):
+    resp = await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    assert "error" not in resp, resp
+    return resp["result"]
+
+
+def _reads(node, addrs):
+    """(nonce, balance, code) of each address at latest and pending, through the RPC."""
+    async def go():
+        out = []
+        for a in addrs:
+            for tag in ("latest", "pending"):
+                out.append((await rpc(node, "eth_getTransactionCount", a, tag), await rpc(node, "eth_getBalance", a, tag),
+                            await rpc(node, "eth_getCode", a, "latest")))
+        return out
+    return go()
+
+
+def test_latest_reads_on_the_loop_agree_with_reader_threads():
+    async def main():
+        for block_time in (0, 3600):  # automine, and a queue that waits for the interval
+            node = Node(NodeOptions(block_time=block_time))
+            await node.start()
+            try:
+                a = ["0x" + x.address.hex() for x in node.chain.accounts[:3]]
+                hops = []
+                real_read = node.read
+
+                async def counting_read(fn, *args, **kw):
+                    hops.append(getattr(fn, "__name__", fn))
+                    return await real_read(fn, *args, **kw)
+
+                for step in range(4):
+                    with mock.patch.object(node, "read", counting_read):
+                        here = await _reads(node, a)
+                    assert not hops, f"reads went to a reader thread: {hops}"
+                    with mock.patch.object(node, "read", counting_read), \
+                            mock.patch.object(type(node.api), "_here", lambda self, block: False):
+                        there = await _reads(node, a)  # a forked chain's reads: the reader pool, as before
+                    assert len(hops) >= len(a) * 2
+                    hops.clear()
+                    assert here == there, step
+                    await rpc(node, "eth_sendTransaction", {"from": a[0], "to": a[1], "value": hex(10**18 + step)})
+                    await rpc(node, "hardhat_setBalance", a[2], hex(7 * 10**18 + step))
+                    await rpc(node, "hardhat_setNonce", a[2], hex(5 + step))
+                if block_time:  # the queued sends count in the pending nonce, not in latest
+                    latest, pending = here[0][0], here[1][0]
+                    assert int(pending, 16) == int(latest, 16) + 3
+                assert node.api._here("latest") and not node.api._here("0x1")
+                object.__setattr__(node.chain.config, "fork", object())  # a forked chain: never on the loop
+                assert not node.api._here("latest")
+                object.__setattr__(node.chain.config, "fork", None)
+            finally:
+                await node.stop()
+
+    asyncio.run(main())

@@ -372,3 +372,24 @@ def test_eager_methods_answer_the_same_without_a_task(tmp_path):
         await node.stop()
 
     asyncio.run(main())
+
+
+def test_a_client_that_pipelines_without_reading(node):
+    """8,000 requests (≈10 MB of answers) sent before any answer is read (the front stops reading
+    while its answers cannot be written); then every answer arrives, in order, and the node still
+    serves others meanwhile."""
+    import threading
+
+    c = Conn(node.port)
+    n = 8000
+    data = b"".join(post(orjson.dumps({"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber",
+                                       "params": ["0x0", False]})) for i in range(n))
+    sender = threading.Thread(target=c.send, args=(data,))
+    sender.start()
+    time.sleep(1.0)
+    assert node.rpc("eth_chainId")["result"] == "0x7a69"  # another client meanwhile
+    for i in range(n):
+        status, _, body = c.response()
+        assert status == 200 and orjson.loads(body)["id"] == i
+    sender.join(10)
+    c.close()

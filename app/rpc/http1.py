@@ -37,6 +37,7 @@ import httptools
 log = logging.getLogger("aivm.rpc")
 
 MAX_HEAD = 512 * 1024  # bytes of request line + headers (counted by socket reads: ≥ 2 reads of 256 KiB)
+MAX_PIPELINE = 64  # parsed requests waiting on one connection before it stops reading (checked per socket read)
 KEEPALIVE = 75.0  # seconds an idle keep-alive connection stays open (aiohttp's default)
 RPC_PATHS = (b"/", b"/rpc")
 SERVER = b"aivm"
@@ -163,6 +164,8 @@ class Connection(asyncio.Protocol):
         self.proxy_made = False
         self.switching = False  # an upgrade hands the transport to aiohttp once our answers are out
         self.eof = False
+        self.write_paused = False  # the transport's buffer is full (pause_writing)
+        self.read_paused = False
         self.broken: Optional[tuple] = None  # (status, text, json): refused, answered once what came before is
         self.last = 0.0
         self.timer: Any = None
@@ -183,12 +186,27 @@ class Connection(asyncio.Protocol):
             self.proxy.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        if self.proxy is not None:
-            self.proxy.pause_writing()
+        """The client does not read its answers: stop answering and reading until it does."""
+        if self.proxy_made:
+            return self.proxy.pause_writing()
+        self.write_paused = True
+        self._flow()
 
     def resume_writing(self) -> None:
-        if self.proxy is not None:
-            self.proxy.resume_writing()
+        if self.proxy_made:
+            return self.proxy.resume_writing()
+        self.write_paused = False
+        self._flow()
+        self._next()
+
+    def _flow(self) -> None:
+        """Read while answers can be written and fewer than MAX_PIPELINE requests wait."""
+        if self.proxy_made or self.closing:
+            return
+        stop = self.write_paused or len(self.ready) >= MAX_PIPELINE
+        if stop != self.read_paused:
+            self.read_paused = stop
+            (self.transport.pause_reading if stop else self.transport.resume_reading)()
 
     def eof_received(self) -> Optional[bool]:
         if self.proxy is not None:
@@ -293,7 +311,7 @@ class Connection(asyncio.Protocol):
     # -- answering --
     def _next(self) -> None:
         """Answer the ready requests in order, each one's first step now (see `_start`)."""
-        while self.ready and not self.busy and not self.closing:
+        while self.ready and not self.busy and not self.closing and not self.write_paused:
             req = self.ready.popleft()
             if self.proxy is not None:
                 self._to_proxy(req.rebuilt())
@@ -305,6 +323,7 @@ class Connection(asyncio.Protocol):
             self._flush_proxy()
         if not self.busy and not self.ready and self.broken is not None and not self.proxy_made:
             self._fail(*self.broken)
+        self._flow()
 
     def _start(self, req: _Request, coro: Any, eager: bool) -> None:
         """`eager`: run the dispatch's first step right here: most requests finish in it (no Task, no

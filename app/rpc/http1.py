@@ -446,8 +446,12 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def shut(self) -> None:
-        """Server shutdown: close now (answers in flight are dropped, as aiohttp's shutdown does)."""
-        self._close()
+        """Server shutdown: close now when idle, else once the answer in flight is written."""
+        if self.busy:
+            self.eof = True  # `_answer` closes after it
+            self.ready.clear()
+        else:
+            self._close()
 
 
 class _Stop(Exception):
@@ -469,7 +473,13 @@ class FastServer:
     def __call__(self) -> Connection:
         return Connection(self)
 
-    def close_connections(self) -> None:
+    async def close_connections(self, timeout: float = 1.0) -> None:
+        """Close every connection; those answering get up to `timeout` s to write their answer."""
         for conn in list(self.connections):
             conn.shut()
+        deadline = self.loop.time() + timeout
+        while any(not c.closing for c in self.connections) and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn._close()
 

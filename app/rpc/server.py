@@ -177,7 +177,7 @@ class RpcServer:
     async def cleanup(self) -> None:
         if self._server is not None:
             self._server.close()
-            self._front.close_connections()
+            await self._front.close_connections()
         await self.runner.cleanup()  # aiohttp's connections (handed over), its shutdown hooks
         if self._server is not None:
             await self._server.wait_closed()

@@ -171,6 +171,18 @@ def test_http_10_clients(nodes):
         c.close()
 
 
+def test_half_closed_client_gets_its_answers(node):
+    """(aiohttp alone drops these: it closes on the client's EOF without answering.)"""
+    for n in [node]:
+        c = Conn(n.port)
+        c.send(post(CHAIN_ID) * 3)
+        c.s.shutdown(socket.SHUT_WR)  # sent everything, reads on
+        for _ in range(3):
+            assert orjson.loads(c.response()[2])["result"] == "0x7a69"
+        assert c.closed()
+        c.close()
+
+
 def test_connection_close_and_notifications(nodes):
     for n in nodes:
         c = Conn(n.port)

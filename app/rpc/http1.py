@@ -182,7 +182,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if self.timer is not None:
             self.timer.cancel()
-        if self.proxy is not None:
+        if self.proxy_made:
             self.proxy.connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -209,7 +209,7 @@ class Connection(asyncio.Protocol):
             (self.transport.pause_reading if stop else self.transport.resume_reading)()
 
     def eof_received(self) -> Optional[bool]:
-        if self.proxy is not None:
+        if self.proxy_made:
             return self.proxy.eof_received()
         if not self.busy and not self.ready:
             return False  # nothing owed: close
@@ -287,7 +287,8 @@ class Connection(asyncio.Protocol):
         if length is not None and length > max_body:
             self._refuse(413, self.server.too_large, json=True)
             raise _Stop()
-        if expect and req.version == b"1.1":
+        if expect and req.version == b"1.1" and not self.busy and not self.ready:
+            # (behind answers still owed it would come out of order: the client sends after its wait)
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:

@@ -341,11 +341,10 @@ def test_many_clients_at_once(node):
 
 
 def test_eager_methods_answer_the_same_without_a_task(tmp_path):
-    """Every `dispatch.EAGER` method, its first step run outside any task (as the front runs it from
-    data_received) and the rest in a Task: the same bytes as dispatch under a Task; the cheap ones
-    finish in that first step."""
+    """Every `dispatch.EAGER` method driven without a task (as the front runs it from data_received,
+    `http1.drive`): the same bytes as dispatch under a Task; the cheap ones finish in the first step."""
     from app.rpc import dispatch, server  # noqa: F401  (registers the methods)
-    from app.rpc.http1 import start_eagerly
+    from app.rpc.http1 import drive
     from vm.node import Node, NodeOptions
 
     async def main() -> None:
@@ -370,12 +369,12 @@ def test_eager_methods_answer_the_same_without_a_task(tmp_path):
 
             def first_step() -> None:  # a plain callback: no current task, like data_received
                 assert asyncio.current_task() is None
-                done, value = start_eagerly(loop, dispatch.handle_decoded(node, req))
-                if done:
+                def done(result, error):
+                    assert error is None and asyncio.current_task() is None
+                    got.set_result(result)
+
+                if drive(loop, dispatch.handle_decoded(node, req), done):
                     finished_first.add(name)
-                    got.set_result(value)
-                else:
-                    value.add_done_callback(lambda t: got.set_result(t.result()))
 
             loop.call_soon(first_step)
             assert await got == want, name
@@ -405,3 +404,36 @@ def test_a_client_that_pipelines_without_reading(node):
         assert status == 200 and orjson.loads(body)["id"] == i
     sender.join(10)
     c.close()
+
+
+def test_drive_runs_a_coroutine_as_a_task_would():
+    from app.rpc.http1 import drive
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        results = []
+
+        async def body(fut, fail):
+            await asyncio.sleep(0)  # a bare yield
+            value = await fut
+            await asyncio.sleep(0.001)  # a timer's future
+            if fail:
+                raise KeyError(value)
+            return value * 2
+
+        futs = [loop.create_future() for _ in range(3)]
+        for i, f in enumerate(futs):
+            assert drive(loop, body(f, i == 1), lambda r, e: results.append((r, type(e).__name__ if e else None))) is False
+        futs[0].set_result(21)
+        futs[1].set_result(5)
+        futs[2].cancel()
+        for _ in range(50):
+            await asyncio.sleep(0.002)
+        assert sorted(results, key=str) == sorted([(42, None), (None, "KeyError"), (None, "CancelledError")], key=str)
+
+        async def quick():
+            return "now"
+        got = []
+        assert drive(loop, quick(), lambda r, e: got.append(r)) is True and got == ["now"]
+
+    asyncio.run(main())

@@ -64,3 +64,43 @@ def test_latest_reads_on_the_loop_agree_with_reader_threads():
                 await node.stop()
 
     asyncio.run(main())
+
+
+def test_settled_waits_for_the_seal_bounded_and_shared(monkeypatch):
+    """Requests after an early-answered send wait for its seal (vm/node.py `settled`): released by
+    the seal, or after SETTLE_WAIT; one waiter's cancellation leaves the others waiting; no task needed."""
+    from vm import node as node_mod
+    from app.rpc.http1 import drive
+
+    async def main():
+        node = Node(NodeOptions())
+        await node.start()
+        loop = asyncio.get_running_loop()
+        try:
+            seal = loop.create_future()
+            node._settling = seal
+            waiters = [asyncio.ensure_future(node.settled()) for _ in range(3)]
+            untasked = []
+            drive(loop, node.settled(), lambda r, e: untasked.append(e))  # as the HTTP front runs it
+            await asyncio.sleep(0.05)
+            assert not any(w.done() for w in waiters) and not untasked
+            waiters[0].cancel()
+            await asyncio.sleep(0.01)
+            assert waiters[0].cancelled() and not waiters[1].done()
+            seal.set_result(None)  # sealed: everyone goes on
+            await asyncio.wait_for(asyncio.gather(*waiters[1:]), 2)
+            await asyncio.sleep(0)
+            assert untasked == [None]
+            monkeypatch.setattr(node_mod, "SETTLE_WAIT", 0.2)
+            node._settling = loop.create_future()  # a seal that never comes: bounded
+            t0 = loop.time()
+            await asyncio.wait_for(node.settled(), 5)
+            assert 0.15 < loop.time() - t0 < 3
+            node._settling.set_exception(RuntimeError("seal failed"))  # failed: no wait, nothing raised
+            await node.settled()
+            node._settling.exception()
+        finally:
+            node._settling = None
+            await node.stop()
+
+    asyncio.run(main())

@@ -82,6 +82,7 @@ class Node:
                 log.info("write-ahead log: replayed %d block(s) up to #%d", replayed, self.chain.head_number)
             self.wal.reset()
         self._settling: Optional[asyncio.Future] = None  # the seal of a block answered early
+        self._settle_bound: Optional[tuple] = None  # (_settling, its wait bounded by SETTLE_WAIT)
         self._hold_seal = float(os.environ.get("AIVM_TEST_HOLD_SEAL", "0") or 0)  # tests: kill -9 windows
         self.started_at = time.time()
         self._queue: list[_Queued] = []
@@ -240,10 +241,12 @@ class Node:
         settling = self._settling
         if settling is None or settling.done() or settling.get_loop() is not asyncio.get_running_loop():
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(settling), timeout=SETTLE_WAIT)
-        except Exception:  # timed out or the seal failed: answer from the committed head
-            pass
+        bound = self._settle_bound
+        if bound is None or bound[0] is not settling:
+            bound = self._settle_bound = (settling, _bounded(settling, SETTLE_WAIT))
+        # one bounded future per seal, shared by every request waiting for it (cheaper than a
+        # wait_for each, and needs no current task: the HTTP front runs reads without one)
+        await asyncio.shield(bound[1])
 
     # -- listeners (filters, subscriptions) --
     def on_block(self, fn: Callable[[MinedBlock], None]) -> None:
@@ -540,6 +543,21 @@ class Node:
                 await self.mine_block()
             except Exception:
                 log.exception("interval mining failed")
+
+
+def _bounded(fut: asyncio.Future, timeout: float) -> asyncio.Future:
+    """A future done (with None) once `fut` is done, however it ended, or after `timeout` seconds."""
+    loop = fut.get_loop()
+    out = loop.create_future()
+
+    def release(_: Any = None) -> None:
+        if not out.done():
+            out.set_result(None)
+
+    fut.add_done_callback(release)
+    timer = loop.call_later(timeout, release)
+    out.add_done_callback(lambda _: timer.cancel())
+    return out
 
 
 def _run_out(steps: Any) -> Any:

@@ -124,11 +124,10 @@ async def handle_one(node: Any, req: Any) -> Optional[dict]:
     return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
-# Methods whose handlers need no current asyncio task before their first wait (they only read, hop to
-# a thread with run_in_executor, or wait on a plain future): the HTTP front runs their first step
-# eagerly, without a Task (app/rpc/http1.py). A method added here must keep that true all the way
-# down (no asyncio.timeout / TaskGroup / aiohttp client before its first await); tests/test_http1.py
-# checks the current ones answer eagerly.
+# Methods whose handlers need no current asyncio task (they only read, hop to a thread with
+# run_in_executor, or wait on plain futures): the HTTP front runs them without a Task
+# (app/rpc/http1.py `drive`). A method added here must keep that true all the way down (no
+# asyncio.timeout / TaskGroup / aiohttp client); tests/test_http1.py drives each one that way.
 EAGER = frozenset({
     "eth_chainId", "net_version", "eth_blockNumber", "eth_gasPrice", "eth_maxPriorityFeePerGas",
     "web3_clientVersion", "net_listening", "eth_syncing", "eth_accounts", "eth_coinbase", "eth_mining",

@@ -75,45 +75,28 @@ class _HandOver(Exception):
     """Raised inside the parser's callback: this connection's first request is aiohttp's."""
 
 
-class _Rest:
-    """The rest of a coroutine whose first step already ran (`Connection._start`): awaited in a
-    Task, it passes the Task's sends and throws to the coroutine, as `await coro` would have."""
+def drive(loop: asyncio.AbstractEventLoop, coro: Any, on_done: Callable[[Any, Optional[BaseException]], None]) -> bool:
+    """Run a coroutine without a Task: its first step now, each later one when what it awaits is
+    done (what a Task does, less its object, its scheduling and its cancellation); `on_done(result,
+    error)` at the end. True when it finished in the first step. No step has a current task, hence
+    `dispatch.EAGER`: only methods that need none."""
+    def step(_: Any = None) -> bool:
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            on_done(stop.value, None)
+            return True
+        except BaseException as exc:  # noqa: B036 - reported, as a Task would hold it
+            on_done(None, exc)
+            return True
+        if yielded is None:  # a bare yield (asyncio.sleep(0)): the next loop turn
+            loop.call_soon(step)
+        else:  # an asyncio future, as a Task receives it
+            yielded._asyncio_future_blocking = False
+            yielded.add_done_callback(step)
+        return False
 
-    __slots__ = ("coro", "yielded")
-
-    def __init__(self, coro: Any, yielded: Any) -> None:
-        self.coro, self.yielded = coro, yielded
-
-    def __await__(self):
-        coro, yielded = self.coro, self.yielded
-        while True:
-            try:
-                sent = yield yielded
-            except BaseException as exc:  # noqa: B036 - cancellation goes to the coroutine
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    yielded = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _rest(coro: Any, yielded: Any) -> Any:
-    return await _Rest(coro, yielded)
-
-
-def start_eagerly(loop: asyncio.AbstractEventLoop, coro: Any) -> tuple[bool, Any]:
-    """Run coro's first step now: (True, its result) when it finished there, else (False, the Task
-    that runs the rest). Python 3.12's `Task(eager_start=True)` without 3.12; unlike it, the first
-    step runs with no current task (hence `dispatch.EAGER`)."""
-    try:
-        yielded = coro.send(None)
-    except StopIteration as stop:
-        return True, stop.value
-    return False, loop.create_task(_rest(coro, yielded))
+    return step()
 
 
 class _Request:
@@ -158,6 +141,7 @@ class Connection(asyncio.Protocol):
         self.in_head = False
         self.ready: collections.deque = collections.deque()  # parsed requests waiting for their turn
         self.busy = False  # a request of this connection is being answered
+        self.starting = False  # inside `_start`: an answer there returns to `_next`'s loop
         self.proxy: Any = None  # aiohttp's protocol, once this connection is served through it
         self.proxy_out: list = []  # rebuilt requests for it, while answers of ours are still owed
         self.closing = False
@@ -327,30 +311,32 @@ class Connection(asyncio.Protocol):
         self._flow()
 
     def _start(self, req: _Request, coro: Any, eager: bool) -> None:
-        """`eager`: run the dispatch's first step right here: most requests finish in it (no Task, no
-        loop turn); one that waits (a thread hop, a send) goes on in a Task from where it stopped.
-        Only for methods that need no current task before their first wait (`dispatch.EAGER`);
-        the others run in a Task of their own, as under aiohttp."""
-        if not eager:
-            task = self.loop.create_task(coro)
-        else:
+        """`eager`: run the dispatch without a Task (`drive`): most requests finish in its first step,
+        right here (no loop turn); one that waits (a thread hop, a send) goes on from its future's
+        callback. Only for methods that need no current task (`dispatch.EAGER`); the others run in
+        a Task of their own, as under aiohttp."""
+        if eager:
+            self.starting = True
             try:
-                done, value = start_eagerly(self.loop, coro)
-            except BaseException:  # dispatch answers every error itself; this is a bug
-                log.exception("JSON-RPC dispatch failed")
-                return self._fail(500, b"internal error")
-            if done:
-                return self._answer(req, value)
-            task = value
+                drive(self.loop, coro, lambda result, error: self._done(req, result, error))
+            finally:
+                self.starting = False
+            return
+        task = self.loop.create_task(coro)
         task.add_done_callback(lambda t: self._finished(req, t))
 
     def _finished(self, req: _Request, task: asyncio.Task) -> None:
-        if task.cancelled() or task.exception() is not None:
-            if not task.cancelled():
-                log.error("JSON-RPC dispatch failed", exc_info=task.exception())
+        if task.cancelled():
+            return self._done(req, None, asyncio.CancelledError())
+        self._done(req, None if task.exception() else task.result(), task.exception())
+
+    def _done(self, req: _Request, result: Any, error: Optional[BaseException]) -> None:
+        if error is not None:  # dispatch answers every error itself: this is a bug
+            log.error("JSON-RPC dispatch failed", exc_info=error)
             return self._fail(500, b"internal error")
-        self._answer(req, task.result())
-        self._next()
+        self._answer(req, result)
+        if not self.starting:  # finished later, from a callback: go on with the requests waiting
+            self._next()
 
     def _answer(self, req: _Request, out: Optional[bytes]) -> None:
         self.busy = False

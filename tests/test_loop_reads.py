@@ -104,3 +104,33 @@ def test_settled_waits_for_the_seal_bounded_and_shared(monkeypatch):
             await node.stop()
 
     asyncio.run(main())
+
+
+def test_unknown_transactions_and_receipts_answer_without_a_thread_hop():
+    """A receipt polled before its block (block-time mode) or an unknown hash: null at once, not after a
+    reader-thread hop (only a forked chain has a remote to ask)."""
+    async def main():
+        node = Node(NodeOptions(block_time=3600))
+        await node.start()
+        try:
+            a = "0x" + node.chain.accounts[0].address.hex()
+            tx = await rpc(node, "eth_sendTransaction", {"from": a, "to": a, "value": "0x1"})
+            hops = []
+            real_read = node.read
+
+            async def counting_read(fn, *args, **kw):
+                hops.append(fn)
+                return await real_read(fn, *args, **kw)
+
+            with mock.patch.object(node, "read", counting_read):
+                assert await rpc(node, "eth_getTransactionReceipt", tx) is None
+                assert await rpc(node, "eth_getTransactionReceipt", "0x" + "ab" * 32) is None
+                assert await rpc(node, "eth_getTransactionByHash", "0x" + "ab" * 32) is None
+                assert (await rpc(node, "eth_getTransactionByHash", tx))["blockNumber"] is None  # queued
+            assert not hops
+            await rpc(node, "evm_mine")
+            assert (await rpc(node, "eth_getTransactionReceipt", tx))["status"] == "0x1"
+        finally:
+            await node.stop()
+
+    asyncio.run(main())

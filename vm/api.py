@@ -341,6 +341,8 @@ class NodeApi:
         q = txpool.find(self.node, tx_hash)
         if q is not None:
             return txpool.pending_json(q)
+        if forking.remote_of(self.chain) is None:  # not forked: nothing to ask (no reader-thread hop)
+            return None
         return await self.node.read(forking.remote_lookup, self.chain, "eth_getTransactionByHash", tx_hash)
 
     async def transaction_at(self, ref: Any, index: int) -> Optional[dict]:
@@ -366,6 +368,8 @@ class NodeApi:
         rec = self.chain.index.transaction(tx_hash)  # one committed key: no thread needed
         if rec is not None:
             return rec["receipt"]
+        if forking.remote_of(self.chain) is None:  # not forked: nothing to ask (no reader-thread hop)
+            return None
         return await self.node.read(forking.remote_lookup, self.chain, "eth_getTransactionReceipt", tx_hash)
 
     # -- logs --

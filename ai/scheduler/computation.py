@@ -1,6 +1,7 @@
 """A computation, its rounds and their tasks (in memory; ai/records.py keeps them durable), and their limits."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -93,9 +94,11 @@ class Computation:
     sets: dict = field(default_factory=dict)  # stage -> StageSet snapshot taken when the computation started
     max_tokens: Optional[int] = None  # text models: the answer's length limit
     text: Any = None  # text_rounds.TextState while a text computation runs
+    callback: bool = False  # started with a contract callback (ai_request) in this run: the service delivers it
 
-    @property
+    @functools.cached_property
     def request_hash(self) -> bytes:
+        """keccak of the input (set once at creation): named by every task, vote and answer key of it."""
         return keccak(self.input)
 
     def to_record(self) -> dict:

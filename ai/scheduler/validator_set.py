@@ -152,11 +152,14 @@ class ActiveSets:
                 gone.append(v)
         return gone
 
-    def refresh(self, validators: Iterable[Validator], now: float) -> list[StageSet]:
-        """Recompute every stage's set; each one that changed becomes a new epoch (published)."""
+    def refresh(self, validators: Iterable[Validator], now: float, only: Optional[str] = None) -> list[StageSet]:
+        """Recompute every stage's set (only model `only`'s, when given: a computation starting snapshots its own
+        model's sets, the ticker refreshes them all); each one that changed becomes a new epoch (published)."""
         validators = list(validators)
         changed = []
         for (model_id, stage), old in self.current.items():
+            if only is not None and model_id != only:
+                continue
             members = {v.address: v for v in validators if not self.why_inactive(v, model_id, stage, now)}
             stakes = {a: v.stake for a, v in members.items()}
             if stakes == dict(old.stakes):

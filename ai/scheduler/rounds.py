@@ -224,13 +224,13 @@ class RoundEngine:
             "stage": task.stage,
             "step": task.step,
             "deadline": task.deadline,
-            "request_hash": "0x" + comp.request_hash.hex(),
+            "request_hash": comp.request_hash_hex,
         }
         if rnd is not None and task.status == TaskStatus.ASSIGNED and comp.status == "Running":
             if task.payload is not None:
                 out.update(task.payload)
             else:
-                out["input"] = rnd.input.hex()
+                out["input"] = rnd.input_hex
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
@@ -247,10 +247,12 @@ class RoundEngine:
     def _task_ref(self, comp: Computation, rnd: Round) -> TaskRef:
         return TaskRef(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash)
 
-    def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
+    def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes,
+               decoded: Optional[bundle.SignatureBundle] = None) -> dict:
         """A validator's signed result. The signature is checked outside the lock (the C code releases
         the GIL, so concurrent submissions verify in parallel); the task's state is checked before and
-        again after, so a result is counted once and only while its task is open."""
+        again after, so a result is counted once and only while its task is open. `decoded`: the
+        caller's SignatureBundle.decode(signature), when it parsed it already (the RPC layer does)."""
         notes: list = []
         with self._lock:
             task = self._task_of(task_id, address)
@@ -271,7 +273,9 @@ class RoundEngine:
                 raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
             keys = v.keys
         digest = vote.message_hash  # once: each use would ABI-encode the vote again
-        ok, why = bundle.check(signature, keys, digest, LEVEL)
+        if decoded is not None and decoded.encode() != bytes(signature):  # checked is what is kept
+            decoded = None
+        ok, why = bundle.check(signature if decoded is None else decoded, keys, digest, LEVEL)
         with self._lock:
             if task.status == TaskStatus.SUBMITTED:
                 raise AIError(f"task {task_id} already has a result: replayed submission refused")

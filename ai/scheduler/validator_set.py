@@ -27,6 +27,7 @@ precompile (0x0118) checks certificates against the same weights.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
@@ -51,15 +52,16 @@ class StageSet:
     key_hashes: Mapping[bytes, bytes] = field(default_factory=dict)  # address -> signing-key hash (on-chain id)
     level: SecurityLevel = LEVEL
 
-    @property
+    # computed once (an epoch never changes): every result's tally asks for them several times
+    @functools.cached_property
     def set_id(self) -> int:
         return stage_set_id(self.model_id, self.stage)
 
-    @property
+    @functools.cached_property
     def total(self) -> int:
         return sum(self.stakes.values())
 
-    @property
+    @functools.cached_property
     def required(self) -> int:
         """The least stake (wei) that decides a round."""
         return self.level.suite.required_stake(self.total)

@@ -20,7 +20,7 @@ PREFIX = "sYn"
 def to_syn(address: bytes) -> str:
     if type(address) is bytes:  # remembered: the AI scheduler names the same few validators in every task
         return _syn(address)
-    return _encode_syn(bytes(address))
+    return _encode_syn(address)
 
 
 def _encode_syn(address: bytes) -> str:

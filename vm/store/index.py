@@ -163,7 +163,18 @@ class ChainIndex:
                 self.db.put(P_LOGS + _num(n), None)
                 self.db.put(P_LOG_SRC + _num(n), None)
             self.db.put(P_FEES + _num(n), None)
+            self.db.put(P_META + f"block_pre_root/{n}".encode(), None)
             self.db.put(key, None)
+
+    def forget_stale_pre_roots(self, head_number: int) -> None:
+        """Remove `block_pre_root/N` records above the head (a data dir reverted before
+        `truncate_after` removed them): blocks are sealed without looking for one."""
+        stale = [name for name, _ in self.meta_items("block_pre_root/")
+                 if int(name.rsplit("/", 1)[1]) > head_number]
+        if stale:
+            with self.db.transaction():
+                for name in stale:
+                    self.set_meta(name, None)
 
     # -- reads --
     def block(self, number: int) -> Optional[dict]:

@@ -15,7 +15,10 @@ Before each timed phase the bench waits until those threads are idle, so a
 phase is not charged with compacting what building the height wrote (that shows
 in the empty-blocks column, which times the last 90 % of each build); transfers are timed
 in 5 rounds and the median round counts (one LevelDB flush, or a neighbour's
-burst, lands in one round).
+burst, lands in one round). After them, each height chain mines 500 more empty
+blocks in interleaved rounds too (so that column is measured between h and
+h + 500), and the compaction those bytes cost later is added from the rate
+measured while the height was built (LevelDB threads' CPU a byte written).
 
     .venv/bin/python -m bench.run --only scale [--quick]
 """
@@ -29,6 +32,7 @@ import time
 TXS = 300
 CALLS = 500
 ROUNDS = 5
+EMPTIES = 500  # empty blocks a height chain mines in the interleaved rounds, after its transfers
 
 
 def _other_threads_cpu() -> float:
@@ -93,18 +97,22 @@ def _setup(chain):
 class _Case:
     """One chain under test: its pre-signed transfers, and the rounds measured on it."""
 
-    def __init__(self, chain, txs: int) -> None:
+    def __init__(self, chain, txs: int, seed: int = 0) -> None:
         from bench import rpc_load
 
         self.chain = chain
         self.signer, self.token = _setup(chain)
-        dests = rpc_load.recipients()
+        # each chain its own recipients: the chains' states differ, so no chain reads another's
+        # warm trie entries (the trie caches are process-wide, keyed by root)
+        dests = rpc_load.recipients(64 * (seed + 1))[64 * seed:]
         self.raws = [bytes.fromhex(self.signer.sign(self.token, rpc_load.transfer_data(dests[i % len(dests)], 1),
                                                     rpc_load.TRANSFER_GAS)[2:]) for i in range(txs)]
         self.rounds: list = []  # (process CPU, wall, this thread's CPU, LevelDB threads' CPU) a transfer
         self.lat: list = []
         self.compaction_per_byte = 0.0  # LevelDB threads' CPU a byte written, while the height was built
         self.bytes_per_tx = 0.0
+        self.empty_rounds: list = []  # (process CPU, LevelDB threads' CPU) an empty block
+        self.bytes_per_empty = 0.0
 
     def transfers(self, start: int, stop: int) -> None:
         batch = self.raws[start:stop]
@@ -117,6 +125,15 @@ class _Case:
         self.bytes_per_tx = (kv.written - written) / n
         self.rounds.append(((time.process_time() - c0) / n, (time.perf_counter() - w0) / n,
                             (time.thread_time() - t0) / n, (_other_threads_cpu() - b0) / n))
+
+    def empties(self, n: int) -> None:
+        kv = self.chain.store.kv
+        written = kv.written
+        c0, b0 = time.process_time(), _other_threads_cpu()
+        for _ in range(n):
+            self.chain.mine([])
+        self.empty_rounds.append(((time.process_time() - c0) / n, (_other_threads_cpu() - b0) / n))
+        self.bytes_per_empty = (kv.written - written) / n
 
     def calls(self, n: int) -> None:
         from bench import rpc_load
@@ -135,12 +152,20 @@ class _Case:
         return {"tx_per_s_cpu": 1 / tx_cpu, "tx_per_s_wall": 1 / tx_wall, "tx_ms_chain_thread": 1e3 * tx_chain,
                 "tx_ms_leveldb_threads": 1e3 * tx_bg, "tx_kb_written": self.bytes_per_tx / 1e3,
                 "tx_ms_compaction_amortized": 1e3 * amortized, "tx_per_s_with_compaction": 1 / (tx_cpu + amortized),
-                "call_ms_cpu": 1e3 * statistics.median(self.lat)}
+                "call_ms_cpu": 1e3 * statistics.median(self.lat), **self._empty_result()}
+
+    def _empty_result(self) -> dict:
+        if not self.empty_rounds:
+            return {}
+        cpu, _ = sorted(self.empty_rounds)[len(self.empty_rounds) // 2]
+        amortized = self.compaction_per_byte * self.bytes_per_empty
+        return {"empty_per_s_rounds": 1 / cpu, "empty_per_s_with_compaction": 1 / (cpu + amortized),
+                "empty_kb_written": self.bytes_per_empty / 1e3}
 
 
-def _measure_interleaved(cases: list, txs: int, calls: int) -> list[dict]:
-    """Transfers and calls in rounds that take turns among the chains (a change of load on the
-    shared machine hits every chain alike); each chain's median round counts."""
+def _measure_interleaved(cases: list, txs: int, calls: int, empties: int = 0) -> list[dict]:
+    """Transfers, calls (and then empty blocks) in rounds that take turns among the chains (a
+    change of load on the shared machine hits every chain alike); each chain's median round counts."""
     _settle()
     per = max(1, txs // ROUNDS)
     for start in range(0, txs, per):
@@ -149,6 +174,10 @@ def _measure_interleaved(cases: list, txs: int, calls: int) -> list[dict]:
     for _ in range(ROUNDS):
         for case in cases:
             case.calls(max(1, calls // ROUNDS))
+    if empties:
+        for _ in range(ROUNDS):
+            for case in cases:
+                case.empties(max(1, empties // ROUNDS))
     return [case.result() for case in cases]
 
 
@@ -167,7 +196,7 @@ def run(quick: bool = False, log=print) -> dict:
             for h in heights:
                 chain = _open(os.path.join(tmp, f"height-{h}"))
                 chains.append(chain)
-                cases.append(_Case(chain, txs))
+                cases.append(_Case(chain, txs, seed=len(cases)))
                 while chain.head_number < h // 10:
                     chain.mine([])
                 _settle()
@@ -181,7 +210,7 @@ def run(quick: bool = False, log=print) -> dict:
                 cases[-1].compaction_per_byte = (_other_threads_cpu() - b0) / (chain.store.kv.written - written)
                 log(f"  height {chain.head_number:,}: mined {n:,} empty blocks in "
                     f"{time.perf_counter() - w0:.0f} s wall, {empty[h]:,.0f} a second (CPU)")
-            for h, m in zip(heights, _measure_interleaved(cases, txs, calls)):
+            for h, m in zip(heights, _measure_interleaved(cases, txs, calls, EMPTIES)):
                 m["empty_blocks_per_s_cpu"] = empty[h]
                 out["heights"][h] = m
                 log(f"  height {h:,}: {m['tx_per_s_cpu']:,.0f} tx/s (CPU; ms a tx: {_split(m)} chain/LevelDB "
@@ -225,24 +254,28 @@ def main(quick: bool = False) -> str:
         "then `balanceOf` eth_calls on the head; CPU time of the benchmark process (wall time beside it).",
         "",
         "| chain | tx/s (CPU) | tx/s (wall) | ms a tx: chain thread / LevelDB threads | KB written a tx "
-        "| + its compaction, amortized: ms / tx/s | eth_call median, ms (CPU) | empty blocks/s (CPU) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| + its compaction, amortized: ms / tx/s | eth_call median, ms (CPU) | empty blocks/s (CPU), building "
+        "the height | empty blocks/s, rounds / + compaction amortized |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     base = None
     for h, m in res["heights"].items():
         base = base or m
         lines.append(f"| height {h:,} | {m['tx_per_s_cpu']:,.0f} | {m['tx_per_s_wall']:,.0f} | {_split(m)} | "
                      f"{m['tx_kb_written']:.1f} | {_amortized(m)} | {m['call_ms_cpu']:.2f} | "
-                     f"{m['empty_blocks_per_s_cpu']:,.0f} |")
+                     f"{m['empty_blocks_per_s_cpu']:,.0f} | {m['empty_per_s_rounds']:,.0f} / "
+                     f"{m['empty_per_s_with_compaction']:,.0f} |")
     for n, m in res["accounts"].items():
         lines.append(f"| fresh chain, {n:,} extra accounts | {m['tx_per_s_cpu']:,.0f} | "
                      f"{m['tx_per_s_wall']:,.0f} | {_split(m)} | {m['tx_kb_written']:.1f} | | "
-                     f"{m['call_ms_cpu']:.2f} | |")
+                     f"{m['call_ms_cpu']:.2f} | | |")
     hs = list(res["heights"].values())
     if len(hs) > 1:
         lines += ["", f"tx/s at the highest height ÷ at the lowest: **{hs[-1]['tx_per_s_cpu'] / hs[0]['tx_per_s_cpu']:.2f}×**; "
                   f"with its compaction amortized: **{hs[-1]['tx_per_s_with_compaction'] / hs[0]['tx_per_s_with_compaction']:.2f}×**; "
-                  f"empty blocks/s: **{hs[-1]['empty_blocks_per_s_cpu'] / hs[0]['empty_blocks_per_s_cpu']:.2f}×**; "
+                  f"empty blocks/s building: **{hs[-1]['empty_blocks_per_s_cpu'] / hs[0]['empty_blocks_per_s_cpu']:.2f}×**, "
+                  f"in rounds: **{hs[-1]['empty_per_s_rounds'] / hs[0]['empty_per_s_rounds']:.2f}×**, "
+                  f"with compaction amortized: **{hs[-1]['empty_per_s_with_compaction'] / hs[0]['empty_per_s_with_compaction']:.2f}×**; "
                   f"eth_call latency: **{hs[-1]['call_ms_cpu'] / hs[0]['call_ms_cpu']:.2f}×**."]
     acc = res["accounts"]
     if 0 in acc and 10_000 in acc:

@@ -245,6 +245,12 @@ def main(quick: bool = False) -> str:
     load_before = "/".join(f"{x:.2f}" for x in os.getloadavg())
     res = run(quick)
     load_after = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    return report(res, started, load_before, load_after, quick)
+
+
+def report(res: dict, started: str, load_before: str, load_after: str, quick: bool = False) -> str:
+    """The RESULTS.md section for one run's figures (`run`'s dict; keys may be ints or strings)."""
+    res = {part: {int(k): v for k, v in res[part].items()} for part in ("heights", "accounts")}
     lines = [
         "## How cost grows: chain height and accounts in state",
         "",

@@ -6,7 +6,9 @@ tasks arrive on a WebSocket subscription (`synergy_aiTasks`), with polling of
 WebSocket (`synergy_submitAIPartialResult`, HTTP when it is down) signed by the
 validator's registered PQC keys. On the socket both ways travel binary frames
 (`ai.wire`: the same JSON-RPC messages, hidden states and signatures as raw
-bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text).
+bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text). A light task (a small single-stage
+model: digits_cnn, the price/market/risk models) is computed, signed and answered by the coroutine that
+read its frame, with no queue hop; everything else goes through the worker queue.
 
 Text computations (`ai.scheduler.text_rounds`): a *propose* task starts a
 decoding thread over the stages it names (KV caches; outputs relayed, signed,

@@ -62,8 +62,11 @@ class TaskVote:
     result_hash: bytes  # final stage: keccak of the computation's result so far; else zero
 
     def encode(self) -> bytes:
-        """The ABI encoding of VOTE_TYPES: eth-abi's bytes, from cached parts (`_vote_encoding`)."""
-        return _vote_encoding(self)
+        return encode(
+            ["bytes32", "uint256", "string", "string", "uint16", "uint32", "bytes32", "bytes32", "bytes32", "bytes32"],
+            [DOMAIN_TASK, self.chain_id, self.computation_id, self.model_id, self.stage, self.step,
+             self.request_hash, self.input_hash, self.commitment, self.result_hash],
+        )
 
     @functools.cached_property
     def message_hash(self) -> bytes:
@@ -81,44 +84,6 @@ class TaskVote:
         h = lambda k: bytes.fromhex(d[k][2:])  # noqa: E731
         return cls(d["chain_id"], d["computation_id"], d["model_id"], d["stage"], d["step"],
                    h("request_hash"), h("input_hash"), h("commitment"), h("result_hash"))
-
-
-VOTE_TYPES = ("bytes32", "uint256", "string", "string", "uint16", "uint32", "bytes32", "bytes32", "bytes32", "bytes32")
-_VOTE_HEAD = 32 * len(VOTE_TYPES)  # the head: one word a field (the strings' words are offsets into the tail)
-
-
-@functools.lru_cache(maxsize=256)
-def _vote_static(chain_id: int, model_id: str, stage: int, step: int) -> tuple[bytes, bytes, bytes]:
-    """The parts of a vote's encoding that every vote of one (chain, model, stage, step) shares, each encoded
-    by eth-abi: domain and chain id, stage and step, and the model id's tail (length word + padded UTF-8)."""
-    return (encode(["bytes32", "uint256"], [DOMAIN_TASK, chain_id]), encode(["uint16", "uint32"], [stage, step]),
-            encode(["string"], [model_id])[32:])
-
-
-_STRING = None
-
-
-def _vote_encoding(v: "TaskVote") -> bytes:
-    """`encode(VOTE_TYPES, [DOMAIN_TASK, chain_id, computation_id, …])`, byte for byte, without eth-abi's
-    per-call type lookup and double validation of ten values (≈20 µs, a validator pays it every task): the
-    static parts are cached, the computation id goes through eth-abi's string encoder, and the head/tail
-    layout is the ABI's (two dynamic fields: offsets 320 and 320 + the first string's tail). Anything but four
-    32-byte hashes, two str and three int takes eth-abi's whole path (its padding and errors); tests/ai/test_vote_encoding.py
-    compares both over random votes."""
-    global _STRING
-    hashes = (v.request_hash, v.input_hash, v.commitment, v.result_hash)
-    if not (all(type(h) is bytes and len(h) == 32 for h in hashes) and type(v.computation_id) is str
-            and type(v.model_id) is str and type(v.chain_id) is int and type(v.stage) is int and type(v.step) is int):
-        return encode(list(VOTE_TYPES), [DOMAIN_TASK, v.chain_id, v.computation_id, v.model_id, v.stage, v.step,
-                                         *hashes])
-    pre, mid, model_tail = _vote_static(v.chain_id, v.model_id, v.stage, v.step)
-    if _STRING is None:
-        from eth_abi.registry import registry
-
-        _STRING = registry.get_encoder("string")
-    cid_tail = _STRING(v.computation_id)
-    return b"".join((pre, _VOTE_HEAD.to_bytes(32, "big"), (_VOTE_HEAD + len(cid_tail)).to_bytes(32, "big"), mid,
-                     *hashes, cid_tail, model_tail))
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,6 @@ MAGIC = b"\x00AVB"
 MIN_HEX = 64  # shorter hex strings (hashes, addresses) stay in the JSON: moving them saves nothing
 _HEX = re.compile(r"(0x)?(?:[0-9a-f]{2})+")
 _LEN = struct.Struct(">I")
-# values the walks pass over without a call (a short str is left too): what never holds a moved string (an int
-# or str subclass is not its exact type, so it still takes the walk); orjson's loads gives only dict and list
-# as containers
-_SCALARS = frozenset({int, float, bool, type(None)})
-_CONTAINERS = frozenset({dict, list})
 
 
 class FrameError(ValueError):
@@ -67,10 +62,9 @@ def encode(message: Any, always: bool = False) -> Optional[bytes]:
         if isinstance(x, dict):
             if "$hex" in x:  # would read back as a reference: this message goes as JSON
                 raise FrameError("a $hex key")
-            return {k: v if type(v) in _SCALARS or (type(v) is str and len(v) < MIN_HEX) else walk(v)
-                    for k, v in x.items()}
+            return {k: walk(v) for k, v in x.items()}
         if isinstance(x, (list, tuple)):
-            return [v if type(v) in _SCALARS or (type(v) is str and len(v) < MIN_HEX) else walk(v) for v in x]
+            return [walk(v) for v in x]
         return x
 
     try:
@@ -116,9 +110,9 @@ def decode(frame: bytes) -> Any:
                     raise FrameError(f"bad blob reference {str(ref)[:60]}")
                 text = body[ref[0]:ref[0] + ref[1]].hex()
                 return "0x" + text if ref[2] else text
-            return {k: walk(v) if type(v) in _CONTAINERS else v for k, v in x.items()}
+            return {k: walk(v) for k, v in x.items()}
         if isinstance(x, list):
-            return [walk(v) if type(v) in _CONTAINERS else v for v in x]
+            return [walk(v) for v in x]
         return x
 
     return walk(header)

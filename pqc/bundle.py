@@ -81,26 +81,6 @@ def sign(keys: KeySet, message: bytes) -> SignatureBundle:
     return SignatureBundle(keys.level, tuple(entries))
 
 
-class Signer:
-    """`sign(keys, message).encode()` for a key set that signs many messages (a validator signs every task):
-    the bundle header, each entry's key hash and each algorithm's payload prefix are computed once, and the
-    bundle's bytes are built without the intermediate objects. The same bytes format, the same payloads."""
-
-    def __init__(self, keys: KeySet) -> None:
-        self.level = keys.level
-        self._header = MAGIC + u8(VERSION) + u8(keys.level) + u8(len(keys.signing))
-        self._entries = tuple((alg.signature(alg_id).sign, sk, signing_payload(keys.level, alg_id, b""),
-                               u16(alg_id) + keccak(pk)) for alg_id, pk, sk in keys.signing)
-
-    def sign(self, message: bytes) -> bytes:
-        """The encoded bundle over `message`."""
-        parts = [self._header]
-        for sign_fn, sk, prefix, head in self._entries:
-            signature = sign_fn(sk, prefix + message)
-            parts += (head, u32(len(signature)), signature)
-        return b"".join(parts)
-
-
 def _check_shape(bundle: SignatureBundle, level: SecurityLevel) -> None:
     expected = level.suite.signatures
     got = [e.alg_id for e in bundle.entries]

@@ -6,9 +6,7 @@ tasks arrive on a WebSocket subscription (`synergy_aiTasks`), with polling of
 WebSocket (`synergy_submitAIPartialResult`, HTTP when it is down) signed by the
 validator's registered PQC keys. On the socket both ways travel binary frames
 (`ai.wire`: the same JSON-RPC messages, hidden states and signatures as raw
-bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text). A light task (a small single-stage
-model: digits_cnn, the price/market/risk models) is computed, signed and answered by the coroutine that
-read its frame, with no queue hop; everything else goes through the worker queue.
+bytes instead of hex; `AIVM_WIRE_BINARY=0` keeps JSON text).
 
 Text computations (`ai.scheduler.text_rounds`): a *propose* task starts a
 decoding thread over the stages it names (KV caches; outputs relayed, signed,
@@ -123,9 +121,6 @@ class Validator:
         self._id = 0
         self.tasks_done = 0
         self._forger = KeySet.generate(keys.level, with_kem=False) if self.behaviour.forge else None
-        # bundles built from parts computed once (key hashes, payload prefixes): a validator signs every task
-        self._signer = bundle.Signer(keys)
-        self._forger_signer = bundle.Signer(self._forger) if self._forger else None
         self._ws = None
         self._ws_pending: dict[int, asyncio.Future] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -191,7 +186,8 @@ class Validator:
 
     def sign_bytes(self, message_hash: bytes, result: bool = False) -> bytes:
         """`sign`, as the bundle's bytes (a binary frame carries them as they are: no hex round trip)."""
-        return (self._forger_signer if result and self._forger_signer else self._signer).sign(message_hash)
+        keys = self._forger if result and self._forger else self.keys
+        return bundle.sign(keys, message_hash).encode()
 
     # -- start-up --
     def load_models(self) -> None:
@@ -337,9 +333,7 @@ class Validator:
                     async for msg in ws:
                         data = wire.loads(msg.data)
                         if data.get("method") == "eth_subscription":
-                            now = self._offer(data["params"]["result"])
-                            if now is not None:  # a light task: answered here, before the next frame is read
-                                await self._run_task(now)
+                            self._offer(data["params"]["result"])
                         elif data.get("id") in self._ws_pending:
                             fut = self._ws_pending.pop(data["id"])
                             if not fut.done():
@@ -357,15 +351,11 @@ class Validator:
             await asyncio.sleep(POLL_EVERY)
             try:
                 for task in await self.rpc("synergy_getValidatorAITasks", self.syn):
-                    now = self._offer(task)
-                    if now is not None:
-                        await self._run_task(now)
+                    self._offer(task)
             except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.debug("task poll failed: %s", exc)
 
-    def _offer(self, task: dict) -> Optional[dict]:
-        """Take a task or message from the feed (or a poll). A task to answer at once is returned (`_now`);
-        the others are queued for the worker, or handed to their proposal thread."""
+    def _offer(self, task: dict) -> None:
         kind = task.get("kind")
         if kind == "relay":  # the input of a proposal running here: straight to its thread
             inbox = self._inboxes.get(task.get("task_id"))
@@ -402,37 +392,23 @@ class Validator:
             self._upstream[(task["computation_id"], task["epoch"], task["chunk"], task["stage"])] = task["proposal"]
             while len(self._upstream) > 32:
                 self._upstream.popitem(last=False)
-        if self._now(task):
-            return task
         self._queue.put_nowait(task)
-        return None
-
-    def _now(self, task: dict) -> bool:
-        """A light task (`_light`) of an honest-timed validator is answered by the coroutine that read it: no
-        queue hop, no wake-up of the worker (one loop iteration a task instead of two). Its compute and
-        signature run on the loop anyway, and the result is sent without waiting for a reply, so nothing else
-        waits longer than it did in the worker. Fault behaviours that stall, replay or crash keep the queue."""
-        b = self.behaviour
-        return not (b.delay or b.replay or b.crash_after) and self._light(task)
 
     async def _worker(self) -> None:
         while True:
             task = await self._queue.get()
             if self.skips(task, self._queue._queue):
                 continue
-            await self._run_task(task)
-
-    async def _run_task(self, task: dict) -> None:
-        try:
-            await self.handle(task)
-        except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            log.warning("task %s: %s", task["task_id"], exc)
-        except Exception:
-            log.exception("task %s failed", task["task_id"])
-        self.tasks_done += 1
-        if self.behaviour.crash_after and self.tasks_done >= self.behaviour.crash_after:
-            log.error("crash-after=%d reached: exiting", self.behaviour.crash_after)
-            os._exit(3)
+            try:
+                await self.handle(task)
+            except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                log.warning("task %s: %s", task["task_id"], exc)
+            except Exception:
+                log.exception("task %s failed", task["task_id"])
+            self.tasks_done += 1
+            if self.behaviour.crash_after and self.tasks_done >= self.behaviour.crash_after:
+                log.error("crash-after=%d reached: exiting", self.behaviour.crash_after)
+                os._exit(3)
 
     def skips(self, task: dict, queued) -> bool:
         """A task decided without this validator (closed) that nothing queued builds on (its chunk's cache)."""

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_abi import encode as abi_encode
+
 from pqc import abi, bundle
 from pqc.errors import FormatError
 from pqc.keys import KeySet, PublicKeys, Role
@@ -47,7 +49,7 @@ class QuorumCertificate:
     epoch: int = 0  # the stake-weighted set's epoch it was decided under (0: a head-count set)
 
     def encode(self) -> bytes:
-        return abi.encode(ABI_TYPES, [
+        return abi_encode(list(ABI_TYPES), [
             self.message_hash, int(self.level), self.set_id, self.threshold,
             [k for k, _ in self.votes], [s for _, s in self.votes], self.epoch,
         ])

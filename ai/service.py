@@ -43,6 +43,12 @@ def load_manifests(model_ids: Optional[list[str]] = None, cache_dir=None) -> dic
     return {mid: None if mid in ENDPOINT_MODELS else get_manifest(mid, cache_dir) for mid in ids}
 
 
+def _expire(fut: asyncio.Future) -> None:
+    """A wait's timer ran out: the waiter answers with the computation as it is."""
+    if not fut.done():
+        fut.set_result(None)
+
+
 class NodeChainHooks(ChainHooks):
     """Chain access for the scheduler: on the chain thread, whoever calls.
 
@@ -279,17 +285,30 @@ class AIService(InferenceService):
     def _soon(self, fn: Callable, *args: Any) -> None:
         """fn(*args) on the event loop, soon: from the loop's own thread without waking it through its
         self-pipe (a write and a wake-up saved per call on the digits path, which runs on the loop)."""
-        if threading.get_ident() == self._loop_thread:
+        if self._on_loop():
             self._loop.call_soon(fn, *args)
         else:
             self._loop.call_soon_threadsafe(fn, *args)
 
+    def _on_loop(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
     def _notify(self, address: bytes, task: dict) -> None:
+        """Hand a task to its validator's feeds. On the event loop (the digits path) a feed's `send` is called
+        at once: it only queues the frame for its socket's writer (never blocks, never calls back into the
+        scheduler), so a task costs no extra loop callback; from other threads it is queued on the loop."""
         sends = list(self._subscribers.get(address, []))
         if not sends or self._loop is None:
             return
+        if not self._on_loop():
+            for send in sends:
+                self._loop.call_soon_threadsafe(send, task)
+            return
         for send in sends:
-            self._soon(send, task)
+            try:
+                send(task)
+            except Exception:  # one closed feed must not stop the validator's others
+                log.exception("task delivery to a subscriber failed")
 
     # -- what the AI precompile calls (on the chain thread, inside a block) --
     def infer(self, model_id: str, data: bytes, requester: str, timeout: float,
@@ -322,8 +341,11 @@ class AIService(InferenceService):
         if self._loop is None:
             return
         if comp.id in self._waiters:  # read without the loop: a waiter added now still sees the status itself
-            self._soon(self._wake, comp.id)
-        if self.scheduler.records_callback(comp.id) is not None:
+            if self._on_loop():  # setting a future's result only schedules its waiter: safe under the lock
+                self._wake(comp.id)
+            else:
+                self._loop.call_soon_threadsafe(self._wake, comp.id)
+        if comp.callback:  # started by the ai_request precompile in this run (no record read under the lock)
             self._soon(lambda: self._loop.create_task(self._deliver(comp.id)))
 
     def _wake(self, cid: str) -> None:
@@ -341,10 +363,13 @@ class AIService(InferenceService):
             # the wake-up is queued); older ones come from the records
             comp = self.scheduler.computations.get(cid) or await self.call(self.scheduler.get, cid)
             if comp.status in ("Pending", "Running") and timeout > 0:
+                # a timer of our own instead of asyncio.wait_for (which chains a second future: one more
+                # callback and loop pass between the finish and this answer)
+                timer = asyncio.get_running_loop().call_later(timeout, _expire, fut)
                 try:
-                    await asyncio.wait_for(fut, timeout)
-                except asyncio.TimeoutError:
-                    pass
+                    await fut
+                finally:
+                    timer.cancel()
             return comp
         finally:
             if fut in waiters:

@@ -7,6 +7,7 @@ forms name the same account and every RPC method accepts either.
 from __future__ import annotations
 
 import base64
+import functools
 
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
@@ -17,10 +18,19 @@ PREFIX = "sYn"
 
 
 def to_syn(address: bytes) -> str:
+    if type(address) is bytes:  # remembered: the AI scheduler names the same few validators in every task
+        return _syn(address)
+    return _encode_syn(address)
+
+
+def _encode_syn(address: bytes) -> str:
     if len(address) != 20:
         raise ValueError("an address is 20 bytes")
     check = keccak(PREFIX.encode() + address)[:4]
     return PREFIX + base64.b32encode(address + check).decode().rstrip("=").lower()
+
+
+_syn = functools.lru_cache(maxsize=1 << 14)(_encode_syn)  # a refusal raises, and is not remembered
 
 
 def from_syn(text: str) -> bytes:

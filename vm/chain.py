@@ -69,6 +69,7 @@ class Chain(ChainReads, ChainCalls, ChainTransactions, ChainSigning, ChainMining
             head = forking.create_genesis(self, self._remote) if self._remote else self._create_genesis()
         self._chain = self._chain_class(self.store)
         self._check_index(head)
+        self.index.forget_stale_pre_roots(head.block_number)
         self._head = head
         self._pending_root = bytes.fromhex(self.index.meta("pending_root", head.state_root.hex()))
         self.reader = HeadReader(self._chain_class, self._committed)

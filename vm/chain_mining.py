@@ -98,8 +98,10 @@ class ChainMining:
                 f"block timestamp {ts} must be after the previous block's {self._head.timestamp}"
             )
         header = self._pending_header_template().copy(timestamp=ts, state_root=self._pending_root)
-        edited = self._pending_root != self._head.state_root  # dev edits: replays (tracing) start there
-        self.index.set_meta(f"block_pre_root/{header.block_number}", self._pending_root.hex() if edited else None)
+        if self._pending_root != self._head.state_root:  # dev edits: replays (tracing) start there
+            self.index.set_meta(f"block_pre_root/{header.block_number}", self._pending_root.hex())
+        # (else none is stored: a block above the head has none — `truncate_after` removes a
+        # reverted block's, and `ChainIndex.forget_stale_pre_roots` older data dirs' at start)
         return BlockBuilder(self, header)
 
     @contextmanager

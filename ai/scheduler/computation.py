@@ -1,6 +1,7 @@
 """A computation, its rounds and their tasks (in memory; ai/records.py keeps them durable), and their limits."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -59,6 +60,11 @@ class Round:
     votes_by_verdict: dict = field(default_factory=dict)  # output (text chunk: verdict byte) -> TaskVote
     canaries: dict = field(default_factory=dict)  # text chunk: address -> canary Task (outside the tally)
 
+    @functools.cached_property
+    def input_hex(self) -> str:
+        """The round's input as its tasks carry it (made once, not once per task)."""
+        return self.input.hex()
+
     def ballots(self) -> dict[bytes, bytes]:
         """{validator address: vote hash} of the submitted results."""
         return {a: t.vote_hash for a, t in self.tasks.items() if t.status == TaskStatus.SUBMITTED}
@@ -93,10 +99,16 @@ class Computation:
     sets: dict = field(default_factory=dict)  # stage -> StageSet snapshot taken when the computation started
     max_tokens: Optional[int] = None  # text models: the answer's length limit
     text: Any = None  # text_rounds.TextState while a text computation runs
+    callback: bool = False  # started with a contract callback (ai_request) in this run: the service delivers it
 
-    @property
+    @functools.cached_property
     def request_hash(self) -> bytes:
+        """keccak of the input (set once at creation): named by every task, vote and answer key of it."""
         return keccak(self.input)
+
+    @functools.cached_property
+    def request_hash_hex(self) -> str:
+        return "0x" + self.request_hash.hex()
 
     def to_record(self) -> dict:
         return {

@@ -191,15 +191,16 @@ class ValidatorRegistry:
                                              v.assigned))
         return out
 
-    def refresh_sets(self, now: Optional[float] = None) -> None:
-        """Under the lock: lapse the silent, then recompute the active sets (new epochs are published)."""
+    def refresh_sets(self, now: Optional[float] = None, model_id: Optional[str] = None) -> None:
+        """Under the lock: lapse the silent, then recompute the active sets (only `model_id`'s when given; new
+        epochs are published)."""
         now = time.time() if now is None else now
         self._refresh_liveness(now)
         gone = self.sets.expire(self.validators.values(), now)
         for v in gone:
             v.lapsed = True
             log.warning("validator %s left the validator set: %s", to_syn(v.address), v.attestation_error)
-        if self.sets.refresh(self.validators.values(), now) or gone:
+        if self.sets.refresh(self.validators.values(), now, model_id) or gone:
             self.records.write(validators={v.address: v.to_record() for v in gone}, counters=self.counters)
 
     def stage_set_size(self, model_id: str, stage: int) -> int:

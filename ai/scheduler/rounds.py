@@ -69,7 +69,8 @@ class RoundEngine:
         with self._lock:
             n = next(self._seq)
             cid = f"ai_comp_{int(time.time())}_{n}"
-            comp = Computation(cid, model_id, bytes(data), requester, time.time(), max_tokens=max_tokens)
+            comp = Computation(cid, model_id, bytes(data), requester, time.time(), max_tokens=max_tokens,
+                               callback=callback is not None)
             self.computations[cid] = comp
             if callback is not None:  # recorded before any work, so a restart still owes it
                 self.records.set_callback(cid, callback)
@@ -86,7 +87,9 @@ class RoundEngine:
                 self.on_finish(comp)
                 return comp
             comp.status = Status.RUNNING
-            self.refresh_sets()  # the set as of now (a new epoch's on-chain copy is queued, never awaited)
+            # the model's sets as of now (a new epoch's on-chain copy is queued, never awaited; the ticker
+            # refreshes the other models' sets)
+            self.refresh_sets(model_id=model_id)
             # the computation's sets: a burst of registrations or departures from now on changes nothing here
             comp.sets = {st: self.sets.snapshot(model_id, st) for st in range(MODELS[model_id].num_stages)}
             if generation is not None:
@@ -221,13 +224,13 @@ class RoundEngine:
             "stage": task.stage,
             "step": task.step,
             "deadline": task.deadline,
-            "request_hash": "0x" + comp.request_hash.hex(),
+            "request_hash": comp.request_hash_hex,
         }
         if rnd is not None and task.status == TaskStatus.ASSIGNED and comp.status == "Running":
             if task.payload is not None:
                 out.update(task.payload)
             else:
-                out["input"] = rnd.input.hex()
+                out["input"] = rnd.input_hex
         return out
 
     def vote_for(self, comp: Computation, rnd: Round, output: bytes) -> TaskVote:
@@ -244,10 +247,12 @@ class RoundEngine:
     def _task_ref(self, comp: Computation, rnd: Round) -> TaskRef:
         return TaskRef(self.chain_id, comp.id, comp.model_id, rnd.stage, rnd.step, comp.request_hash)
 
-    def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes) -> dict:
+    def submit(self, task_id: str, address: bytes, output: bytes, signature: bytes,
+               decoded: Optional[bundle.SignatureBundle] = None) -> dict:
         """A validator's signed result. The signature is checked outside the lock (the C code releases
         the GIL, so concurrent submissions verify in parallel); the task's state is checked before and
-        again after, so a result is counted once and only while its task is open."""
+        again after, so a result is counted once and only while its task is open. `decoded`: the
+        caller's SignatureBundle.decode(signature), when it parsed it already (the RPC layer does)."""
         notes: list = []
         with self._lock:
             task = self._task_of(task_id, address)
@@ -268,7 +273,9 @@ class RoundEngine:
                 raise AIError(f"result is malformed for {comp.model_id} stage {task.stage}: {exc}") from None
             keys = v.keys
         digest = vote.message_hash  # once: each use would ABI-encode the vote again
-        ok, why = bundle.check(signature, keys, digest, LEVEL)
+        if decoded is not None and decoded.encode() != bytes(signature):  # checked is what is kept
+            decoded = None
+        ok, why = bundle.check(signature if decoded is None else decoded, keys, digest, LEVEL)
         with self._lock:
             if task.status == TaskStatus.SUBMITTED:
                 raise AIError(f"task {task_id} already has a result: replayed submission refused")
@@ -401,13 +408,17 @@ class RoundEngine:
             return
         if rnd.stage < info.num_stages - 1:
             self._start_round(comp, rnd.step, rnd.stage + 1, output, notes)
-        else:
-            self._certify_and_complete(comp, rnd, winner, winners, output)
-        self.records.write(validators=touched, counters=self.counters)
+            self.records.write(validators=touched, counters=self.counters)
+        else:  # the validators' standing goes in the computation's own batch (one write a computation's end)
+            self._certify_and_complete(comp, rnd, winner, winners, output, touched)
 
-    def _certify_and_complete(self, comp: Computation, rnd: Round, winner: bytes, winners: list, result: bytes) -> None:
+    def _certify_and_complete(self, comp: Computation, rnd: Round, winner: bytes, winners: list, result: bytes,
+                              touched: Optional[dict] = None) -> None:
+        """`touched`: validator records to write with the computation's (the round's judged validators)."""
         vote = rnd.votes[winner]
         if vote.result_hash != keccak(result):
+            if touched:
+                self.records.write(validators=touched, counters=self.counters)
             self._fail(comp, "the quorum's result hash does not match the agreed output")
             return
         snap = rnd.snapshot
@@ -420,9 +431,9 @@ class RoundEngine:
                             "total_stake": str(snap.total), "required_stake": str(snap.required),
                             "threshold": "%d/%d" % snap.threshold, "epoch": snap.epoch,
                             "set_id": str(cert.set_id), "level": LEVEL.title}
-        self._complete(comp, result)
+        self._complete(comp, result, touched)
 
-    def _complete(self, comp: Computation, result: bytes) -> None:
+    def _complete(self, comp: Computation, result: bytes, touched: Optional[dict] = None) -> None:
         comp.result, comp.finished, comp.round = result, time.time(), None
         comp.status = Status.COMPLETED  # last: the RPC loop reads a finished computation in place
         self.counters["completed"] += 1
@@ -431,7 +442,7 @@ class RoundEngine:
             log.info("%s completed in %.2f s: %d tokens, %d rounds, proposed %d time(s)", comp.id,
                      comp.finished - comp.created, len(comp.generation.generated), comp.rounds_done, comp.text.epoch)
         # always recorded (the AI precompile replays from it); `cache` only decides reuse by initiate()
-        self._persist(comp, {self.answer_key(comp.model_id, comp.request_hash, comp.max_tokens): comp.id})
+        self._persist(comp, {self.answer_key(comp.model_id, comp.request_hash, comp.max_tokens): comp.id}, touched)
         self._done.notify_all()
         self.on_finish(comp)
 
@@ -449,8 +460,9 @@ class RoundEngine:
         self._done.notify_all()
         self.on_finish(comp)
 
-    def _persist(self, comp: Computation, answers: Optional[dict] = None) -> None:
-        self.records.write(computations={comp.id: comp.to_record()}, answers=answers or {}, counters=self.counters)
+    def _persist(self, comp: Computation, answers: Optional[dict] = None, validators: Optional[dict] = None) -> None:
+        self.records.write(computations={comp.id: comp.to_record()}, answers=answers or {}, validators=validators or {},
+                           counters=self.counters)
 
     def _send(self, notes: list) -> None:
         for address, task in notes:

@@ -27,6 +27,7 @@ precompile (0x0118) checks certificates against the same weights.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Iterable, Mapping, Optional
@@ -51,15 +52,16 @@ class StageSet:
     key_hashes: Mapping[bytes, bytes] = field(default_factory=dict)  # address -> signing-key hash (on-chain id)
     level: SecurityLevel = LEVEL
 
-    @property
+    # computed once (an epoch never changes): every result's tally asks for them several times
+    @functools.cached_property
     def set_id(self) -> int:
         return stage_set_id(self.model_id, self.stage)
 
-    @property
+    @functools.cached_property
     def total(self) -> int:
         return sum(self.stakes.values())
 
-    @property
+    @functools.cached_property
     def required(self) -> int:
         """The least stake (wei) that decides a round."""
         return self.level.suite.required_stake(self.total)
@@ -152,11 +154,14 @@ class ActiveSets:
                 gone.append(v)
         return gone
 
-    def refresh(self, validators: Iterable[Validator], now: float) -> list[StageSet]:
-        """Recompute every stage's set; each one that changed becomes a new epoch (published)."""
+    def refresh(self, validators: Iterable[Validator], now: float, only: Optional[str] = None) -> list[StageSet]:
+        """Recompute every stage's set (only model `only`'s, when given: a computation starting snapshots its own
+        model's sets, the ticker refreshes them all); each one that changed becomes a new epoch (published)."""
         validators = list(validators)
         changed = []
         for (model_id, stage), old in self.current.items():
+            if only is not None and model_id != only:
+                continue
             members = {v.address: v for v in validators if not self.why_inactive(v, model_id, stage, now)}
             stakes = {a: v.stake for a, v in members.items()}
             if stakes == dict(old.stakes):

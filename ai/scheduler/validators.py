@@ -62,6 +62,14 @@ class Validator:
             cached = self.__dict__["_keys"] = (self.public_keys, PublicKeys.decode(self.public_keys))
         return cached[1]
 
+    def _public_keys_hex(self) -> str:
+        """The key bundle as hex, made once per `public_keys` value (2 kB: each judged result rewrites the
+        validator's record)."""
+        cached = self.__dict__.get("_keys_hex")
+        if cached is None or cached[0] is not self.public_keys:
+            cached = self.__dict__["_keys_hex"] = (self.public_keys, self.public_keys.hex())
+        return cached[1]
+
     def uptime(self, now: Optional[float] = None) -> float:
         """Heartbeats received over heartbeats expected since the validator came online."""
         now = time.time() if now is None else now
@@ -109,7 +117,7 @@ class Validator:
         d = {f: getattr(self, f) for f in self.__dataclass_fields__}
         d["holds"] = [list(h) for h in self.holds]
         d["address"] = self.address.hex()
-        d["public_keys"] = self.public_keys.hex()
+        d["public_keys"] = self._public_keys_hex()
         for key in WEI_FIELDS:  # wei amounts outgrow 64 bits (20 ETH does): stored as decimal strings
             d[key] = str(d[key])
         return d

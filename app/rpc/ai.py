@@ -114,15 +114,19 @@ def _wei(amount: int):
 
 def _signature(value: str, where: str) -> bytes:
     """A signature bundle's bytes (structure checked; whether it verifies is the scheduler's to say)."""
+    return _signature_bundle(value, where)[0]
+
+
+def _signature_bundle(value: str, where: str):
+    """(bytes, decoded SignatureBundle): the structure checked once, the decoded form handed on to the check."""
     from pqc import bundle
     from pqc.errors import FormatError
 
     raw = _hex(value, where)
     try:
-        bundle.SignatureBundle.decode(raw)
+        return raw, bundle.SignatureBundle.decode(raw)
     except FormatError as exc:
         raise invalid(f"{where}: not a signature bundle: {exc}") from None
-    return raw
 
 
 def _public_keys(value: str, where: str) -> bytes:
@@ -237,8 +241,9 @@ async def synergy_submit_ai_partial_result(node, task_id: Text, address: Text, r
                       "results must be signed by the validator's registered key")
     service = _ai(node)
     s = service.scheduler
+    raw, decoded = _signature_bundle(signature, "param 4 (signature)")
     return await service.call_light(s.light_submit(task_id), s.submit, task_id, _address(address, "param 2 (address)"),
-                                    _hex(result, "param 3 (result)"), _signature(signature, "param 4 (signature)"))
+                                    _hex(result, "param 3 (result)"), raw, decoded)
 
 
 @method("synergy_relayAIState")

@@ -95,15 +95,16 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
             payload = msg.data.encode() if msg.type == WSMsgType.TEXT else msg.data
             wire.STATS["bytes_in"] += len(payload)
             wire.STATS["frames_in"] += 1
+            req = _UNPARSED
             if wire.is_frame(payload):
                 wire.STATS["binary_frames_in"] += 1
                 binary[0] = True
                 try:
-                    payload = orjson.dumps(wire.decode(payload))
+                    req = wire.decode(payload)  # the message itself: not dumped to JSON to be parsed again
                 except wire.FrameError as exc:
                     await outbox.put(_error_body(PARSE_ERROR, f"parse error: {exc}"))
                     continue
-            resp = await _ws_request(api, payload, push, subs)
+            resp = await _ws_request(api, payload, push, subs, req)
             if resp is not None:
                 await outbox.put(resp)
     finally:
@@ -120,12 +121,17 @@ async def _close_websockets(app: web.Application) -> None:
                          return_exceptions=True)
 
 
-async def _ws_request(api, payload: bytes, push, subs: list) -> Any:
-    """eth_subscribe needs the connection; everything else goes to the dispatcher."""
-    try:
-        req = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        return _error_body(PARSE_ERROR, f"parse error: {exc}")
+_UNPARSED = object()
+
+
+async def _ws_request(api, payload: bytes, push, subs: list, req: Any = _UNPARSED) -> Any:
+    """eth_subscribe needs the connection; everything else goes to the dispatcher (`req`: the message when
+    the caller parsed it already, a binary frame's)."""
+    if req is _UNPARSED:
+        try:
+            req = orjson.loads(payload)
+        except orjson.JSONDecodeError as exc:
+            return _error_body(PARSE_ERROR, f"parse error: {exc}")
     if isinstance(req, dict) and req.get("method") == "eth_subscribe" and req.get("jsonrpc") == "2.0":
         params = req.get("params") or []
         try:
@@ -139,7 +145,10 @@ async def _ws_request(api, payload: bytes, push, subs: list) -> Any:
             return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": {"code": err.code, "message": err.message}})
         subs.append(sid)
         return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": sid})
-    return await dispatch.handle_payload(api, payload)
+    if isinstance(req, list):  # a batch: the dispatcher's bounds and order
+        return await dispatch.handle_payload(api, orjson.dumps(req))
+    resp = await dispatch.handle_one(api, req)  # one request, parsed once
+    return None if resp is None else orjson.dumps(resp)
 
 
 def make_app(node: Any) -> web.Application:

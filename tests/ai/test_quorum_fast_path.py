@@ -201,3 +201,118 @@ def test_a_poll_walks_only_the_recent_tasks_and_still_finds_every_open_one(quoru
     for t in comps[0].round.tasks.values():
         t.deadline = time.time() - core.OPEN_TASK_SLACK - 1
     assert {t.task_id for t in s._open_tasks()} == {t.task_id for c in comps[1:] for t in c.round.tasks.values()}
+
+
+# -- the node's CPU per computation (issue 12, s22): shortcuts that must not weaken a check --
+
+def test_a_decoded_bundle_handed_in_is_checked_against_the_bytes_kept(quorum):
+    """The RPC layer hands the scheduler the bundle it decoded: a caller whose decoded bundle is not the
+    bytes it sent (a genuine signature beside forged bytes) gets the bytes checked, and is refused."""
+    s, keys = quorum
+    comp = s.initiate("digits_cnn", IMAGE)
+    t = next(iter(comp.round.tasks.values()))
+    genuine = signed(s, comp, keys[t.address], RIGHT)
+    forged = bundle.sign(KeySet.generate(protocol.LEVEL, with_kem=False), keccak(RIGHT)).encode()
+    with pytest.raises(AIError, match="does not verify"):
+        s.submit(t.task_id, t.address, RIGHT, forged, bundle.SignatureBundle.decode(genuine))
+    assert t.status == "Assigned" and comp.round.votes_by_verdict == {}
+    s.submit(t.task_id, t.address, RIGHT, genuine, bundle.SignatureBundle.decode(genuine))
+    assert t.status == "Submitted" and t.signature == genuine
+
+
+def test_a_wrong_result_signed_by_its_own_key_never_counts_and_is_slashed(quorum):
+    """With every shortcut on (decoded bundles, one records batch, cached addresses), a validator that signs
+    a wrong answer is outvoted, slashed, unpaid and not in the certificate; the records say so durably."""
+    s, keys = quorum
+    comp = s.initiate("digits_cnn", IMAGE)
+    tasks = list(comp.round.tasks.values())
+    liar = tasks[0]
+    for t in tasks:
+        out = b"\x05" if t is liar else RIGHT
+        sig = signed(s, comp, keys[t.address], out)
+        s.submit(t.task_id, t.address, out, sig, bundle.SignatureBundle.decode(sig))
+    spare = [t for t in comp.round.tasks.values() if t.status == "Assigned"]
+    for t in spare:
+        sig = signed(s, comp, keys[t.address], RIGHT)
+        s.submit(t.task_id, t.address, RIGHT, sig, bundle.SignatureBundle.decode(sig))
+    assert comp.status == "Completed" and comp.result == RIGHT
+    from vm.addresses import to_syn
+
+    assert to_syn(liar.address) not in comp.certificate["signers"] and len(comp.certificate["signers"]) == 4
+    stored = dict(s.records.validators())
+    assert int(stored[liar.address]["slashed"]) > 0 and stored[liar.address]["rewards"] == "0"
+    assert all(int(stored[a]["rewards"]) > 0 for a in comp.validators if a != liar.address)
+    rec = s.records.computation(comp.id)
+    assert rec["status"] == "Completed" and rec["certificate"] == comp.certificate
+    # the certificate still passes the consensus rule over the set's stakes, and binds this input and answer
+    from ai.verify import verify_computation
+
+    class Storage(dict):
+        def __call__(self, address, slot):
+            return self.get((address, slot), 0)
+
+    storage = Storage()
+    for st in comp.sets.values():
+        from pqc.validators import snapshot_writes
+
+        for address, slot, value in snapshot_writes(st.set_id, st.epoch, {st.key_hashes[a]: w
+                                                                          for a, w in st.stakes.items()}):
+            storage[(address, slot)] = value
+    verdict = verify_computation(s.get(comp.id), s.chain_id, storage)
+    assert verdict["valid"] is True, verdict
+
+
+def test_a_starting_computation_refreshes_its_own_models_sets_and_the_tick_all(quorum):
+    s, keys = quorum
+    calls = []
+    real = s.sets.refresh
+    s.sets.refresh = lambda validators, now, only=None: calls.append(only) or real(validators, now, only)
+    s.initiate("digits_cnn", IMAGE)
+    s.tick()
+    assert calls == ["digits_cnn", None]
+
+
+def test_sYn_addresses_are_remembered_and_bad_ones_still_refused():
+    from vm.addresses import from_syn, to_syn
+
+    a = bytes(range(20))
+    assert to_syn(a) is to_syn(bytes(a)) and to_syn(bytearray(a)) == to_syn(a) and from_syn(to_syn(a)) == a
+    with pytest.raises(ValueError):
+        to_syn(b"short")
+
+
+def test_a_callback_computation_is_known_without_a_record_read(quorum):
+    s, keys = quorum
+    plain = s.initiate("digits_cnn", IMAGE)
+    owed = s.initiate("digits_cnn", IMAGE, "0x" + "11" * 20, callback={"caller": "11" * 20, "selector": "00" * 4,
+                                                                     "request_id": "22" * 32})
+    assert not plain.callback and owed.callback and s.records_callback(owed.id) is not None
+
+
+def test_a_wait_is_woken_by_the_finish_and_bounded_by_its_timer():
+    async def main():
+        loop = asyncio.get_running_loop()
+        svc = service_on(loop)
+        svc._waiters = {}
+
+        class Comp:
+            def __init__(self, cid):
+                self.id, self.status = cid, "Running"
+
+        running, finishing = Comp("a"), Comp("b")
+        svc.scheduler = type("S", (), {"computations": {"a": running, "b": finishing}})()
+        t = time.monotonic()
+        assert (await svc.wait_finished("a", 0.05)) is running and 0.04 < time.monotonic() - t < 2
+        assert svc._waiters == {}  # the timed-out waiter is gone
+
+        async def finish():
+            await asyncio.sleep(0.02)
+            finishing.status = "Completed"
+            svc._wake("b")
+
+        t = time.monotonic()
+        waited, _ = await asyncio.gather(svc.wait_finished("b", 30), finish())
+        assert waited.status == "Completed" and time.monotonic() - t < 5 and svc._waiters == {}
+        svc.executor.shutdown()
+
+    asyncio.run(main())

@@ -131,7 +131,7 @@ class ChainIndex:
             if tx_records is not None:
                 tx_records[h] = record
         record = self._block_fields(block, tx_hashes)
-        self.db.put(P_BLOCK + _num(number), _dumps(record))
+        self.db.put(P_BLOCK + _num(number), _dumps(_slim_block(record)))
         self.db.put(P_BLOCK_HASH + block_hash, _num(number))
         if fees:
             fees.sort()
@@ -163,12 +163,23 @@ class ChainIndex:
                 self.db.put(P_LOGS + _num(n), None)
                 self.db.put(P_LOG_SRC + _num(n), None)
             self.db.put(P_FEES + _num(n), None)
+            self.db.put(P_META + f"block_pre_root/{n}".encode(), None)
             self.db.put(key, None)
+
+    def forget_stale_pre_roots(self, head_number: int) -> None:
+        """Remove `block_pre_root/N` records above the head (a data dir reverted before
+        `truncate_after` removed them): blocks are sealed without looking for one."""
+        stale = [name for name, _ in self.meta_items("block_pre_root/")
+                 if int(name.rsplit("/", 1)[1]) > head_number]
+        if stale:
+            with self.db.transaction():
+                for name in stale:
+                    self.set_meta(name, None)
 
     # -- reads --
     def block(self, number: int) -> Optional[dict]:
         raw = self.db.get(P_BLOCK + _num(number))
-        return None if raw is None else orjson.loads(raw)
+        return None if raw is None else _full_block(orjson.loads(raw))
 
     def block_number(self, block_hash: bytes) -> Optional[int]:
         raw = self.db.get(P_BLOCK_HASH + block_hash)
@@ -326,6 +337,55 @@ class ChainIndex:
         if requests_hash is not None:
             out["requestsHash"] = data(requests_hash)
         return out
+
+
+_ZERO32 = "0x" + "00" * 32
+_BLANK_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"  # the empty trie
+# A block record's fields in the order RPC returns them, with the value most blocks have where
+# one value is usual (_NEEDED: none). The stored record leaves out each field that has its
+# usual value: an empty block's record was 1.7 KB of mostly these (512 zeros of bloom), and
+# every byte a block writes is merged through LevelDB's levels again and again as the chain
+# grows. `block()` puts them back; a record stored whole (older data dirs) reads the same.
+_NEEDED = object()
+_BLOCK_FIELDS = {
+    "number": _NEEDED, "hash": _NEEDED, "parentHash": _NEEDED, "nonce": "0x0000000000000000",
+    "sha3Uncles": "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
+    "logsBloom": "0x" + "00" * 256, "transactionsRoot": _BLANK_ROOT, "stateRoot": _NEEDED,
+    "receiptsRoot": _BLANK_ROOT, "miner": "0x" + "00" * 20, "difficulty": "0x0", "totalDifficulty": "0x0",
+    "extraData": "0x", "size": _NEEDED, "gasLimit": _NEEDED, "gasUsed": "0x0", "timestamp": _NEEDED,
+    "transactions": _NEEDED, "uncles": (), "mixHash": _ZERO32, "baseFeePerGas": _NEEDED,
+    "withdrawals": (), "withdrawalsRoot": _BLANK_ROOT, "blobGasUsed": "0x0", "excessBlobGas": "0x0",
+    "parentBeaconBlockRoot": _BLANK_ROOT,
+}
+_LISTS = {"uncles", "withdrawals"}
+
+
+def _slim_block(record: dict) -> dict:
+    """The record to store: fields with their usual value left out (`_BLOCK_FIELDS`)."""
+    out = {}
+    for k, v in record.items():
+        usual = _BLOCK_FIELDS.get(k, _NEEDED)
+        if usual is _NEEDED or (v != [] if k in _LISTS else v != usual):
+            out[k] = v
+    return out
+
+
+def _full_block(stored: dict) -> dict:
+    """A stored record with its usual values back, in RPC's field order (then any others)."""
+    out = {}
+    get = stored.get
+    for k, usual in _BLOCK_FIELDS.items():
+        v = get(k, _NEEDED)
+        if v is _NEEDED:
+            if usual is _NEEDED:
+                continue  # (not in this record at all)
+            v = [] if k in _LISTS else usual
+        out[k] = v
+    if len(out) != len(stored):
+        for k, v in stored.items():
+            if k not in out:
+                out[k] = v
+    return out
 
 
 def _block_size(block: Any) -> int:

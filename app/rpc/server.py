@@ -145,10 +145,7 @@ async def _ws_request(api, payload: bytes, push, subs: list, req: Any = _UNPARSE
             return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": {"code": err.code, "message": err.message}})
         subs.append(sid)
         return orjson.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": sid})
-    if isinstance(req, list):  # a batch: the dispatcher's bounds and order
-        return await dispatch.handle_payload(api, orjson.dumps(req))
-    resp = await dispatch.handle_one(api, req)  # one request, parsed once
-    return None if resp is None else orjson.dumps(resp)
+    return await dispatch.handle_decoded(api, req)  # parsed once; a batch keeps the dispatcher's bounds and order
 
 
 def make_app(node: Any) -> web.Application:

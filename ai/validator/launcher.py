@@ -37,11 +37,9 @@ ENABLED = os.environ.get("AIVM_VALIDATOR_FORK", "1") != "0" and sys.platform == 
 # what every validator imports before its first task; each is optional (a missing one is imported by the child)
 PRELOAD = ("torch", "models.pipeline", "models.registry", "transformers.models.llama.modeling_llama",
            "transformers.masking_utils", "ai.validator.client", "app.cli")
-# read once at import by the code the launcher preloads (torch's and transformers' prefixes, and our own
-# module-level reads: tests/test_validator_launcher.py finds them): a validator asked to run with other
-# values is started with Popen instead (`Launcher.forks_with`)
-IMPORT_TIME_ENV = ("OMP_", "MKL_", "TORCH", "PYTORCH", "HF_", "TRANSFORMERS", "TOKENIZERS", "PYTHON", "LD_",
-                   "AIVM_WIRE_BINARY", "AIVM_VERIFY_NICE", "AIVM_VALIDATOR_FORK")
+# read once at import by the code the launcher preloads: a validator asked to run with other values is
+# started with Popen instead (`Launcher.forks_with`)
+IMPORT_TIME_ENV = ("AIVM_", "OMP_", "MKL_", "TORCH", "PYTORCH", "HF_", "TRANSFORMERS", "PYTHON", "LD_")
 START_TIMEOUT = 120.0  # seconds for the launcher's imports on a loaded machine
 SPAWN_TIMEOUT = 10.0  # seconds for one fork's answer
 

@@ -203,10 +203,8 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
     from ai.validator import local as local_validators
 
     log_dir = validators[0].keystore_path.parent / "logs"
-    local += validators  # a shutdown from here on stops those already started
-    # off the loop: it may wait for the launcher's imports (seconds), and the RPC keeps answering meanwhile
-    await asyncio.to_thread(local_validators.start, validators, f"http://127.0.0.1:{port}", log_dir,
-                            holds=n.validator_holds)
+    local_validators.start(validators, f"http://127.0.0.1:{port}", log_dir, holds=n.validator_holds)
+    local += validators
     console.print(f"started {len(validators)} local validators (logs in {log_dir}); "
                   f"waiting until they are registered and eligible…", highlight=False)
 

@@ -152,14 +152,11 @@ class AIService(InferenceService):
         self.expected: set[bytes] = set()  # local validators the node waits for before it calls itself ready
         self._ready = threading.Event()
         self.status = "starting"
-        self._codec_lock = threading.Lock()  # a leaf: the start-up load and a first text request load it once
-        self._codec_warmup: Optional[asyncio.Future] = None
 
     def _codec(self):
         from models import prompt_codec
 
-        with self._codec_lock:
-            return prompt_codec(self.cache_dir)
+        return prompt_codec(self.cache_dir)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -171,15 +168,7 @@ class AIService(InferenceService):
         for cid, _ in list(self.scheduler.records.callbacks()):  # owed since before a restart
             self._loop.create_task(self._deliver(cid))
         if "distributed_ai_model" in self.scheduler.manifests:
-            # the tokenizer (≈3 s: transformers' import) loads now, beside the chain and digits work, so a
-            # first text request rarely waits for it; the AI layer does not wait for it to say it started
-            self._codec_warmup = self._loop.run_in_executor(None, self._codec)
-            self._codec_warmup.add_done_callback(self._codec_loaded)
-
-    @staticmethod
-    def _codec_loaded(future: asyncio.Future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            log.error("loading the text model's tokenizer failed (text requests will say why): %s", future.exception())
+            await asyncio.to_thread(self._codec)  # load the tokenizer now, not on the first request
 
     def _reconcile_sets(self) -> None:
         """Chain thread: AI stage sets are stake-weighted epochs (published by the scheduler's refresh);

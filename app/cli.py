@@ -167,10 +167,6 @@ async def _shutdown(node, runner, ai_task, local: list, extras=None) -> None:
 async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, local: list) -> None:
     node.ai_status = "loading models (the first run trains and converts them; later runs reuse the cache)"
     console.print(f"distributed AI: {node.ai_status}…", highlight=False)
-    if cfg.node.validators > 0:
-        from ai.validator import launcher
-
-        launcher.prewarm()  # the local validators' launcher imports torch while this process does
 
     def load():  # off the event loop: importing the AI layer imports torch (seconds on a loaded machine)
         from ai.service import AIService, load_manifests

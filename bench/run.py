@@ -37,7 +37,6 @@ BENCHMARKS: list[tuple[str, str]] = [
     ("chat", "bench.bench_chat"),
     ("conformance", "bench.bench_conformance"),
     ("dispatch", "bench.bench_dispatch"),
-    ("startup", "bench.bench_startup"),
 ]
 
 HEADER = """\

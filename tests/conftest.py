@@ -13,15 +13,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from tests.nodeproc import start_node
 
 
-def pytest_collection_finish(session):
-    """A run with the validator clusters' tests starts the validators' launcher now (torch imported while
-    the first tests run, not when the first cluster starts)."""
-    if any(item.nodeid.startswith("tests/distributed/") for item in session.items):
-        from ai.validator import launcher
-
-        launcher.prewarm()
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """A real node process (in memory) shared by a test module."""

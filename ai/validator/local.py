@@ -7,7 +7,6 @@ stake, and a process of its own that stops with the node.
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import secrets
 import signal
@@ -16,16 +15,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from ai import protocol
 from pqc import bundle, keystore
 from pqc.keys import KeySet
-
-if TYPE_CHECKING:
-    from ai.validator.launcher import ForkedProcess
-
-log = logging.getLogger("aivm.validators")
 
 PR_SET_PDEATHSIG = 1
 
@@ -38,7 +32,7 @@ class LocalValidator:
     keystore_path: Path
     password_path: Path
     address: bytes
-    process: "Optional[subprocess.Popen | ForkedProcess]" = None
+    process: Optional[subprocess.Popen] = None
 
 
 def prepare(directory: Path, count: int) -> list[LocalValidator]:
@@ -77,37 +71,23 @@ def _die_with_parent() -> None:
 
 def start(validators: list[LocalValidator], rpc_url: str, log_dir: Path, holds: "str | dict[int, str] | None" = None,
           behaviours: Optional[dict[int, str]] = None, extra_args: tuple[str, ...] = ()) -> None:
-    """`holds`: one --holds value for all, or one per validator index. Forked from the warm launcher
-    (`ai.validator.launcher`: torch imported once) where it runs, else one `subprocess.Popen` each."""
-    from ai.validator import launcher as launcher_mod
-
+    """`holds`: one --holds value for all, or one per validator index."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    launcher = launcher_mod.shared()
     for v in validators:
-        args = ["-m", "app.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
-                "--password-file", str(v.password_path), "--stake", str(STAKE_ETH)]
+        cmd = [sys.executable, "-m", "app.cli", "validator", "--rpc", rpc_url, "--keystore", str(v.keystore_path),
+               "--password-file", str(v.password_path), "--stake", str(STAKE_ETH)]
         mine = holds.get(v.index) if isinstance(holds, dict) else holds
         if mine:
-            args += ["--holds", mine]
-        args += list(extra_args)
+            cmd += ["--holds", mine]
+        cmd += list(extra_args)
+        cmd += ["--parent-pid", str(os.getpid())]
         if behaviours and v.index in behaviours:
-            args += ["--behaviour", behaviours[v.index]]
+            cmd += ["--behaviour", behaviours[v.index]]
+        log = open(log_dir / f"validator-{v.index}.log", "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        log_path = log_dir / f"validator-{v.index}.log"
-        # --parent-pid (the watchdog's): the process that forks or starts it; the launcher dies with us
-        if launcher is not None and launcher.forks_with(env):
-            try:
-                v.process = launcher.spawn([*args, "--parent-pid", str(launcher.process.pid)], log_path, env,
-                                           os.getcwd())
-                continue
-            except RuntimeError as exc:  # it died under us: this and the rest start on their own
-                log.warning("%s; starting validators with Popen", exc)
-                launcher = None
-        out = open(log_path, "ab")
-        v.process = subprocess.Popen([sys.executable, *args, "--parent-pid", str(os.getpid())], stdout=out,
-                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        v.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      preexec_fn=_die_with_parent)
-        out.close()
+        log.close()
 
 
 def stop(validators: list[LocalValidator], timeout: float = 2.0) -> None:

@@ -14,7 +14,7 @@ CONFIG = """
 ai_task_timeout = {task_timeout}
 ai_max_new_tokens = {max_new_tokens}
 ai_infer_timeout = {infer_timeout}
-ai_join_delay = 1
+ai_join_delay = 0.5
 """
 
 
@@ -44,7 +44,7 @@ class Cluster:
             if dead:
                 logs = "\n".join((self.workdir / "logs" / f"validator-{i}.log").read_text()[-2000:] for i in dead)
                 raise RuntimeError(f"validators {dead} exited:\n{logs}")
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise TimeoutError(f"fewer than {count} validators became active")
 
     def compute(self, model_id: str, data: bytes, timeout: float = 300) -> dict:
@@ -78,7 +78,7 @@ def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviou
     try:
         deadline = time.monotonic() + 600
         while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
-            time.sleep(0.5)  # models load in the background
+            time.sleep(0.1)  # models load in the background
         validators = local.prepare(workdir / "keys", count)
         for v in validators:
             node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex((local.STAKE_ETH + 1) * 10**18))

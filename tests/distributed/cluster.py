@@ -1,10 +1,14 @@
 """A node plus real validator processes (some misbehaving on purpose) for end-to-end tests."""
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+
+import requests
 
 from ai.validator import local
 from tests.nodeproc import NodeProcess, start_node
@@ -34,6 +38,15 @@ class Cluster:
         reply = self.node.rpc(method, *params, timeout=120)
         assert "error" in reply, reply
         return reply["error"]["message"]
+
+    def start_ai_layer(self) -> None:
+        """Ask for the AI layer without waiting: it loads its models while the validators import theirs
+        (they register once it is up)."""
+        def ask() -> None:
+            with contextlib.suppress(requests.RequestException):  # a node stopped meanwhile: nothing to start
+                self.node.rpc("synergy_listAIModels", timeout=600)
+
+        threading.Thread(target=ask, daemon=True).start()
 
     def wait_active(self, count: int, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -73,13 +86,11 @@ def start_cluster(workdir: Path, count: int, holds: str = "digits_cnn", behaviou
     cfg = workdir / "aivm-config.toml"
     cfg.write_text(CONFIG.format(task_timeout=task_timeout, max_new_tokens=max_new_tokens, infer_timeout=infer_timeout)
                    + ("" if hedge_after is None else f"ai_hedge_after = {hedge_after}\n"))  # CONFIG ends inside [node]
+    validators = local.prepare(workdir / "keys", count)
     node = start_node(workdir, "--config", str(cfg), data_dir=data_dir)
     cluster = Cluster(node, workdir=workdir)
     try:
-        deadline = time.monotonic() + 600
-        while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
-            time.sleep(0.1)  # models load in the background
-        validators = local.prepare(workdir / "keys", count)
+        cluster.start_ai_layer()
         for v in validators:
             node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex((local.STAKE_ETH + 1) * 10**18))
         local.start(validators, node.url, workdir / "logs", holds=holds, behaviours=behaviours, extra_args=extra_args)

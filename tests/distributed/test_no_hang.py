@@ -18,6 +18,7 @@ from web3 import Web3
 from tests.distributed.ai_contract import compiled
 from tests.distributed.async_contract import compiled as async_compiled
 from tests.distributed.cluster import start_cluster
+from tests.nodeproc import start_node
 
 DIGITS = load_digits()
 TOKENS = 4
@@ -131,12 +132,14 @@ def test_ai_infer_timeout_holds_to_the_second_and_the_transaction_reverts(tmp_pa
 
 
 def test_max_tokens_is_validated(tmp_path):
-    c = start_cluster(tmp_path, 3, holds="digits_cnn")
+    # no validators needed: without the check these requests would be accepted and wait for some
+    node = start_node(tmp_path)
     try:
         for bad in (0, 257, -1):
-            err = c.node.rpc("synergy_initiateDistributedAI", "distributed_ai_model", "00", bad)["error"]
+            err = node.rpc("synergy_initiateDistributedAI", "distributed_ai_model", "00", bad)["error"]
             assert err["code"] == -32602 and "max_tokens" in err["message"]
-        err = c.node.rpc("synergy_initiateDistributedAI", "digits_cnn", "00" * 64, 5)["error"]
+        err = node.rpc("synergy_initiateDistributedAI", "digits_cnn", "00" * 64, 5)["error"]
         assert err["code"] == -32602 and "max_tokens" in err["message"]
+        assert "result" in node.rpc("synergy_initiateDistributedAI", "digits_cnn", "00" * 64)  # the control
     finally:
-        c.stop()
+        node.stop()

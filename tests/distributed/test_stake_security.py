@@ -45,14 +45,12 @@ def image(i: int) -> bytes:
 def env(tmp_path_factory):
     work = tmp_path_factory.mktemp("stake")
     (work / "cfg.toml").write_text(CONFIG)
+    honest = local.prepare(work / "keys", 3)
     node = start_node(work, "--config", str(work / "cfg.toml"))
     cluster = Cluster(node, workdir=work)
     swarm = None
     try:
-        deadline = time.monotonic() + 600
-        while "error" in node.rpc("synergy_listAIModels") and time.monotonic() < deadline:
-            time.sleep(0.5)
-        honest = local.prepare(work / "keys", 3)
+        cluster.start_ai_layer()
         for v in honest:
             node.rpc("hardhat_setBalance", "0x" + v.address.hex(), hex(HONEST_STAKE + ETH))
         local.start(honest, node.url, work / "logs", holds="digits_cnn", extra_args=("--stake", "70"))

@@ -118,7 +118,7 @@ def task_vote(task: TaskRef, stage_input: bytes, output: bytes, proposal: "bytes
     turns the proposed tokens into the answer text whose hash the vote carries.
     Raises ValueError (or the model's InvalidInputError) for an output no honest validator could produce.
     """
-    from ai.scheduler.commitments import commitment, verdict_commitment  # not at the top: ai.scheduler imports us
+    from ai.commitments import commitment, verdict_commitment  # not at the top: torch (an idle node imports us)
 
     final = task.stage == MODELS[task.model_id].num_stages - 1
     if proposal is None:

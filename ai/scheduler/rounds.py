@@ -16,7 +16,7 @@ from models.errors import InvalidInputError
 from ai.ports import AIError
 from ai.protocol import LEVEL, TaskRef, TaskVote, task_vote
 from ai.scheduler import economics
-from ai.scheduler.commitments import validate_request
+from ai.commitments import validate_request
 from ai.scheduler.computation import MAX_NEW_TOKENS, MAX_TASKS_KEPT, SPARE, Computation, Round, Task
 from ai.scheduler.validators import Validator
 from ai.status import ComputationStatus as Status, TaskStatus

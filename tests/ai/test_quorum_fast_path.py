@@ -17,7 +17,7 @@ from eth_hash.auto import keccak
 from ai import protocol, wire
 from ai.records import AIRecords
 from ai.scheduler import AIError, Scheduler
-from ai.scheduler.commitments import commitment
+from ai.commitments import commitment
 from ai.service import AIService
 from ai.validator.client import Validator
 from models import get_manifest

@@ -122,7 +122,7 @@ def test_risk_model_stages_chain_to_the_whole_model(small_dir):
 
 
 def test_node_recomputes_the_commitments_validators_sign(small_dir):
-    from ai.scheduler.commitments import commitment, validate_request
+    from ai.commitments import commitment, validate_request
 
     cases = {"price-v1": eth_abi.encode(["uint256[16]"], [[ONE + i for i in range(16)]]),
              "mm-v1": eth_abi.encode(["uint256"] * 6, [ONE, ONE, ONE, ONE, 0, 0]),

@@ -16,7 +16,7 @@ from ai import protocol
 from models import get_manifest
 from ai.records import AIRecords
 from ai.scheduler import AIError, Scheduler
-from ai.scheduler.commitments import commitment
+from ai.commitments import commitment
 from pqc import bundle, quorum
 from pqc.keys import KeySet
 from vm.store.kv import MemoryKV

@@ -1,4 +1,7 @@
-"""The node's side of commitments: the same digests validators sign, computed without weights.
+"""Commitments as the node checks them: the same digests validators sign, computed without weights.
+
+Beside the protocol rather than in the scheduler package: `protocol.task_vote` (the validator's vote builder)
+needs it, and importing `ai.scheduler` would load the scheduler and py-evm into every validator process.
 
 A validator commits with its runner (`runner.commitment`); the node recomputes
 the commitment from the submitted output bytes so it can rebuild the vote the

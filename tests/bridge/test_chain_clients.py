@@ -149,3 +149,39 @@ def test_attester_says_when_messages_wait_on_a_chain_that_stopped_mining(server,
     assert a.stalls == 1 and a._heads["polygon"][0] == 11
     a._scan(lane)
     assert a.stalls == 2
+
+
+def test_sigterm_stops_a_relayer_blocked_on_a_node_that_never_answers(tmp_path):
+    """A pass waiting on a node that accepted the connection and never answers (one shutting down, say; the
+    client's timeout is 30 s) still ends at SIGTERM, at once and with exit status 0."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from bridge.devnet import RELAYER_INDEX, dev_key
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)  # the kernel accepts the connections; nobody ever reads or answers
+    log = tmp_path / "relayer.log"
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.relayer", "--rpc", f"http://127.0.0.1:{hung.getsockname()[1]}",
+                             "--key", dev_key(RELAYER_INDEX)], stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "relayer delivering" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        time.sleep(1.0)  # inside its first pass: blocked on the silent node
+        assert proc.poll() is None
+        t = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(20)
+        took = time.monotonic() - t
+        assert rc == 0 and took < 3, f"rc {rc} after {took:.1f} s:\n{log.read_text()[-2000:]}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        hung.close()

@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +93,7 @@ class BenchNode:
             try:
                 if ready():
                     return
-            except requests.RequestException:
+            except (OSError, http.client.HTTPException):  # the node not listening yet
                 pass
             if self.proc.poll() is not None:
                 raise RuntimeError("the node exited")
@@ -111,10 +110,10 @@ class BenchNode:
         try:
             conn.request("POST", "/", body, {"Content-Type": "application/json"})
             return orjson.loads(conn.getresponse().read())
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, http.client.HTTPException):
             conn.close()
             self._local.conn = None
-            raise requests.ConnectionError(str(exc)) from exc  # what _wait retries on
+            raise
 
     def rpc(self, method, *params):
         reply = self.rpc_raw(method, *params)
@@ -172,7 +171,7 @@ def quorum(validators: int, images: list[bytes], concurrency: tuple[int, ...]) -
             pids = [node.proc.pid] + [v.process.pid for v in node.validators]
             # every image one at a time: /proc counts 10 ms clock ticks per process (all its threads), so the
             # window must hold many of them (a quarter of the quick run's 40 images read 18 ms of validator CPU
-            # a computation that was 8-10); the client's own CPU (this process: requests) is on the same cores
+            # a computation that was 8-10); the client's own CPU (this process: http.client) is on the same cores
             before, client = [_cpu_seconds(p) for p in pids], time.process_time()
             latency = statistics.median([node.infer(img) for img in images])
             spent = [_cpu_seconds(p) - b for p, b in zip(pids, before)]

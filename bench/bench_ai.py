@@ -26,6 +26,8 @@ from pathlib import Path
 
 import orjson
 
+from bench import host
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -356,12 +358,13 @@ def text_section(quick: bool) -> list[str]:
     ref = TextReference(tokens)
     stages = ref.stage_times(1 if quick else 2)
     rows = [(layout, text_quorum(layout, ref, runs)) for layout in ("5x3", "3x1")]
-    load = os.getloadavg()
+    load, probe = os.getloadavg(), host.probe_ns()
     lines = [
         "## Text through the quorum (distributed_ai_model, SmolLM2-135M in 3 stages)",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} cores, load average "
-        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end; prompt {PROMPT.decode()!r}, "
+        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end,"
+        f" host probe {probe:.0f} ns (bench/host.py: lower is faster); prompt {PROMPT.decode()!r}, "
         f"{tokens} new tokens, greedy, answer cache off, {runs} quorum runs after one warm-up, each next to "
         f"one-process `transformers` `generate` runs (KV cache, greedy; at 1 thread as validators run, and at "
         f"{ref.default_threads} threads): the ratio is the median of quorum ÷ the faster one-process run beside it. "
@@ -394,12 +397,13 @@ def main(quick: bool, digits_only: bool = False) -> str:
     sched = scheduler_time(5, 10 if quick else 40)
     flights = (1, 4, 16)
     rows = [(v, *quorum(v, images, flights)) for v in ((3, 5) if quick else (3, 5, 7))]
-    load = os.getloadavg()
+    load, probe = os.getloadavg(), host.probe_ns()
     lines = [
         "## Distributed AI (digits_cnn)",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {os.cpu_count()} cores, load average "
-        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end; {'quick' if quick else 'full'} run, "
+        f"{load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f} (1/5/15 min) at the end,"
+        f" host probe {probe:.0f} ns (bench/host.py: lower is faster); {'quick' if quick else 'full'} run, "
         f"{n_images} images, answer cache off. Quorum overhead = end-to-end latency - the model's compute "
         "(validators run it in parallel, so once on the critical path); the client (`http.client`: a `requests` call "
         "costs ≈1.3 ms of CPU on the same 2 cores) keeps its HTTP connections alive and waits for the end with one "
@@ -426,4 +430,11 @@ def main(quick: bool, digits_only: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    main("--quick" in sys.argv, "--digits" in sys.argv)
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Distributed AI: the quorum against one process, printed "
+                                 "(`python -m bench.run --only ai` records it in RESULTS.md)")
+    ap.add_argument("--quick", action="store_true", help="fewer images and runs, 3 and 5 validators only")
+    ap.add_argument("--digits", action="store_true", help="the digits_cnn part only (no text validators)")
+    args = ap.parse_args()
+    main(args.quick, args.digits)

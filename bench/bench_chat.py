@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -200,4 +199,6 @@ def main(quick: bool) -> str:
 
 
 if __name__ == "__main__":
-    main("--quick" in sys.argv)
+    from bench.run import quick_flag
+
+    main(quick_flag(__doc__))

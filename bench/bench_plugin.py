@@ -347,4 +347,6 @@ def main(quick: bool = False) -> str:
 
 
 if __name__ == "__main__":
-    print(main(quick="--quick" in sys.argv))
+    from bench.run import quick_flag
+
+    print(main(quick=quick_flag(__doc__)))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
-from bench import rpc_load
+from bench import host, rpc_load
 from bridge import peers
 
 TITLE = "RPC: ERC20 tx/s, eth_call/s, eth_getLogs, memory"
@@ -84,10 +84,6 @@ def machine() -> dict:
         pass
     return {"cpu": model or platform.processor(), "cores": os.cpu_count(), "mem": mem,
             "python": platform.python_version()}
-
-
-def _load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def measure(targets: list[str], quick: bool, console: Console) -> tuple[dict, dict, dict]:
@@ -157,6 +153,14 @@ def rows(results: dict, inproc: dict) -> tuple[list[str], list[list[str]]]:
                        else f"{ip['per_block']} txs per block, mine")
                 out.append([f"in-process tx/s ({how})"] +
                            [f"{ip['tx_per_s']:,.0f}" if n == OURS else "" for n in names] + pad)
+        ex = inproc.get("exec", {})
+        if "tx_per_s" in ex:
+            # the floor under any RPC layer, against each peer's whole HTTP path
+            out.append(["in-process tx/s, execution alone (BlockBuilder.add into an open block: "
+                        "no recovery, sealing, storage or HTTP); ratio against the peer's HTTP tx/s"] +
+                       [f"{ex['tx_per_s']:,.0f}" if n == OURS else "" for n in names] +
+                       [f"{ex['tx_per_s'] / results[p].tx_per_s:.2f}×" if results[p].tx_per_s else "—"
+                        for p in ratio_cols])
         ref = inproc.get("batched") or inproc.get("single") or {}
         if "tx_per_s" in ref and ours_tx:
             out.append([f"server overhead (in-process at {ref['per_block']}/block ÷ HTTP tx/s)"] +
@@ -197,9 +201,9 @@ def main(quick: bool = False, targets: list[str] | None = None) -> str:
         raise SystemExit(f"unknown target(s) {unknown}; known: {', '.join(peers.TARGETS)}")
     cfg = rpc_load.LoadConfig.quick() if quick else rpc_load.LoadConfig()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    load_before = _load()
+    load_before, probe_before = host.load(), host.probe_ns()
     results, versions, skipped = measure(targets, quick, console)
-    load_after = _load()
+    load_after, probe_after = host.load(), host.probe_ns()
 
     inproc: dict = {}
     if OURS in targets:
@@ -210,17 +214,21 @@ def main(quick: bool = False, targets: list[str] | None = None) -> str:
         fill = round(ours.tx_ok / ours.tx_blocks) if ours and ours.tx_blocks else cfg.senders
         if fill > 1 and "skipped" not in inproc["single"]:
             inproc["batched"] = rpc_load.inprocess_tx_rate(n, cfg.senders, per_block=fill)
+        inproc["exec"] = rpc_load.inprocess_tx_rate(n, cfg.senders, per_block=0)
         for ip in inproc.values():
             if "skipped" in ip:
                 console.print(f"[yellow]  skipped: {ip['skipped']}")
             else:
-                console.print(f"  {ip['per_block']}/block: {ip['tx_per_s']:,.0f} tx/s")
+                how = f"{ip['per_block']}/block" if ip["per_block"] else "execution alone"
+                console.print(f"  {how}: {ip['tx_per_s']:,.0f} tx/s")
 
     header, body = rows(results, inproc)
     m = machine()
     meta = [
         f"- Run {started}{' (`--quick`)' if quick else ''}: {m['cpu']}, {m['cores']} cores, "
-        f"{m['mem']}; load average (1/5/15 min) {load_before} before, {load_after} after.",
+        f"{m['mem']}; load average (1/5/15 min) {load_before} before, {load_after} after; host "
+        f"probe {probe_before:.0f} ns before, {probe_after:.0f} ns after (bench/host.py: a fixed "
+        "Python loop, lower is faster).",
         "- Versions: " + (", ".join(f"{LABELS[n]} {v}" for n, v in versions.items()) or "none"),
         f"- Client (bench/rpc_load.py, Python {m['python']}, same machine): aiohttp + orjson, "
         f"{cfg.pool} keep-alive connections; {cfg.senders} concurrent senders (one dev account "
@@ -239,7 +247,8 @@ def main(quick: bool = False, targets: list[str] | None = None) -> str:
         if "skipped" in ip:
             notes.append(f"in-process comparison skipped: {ip['skipped']}")
         else:
-            notes.append(f"in-process, {ip['per_block']} per block: {ip['txs']:,} transfers in "
+            how = f"{ip['per_block']} per block" if ip["per_block"] else "execution alone"
+            notes.append(f"in-process, {how}: {ip['txs']:,} transfers in "
                          f"{ip['seconds']:.2f} s = {ip['tx_per_s']:,.0f} tx/s"
                          + (f", {ip['failed']} failed" if ip.get("failed") else ""))
     if OURS not in results and any("tx_per_s" in ip for ip in inproc.values()):

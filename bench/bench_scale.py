@@ -291,6 +291,6 @@ def report(res: dict, started: str, load_before: str, load_after: str, quick: bo
 
 
 if __name__ == "__main__":
-    import sys
+    from bench.run import quick_flag
 
-    print(main("--quick" in sys.argv))
+    print(main(quick_flag(__doc__)))

@@ -60,6 +60,15 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
     path.write_text(doc if doc.endswith("\n") else doc + "\n")
 
 
+def quick_flag(description: str | None, argv: list[str] | None = None) -> bool:
+    """A benchmark module's own command line, `python -m bench.bench_NAME [--quick]`: whether
+    `--quick` was given (`--help` prints the module's docstring; an unknown argument is refused
+    instead of silently starting a full run)."""
+    ap = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
+    ap.add_argument("--quick", action="store_true", help="smaller runs of the same shape")
+    return ap.parse_args(argv).quick
+
+
 def main(argv: list[str] | None = None) -> int:
     names = [n for n, _ in BENCHMARKS]
     ap = argparse.ArgumentParser(description="Run the AIVM benchmarks.")

@@ -62,9 +62,10 @@ def write_section(name: str, text: str, path: Path = RESULTS) -> None:
 
 def quick_flag(description: str | None, argv: list[str] | None = None) -> bool:
     """A benchmark module's own command line, `python -m bench.bench_NAME [--quick]`: whether
-    `--quick` was given (`--help` prints the module's docstring; an unknown argument is refused
-    instead of silently starting a full run)."""
-    ap = argparse.ArgumentParser(description=(description or "").strip().splitlines()[0] if description else None)
+    `--quick` was given (`--help` prints the usage and the docstring's first line; an unknown
+    argument is refused instead of silently starting a full run)."""
+    first = (description or "").strip().splitlines()
+    ap = argparse.ArgumentParser(description=first[0] if first else None)
     ap.add_argument("--quick", action="store_true", help="smaller runs of the same shape")
     return ap.parse_args(argv).quick
 

@@ -78,7 +78,7 @@ PRICE = ModelInfo(
     gas_price=60_000,
     num_stages=1,
     module="price",
-    reference_root="42d8e4c3e89e92d281129d66d1ef0307d8314909f940be5dce7c488f485626d2",
+    reference_root="c5fbe328c5e86354931271904a9cacf8c876294e79809e626636d106d43cb164",
 )
 
 MARKET = ModelInfo(

@@ -31,15 +31,34 @@ MAX_PPM = 100_000
 ONE = 10**18
 
 
+def _sigmoid(a: torch.Tensor) -> torch.Tensor:
+    """sigmoid(a) = (1 + tanh(a / 2)) / 2, through tanh's kernel. Trained through torch's own GRU (its
+    vectorized sigmoid), price-v1 came out with other weights on an AVX2-only host (2026-12-02) than on the
+    hosts its reference root was built on: another manifest root, so validators there would hold other
+    bytes. mm-v1 (tanh, linear layers, Adam, the same loop) reproduced its reference root on that host."""
+    return torch.tanh(a * 0.5) * 0.5 + 0.5
+
+
 class PriceGRU(nn.Module):
+    """PyTorch's GRU equations (gates r, z, n in its order, its parameters and initialisation), stepped here
+    so that the gates go through `_sigmoid`."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.gru = nn.GRU(1, HIDDEN, batch_first=True)
+        self.gru = nn.GRU(1, HIDDEN, batch_first=True)  # holds the parameters; its own kernel is not run
         self.head = nn.Linear(HIDDEN, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, 15, 1] returns (percent) -> [N, 1] next return
-        _, h = self.gru(x)
-        return self.head(h[-1])
+        g = self.gru
+        gi = torch.nn.functional.linear(x, g.weight_ih_l0, g.bias_ih_l0)  # [N, 15, 3H], every step at once
+        h = x.new_zeros(x.shape[0], HIDDEN)
+        for t in range(x.shape[1]):
+            i_r, i_z, i_n = gi[:, t].chunk(3, dim=1)
+            h_r, h_z, h_n = torch.nn.functional.linear(h, g.weight_hh_l0, g.bias_hh_l0).chunk(3, dim=1)
+            r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
+            n = torch.tanh(i_n + r * h_n)
+            h = (1 - z) * n + z * h
+        return self.head(h)
 
 
 def networks() -> list[nn.Module]:

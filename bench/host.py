@@ -3,9 +3,9 @@
 The load average says who else was running on this VM, not how fast the host under it was: on
 2026-12-02, at load below 1, one-process `generate` took 103-112 ms a token against 43-46 the
 evenings before and the in-process transfer rate was 399 tx/s against 1,084, with the tree
-unchanged. `probe_ns()` times a fixed pure-Python workload (calls,
-attribute and dict lookups, small-int arithmetic: what the node and validators spend their time
-on), so a reader can tell a slower tree from a slower host.
+unchanged. `probe_ns()` times a fixed pure-Python workload (calls, attribute and dict lookups,
+small-int arithmetic: what the node and validators spend their time on), so a reader can tell a
+slower tree from a slower host.
 """
 from __future__ import annotations
 

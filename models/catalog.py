@@ -78,7 +78,7 @@ PRICE = ModelInfo(
     gas_price=60_000,
     num_stages=1,
     module="price",
-    reference_root="c5fbe328c5e86354931271904a9cacf8c876294e79809e626636d106d43cb164",
+    reference_root="166f73a148bb6a588c97985a8f42a3d503bc38422eebd401024069cb6a127400",
 )
 
 MARKET = ModelInfo(

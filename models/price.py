@@ -51,13 +51,13 @@ class PriceGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, 15, 1] returns (percent) -> [N, 1] next return
         g = self.gru
         gi = torch.nn.functional.linear(x, g.weight_ih_l0, g.bias_ih_l0)  # [N, 15, 3H], every step at once
+        w_hh, two = g.weight_hh_l0.t(), 2 * HIDDEN
         h = x.new_zeros(x.shape[0], HIDDEN)
-        for t in range(x.shape[1]):
-            i_r, i_z, i_n = gi[:, t].chunk(3, dim=1)
-            h_r, h_z, h_n = torch.nn.functional.linear(h, g.weight_hh_l0, g.bias_hh_l0).chunk(3, dim=1)
-            r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
-            n = torch.tanh(i_n + r * h_n)
-            h = (1 - z) * n + z * h
+        for t in range(x.shape[1]):  # few ops a step: this loop is the model's inference time
+            gh = torch.addmm(g.bias_hh_l0, h, w_hh)
+            r, z = _sigmoid(gi[:, t, :two] + gh[:, :two]).chunk(2, dim=1)
+            n = torch.tanh(gi[:, t, two:] + r * gh[:, two:])
+            h = n + z * (h - n)  # (1 - z) * n + z * h
         return self.head(h)
 
 

@@ -637,8 +637,8 @@ def inprocess_tx_rate(txs: int = 2_000, senders: int = 10, per_block: int = 1) -
     recover and check each raw transaction as the node does, then
     ``chain.mine(pairs)`` ``per_block`` at a time, the node's batching when
     transactions arrive faster than blocks are sealed. ``per_block == 0``: the
-    execution alone, the floor under any RPC layer: senders recovered and
-    checked beforehand (untimed), then only the node's own ``BlockBuilder.add``
+    execution alone, the floor under any RPC layer: senders recovered
+    beforehand (untimed), then only the node's own ``BlockBuilder.add``
     of every transaction into one open block is timed (no sealing, no state
     root, no storage, no HTTP). Returns {"tx_per_s", "txs", "seconds",
     "per_block"} or {"skipped": reason}.

@@ -25,6 +25,24 @@ def test_held_out_accuracy_through_the_byte_interface(models_dir, digits_dir):
     assert accuracy == pytest.approx(recorded)
 
 
+def test_lean_forward_equals_the_module_to_the_last_bit(models_dir, digits_dir):
+    """The runner's `logits` (functional calls) is `DigitsCNN.forward` (the module the weights were trained in)
+    bit for bit, on every image of the dataset, one at a time as validators run them and as one batch."""
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
+
+    from models.digits import to_tensor
+
+    runner = load_model("digits_cnn", models_dir)
+    pixels = load_digits().data.astype(np.uint8)
+    with torch.no_grad():
+        assert torch.equal(runner.logits(to_tensor(pixels)), runner.model(to_tensor(pixels)))
+        for row in pixels:
+            x = to_tensor(row[None, :])
+            assert torch.equal(runner.logits(x), runner.model(x))
+
+
 def test_output_and_commitment(models_dir, digits_dir):
     runner = load_model("digits_cnn", models_dir)
     _, x_test, _, y_test = load_split()

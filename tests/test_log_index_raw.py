@@ -41,3 +41,72 @@ def test_raw_logs_are_the_decoded_logs_byte_for_byte():
     with pytest.raises(OverflowError):
         c.index.logs(0, head, None, None, limit=6, raw=True)
     assert len(c.index.logs(0, head, None, None, limit=7)) == 7
+
+
+def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
+    """Each constrained part of a filter (addresses; each topic position) narrows the blocks read: the
+    intersection of their indexes, not the first part's alone. Results equal a brute-force filter of every
+    log; a block none of the rarest part's topics is in is never read."""
+    from vm.store import index as index_module
+
+    art = compiled()
+    c = Chain.ephemeral()
+    a = [x.address for x in c.accounts]
+    deploy = bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**6])
+    ta = c.transact(a[0], None, deploy).contract_address
+    tb = c.transact(a[0], None, deploy).contract_address
+    n = c.nonce(a[0])
+    first = c.head_number + 1
+    for i in range(8):  # 8 blocks, each a transfer of both tokens; recipient a[1 + i % 4] of token A
+        to = a[1 + i % 4]
+        txs = [c.sign(a[0], ta, bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [to, i + 1]),
+                      gas=100_000, nonce=n + 2 * i),
+               c.sign(a[0], tb, bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [a[9], i + 1]),
+                      gas=100_000, nonce=n + 2 * i + 1)]
+        c.mine(txs)
+    head = c.head_number
+    topic = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
+    word = lambda x: x.rjust(32, b"\0")  # noqa: E731
+    everything = c.index.logs(0, head, None, None)
+
+    def brute(addresses, topics):
+        want_addr = None if addresses is None else {"0x" + x.hex() for x in addresses}
+        out = []
+        for log in everything:
+            if want_addr is not None and log["address"].lower() not in want_addr:
+                continue
+            if len(topics) > len(log["topics"]) or any(
+                    t is not None and log["topics"][i] not in {"0x" + x.hex() for x in t} for i, t in enumerate(topics)):
+                continue
+            out.append(log)
+        return out
+
+    reads: list[int] = []
+    db = c.index.db
+    real_get = db.get
+
+    def counting_get(key):
+        if key.startswith(index_module.P_LOGS):
+            reads.append(int.from_bytes(key[len(index_module.P_LOGS):], "big"))
+        return real_get(key)
+
+    db.get = counting_get
+    try:
+        cases = [  # (addresses, topics, blocks that may be read)
+            ([ta], [[topic], None, [word(a[3])]], {first + 2, first + 6}),  # a[3] gets token A in blocks 2 and 6
+            ([ta], [[topic], None, [word(a[3]), word(a[4])]], {first + 2, first + 3, first + 6, first + 7}),
+            ([tb], [[topic], None, [word(a[3])]], {first + 2, first + 6}),  # a[3] is in those blocks, not for B
+            ([ta], [[topic], None, [word(a[9])]], set(range(first, head + 1))),  # a[9]: B's recipient, every block
+            (None, [None, None, [word(a[5])]], set()),  # nobody sent to a[5]: nothing read
+            # a[1] never sends; the topic index names blocks, not positions: the blocks a[1] received in are read
+            ([ta], [[topic], [word(a[1])]], {first, first + 4}),
+        ]
+        for addresses, topics, may_read in cases:
+            reads.clear()
+            got = c.index.logs(0, head, addresses, topics)
+            assert got == brute(addresses, topics), (addresses, topics)
+            assert set(reads) <= may_read, (addresses, topics, sorted(reads))
+            raw = c.index.logs(0, head, addresses, topics, raw=True)
+            assert orjson.dumps(raw) == orjson.dumps(got)
+    finally:
+        db.get = real_get

@@ -249,23 +249,33 @@ class ChainIndex:
         return out
 
     def _candidate_blocks(self, lo, hi, addresses, topics) -> list[int]:
-        if addresses:
-            return self._indexed_blocks(P_LOG_ADDR, addresses, lo, hi)
-        for position in topics or []:
-            if position:  # the first constrained position narrows best
-                return self._indexed_blocks(P_LOG_TOPIC, position, lo, hi)
-        return [
-            int.from_bytes(k[len(P_LOGS):], "big")
-            for k, _ in self.db.items(P_LOGS, _num(lo), _num(hi + 1))
-        ]
+        """The blocks in [lo, hi] that can hold a match: those every constrained part of the filter names in its
+        index (the addresses; each constrained topic position, any of its topics). Scanning an index costs a key
+        a block; reading a block's logs costs a decode of all of them, so a block that the filter's rarest part
+        rules out is never read ("Transfer from one sender" read every block of the token before: the first
+        constrained part alone, the token's address, named them all)."""
+        parts = [(P_LOG_ADDR, addresses)] if addresses else []
+        parts += [(P_LOG_TOPIC, position) for position in topics or [] if position]
+        if not parts:
+            return [
+                int.from_bytes(k[len(P_LOGS):], "big")
+                for k, _ in self.db.items(P_LOGS, _num(lo), _num(hi + 1))
+            ]
+        found: Optional[set[int]] = None
+        for prefix, keys in parts:
+            blocks = self._indexed_blocks(prefix, keys, lo, hi)
+            found = blocks if found is None else found & blocks
+            if not found:
+                return []
+        return sorted(found)
 
-    def _indexed_blocks(self, prefix: bytes, keys: Iterable[bytes], lo: int, hi: int) -> list[int]:
+    def _indexed_blocks(self, prefix: bytes, keys: Iterable[bytes], lo: int, hi: int) -> set[int]:
         found: set[int] = set()
         for key in keys:
             p = prefix + key
             for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
                 found.add(int.from_bytes(k[len(p):], "big"))
-        return sorted(found)
+        return found
 
     # -- shapes --
     @staticmethod

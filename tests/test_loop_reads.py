@@ -134,3 +134,68 @@ def test_unknown_transactions_and_receipts_answer_without_a_thread_hop():
             await node.stop()
 
     asyncio.run(main())
+
+
+def test_log_queries_start_on_the_loop_and_move_to_a_reader_thread_past_their_budget():
+    """eth_getLogs over a short range answers on the event loop (vm/api.py `NodeApi.logs`); one that runs past
+    INLINE_LOG_BUDGET goes on from where it was on a reader thread, and one over more than INLINE_LOG_RANGE
+    blocks (or on a forked chain) runs there from the start: the same logs every way, errors as before."""
+    import orjson
+    from eth_abi import encode
+
+    from tests.contracts import compiled
+    from vm import api as api_mod
+
+    async def main():
+        node = Node(NodeOptions())
+        await node.start()
+        try:
+            a = ["0x" + x.address.hex() for x in node.chain.accounts[:4]]
+            art = compiled()
+            deploy = art["bytecode"] + encode(["uint256"], [10**6]).hex()
+            tx = await rpc(node, "eth_sendTransaction", {"from": a[0], "data": deploy, "gas": hex(3_000_000)})
+            token = (await rpc(node, "eth_getTransactionReceipt", tx))["contractAddress"]
+            for i in range(40):  # 40 blocks of Transfer logs: more than LOG_STEP, so a query has steps to move
+                data = "0xa9059cbb" + encode(["address", "uint256"], [a[1 + i % 3], i + 1]).hex()
+                await rpc(node, "eth_sendTransaction", {"from": a[0], "to": token, "data": data, "gas": hex(100_000)})
+            topic = "0x" + a[2][2:].rjust(64, "0")
+            queries = [{"address": token, "fromBlock": "0x0", "toBlock": "latest"},
+                       {"fromBlock": "0x0", "toBlock": "latest", "topics": [None, None, topic]}]
+            hops = []
+            real_read = node.read
+
+            async def get_logs(q):  # as the client sees it (the answer may hold orjson Fragments of stored JSON)
+                return orjson.loads(orjson.dumps(await rpc(node, "eth_getLogs", q)))
+
+            async def counting_read(fn, *args, **kw):
+                hops.append(getattr(fn, "__name__", fn))
+                return await real_read(fn, *args, **kw)
+
+            with mock.patch.object(node, "read", counting_read):
+                on_loop = [await get_logs(q) for q in queries]
+                assert not hops, hops
+                assert len(on_loop[0]) == 41 and len(on_loop[1]) == 13  # the mint and 40 transfers; 13 to a[2]
+                with mock.patch.object(api_mod, "INLINE_LOG_BUDGET", 0):  # moved after its first step
+                    assert [await get_logs(q) for q in queries] == on_loop
+                assert hops == ["run_steps", "run_steps"]
+                hops.clear()
+                with mock.patch.object(api_mod, "INLINE_LOG_RANGE", 10):  # too long a range: a reader from the start
+                    assert [await get_logs(q) for q in queries] == on_loop
+                    narrow = {"address": token, "fromBlock": "0x20", "toBlock": "0x25"}
+                    assert len(await get_logs(narrow)) == 6  # short: on the loop still
+                assert hops == ["run_steps", "run_steps"]
+                hops.clear()
+                bad = await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs",
+                                                       "params": [{"fromBlock": "0x5", "toBlock": "0x2"}]})
+                assert bad["error"]["code"] == -32602 and "invalid block range" in bad["error"]["message"]
+                object.__setattr__(node.chain.config, "fork", object())  # a forked chain: never on the loop
+                try:
+                    with mock.patch("vm.forking.remote_logs", lambda *args: []):
+                        assert await get_logs(queries[0]) == on_loop[0]
+                finally:
+                    object.__setattr__(node.chain.config, "fork", None)
+                assert hops == ["run_steps"]
+        finally:
+            await node.stop()
+
+    asyncio.run(main())

@@ -7,7 +7,7 @@ receipts (the eth-tester trap).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Generator, Iterable, Optional, Sequence
 
 import orjson
 import rlp
@@ -27,6 +27,16 @@ P_FEES = b"aivm/fee/"  # number -> [[priority fee, gas used], ...] sorted
 P_META = b"aivm/meta/"
 
 ZERO_ADDRESS = b"\x00" * 20
+LOG_STEP = 16  # blocks a log query reads between two points where it may be moved to another thread
+
+
+def run_steps(steps: Generator[Any, None, Any]) -> Any:
+    """Run a generator of steps (`ChainIndex.log_steps`, `vm.logs.log_query_steps`) to its end: its value."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as done:
+        return done.value
 
 
 def _num(n: int) -> bytes:
@@ -213,9 +223,17 @@ class ChainIndex:
         stored JSON (no decode, no re-encode: the RPC layer writes it as is) — only for
         callers that hand the list straight to orjson.
         """
+        return run_steps(self.log_steps(from_block, to_block, addresses, topics, limit, raw))
+
+    def log_steps(self, from_block: int, to_block: int, addresses: Optional[Sequence[bytes]] = None,
+                  topics: Optional[Sequence[Optional[Sequence[bytes]]]] = None, limit: int = 0,
+                  raw: bool = False) -> Generator[None, None, list]:
+        """`logs` as a generator that yields every `LOG_STEP` blocks read (and once after the index scans):
+        the points where a caller may stop and go on later, on another thread (vm/api.py starts small
+        queries on the event loop and moves one that runs past its budget to a reader thread)."""
         if to_block < from_block:
             return []
-        blocks = self._candidate_blocks(from_block, to_block, addresses, topics)
+        blocks = yield from self._candidate_blocks(from_block, to_block, addresses, topics)
         want_addr = {checksum(a) for a in addresses} if addresses else None
         want_topics = [
             None if t is None else {data(x) for x in t} for t in (topics or [])
@@ -224,7 +242,9 @@ class ChainIndex:
         want_bytes = set(addresses) if addresses else None
         out: list = []
         count = 0
-        for n in blocks:
+        for i, n in enumerate(blocks):
+            if i and not i % LOG_STEP:
+                yield
             raw_logs = self.db.get(P_LOGS + _num(n))
             if raw_logs is None:
                 continue
@@ -248,7 +268,7 @@ class ChainIndex:
                     raise OverflowError(limit)
         return out
 
-    def _candidate_blocks(self, lo, hi, addresses, topics) -> list[int]:
+    def _candidate_blocks(self, lo, hi, addresses, topics) -> Generator[None, None, list[int]]:
         """The blocks in [lo, hi] that can hold a match: those every constrained part of the filter names in its
         index (the addresses; each constrained topic position, any of its topics). Scanning an index costs a key
         a block; reading a block's logs costs a decode of all of them, so a block that the filter's rarest part
@@ -263,19 +283,16 @@ class ChainIndex:
             ]
         found: Optional[set[int]] = None
         for prefix, keys in parts:
-            blocks = self._indexed_blocks(prefix, keys, lo, hi)
+            blocks: set[int] = set()
+            for key in keys:  # (a step a key: a filter may list many alternatives)
+                p = prefix + key
+                for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
+                    blocks.add(int.from_bytes(k[len(p):], "big"))
+                yield
             found = blocks if found is None else found & blocks
             if not found:
                 return []
         return sorted(found)
-
-    def _indexed_blocks(self, prefix: bytes, keys: Iterable[bytes], lo: int, hi: int) -> set[int]:
-        found: set[int] = set()
-        for key in keys:
-            p = prefix + key
-            for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
-                found.add(int.from_bytes(k[len(p):], "big"))
-        return found
 
     # -- shapes --
     @staticmethod

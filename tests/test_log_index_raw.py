@@ -7,13 +7,17 @@ from tests.contracts import compiled
 from vm.chain import Chain
 
 
-def test_raw_logs_are_the_decoded_logs_byte_for_byte():
+def _two_tokens():
+    """A chain with two test tokens deployed by the first account: (chain, account addresses, token A, token B)."""
     art = compiled()
     c = Chain.ephemeral()
     a = [x.address for x in c.accounts]
     deploy = bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**6])
-    ta = c.transact(a[0], None, deploy).contract_address
-    tb = c.transact(a[0], None, deploy).contract_address
+    return c, a, c.transact(a[0], None, deploy).contract_address, c.transact(a[0], None, deploy).contract_address
+
+
+def test_raw_logs_are_the_decoded_logs_byte_for_byte():
+    c, a, ta, tb = _two_tokens()
 
     def transfer(token, to, amount, nonce):
         tx, s = c.sign(a[0], token, bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [to, amount]),
@@ -49,12 +53,7 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
     log; a block none of the rarest part's topics is in is never read."""
     from vm.store import index as index_module
 
-    art = compiled()
-    c = Chain.ephemeral()
-    a = [x.address for x in c.accounts]
-    deploy = bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**6])
-    ta = c.transact(a[0], None, deploy).contract_address
-    tb = c.transact(a[0], None, deploy).contract_address
+    c, a, ta, tb = _two_tokens()
     n = c.nonce(a[0])
     first = c.head_number + 1
     for i in range(8):  # 8 blocks, each a transfer of both tokens; recipient a[1 + i % 4] of token A

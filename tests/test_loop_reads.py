@@ -199,3 +199,65 @@ def test_log_queries_start_on_the_loop_and_move_to_a_reader_thread_past_their_bu
             await node.stop()
 
     asyncio.run(main())
+
+
+def test_block_reads_answer_on_the_loop_with_what_a_reader_thread_reads():
+    """eth_getBlockByNumber / ByHash (and the block counts) read their one record on the event loop; a `full`
+    block's transactions too up to INLINE_FULL_TXS, past it on a reader thread; a forked chain's on a reader
+    thread. The answers are what the reader threads' `_block_record` gives."""
+    from vm import api as api_mod
+
+    async def main():
+        node = Node(NodeOptions())
+        await node.start()
+        try:
+            a = ["0x" + x.address.hex() for x in node.chain.accounts[:2]]
+            for i in range(3):
+                await rpc(node, "eth_sendTransaction", {"from": a[0], "to": a[1], "value": hex(i + 1)})
+            head = await rpc(node, "eth_getBlockByNumber", "latest", False)
+            hops = []
+            real_read = node.read
+
+            async def counting_read(fn, *args, **kw):
+                hops.append(getattr(fn, "__name__", fn))
+                return await real_read(fn, *args, **kw)
+
+            with mock.patch.object(node, "read", counting_read):
+                for full in (False, True):
+                    for ref in ("latest", "0x2", "earliest"):
+                        got = await rpc(node, "eth_getBlockByNumber", ref, full)
+                        want = node.api._block_record(ref if ref == "latest" else int(ref, 16) if ref != "earliest"
+                                                      else ref, full)
+                        assert orjson_equal(got, want), (ref, full)
+                    assert orjson_equal(await rpc(node, "eth_getBlockByHash", head["hash"], full),
+                                        node.api._block_record(bytes.fromhex(head["hash"][2:]), full))
+                    assert await rpc(node, "eth_getBlockByNumber", "0x99", full) is None
+                    assert await rpc(node, "eth_getBlockByHash", "0x" + "ab" * 32, full) is None
+                assert int(await rpc(node, "eth_getBlockTransactionCountByNumber", "latest"), 16) == 1
+                assert full_tx(await rpc(node, "eth_getBlockByNumber", "latest", True))
+                assert not hops, hops
+                with mock.patch.object(api_mod, "INLINE_FULL_TXS", 0):  # too many transactions: read on a reader
+                    assert full_tx(await rpc(node, "eth_getBlockByNumber", "latest", True))
+                    assert (await rpc(node, "eth_getBlockByNumber", "latest", False))["transactions"] == head["transactions"]
+                assert hops == ["_with_transactions"]
+                hops.clear()
+                object.__setattr__(node.chain.config, "fork", object())  # a forked chain: a reader thread
+                try:
+                    with mock.patch("vm.forking.remote_block", lambda *args: None):
+                        assert (await rpc(node, "eth_getBlockByNumber", "latest", False))["hash"] == head["hash"]
+                finally:
+                    object.__setattr__(node.chain.config, "fork", None)
+                assert hops == ["_block_record"]
+        finally:
+            await node.stop()
+
+    def orjson_equal(x, y):
+        import orjson
+
+        return orjson.dumps(x) == orjson.dumps(y)
+
+    def full_tx(block):
+        return len(block["transactions"]) == 1 and isinstance(block["transactions"][0], dict) and \
+            block["transactions"][0]["hash"]
+
+    asyncio.run(main())

@@ -14,6 +14,18 @@ async def rpc(node, method, *params):
     return resp["result"]
 
 
+def _hop_counter(node):
+    """(hops, a stand-in for node.read that records the name of each function sent to a reader thread)."""
+    hops = []
+    real_read = node.read
+
+    async def counting_read(fn, *args, **kw):
+        hops.append(getattr(fn, "__name__", fn))
+        return await real_read(fn, *args, **kw)
+
+    return hops, counting_read
+
+
 def _reads(node, addrs):
     """(nonce, balance, code) of each address at latest and pending, through the RPC."""
     async def go():
@@ -33,12 +45,7 @@ def test_latest_reads_on_the_loop_agree_with_reader_threads():
             await node.start()
             try:
                 a = ["0x" + x.address.hex() for x in node.chain.accounts[:3]]
-                hops = []
-                real_read = node.read
-
-                async def counting_read(fn, *args, **kw):
-                    hops.append(getattr(fn, "__name__", fn))
-                    return await real_read(fn, *args, **kw)
+                hops, counting_read = _hop_counter(node)
 
                 for step in range(4):
                     with mock.patch.object(node, "read", counting_read):
@@ -115,12 +122,7 @@ def test_unknown_transactions_and_receipts_answer_without_a_thread_hop():
         try:
             a = "0x" + node.chain.accounts[0].address.hex()
             tx = await rpc(node, "eth_sendTransaction", {"from": a, "to": a, "value": "0x1"})
-            hops = []
-            real_read = node.read
-
-            async def counting_read(fn, *args, **kw):
-                hops.append(fn)
-                return await real_read(fn, *args, **kw)
+            hops, counting_read = _hop_counter(node)
 
             with mock.patch.object(node, "read", counting_read):
                 assert await rpc(node, "eth_getTransactionReceipt", tx) is None
@@ -161,15 +163,10 @@ def test_log_queries_start_on_the_loop_and_move_to_a_reader_thread_past_their_bu
             topic = "0x" + a[2][2:].rjust(64, "0")
             queries = [{"address": token, "fromBlock": "0x0", "toBlock": "latest"},
                        {"fromBlock": "0x0", "toBlock": "latest", "topics": [None, None, topic]}]
-            hops = []
-            real_read = node.read
+            hops, counting_read = _hop_counter(node)
 
             async def get_logs(q):  # as the client sees it (the answer may hold orjson Fragments of stored JSON)
                 return orjson.loads(orjson.dumps(await rpc(node, "eth_getLogs", q)))
-
-            async def counting_read(fn, *args, **kw):
-                hops.append(getattr(fn, "__name__", fn))
-                return await real_read(fn, *args, **kw)
 
             with mock.patch.object(node, "read", counting_read):
                 on_loop = [await get_logs(q) for q in queries]
@@ -205,7 +202,16 @@ def test_block_reads_answer_on_the_loop_with_what_a_reader_thread_reads():
     """eth_getBlockByNumber / ByHash (and the block counts) read their one record on the event loop; a `full`
     block's transactions too up to INLINE_FULL_TXS, past it on a reader thread; a forked chain's on a reader
     thread. The answers are what the reader threads' `_block_record` gives."""
+    import orjson
+
     from vm import api as api_mod
+
+    def orjson_equal(x, y):
+        return orjson.dumps(x) == orjson.dumps(y)
+
+    def full_tx(block):
+        return len(block["transactions"]) == 1 and isinstance(block["transactions"][0], dict) and \
+            block["transactions"][0]["hash"]
 
     async def main():
         node = Node(NodeOptions())
@@ -215,12 +221,7 @@ def test_block_reads_answer_on_the_loop_with_what_a_reader_thread_reads():
             for i in range(3):
                 await rpc(node, "eth_sendTransaction", {"from": a[0], "to": a[1], "value": hex(i + 1)})
             head = await rpc(node, "eth_getBlockByNumber", "latest", False)
-            hops = []
-            real_read = node.read
-
-            async def counting_read(fn, *args, **kw):
-                hops.append(getattr(fn, "__name__", fn))
-                return await real_read(fn, *args, **kw)
+            hops, counting_read = _hop_counter(node)
 
             with mock.patch.object(node, "read", counting_read):
                 for full in (False, True):
@@ -250,14 +251,5 @@ def test_block_reads_answer_on_the_loop_with_what_a_reader_thread_reads():
                 assert hops == ["_block_record"]
         finally:
             await node.stop()
-
-    def orjson_equal(x, y):
-        import orjson
-
-        return orjson.dumps(x) == orjson.dumps(y)
-
-    def full_tx(block):
-        return len(block["transactions"]) == 1 and isinstance(block["transactions"][0], dict) and \
-            block["transactions"][0]["hash"]
 
     asyncio.run(main())

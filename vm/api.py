@@ -303,8 +303,7 @@ class NodeApi:
             return await self.node.run(lookups.pending_block, self.node, full)
         if self.chain.config.fork:
             return await self.node.read(self._block_record, ref, full)
-        await self.node.settled()
-        rec = self._block_record(ref, False)
+        rec = await self._mined_block(ref)
         if rec is None or not full:
             return rec
         if len(rec["transactions"]) <= INLINE_FULL_TXS:

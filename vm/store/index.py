@@ -228,7 +228,7 @@ class ChainIndex:
     def log_steps(self, from_block: int, to_block: int, addresses: Optional[Sequence[bytes]] = None,
                   topics: Optional[Sequence[Optional[Sequence[bytes]]]] = None, limit: int = 0,
                   raw: bool = False) -> Generator[None, None, list]:
-        """`logs` as a generator that yields every `LOG_STEP` blocks read (and once after the index scans):
+        """`logs` as a generator that yields after each index scan and every `LOG_STEP` blocks read:
         the points where a caller may stop and go on later, on another thread (vm/api.py starts small
         queries on the event loop and moves one that runs past its budget to a reader thread)."""
         if to_block < from_block:

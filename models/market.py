@@ -15,7 +15,7 @@ Output: ``abi.encode(uint256 price, uint256 feeBps)`` — ``price = close * (10*
 a wider expected swing, a wider fee.
 
 Training data: S&P 500 and NASDAQ daily OHLCV 1999-2014 shipped in the ``arch`` package; 2015-2018
-held out. Build: ``python -m models.market train``.
+held out. Weights ship in ``models/weights``; rebuild: ``python -m models.market train``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ integers from the last price: ``last * (10**6 + ppm) // 10**6``, where ``ppm`` i
 simple return in parts per million, rounded half-to-even and clamped to +-10**5 (+-10 %).
 
 Training data: the S&P 500 and NASDAQ composite daily closes 1999-2014 shipped in the ``arch``
-package (``models.marketdata``); 2015-2018 is held out. Build: ``python -m models.price train``.
+package (``models.marketdata``); 2015-2018 is held out. Weights ship in ``models/weights``; rebuild: ``python -m models.price train``.
 """
 from __future__ import annotations
 

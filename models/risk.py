@@ -12,7 +12,7 @@ Stage 1 (head): fc(32->32)-relu-fc(32->3) -> softmax over low / medium / high. O
 Training data: ``models/data/governance_proposals.csv``, 210 proposals (70 per class) written
 and labelled for this project (low: routine and reversible; medium: parameter changes, audited
 upgrades, spending with milestones; high: unchecked power, unaudited code, treasury drains,
-removed safeguards); a stratified 25 % is held out. Build: ``python -m models.risk train``.
+removed safeguards); a stratified 25 % is held out. Weights ship in ``models/weights``; rebuild: ``python -m models.risk train``.
 """
 from __future__ import annotations
 

@@ -5,9 +5,13 @@ entry's ``module`` field, and answers one protocol (``SmallModel``): how to read
 stage networks, how to train them from shipped data, and how to turn the last stage's tensor into the
 answer bytes. This module does the rest, the same way for all of them:
 
-* **build on first use** (``ensure``): train seeded on one thread, write one safetensors file per
-  pipeline stage plus ``metrics.json`` and ``manifest.json`` (sha256 per shard) under
-  ``<cache_dir>/<model_id>/v<version>/``, published atomically under the build lock;
+* **shipped weights** (``ensure``): the trained stage files ship in ``models/weights/<model_id>/v<version>/``
+  (one safetensors file per pipeline stage, ``metrics.json``, ``manifest.json`` with a sha256 per shard);
+  ``ensure`` copies them into ``<cache_dir>/<model_id>/v<version>/`` after checking the manifest root against
+  the catalog's ``reference_root``. They are not trained on each host: MKL's kernels differ by CPU, and a
+  fleet that trained its own would hold different weights;
+* **reproduction** (``train``, ``python -m models.<module> train``): seeded training from the data an
+  installed package ships, byte-identical to the shipped files on the BLAS code path they were made on;
 * **verified load** (``SmallRunner``): every shard is re-hashed against the manifest before loading;
 * **pipeline stages**: stage ``i`` holds only its own file. Stage 0 reads the model's input bytes;
   a middle stage's output is an ``AIVT`` float32 tensor ``[1, D]`` (the next stage's input); the last
@@ -21,9 +25,12 @@ except on a rounding boundary (see docs/models.md, "Determinism").
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Protocol
@@ -31,9 +38,10 @@ from typing import Protocol
 from . import cache
 from .catalog import ModelInfo
 from .commit import canonical_hidden_states, commitment_digest
-from .errors import InvalidInputError, ModelError, UnknownModelError
+from .errors import InvalidInputError, ModelError, ShardIntegrityError, UnknownModelError
 from .manifest import Manifest, describe_file, verify_shard
 
+SHIPPED = Path(__file__).resolve().parent / "weights"
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 SEED = 0
@@ -115,54 +123,98 @@ def build_manifest(info: ModelInfo, directory: Path, extra: dict) -> Manifest:
     return Manifest(**info.manifest_fields(), shards=shards, extra=extra)
 
 
-def fingerprint(info: ModelInfo) -> str:
-    """sha256 of the code and shipped data a build comes from: a cached build of other code is rebuilt."""
-    here = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in [here / "small.py", here / f"{info.module}.py", here / "marketdata.py", *sorted((here / "data").glob("*"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+def shipped_dir(info: ModelInfo) -> Path:
+    """Where the trained weights ship in the package: ``models/weights/<model_id>/v<version>/``."""
+    return SHIPPED / info.model_id / f"v{info.version}"
 
 
-def _current(final: Path, build: str) -> bool:
-    try:
-        return Manifest.load(final / MANIFEST).extra.get("build") == build
-    except (OSError, ValueError, KeyError, ModelError):
-        return False
+def train(info: ModelInfo, out_dir) -> Path:
+    """Train from the shipped data (seeded, one thread) into ``<out_dir>/<model_id>/v<version>/``.
 
-
-def ensure(info: ModelInfo, cache_dir=None, retrain: bool = False) -> Path:
-    """Train once (seconds, seeded, one thread) and cache; return the folder with manifest.json.
-
-    A cached build whose recorded ``build`` fingerprint differs from the current code's is rebuilt.
+    The reproduction of the shipped weights, and how a maintainer makes new ones (``--out models/weights``).
+    Byte-identical on one BLAS code path; another path (MKL's AVX-512 kernels) rounds differently and trains
+    other weights, which is why validators load the shipped files instead of training on their own host.
     """
     import torch
     from safetensors.torch import save_file
 
     module = model_module(info)
+    final = cache.model_dir(out_dir, info.model_id, info.version)
+    with cache.build_lock(final), cache.staging_dir(final) as tmp:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            torch.manual_seed(SEED)
+            start = time.perf_counter()
+            nets, metrics = module.train()
+            metrics["train_seconds"] = round(time.perf_counter() - start, 2)
+        finally:
+            torch.set_num_threads(threads)
+        for stage, net in enumerate(nets):
+            # no metadata: safetensors would write it in random order, and the bytes must repeat
+            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / shard_name(info, stage)))
+        (tmp / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        build_manifest(info, tmp, {k: v for k, v in metrics.items() if k != "train_seconds"}).save(tmp / MANIFEST)
+    return final
+
+
+REFERENCE_BLAS_PATH = "generic"  # MKL's code path the shipped weights were trained on (an AMD EPYC host)
+
+
+def blas_code_path() -> str:
+    """The code path MKL takes on this host: "generic", "AVX2", "AVX512" (or "unknown").
+
+    MKL reads ``MKL_VERBOSE`` once, when it starts, so a fresh interpreter runs one matrix product with
+    it set, and MKL's banner names the path (torch's ``get_cpu_capability`` does not: an AMD host with
+    AVX-512 reports "AVX512" to torch while MKL takes its generic path).
+    """
+    code = "import torch; torch.ones(8, 8) @ torch.ones(8, 8)"
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MKL_VERBOSE": "1"},
+                         capture_output=True, text=True, timeout=120).stdout
+    banner = next((line for line in out.splitlines() if line.startswith("MKL_VERBOSE oneMKL")), "")
+    for marker, path in (("AVX-512", "AVX512"), ("AVX2", "AVX2"), ("Intel(R) Architecture processors", "generic")):
+        if marker in banner:
+            return path
+    return "unknown"
+
+
+def expected_rebuild_root(info: ModelInfo, path: str) -> str | None:
+    """The root ``train`` gives on BLAS code path ``path``, where measured (None: not measured yet)."""
+    return info.reference_root if path == REFERENCE_BLAS_PATH else dict(info.rebuild_roots).get(path)
+
+
+def _installed(final: Path, info: ModelInfo) -> bool:
+    try:
+        return Manifest.load(final / MANIFEST).root == info.reference_root and (final / METRICS).is_file()
+    except (OSError, ValueError, KeyError, ModelError):
+        return False
+
+
+def ensure(info: ModelInfo, cache_dir=None) -> Path:
+    """Install the shipped weights into ``<cache_dir>/<model_id>/v<version>/`` once; return that folder.
+
+    Anything else found there (a build trained on this host by an older release, a half-edited copy) is
+    replaced: a validator holds exactly the bytes of ``reference_root``, the network's, or refuses to start.
+    """
     final = cache.model_dir(cache_dir, info.model_id, info.version)
-    build = fingerprint(info)
-    if not retrain and _current(final, build):
+    if _installed(final, info):
         return final
+    source = shipped_dir(info)
+    try:
+        manifest = Manifest.load(source / MANIFEST)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ShardIntegrityError(f"{info.model_id} v{info.version}: shipped weights unreadable in {source}: {exc}") from exc
+    if manifest.root != info.reference_root:
+        raise ShardIntegrityError(f"{info.model_id} v{info.version}: shipped manifest root {manifest.root} is not "
+                                  f"the catalog's {info.reference_root}")
     with cache.build_lock(final):
-        if not retrain and _current(final, build):
+        if _installed(final, info):
             return final
         with cache.staging_dir(final) as tmp:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                torch.manual_seed(SEED)
-                start = time.perf_counter()
-                nets, metrics = module.train()
-                metrics["train_seconds"] = round(time.perf_counter() - start, 2)
-            finally:
-                torch.set_num_threads(threads)
-            for stage, net in enumerate(nets):
-                # no metadata: safetensors would write it in random order, and the bytes must repeat
-                save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp / shard_name(info, stage)))
-            (tmp / METRICS).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-            extra = {**{k: v for k, v in metrics.items() if k != "train_seconds"}, "build": build}
-            build_manifest(info, tmp, extra).save(tmp / MANIFEST)
+            for name in (MANIFEST, METRICS, *(s.name for s in manifest.shards)):
+                shutil.copyfile(source / name, tmp / name)
+            for shard in manifest.shards:
+                verify_shard(tmp / shard.name, manifest)
     return final
 
 
@@ -259,15 +311,25 @@ def wrong(info: ModelInfo, stage: int, output: bytes) -> bytes:
 
 
 def cli(info: ModelInfo, argv=None) -> int:
-    """``python -m models.<module> train [--cache-dir DIR]``: retrain, print the held-out figures."""
+    """``python -m models.<module> train [--out DIR]``: retrain from the shipped data, compare with the shipped weights."""
     import argparse
 
     parser = argparse.ArgumentParser(prog=f"python -m models.{info.module}", description=f"(re)train {info.model_id}")
     parser.add_argument("command", choices=["train"])
-    parser.add_argument("--cache-dir", default=None, help="models data dir (default $AIVM_MODELS_DIR or ~/.cache/aivm/models)")
+    parser.add_argument("--out", default="rebuilt-models",
+                        help="folder to build into (default ./rebuilt-models; models/weights replaces the shipped files)")
     args = parser.parse_args(argv)
-    directory = ensure(info, args.cache_dir, retrain=True)
+    directory = train(info, args.out)
     figures = {k: v for k, v in json.loads((directory / METRICS).read_text()).items() if k != "sources"}
+    root = Manifest.load(directory / MANIFEST).root
     print(f"{info.model_id}: {json.dumps(figures)}")
-    print(f"weights in {directory}; manifest root {Manifest.load(directory / MANIFEST).root}")
+    print(f"weights in {directory}; manifest root {root}")
+    path = blas_code_path()
+    if root == info.reference_root:
+        print(f"identical to the shipped weights (the catalog's reference_root); MKL code path {path}")
+    else:
+        expected = expected_rebuild_root(info, path)
+        known = "as measured before on this path" if expected == root else "not measured on this path before"
+        print(f"differs from the shipped weights ({info.reference_root}): MKL code path {path} rounds differently "
+              f"from {REFERENCE_BLAS_PATH} ({known}); validators load the shipped files (docs/models.md, Determinism)")
     return 0

@@ -58,7 +58,7 @@ SMOLLM2 = ModelInfo(
     gas_price=400_000,
     num_stages=3,
     generates=True,
-    reference_root="cb439440e09555020af94d7ce31bd25563da2852e63ffbc9ff5ff19d3690eff8",
+    reference_root="8e4eb3efa2a8c819d6f7b945d9813c608fc8ddfe24ce525e29bffacde7cce0ee",
 )
 
 GPT_OSS_CHAT = ModelInfo(

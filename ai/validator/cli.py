@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ai.validator import priority
 from pqc import keystore
 from pqc.cli import _password, password_option
 
@@ -68,12 +69,15 @@ def _endpoint_runner(endpoint, config_path):
               help="aivm-config.toml: [aivm] model_endpoint / [ai_models] gpt_oss_endpoint, max_tokens, temperature.")
 @click.option("--bridge-state", default=None, type=click.Path(file_okay=False),
               help="Also attest bridge messages (docs/bridges.md), keeping progress in this directory.")
+@click.option("--decode-threads", type=click.IntRange(min=0), default=priority.DECODE_THREADS, show_default=True,
+              help="torch threads of a text proposal's decoding while it is this validator's only one "
+                   "(0: 1 or every core it may use, whichever its timed steps find faster; checks run on one).")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Exit when this process (the node that started us) is gone.")
 @click.option("-v", "--verbose", is_flag=True)
-def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state, behaviour,
-              parent_pid, verbose) -> None:
+def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state,
+              decode_threads, behaviour, parent_pid, verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -91,7 +95,7 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, con
         raise click.BadParameter(str(exc), param_hint="--behaviour") from None
     runner = _endpoint_runner(endpoint, config_path)
     v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner,
-                  parent_pid=parent_pid)
+                  parent_pid=parent_pid, decode_threads=decode_threads)
     v.bridge_state = bridge_state
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:

@@ -99,7 +99,7 @@ class RpcFailure(Exception):
 class Validator:
     def __init__(self, rpc_url: str, keys: KeySet, stake: int, holds: list[tuple[str, int]],
                  cache_dir=None, behaviour: Optional[Behaviour] = None, endpoint: Any = None,
-                 parent_pid: Optional[int] = None) -> None:
+                 parent_pid: Optional[int] = None, decode_threads: int = priority.DECODE_THREADS) -> None:
         self.parent_pid = parent_pid  # a local validator: exit when the node that started it is gone
         self.rpc_url = rpc_url.rstrip("/")
         self.ws_url = self.rpc_url.replace("http://", "ws://").replace("https://", "wss://")
@@ -134,10 +134,9 @@ class Validator:
         self._checking: Optional[dict] = None  # the verify task being computed (event loop only)
         # text verdicts are computed on one thread of lower priority than the proposals' decoding threads, and
         # yield to other validators' decoding while their proposal is not complete (ai/validator/priority.py)
-        self.priority = priority.Priority()
+        self.priority = priority.Priority(decode_threads=decode_threads)
         self._checker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify",
-                                                              initializer=priority.lower_thread_priority,
-                                                              initargs=(priority.VERIFY_NICE,))
+                                                              initializer=priority.checking_thread)
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -542,6 +541,7 @@ class Validator:
         if first == 0:
             tokens = list(task["ids"][task["prompt_len"]:])
         pending: dict[int, list] = {k: [] for k in recs}  # (start, tensor) not relayed yet
+        steps = (model_id, first, last)  # the kind of decoding step this proposal times
 
         def flush() -> None:
             for k, items in pending.items():
@@ -576,7 +576,15 @@ class Validator:
                 if limits.done(tokens):
                     break
                 x = x.reshape(1, -1)
+            # a greedy decoding step (not a prefill): timed, to choose its thread count; a sampled answer stays on
+            # one thread, as its verifiers' exact check runs (bit-identical across counts here, not relied on)
+            step = x.shape[1] == 1 and getattr(prop.rule, "near_tie", True)
+            threads = self.priority.proposal_threads(steps) if step else 1
+            priority.use_torch_threads(threads)
+            began = time.perf_counter()
             outs = prop.feed(x, len(tokens))
+            if step:
+                self.priority.decode.record(steps, threads, time.perf_counter() - began)
             stage_in = x
             for k, out in zip(recs, outs):
                 recs[k]["inputs"].append(stage_in)
@@ -610,6 +618,7 @@ class Validator:
             else:
                 x = next_input()
         flush()
+        log.debug("proposal %s: decoding step seconds by torch thread count %s", tid, self.priority.decode.averages(steps))
 
     def _send_relay(self, tid: str, cid: str, stage: int, start: int, data) -> None:
         raw, sig = self.signed_relay(cid, stage, start, data)
@@ -672,6 +681,7 @@ class Validator:
         """The result and its signature (bytes: a binary frame carries them raw, JSON as 0x-hex). On a worker
         thread (the C code releases the GIL, so the loop keeps moving frames meanwhile), except for a
         small model's task (`_light`)."""
+        priority.use_torch_threads(1)  # a pool thread first used during a proposal would inherit its count
         output, vote = self.compute(task)
         return output, self.sign_bytes(vote.message_hash, result=True)
 

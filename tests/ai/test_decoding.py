@@ -112,12 +112,39 @@ print(json.dumps(verify_all(runners, d["ids"], d["tokens"], hidden, d["chunk"]))
 """
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_the_rule_holds_across_processes_and_thread_counts(models_dir, transcript, threads):
-    """Proposed here (this process, its thread count), verified in a fresh process with 1 or 2 threads."""
-    ids, t = transcript
+def verdicts_elsewhere(models_dir, ids, t, threads):
+    """`verify_all` of transcript `t` in a fresh process on `threads` torch threads, chunks of 4 tokens."""
     payload = json.dumps({"dir": str(models_dir), "ids": ids, "tokens": t["tokens"], "chunk": 4,
                           "hidden": [h.tolist() for h in t["hidden"]]})
     out = subprocess.run([sys.executable, "-c", VERIFY_ELSEWHERE, str(threads)], input=payload, text=True,
                          capture_output=True, timeout=300, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[True, ""]] * (3 * 3)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_rule_holds_across_processes_and_thread_counts(models_dir, transcript, threads):
+    """Proposed here (this process, its thread count), verified in a fresh process with 1 or 2 threads."""
+    ids, t = transcript
+    assert verdicts_elsewhere(models_dir, ids, t, threads) == [[True, ""]] * (3 * 3)
+
+
+@pytest.mark.parametrize("propose_threads,verify_threads", [(2, 1), (1, 2)])
+def test_a_proposal_decoded_on_either_thread_count_verifies_on_the_other(runners, codec, models_dir, transcript,
+                                                                           propose_threads, verify_threads):
+    """A validator's proposer picks its thread's torch count (ai/validator/priority.py): decoded on a thread set
+    to one count, the proposal is the same greedy answer and passes a fresh process's check at the other."""
+    import concurrent.futures
+
+    from ai.validator.priority import use_torch_threads
+
+    ids, _ = transcript
+
+    def decode():
+        use_torch_threads(propose_threads)
+        assert torch.get_num_threads() == propose_threads
+        return propose(StageProposer(runners), ids, Limits(TOKENS, tuple(codec.stop_ids)))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        t = pool.submit(decode).result(timeout=300)
+    assert t["tokens"] == transcript[1]["tokens"]
+    assert verdicts_elsewhere(models_dir, ids, t, verify_threads) == [[True, ""]] * (3 * 3)

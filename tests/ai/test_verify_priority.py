@@ -213,3 +213,63 @@ def test_a_check_yields_for_a_bounded_time_only(tmp_path, monkeypatch):
     finally:
         v._checker.shutdown()
     assert levels == [low, 0]
+
+
+def test_the_thread_chooser_runs_the_faster_count_and_keeps_trying_the_other():
+    chooser = priority.ThreadChooser((1, 2))
+    key = ("distributed_ai_model", 0, 2)
+    seconds = {1: 0.050, 2: 0.080}  # a host where the second CPU is a sibling of the first: one thread wins
+    picks = []
+    for _ in range(200):
+        n = chooser.pick(key)
+        picks.append(n)
+        chooser.record(key, n, seconds[n])
+    warm = picks[:2 * chooser.WARM]
+    assert sorted(warm) == [1] * chooser.WARM + [2] * chooser.WARM  # each count timed before choosing
+    later = picks[2 * chooser.WARM:]
+    assert later.count(2) == sum(1 for i in range(2 * chooser.WARM + 1, 201) if i % chooser.EXPLORE_EVERY == 0)
+    assert 0 < later.count(2) < len(later) // 20
+    # the machine changes (another process leaves a core free): two threads become faster and are chosen
+    seconds = {1: 0.050, 2: 0.030}
+    for _ in range(400):
+        n = chooser.pick(key)
+        chooser.record(key, n, seconds[n])
+    assert [chooser.pick(key) for _ in range(10)].count(2) >= 9
+    assert chooser.averages(key)[2] < chooser.averages(key)[1]
+    assert chooser.pick(("other", 0, 0)) in (1, 2)  # each kind of step is timed on its own
+    fixed = priority.ThreadChooser((3,))
+    assert {fixed.pick(key) for _ in range(50)} == {3}
+
+
+def test_only_a_lone_proposal_gets_more_than_one_thread():
+    p = priority.Priority(nice=0, autogroup=None, decode_threads=2)
+    with p.proposing():
+        assert p.proposal_threads("k") == 2
+        with p.proposing():  # two proposals in this process: each decodes on one thread
+            assert p.proposal_threads("k") == 1
+    assert priority.Priority(nice=0, autogroup=None, decode_threads=0).decode.counts == tuple(
+        dict.fromkeys((1, priority.cores())))
+
+
+def test_torch_thread_counts_are_per_thread():
+    """A proposal's decoding threads never change a check's (OpenMP's and MKL's counts are thread-local)."""
+    import torch
+
+    priority.use_torch_threads(1)
+    seen = {}
+
+    def proposal():
+        priority.use_torch_threads(2)
+        torch.ones(64, 64) @ torch.ones(64, 64)
+        seen["proposal"] = torch.get_num_threads()
+
+    t = threading.Thread(target=proposal)
+    t.start()
+    t.join()
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    assert seen["proposal"] == 2 and torch.get_num_threads() == 1
+    checker = __import__("concurrent.futures").futures.ThreadPoolExecutor(1, initializer=priority.checking_thread)
+    try:  # the checking thread starts on one thread even when created while a proposal runs on two
+        assert checker.submit(torch.get_num_threads).result(timeout=30) == 1
+    finally:
+        checker.shutdown()

@@ -188,27 +188,55 @@ def verify_chunk(runner, cache, x: torch.Tensor, start: int, proposal: torch.Ten
     ``proposal`` is the stage's proposed output (hidden states of the new positions, or for the last
     stage all generated token ids through this chunk).
     """
+    if runner.module.is_last and not getattr(rule, "near_tie", True):
+        if cache.length > start:
+            raise InvalidInputError(f"cache holds {cache.length} positions, the chunk starts at {start}")
+        return _verify_exact(runner, cache, x, start, proposal, rule, prompt_len)
+    return verify_chunks(runner, cache, x, [(start, cache.length + x.shape[1], proposal)], rule, prompt_len)[0]
+
+
+def verify_chunks(runner, cache, x: torch.Tensor, chunks: list, rule: TokenRule, prompt_len: int) -> list:
+    """Check consecutive chunks of one stage in a single forward pass: a verdict ``(ok, why)`` per chunk.
+
+    ``chunks``: ``(start, end, proposal)`` per chunk, in order, each starting where the one before ends;
+    ``x`` holds the stage input from ``cache.length`` to the last chunk's end. A forward pass over 40
+    positions costs about what one over 8 does (streaming the stage's weights dominates), so a verifier
+    holding several chunks checks them at once. Each verdict depends only on its chunk's own positions
+    (the cache grows from the inputs, whatever a proposal says), so it is the verdict of checking that
+    chunk alone, up to the batched path's rounding, which the near-tie rule covers. A sampled answer's
+    last stage is checked exactly on the proposer's path instead (``verify_chunk``).
+    """
+    start = chunks[0][0]
     if cache.length > start:
         raise InvalidInputError(f"cache holds {cache.length} positions, the chunk starts at {start}")
     before = cache.length
-    if runner.module.is_last and not getattr(rule, "near_tie", True):
-        return _verify_exact(runner, cache, x, start, proposal, rule, prompt_len)
     if runner.module.is_last:
+        if not getattr(rule, "near_tie", True):
+            raise InvalidInputError("a sampled answer's tokens are checked on the proposer's path (verify_chunk)")
         first_pos = max(start, prompt_len - 1)  # logits only where a token is predicted
-        out = runner.extend(x, cache, logits_from=first_pos - before)[0]
-        first_token = first_pos - (prompt_len - 1)
-        tokens = [int(t) for t in proposal.reshape(-1)[first_token:]]
-        if len(tokens) != out.shape[0]:
-            return False, f"{len(tokens)} tokens proposed for {out.shape[0]} positions"
-        for j, token in enumerate(tokens):
-            if not rule.accepts(out[j], token, first_token + j):
-                return False, f"token {first_token + j} ({token}) is not what the rule selects"
-        return True, ""
-    offset = start - before  # positions of x before the chunk (a verifier catching up)
-    out = runner.extend(x, cache)[:, offset:, :]
-    bad = hidden_close(proposal, out)
-    if bad >= 0:
-        return False, f"hidden state at position {start + bad} is off"
+        out = runner.extend(x, cache, logits_from=first_pos - before)[0]  # row r: position first_pos + r
+        verdicts = []
+        for begin, end, proposal in chunks:
+            first = max(begin, prompt_len - 1)
+            first_token = first - (prompt_len - 1)
+            rows = out[first - first_pos:end - first_pos]
+            tokens = [int(t) for t in proposal.reshape(-1)[first_token:]]
+            verdicts.append(_tokens_verdict(rows, tokens, first_token, rule))
+        return verdicts
+    out = runner.extend(x, cache)[:, start - before:, :]  # positions of x before the chunks: a verifier catching up
+    verdicts = []
+    for begin, end, proposal in chunks:
+        bad = hidden_close(proposal, out[:, begin - start:end - start, :])
+        verdicts.append((False, f"hidden state at position {begin + bad} is off") if bad >= 0 else (True, ""))
+    return verdicts
+
+
+def _tokens_verdict(rows: torch.Tensor, tokens: list, first_token: int, rule: TokenRule) -> tuple[bool, str]:
+    if len(tokens) != rows.shape[0]:
+        return False, f"{len(tokens)} tokens proposed for {rows.shape[0]} positions"
+    for j, token in enumerate(tokens):
+        if not rule.accepts(rows[j], token, first_token + j):
+            return False, f"token {first_token + j} ({token}) is not what the rule selects"
     return True, ""
 
 

@@ -147,6 +147,14 @@ class TextEngine:
                 self._open_text_round(comp, chunk, stage, notes)
                 if comp.status != "Running":
                     return
+        if comp.status == "Running" and st.finished() and not st.done_told:
+            # the answer waits on every open check now: a verifier that held some back to check several chunks
+            # in one pass (ai/validator/client.py, `_parks`) starts, whether or not it has a task of the last chunk
+            st.done_told = True
+            waiting = {t.address for rnd in st.rounds.values() if rnd.epoch == st.epoch
+                       for t in (*rnd.tasks.values(), *rnd.canaries.values()) if t.status == TaskStatus.ASSIGNED}
+            for address in waiting:
+                notes.append((address, {"kind": "proposal_done", "computation_id": comp.id, "epoch": st.epoch}))
 
     def _open_text_round(self, comp: Computation, chunk: int, stage: int, notes: list) -> None:
         from models.decoding import chunk_bounds

@@ -88,6 +88,7 @@ class TextState:
     agreed_chunks: int = 0
     excluded: set = field(default_factory=set)  # proposers this computation stopped trusting
     last_progress: float = 0.0
+    done_told: bool = False  # verifiers with open checks were told the proposal is complete (this epoch)
     final_round: Any = None
     gaps: set = field(default_factory=set)  # (validator, stage) whose verifier cache may miss a chunk
     touched: set = field(default_factory=set)  # validators whose records changed outside a round
@@ -115,6 +116,7 @@ class TextState:
         self.accepted = {c: s for c, s in self.accepted.items() if c < self.agreed_chunks}
         self.proposers, self.by_task = [], {}
         self.last_progress = time.time()
+        self.done_told = False
 
     def hidden_slice(self, stage: int, start: int, end: int):
         import torch

@@ -72,12 +72,16 @@ def _endpoint_runner(endpoint, config_path):
 @click.option("--decode-threads", type=click.IntRange(min=0), default=priority.DECODE_THREADS, show_default=True,
               help="torch threads of a text proposal's decoding while it is this validator's only one "
                    "(0: 1 or every core it may use, whichever its timed steps find faster; checks run on one).")
+@click.option("--defer-checks", type=click.FloatRange(min=0), default=None,
+              help="Seconds a check of a proposal still being decoded waits for its later chunks, to check them in "
+                   "one pass (default: AIVM_DEFER_CHECKS, 2, for the node's own validators, which share its cores; "
+                   "0 otherwise).")
 @click.option("--behaviour", default="honest", hidden=True, help="Fault injection for tests.")
 @click.option("--parent-pid", type=int, default=None, hidden=True,
               help="Exit when this process (the node that started us) is gone.")
 @click.option("-v", "--verbose", is_flag=True)
 def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, config_path, bridge_state,
-              decode_threads, behaviour, parent_pid, verbose) -> None:
+              decode_threads, defer_checks, behaviour, parent_pid, verbose) -> None:
     """Join a node's validator set and answer its AI tasks."""
     from ai.validator.client import Behaviour, Validator
 
@@ -95,7 +99,7 @@ def validator(rpc_url, keystore_path, password_file, stake, holds, endpoint, con
         raise click.BadParameter(str(exc), param_hint="--behaviour") from None
     runner = _endpoint_runner(endpoint, config_path)
     v = Validator(rpc_url, keys, int(stake * ETHER), parse_holds(holds), behaviour=fault, endpoint=runner,
-                  parent_pid=parent_pid, decode_threads=decode_threads)
+                  parent_pid=parent_pid, decode_threads=decode_threads, defer_checks=defer_checks)
     v.bridge_state = bridge_state
     click.echo(f"validator {v.syn} (0x{v.address.hex()}) -> {rpc_url}", err=True)
     try:

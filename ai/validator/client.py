@@ -52,6 +52,7 @@ HEARTBEAT_EVERY = 1.0
 POLL_EVERY = 2.0
 PROPOSAL_IDLE = 120.0  # a proposal thread waiting this long for its input gives up
 VERIFY_CACHES = 24  # (computation, stage) KV caches a verifier keeps
+UPSTREAM_KEPT = 256  # upstream proposals kept for later stages' input_ref (parked chunks refer to theirs)
 WS_CALL_TIMEOUT = 60.0
 RECONNECT_EVERY = 1.0  # seconds between tries while the node is unreachable
 WATCHDOG_EVERY = 0.5
@@ -99,7 +100,8 @@ class RpcFailure(Exception):
 class Validator:
     def __init__(self, rpc_url: str, keys: KeySet, stake: int, holds: list[tuple[str, int]],
                  cache_dir=None, behaviour: Optional[Behaviour] = None, endpoint: Any = None,
-                 parent_pid: Optional[int] = None, decode_threads: int = priority.DECODE_THREADS) -> None:
+                 parent_pid: Optional[int] = None, decode_threads: int = priority.DECODE_THREADS,
+                 defer_checks: Optional[float] = None) -> None:
         self.parent_pid = parent_pid  # a local validator: exit when the node that started it is gone
         self.rpc_url = rpc_url.rstrip("/")
         self.ws_url = self.rpc_url.replace("http://", "ws://").replace("https://", "wss://")
@@ -137,6 +139,11 @@ class Validator:
         self.priority = priority.Priority(decode_threads=decode_threads)
         self._checker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="verify",
                                                               initializer=priority.checking_thread)
+        # seconds a check of a greedy proposal still being decoded waits for its later chunks, to check them in one
+        # pass (`_parks`); by default only a local validator's, which shares the node's cores with the proposer
+        self.defer_checks = (priority.DEFER_CHECKS if parent_pid is not None else 0.0) if defer_checks is None \
+            else defer_checks
+        self._parked: dict[tuple, list] = {}  # (computation, epoch, stage) -> verify tasks waiting (event loop only)
 
     # -- rpc --
     async def rpc(self, method: str, *params: Any) -> Any:
@@ -373,6 +380,12 @@ class Validator:
             if task.get("final"):
                 for key in [k for k in self._caches if k[0] == task.get("computation_id")]:
                     del self._caches[key]
+                for key in [k for k in self._parked if k[0] == task.get("computation_id")]:
+                    del self._parked[key]
+            return
+        if kind == "proposal_done":  # the node's word that the answer now waits on the checks parked here
+            for key in [k for k in self._parked if k[:2] == (task.get("computation_id"), task.get("epoch"))]:
+                self._release(key)
             return
         if task.get("task_id") in self._seen:
             return
@@ -389,25 +402,84 @@ class Validator:
             self.priority.hurry()  # the check under way fell behind: it stops yielding the CPU
         if kind == "verify" and "proposal" in task:  # kept on arrival: the next stage's task may refer to it
             self._upstream[(task["computation_id"], task["epoch"], task["chunk"], task["stage"])] = task["proposal"]
-            while len(self._upstream) > 32:
+            while len(self._upstream) > UPSTREAM_KEPT:
                 self._upstream.popitem(last=False)
         self._queue.put_nowait(task)
+        if kind == "verify" and task.get("proposal_done"):  # the answer waits on the checks now: none stays parked
+            for key in [k for k in self._parked if k[0] == task.get("computation_id")]:
+                self._release(key)
 
     async def _worker(self) -> None:
         while True:
             task = await self._queue.get()
-            if self.skips(task, self._queue._queue):
+            if task.get("kind") == "parked":  # a parked batch's time is up (or its proposal is complete)
+                batch = self._batch(None, task["key"])
+                if all(t["task_id"] in self._closed for t in batch):  # decided without this validator: spare the CPU
+                    self._closed.difference_update(t["task_id"] for t in batch)
+                    continue
+                task = batch[0]
+            elif self.skips(task, self._queue._queue) or self._parks(task):
                 continue
+            else:
+                batch = self._batch(task, self._batch_key(task)) if self._batchable(task) else [task]
             try:
-                await self.handle(task)
+                await self.handle(task, batch)
             except (RpcFailure, aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 log.warning("task %s: %s", task["task_id"], exc)
             except Exception:
                 log.exception("task %s failed", task["task_id"])
-            self.tasks_done += 1
+            self.tasks_done += len(batch)
             if self.behaviour.crash_after and self.tasks_done >= self.behaviour.crash_after:
                 log.error("crash-after=%d reached: exiting", self.behaviour.crash_after)
                 os._exit(3)
+
+    @staticmethod
+    def _batchable(task: dict) -> bool:
+        """A verifier's check of a greedy proposal's chunk: it may wait and be checked with its neighbours
+        (a sampled answer's exact check follows the proposer's path one chunk at a time)."""
+        return (task.get("kind") == "verify" and not task.get("self_check")
+                and (task.get("rule") or {}).get("name", "greedy") == "greedy")
+
+    @staticmethod
+    def _batch_key(task: dict) -> tuple:
+        return task.get("computation_id"), task.get("epoch"), task.get("stage")
+
+    def _complete(self, cid) -> bool:
+        """A task saying the proposal of computation `cid` is complete is queued."""
+        return any(t.get("computation_id") == cid and t.get("proposal_done") for t in self._queue._queue)
+
+    def _parks(self, task: dict) -> bool:
+        """Park a check of a proposal still being decoded, for at most ``defer_checks`` seconds from the first
+        one parked: on cores shared with the proposer, checking every chunk as it comes takes the CPU (and
+        memory bandwidth) decoding needs, while one pass over several chunks costs about what one chunk's does."""
+        if (self.defer_checks <= 0 or not self._batchable(task) or task.get("proposal_done")
+                or self.behaviour.lazy or self.behaviour.lie or self._complete(task.get("computation_id"))):
+            return False
+        key = self._batch_key(task)
+        parked = self._parked.setdefault(key, [])
+        if not parked:
+            asyncio.get_running_loop().call_later(self.defer_checks, self._release, key)
+        parked.append(task)
+        return True
+
+    def _release(self, key: tuple) -> None:
+        if self._parked.get(key):
+            self._queue.put_nowait({"kind": "parked", "key": key})
+
+    def _batch(self, task: Optional[dict], key: tuple) -> list:
+        """`task` (None: a release) with the parked and queued checks of the same proposal and stage, taken
+        out of the queue: the run of consecutive chunks from the first; any others go back to the queue's front."""
+        queued = self._queue._queue
+        more = [t for t in queued if self._batchable(t) and self._batch_key(t) == key]
+        for t in more:
+            queued.remove(t)
+        tasks = sorted([*self._parked.pop(key, []), *([task] if task else []), *more], key=lambda t: t["chunk"])
+        run = tasks[:1]
+        while len(run) < len(tasks) and tasks[len(run)]["chunk"] == run[-1]["chunk"] + 1:
+            run.append(tasks[len(run)])
+        for t in reversed(tasks[len(run):]):
+            queued.appendleft(t)
+        return run
 
     def skips(self, task: dict, queued) -> bool:
         """A task decided without this validator (closed) that nothing queued builds on (its chunk's cache)."""
@@ -434,49 +506,72 @@ class Validator:
             output = self._wrong(model_id, stage, output)
         return output, task_vote(TaskRef.from_task(self.chain_id, task), data, output)  # the node rebuilds this
 
-    # -- text: verify one chunk of one stage --
+    # -- text: verify chunks of one stage --
     def verify(self, task: dict) -> tuple[bytes, TaskVote]:
-        from models.decoding import token_rule, verify_chunk
+        return self.verify_batch([task])[0]
+
+    def _stage_input(self, task: dict):
+        """The task's stage input as sent: (the position it starts at, tensor [1, T, ...])."""
+        from models.tensorio import decode_tensor
+
+        if "input_ref" in task:  # the proposal this validator got for the stage before
+            data = self._upstream.get((task["computation_id"], task["epoch"], task["chunk"], task["stage"] - 1))
+            if data is None:
+                raise RpcFailure(f"{task['task_id']}: no upstream proposal here to take the input from")
+            data = bytes.fromhex(data)
+        else:
+            data = bytes.fromhex(task["input"])
+        return task["input_from"], decode_tensor(data)
+
+    def verify_batch(self, tasks: list) -> list[tuple[bytes, TaskVote]]:
+        """Verdicts on consecutive chunks of one stage of one proposal, checked in a single forward pass
+        (``models.decoding.verify_chunks``: a verdict per chunk, each as if checked alone)."""
+        import torch
+
+        from models.decoding import token_rule, verify_chunk, verify_chunks
         from models.pipeline import StageCache
         from models.tensorio import decode_tensor, encode_tensor
 
-        model_id, stage, cid = task["model_id"], task["stage"], task["computation_id"]
-        start, end = task["start"], task["end"]
-        if task.get("self_check"):
-            ok, stage_input, proposal = self._self_check(task)
+        first = tasks[0]
+        if first.get("self_check"):
+            ok, stage_input, proposal = self._self_check(first)
+            return [((b"\x01" if ok else b"\x00"), self._verdict_vote(first, proposal, stage_input, ok))]
+        model_id, stage, cid, start = first["model_id"], first["stage"], first["computation_id"], first["start"]
+        inputs = [self._stage_input(t) for t in tasks]
+        proposals = [bytes.fromhex(t["proposal"]) for t in tasks]
+        # each chunk's own stage input (positions start..end): what its vote names
+        own = [encode_tensor(x[:, t["start"] - frm:].contiguous()) for t, (frm, x) in zip(tasks, inputs)]
+        if self.behaviour.lazy:  # signs accept without checking (a canary catches it)
+            return [(b"\x01", self._verdict_vote(t, p, i, True)) for t, p, i in zip(tasks, proposals, own)]
+        key = (cid, stage)
+        cache = self._caches.pop(key, None) or StageCache()
+        cache.truncate(start)  # positions past the chunk's start were proposed again
+        frm, x = inputs[0]
+        if cache.length < frm:
+            if frm:  # the cache stays as it is: a later task (a re-proposal's) may still build on it
+                self._caches[key] = cache
+                raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
+            cache = StageCache()
+        self._caches[key] = cache
+        while len(self._caches) > VERIFY_CACHES:
+            self._caches.popitem(last=False)
+        # the first chunk's input from where the cache ends, then each later chunk's own positions
+        x = torch.cat([x[:, cache.length - frm:], *(xi[:, t["start"] - fi:] for t, (fi, xi) in zip(tasks[1:], inputs[1:]))],
+                      dim=1)
+        runner, rule = self._runners[(model_id, stage)], token_rule(first.get("rule"))
+        if len(tasks) == 1:
+            verdicts = [verify_chunk(runner, cache, x, start, decode_tensor(proposals[0]), rule, first["prompt_len"])]
         else:
-            proposal = bytes.fromhex(task["proposal"])
-            if "input_ref" in task:  # the proposal this validator got for the stage before
-                data = self._upstream.get((cid, task["epoch"], task["chunk"], stage - 1))
-                if data is None:
-                    raise RpcFailure(f"{task['task_id']}: no upstream proposal here to take the input from")
-                data = bytes.fromhex(data)
-            else:
-                data = bytes.fromhex(task["input"])
-            frm, x = task["input_from"], decode_tensor(data)
-            if self.behaviour.lazy:  # signs accept without checking (a canary catches it)
-                stage_input = encode_tensor(x[:, start - frm:].contiguous())
-                return b"\x01", self._verdict_vote(task, proposal, stage_input, True)
-            key = (cid, stage)
-            cache = self._caches.pop(key, None) or StageCache()
-            cache.truncate(start)  # positions past the chunk's start were proposed again
-            if cache.length < frm:
-                if frm:  # the cache stays as it is: a later task (a re-proposal's) may still build on it
-                    self._caches[key] = cache
-                    raise RpcFailure(f"no cache of {cid} stage {stage} up to position {frm}: cannot verify")
-                cache = StageCache()
-            x, frm = x[:, cache.length - frm:], cache.length  # the cache already holds the earlier positions
-            self._caches[key] = cache
-            while len(self._caches) > VERIFY_CACHES:
-                self._caches.popitem(last=False)
-            ok, why = verify_chunk(self._runners[(model_id, stage)], cache, x, start, decode_tensor(proposal),
-                                   token_rule(task.get("rule")), task["prompt_len"])
+            chunks = [(t["start"], t["end"], decode_tensor(p)) for t, p in zip(tasks, proposals)]
+            verdicts = verify_chunks(runner, cache, x, chunks, rule, first["prompt_len"])
+        results = []
+        for t, p, i, (ok, why) in zip(tasks, proposals, own, verdicts):
             if not ok:
-                log.warning("rejecting %s stage %d chunk %d: %s", cid, stage, task["chunk"], why)
+                log.warning("rejecting %s stage %d chunk %d: %s", cid, stage, t["chunk"], why)
             if self.behaviour.lie:
                 ok = not ok
-            stage_input = encode_tensor(x[:, start - frm:].contiguous())
-        return (b"\x01" if ok else b"\x00"), self._verdict_vote(task, proposal, stage_input, ok)
+            results.append(((b"\x01" if ok else b"\x00"), self._verdict_vote(t, p, i, ok)))
+        return results
 
     def _verdict_vote(self, task: dict, proposal: bytes, stage_input: bytes, ok: bool) -> TaskVote:
         from models import prompt_codec
@@ -705,33 +800,45 @@ class Validator:
         if self._checking is task:
             self.priority.hurry()
 
-    def _checked_signed(self, task: dict, urgent: bool) -> tuple[bytes, bytes]:
+    def _checked_signed(self, tasks: list, urgent: bool) -> list[tuple[bytes, bytes]]:
         with self.priority.checking(urgent):
-            return self._compute_signed(task)
+            if len(tasks) == 1:
+                return [self._compute_signed(tasks[0])]
+            priority.use_torch_threads(1)
+            return [(output, self.sign_bytes(vote.message_hash, result=True)) for output, vote in self.verify_batch(tasks)]
 
-    async def handle(self, task: dict) -> None:
+    async def handle(self, task: dict, batch: Optional[list] = None) -> None:
+        """Compute `task` (with `batch`: the consecutive chunks checked with it, `task` first), sign, submit."""
+        batch = batch or [task]
         if self.behaviour.delay:
             await asyncio.sleep(self.behaviour.delay)
         if self._light(task):  # on the loop: a thread hop (futex wake, self-pipe write, 2 switches) costs more
-            output, signature = self._compute_signed(task)
+            results = [self._compute_signed(task)]
         else:
             timer = None
             if task.get("kind") == "verify" and not task.get("self_check"):  # a proposer's own vote: cheap, not here
                 # urgent once its proposal is complete, or when this validator fell a chunk behind (it then competes
-                # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end)
-                urgent = any(self._behind(task, t) for t in (task, *self._queue._queue))
-                run, pool = functools.partial(self._checked_signed, task, urgent), self._checker
-                self._checking = task
+                # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end);
+                # a parked batch: once its proposal is complete (it was parked while later chunks came)
+                queued = self._queue._queue
+                urgent = any(t.get("proposal_done") for t in batch) or self._complete(task.get("computation_id")) \
+                    if len(batch) > 1 else any(self._behind(task, t) for t in (task, *queued))
+                run, pool = functools.partial(self._checked_signed, batch, urgent), self._checker
+                self._checking = batch[-1]
                 if not urgent:  # it yields for a bounded time only (on a machine loaded by others it would crawl)
-                    timer = asyncio.get_running_loop().call_later(priority.YIELD_AT_MOST, self._hurry_if, task)
+                    timer = asyncio.get_running_loop().call_later(priority.YIELD_AT_MOST, self._hurry_if, batch[-1])
             else:
-                run, pool = functools.partial(self._compute_signed, task), None  # None: the loop's default threads
+                run, pool = (lambda: [self._compute_signed(task)]), None  # None: the loop's default threads
             try:
-                output, signature = await asyncio.get_running_loop().run_in_executor(pool, run)
+                results = await asyncio.get_running_loop().run_in_executor(pool, run)
             finally:
                 self._checking = None
                 if timer is not None:
                     timer.cancel()
+        for one, (output, signature) in zip(batch, results):
+            await self._send_result(one, output, signature)
+
+    async def _send_result(self, task: dict, output: bytes, signature: bytes) -> None:
         params = (task["task_id"], self.syn, output, signature)
         if not (self.behaviour.replay or self.behaviour.crash_after):
             # pipelined: the next task runs while the node checks this one (a refusal is logged); on the

@@ -37,6 +37,8 @@ from typing import Iterator, Optional
 
 VERIFY_NICE = int(os.environ.get("AIVM_VERIFY_NICE", "10"))  # "0" turns both off
 DECODE_THREADS = int(os.environ.get("AIVM_DECODE_THREADS", "0"))  # 0: measured (1 or every core); N: fixed
+# seconds a local validator's check of a proposal still decoding waits for later chunks (0: checks each at once)
+DEFER_CHECKS = float(os.environ.get("AIVM_DEFER_CHECKS", "2.0"))
 YIELD_AT_MOST = 0.25  # seconds one check may run yielding; then it competes as usual (a machine loaded by others)
 AUTOGROUP = Path("/proc/self/autogroup")
 

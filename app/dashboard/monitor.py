@@ -194,7 +194,8 @@ class Monitor:
         assigned = self._assigned
 
         def notify(address: bytes, task: dict) -> None:
-            assigned.append((task["computation_id"], task["task_id"]))
+            if "task_id" in task:  # a task (not a note about a computation, such as "proposal_done")
+                assigned.append((task["computation_id"], task["task_id"]))
             original(address, task)
 
         scheduler.notify = notify

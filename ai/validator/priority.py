@@ -29,8 +29,10 @@ and the verifiers' near-tie rule covers the rest (tests/ai/test_decoding.py chec
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import statistics
 import threading
 from pathlib import Path
 from typing import Iterator, Optional
@@ -79,43 +81,45 @@ def checking_thread() -> None:
 class ThreadChooser:
     """Which torch thread count a decoding step runs on, from the timed steps of earlier ones.
 
-    Per kind of step (``key``: model and stage range) it keeps a moving average of the seconds a step took
-    at each count; each count is tried ``WARM`` times first, then the faster one runs, and every
-    ``EXPLORE_EVERY``-th step tries the other (the machine's load changes). One chooser per process.
+    Per kind of step (``key``: model and stage range) it keeps the last ``WINDOW`` step times at each
+    count; each count is tried ``WARM`` times first, then the one with the lower median runs, and every
+    ``EXPLORE_EVERY``-th step tries the other (the machine's load changes). A median, not a moving
+    average: one step stalled by a preemption (40 ms against 11) once pushed a moving average past the
+    other count's, and the rare exploring steps took hundreds of steps to undo it. One chooser per process.
     """
 
     WARM = 3
+    WINDOW = 5
     EXPLORE_EVERY = 64
-    ALPHA = 0.2
 
     def __init__(self, counts: tuple[int, ...]) -> None:
         self.counts = tuple(dict.fromkeys(counts))
         self._lock = threading.Lock()
-        self._stats: dict = {}  # key -> {count: [average seconds, samples]}
+        self._times: dict = {}  # key -> {count: deque of the last WINDOW step seconds}
         self._steps: dict = {}  # key -> steps picked
 
     def pick(self, key) -> int:
         if len(self.counts) == 1:
             return self.counts[0]
         with self._lock:
-            stats = self._stats.setdefault(key, {n: [0.0, 0] for n in self.counts})
+            times = self._times.setdefault(key, {n: collections.deque(maxlen=self.WINDOW) for n in self.counts})
             step = self._steps[key] = self._steps.get(key, 0) + 1
-            unwarmed = [n for n in self.counts if stats[n][1] < self.WARM]
+            unwarmed = [n for n in self.counts if len(times[n]) < self.WARM]
             if unwarmed:
                 return unwarmed[step % len(unwarmed)]
-            ranked = sorted(self.counts, key=lambda n: stats[n][0])
+            ranked = sorted(self.counts, key=lambda n: statistics.median(times[n]))
             return ranked[1] if step % self.EXPLORE_EVERY == 0 else ranked[0]
 
     def record(self, key, count: int, seconds: float) -> None:
         with self._lock:
-            entry = self._stats.get(key, {}).get(count)
-            if entry is not None:
-                entry[0] = seconds if entry[1] == 0 else entry[0] + self.ALPHA * (seconds - entry[0])
-                entry[1] += 1
+            window = self._times.get(key, {}).get(count)
+            if window is not None:
+                window.append(seconds)
 
     def averages(self, key) -> dict:
+        """The median step seconds at each count timed so far."""
         with self._lock:
-            return {n: round(a, 6) for n, (a, k) in self._stats.get(key, {}).items() if k}
+            return {n: round(statistics.median(w), 6) for n, w in self._times.get(key, {}).items() if w}
 
 
 def _read_group_nice(path: Path) -> Optional[int]:

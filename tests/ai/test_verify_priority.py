@@ -273,3 +273,14 @@ def test_torch_thread_counts_are_per_thread():
         assert checker.submit(torch.get_num_threads).result(timeout=30) == 1
     finally:
         checker.shutdown()
+
+
+def test_one_stalled_step_does_not_turn_the_chooser():
+    """A preempted step (40 ms against 11) is an outlier, not a slower count: the median keeps two threads."""
+    chooser = priority.ThreadChooser((1, 2))
+    key = ("distributed_ai_model", 1, 1)
+    seconds = {1: 0.0157, 2: 0.0110}
+    for i in range(40):
+        n = chooser.pick(key)
+        chooser.record(key, n, 0.040 if (n == 2 and i == 12) else seconds[n])
+    assert [chooser.pick(key) for _ in range(10)].count(2) >= 9

@@ -777,8 +777,11 @@ class Validator:
         thread (the C code releases the GIL, so the loop keeps moving frames meanwhile), except for a
         small model's task (`_light`)."""
         priority.use_torch_threads(1)  # a pool thread first used during a proposal would inherit its count
-        output, vote = self.compute(task)
-        return output, self.sign_bytes(vote.message_hash, result=True)
+        return self._signed([self.compute(task)])[0]
+
+    def _signed(self, results: list) -> list[tuple[bytes, bytes]]:
+        """(output, vote) pairs -> (output, the vote's signature)."""
+        return [(output, self.sign_bytes(vote.message_hash, result=True)) for output, vote in results]
 
     @staticmethod
     def _light(task: dict) -> bool:
@@ -801,11 +804,8 @@ class Validator:
             self.priority.hurry()
 
     def _checked_signed(self, tasks: list, urgent: bool) -> list[tuple[bytes, bytes]]:
-        with self.priority.checking(urgent):
-            if len(tasks) == 1:
-                return [self._compute_signed(tasks[0])]
-            priority.use_torch_threads(1)
-            return [(output, self.sign_bytes(vote.message_hash, result=True)) for output, vote in self.verify_batch(tasks)]
+        with self.priority.checking(urgent):  # on the `verify` thread: torch on one thread (`checking_thread`)
+            return [self._compute_signed(tasks[0])] if len(tasks) == 1 else self._signed(self.verify_batch(tasks))
 
     async def handle(self, task: dict, batch: Optional[list] = None) -> None:
         """Compute `task` (with `batch`: the consecutive chunks checked with it, `task` first), sign, submit."""
@@ -820,9 +820,10 @@ class Validator:
                 # urgent once its proposal is complete, or when this validator fell a chunk behind (it then competes
                 # for the CPU as usual: on a loaded machine, yielding would only pile the checks up for the end);
                 # a parked batch: once its proposal is complete (it was parked while later chunks came)
-                queued = self._queue._queue
-                urgent = any(t.get("proposal_done") for t in batch) or self._complete(task.get("computation_id")) \
-                    if len(batch) > 1 else any(self._behind(task, t) for t in (task, *queued))
+                if len(batch) > 1:
+                    urgent = any(t.get("proposal_done") for t in batch) or self._complete(task.get("computation_id"))
+                else:
+                    urgent = any(self._behind(task, t) for t in (task, *self._queue._queue))
                 run, pool = functools.partial(self._checked_signed, batch, urgent), self._checker
                 self._checking = batch[-1]
                 if not urgent:  # it yields for a bounded time only (on a machine loaded by others it would crawl)

@@ -61,3 +61,30 @@ def stages_dir(models_dir) -> Path:
     from models import ensure_smollm2_stages
 
     return ensure_smollm2_stages(models_dir)
+
+
+@pytest.fixture(scope="session")
+def runners(models_dir, stages_dir):
+    """distributed_ai_model's three stage runners (stateless: each caller keeps its own KV caches)."""
+    from models import load_model
+
+    return [load_model("distributed_ai_model", models_dir, stage=i) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def codec(models_dir, stages_dir):
+    from models import prompt_codec
+
+    return prompt_codec(models_dir)
+
+
+@pytest.fixture(scope="session")
+def greedy_transcript(runners, codec):
+    """`greedy_transcript(prompt, tokens)`: (prompt ids, `propose`'s transcript), every stage local."""
+    from models.decoding import Limits, StageProposer, propose
+
+    def make(prompt: bytes, tokens: int):
+        ids = codec.encode(prompt)
+        return ids, propose(StageProposer(runners), ids, Limits(tokens, tuple(codec.stop_ids)))
+
+    return make

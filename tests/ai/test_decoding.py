@@ -16,23 +16,8 @@ CHUNK = 5
 
 
 @pytest.fixture(scope="module")
-def runners(models_dir):
-    from models import load_model
-
-    return [load_model("distributed_ai_model", models_dir, stage=i) for i in range(3)]
-
-
-@pytest.fixture(scope="module")
-def codec(models_dir):
-    from models import prompt_codec
-
-    return prompt_codec(models_dir)
-
-
-@pytest.fixture(scope="module")
-def transcript(runners, codec):
-    ids = codec.encode(PROMPT)
-    return ids, propose(StageProposer(runners), ids, Limits(TOKENS, tuple(codec.stop_ids)))
+def transcript(greedy_transcript):
+    return greedy_transcript(PROMPT, TOKENS)
 
 
 def verify_all(runners, ids, tokens, hidden, chunk=CHUNK):

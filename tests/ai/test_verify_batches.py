@@ -7,7 +7,7 @@ import torch
 
 from ai import protocol
 from ai.validator import client
-from models.decoding import GreedyRule, Limits, StageProposer, chunk_bounds, propose, verify_chunk, verify_chunks
+from models.decoding import GreedyRule, chunk_bounds, verify_chunk, verify_chunks
 from models.pipeline import StageCache
 from pqc.keys import KeySet
 
@@ -17,19 +17,8 @@ CHUNK = 6
 
 
 @pytest.fixture(scope="module")
-def runners(models_dir):
-    from models import load_model
-
-    return [load_model("distributed_ai_model", models_dir, stage=i) for i in range(3)]
-
-
-@pytest.fixture(scope="module")
-def transcript(runners, models_dir):
-    from models import prompt_codec
-
-    codec = prompt_codec(models_dir)
-    ids = codec.encode(PROMPT)
-    return ids, propose(StageProposer(runners), ids, Limits(TOKENS, tuple(codec.stop_ids)))
+def transcript(greedy_transcript):
+    return greedy_transcript(PROMPT, TOKENS)
 
 
 def _chunks(ids, t, stage, wrong: int = -1):

@@ -147,3 +147,21 @@ def test_a_lazy_verifier_is_caught_even_with_no_holder_beyond_the_quorum(tmp_pat
     finally:
         c.stop()
         pool.shutdown(wait=False)
+
+
+def test_validators_checking_each_chunk_at_once_on_one_thread_give_the_greedy_answer(tmp_path):
+    """`aivm validator --defer-checks 0 --decode-threads 1`: validators that park no check and decode on one
+    thread (as on machines of their own) agree on the one-process answer, every honest one paid, none slashed."""
+    pool, expected = _references(PROMPTS[:1])
+    c = start_cluster(tmp_path, 3, holds="distributed_ai_model", max_new_tokens=TOKENS, task_timeout=30,
+                      extra_args=("--defer-checks", "0", "--decode-threads", "1"))
+    try:
+        out = c.compute("distributed_ai_model", PROMPTS[0], timeout=300)
+        assert out["status"] == "Completed", out
+        assert bytes.fromhex(out["result"]).decode() == expected.result(timeout=600)[0]
+        for v in c.validators:
+            r = c.rpc("synergy_getValidatorAIRewards", "0x" + v.address.hex())
+            assert r["slashed"] == 0, r
+    finally:
+        c.stop()
+        pool.shutdown(wait=False)

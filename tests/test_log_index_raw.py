@@ -85,8 +85,8 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
     real_get = db.get
 
     def counting_get(key):
-        if key.startswith(index_module.P_LOGS):
-            reads.append(int.from_bytes(key[len(index_module.P_LOGS):], "big"))
+        if key.startswith(index_module.P_LOG_KEYS):  # a block's logs examined (their match keys)
+            reads.append(int.from_bytes(key[len(index_module.P_LOG_KEYS):], "big"))
         return real_get(key)
 
     db.get = counting_get
@@ -97,6 +97,9 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
             ([tb], [[topic], None, [word(a[3])]], {first + 2, first + 6}),  # a[3] is in those blocks, not for B
             ([ta], [[topic], None, [word(a[9])]], set(range(first, head + 1))),  # a[9]: B's recipient, every block
             (None, [None, None, [word(a[5])]], set()),  # nobody sent to a[5]: nothing read
+            # a[3]'s two blocks, each looked up in the address index (not scanned): a[5] never logged
+            ([a[5]], [[topic], None, [word(a[3])]], set()),
+            ([a[5], ta], [[topic], None, [word(a[3])]], {first + 2, first + 6}),
             # a[1] never sends; the topic index names blocks, not positions: the blocks a[1] received in are read
             ([ta], [[topic], [word(a[1])]], {first, first + 4}),
         ]
@@ -109,3 +112,73 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
             assert orjson.dumps(raw) == orjson.dumps(got)
     finally:
         db.get = real_get
+
+
+def test_logs_are_sliced_from_the_stored_block_by_their_match_keys():
+    """Each block's logs are matched on their stored keys and answered as slices of the block's stored JSON: the
+    slices are exactly the receipts' logs, and a data dir whose blocks were indexed before the keys existed
+    (no P_LOG_KEYS records) gives the same answers."""
+    from vm.store import index as index_module
+
+    c, a, ta, tb = _two_tokens()
+    n = c.nonce(a[0])
+    hashes = []
+    for i in range(3):
+        txs = [c.sign(a[0], token, bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [a[1 + i + j], 7 + j]),
+                      gas=100_000, nonce=n + 2 * i + j) for j, token in enumerate((ta, tb))]
+        c.mine(txs)
+        hashes += [tx.hash for tx, _ in txs]
+    head = c.head_number
+    receipts_logs = [log for h in hashes for log in c.index.transaction(h)["receipt"]["logs"]]
+    recent = c.index.logs(head - 2, head, None, None)
+    assert recent == receipts_logs and len(recent) == 6
+    topic = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
+    filters = [(None, None), ([tb], None), ([ta], [[topic], None, [a[2].rjust(32, b"\0")]]),
+               (None, [None, [a[0].rjust(32, b"\0")]])]
+    before = {i: (c.index.logs(0, head, *f), orjson.dumps(c.index.logs(0, head, *f, raw=True)))
+              for i, f in enumerate(filters)}
+    assert before[2][0] == [receipts_logs[2]]
+    with c.index.db.transaction():
+        for key, _ in list(c.index.db.items(index_module.P_LOG_KEYS)):
+            c.index.db.put(key, None)
+    assert not list(c.index.db.items(index_module.P_LOG_KEYS))
+    for i, f in enumerate(filters):
+        assert c.index.logs(0, head, *f) == before[i][0], f
+        assert orjson.dumps(c.index.logs(0, head, *f, raw=True)) == before[i][1], f
+
+
+def test_a_part_that_names_every_sampled_block_is_not_asked_about_the_rest():
+    """Past the rarest part, a part is looked up block by block; one that names each of the first DENSE_SAMPLE
+    blocks is taken as naming all (the block reads check it per log), one that rules blocks out is asked about
+    every block. Either way the answer is exactly the filter's."""
+    from vm.store import index as index_module
+
+    c, a, ta, tb = _two_tokens()
+    x, y = b"\x11" * 20, b"\x22" * 20
+    n = c.nonce(a[0])
+    first = c.head_number + 1
+    plan = [(ta, x)] * 10 + [(tb, x)] * 10 + [(ta, y)] * 30  # x receives A in 10 blocks, then B in 10
+    for i, (token, to) in enumerate(plan):
+        c.mine([c.sign(a[0], token, bytes.fromhex("a9059cbb") + encode(["address", "uint256"], [to, 1]),
+                       gas=100_000, nonce=n + i)])
+    head = c.head_number
+    topic = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
+    reads: list[int] = []
+    real_get = c.index.db.get
+
+    def counting_get(key):
+        if key.startswith(index_module.P_LOG_KEYS):
+            reads.append(int.from_bytes(key[len(index_module.P_LOG_KEYS):], "big"))
+        return real_get(key)
+
+    c.index.db.get = counting_get
+    try:
+        got_a = c.index.logs(0, head, [ta], [[topic], None, [x.rjust(32, b"\0")]])
+        assert [int(log["blockNumber"], 16) for log in got_a] == list(range(first, first + 10))
+        assert set(reads) == set(range(first, first + 20))  # A named the 8 sampled: all 20 of x's blocks read
+        reads.clear()
+        got_b = c.index.logs(0, head, [tb], [[topic], None, [x.rjust(32, b"\0")]])
+        assert [int(log["blockNumber"], 16) for log in got_b] == list(range(first + 10, first + 20))
+        assert set(reads) == set(range(first + 10, first + 20))  # B ruled the sampled out: only its blocks
+    finally:
+        c.index.db.get = real_get

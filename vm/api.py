@@ -398,7 +398,7 @@ class NodeApi:
 
     # -- logs --
     async def logs(self, criteria: dict, raw: bool = False) -> list:
-        """`raw`: the list may hold orjson Fragments (whole blocks' stored logs), for a direct RPC answer.
+        """`raw`: the list may hold orjson Fragments (slices of the stored logs), for a direct RPC answer.
 
         A query over at most INLINE_LOG_RANGE blocks starts on the event loop and finishes there if it takes
         less than INLINE_LOG_BUDGET (most do: the last blocks, a topic of a few hundred); one that runs longer

@@ -21,7 +21,7 @@ MAX_LOG_RESULTS = 20_000  # logs one query returns at most
 def query_logs(chain: Any, crit: dict, lo: Optional[int] = None, hi: Optional[int] = None, raw: bool = False) -> list:
     """Reader thread: the logs matching `crit`, oldest first.
 
-    `raw`: the list may hold orjson Fragments (whole blocks' stored logs): for a direct RPC answer."""
+    `raw`: the list may hold orjson Fragments (slices of the stored logs): for a direct RPC answer."""
     return run_steps(log_query_steps(chain, crit, lo, hi, raw))
 
 

@@ -403,4 +403,4 @@ async def eth_get_logs(api, criteria: Object) -> list:
         crit = parse_log_filter(criteria)
     except InvalidValue as exc:
         raise invalid(f"eth_getLogs param 1 (filter): {exc}") from None
-    return await api.logs(crit, raw=True)  # whole blocks' stored logs go out as they are stored
+    return await api.logs(crit, raw=True)  # the stored logs go out as they are stored

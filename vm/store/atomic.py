@@ -136,10 +136,11 @@ class AtomicStore(BaseAtomicDB):
 
     # -- the node's side --
     def get(self, key: bytes) -> Optional[bytes]:
-        try:
-            return self[key]
-        except KeyError:
-            return None
+        pending = getattr(self._local, "pending", None)  # (`__getitem__` without its KeyError: index reads
+        if pending is not None and key in pending:       # miss often, a log query's lookups most of all)
+            value = pending[key]
+            return None if value is _DELETED else value
+        return self._committed(key)
 
     def put(self, key: bytes, value: Optional[bytes]) -> None:
         if value is None:

@@ -23,10 +23,12 @@ P_LOGS = b"aivm/lg/"  # number -> [log, ...] (only blocks that have logs)
 P_LOG_ADDR = b"aivm/la/"  # address + number -> b""
 P_LOG_TOPIC = b"aivm/lt/"  # topic + number -> b""
 P_LOG_SRC = b"aivm/ls/"  # number -> log count (4 bytes) + the distinct addresses that logged (20 bytes each)
+P_LOG_KEYS = b"aivm/lk/"  # number -> [[address, [topic, ...], start, end], ...]: each log's match keys and its slice of P_LOGS
 P_FEES = b"aivm/fee/"  # number -> [[priority fee, gas used], ...] sorted
 P_META = b"aivm/meta/"
 
 ZERO_ADDRESS = b"\x00" * 20
+DENSE_SAMPLE = 8  # blocks a filter part is asked about before it is taken to name them all (`_candidate_blocks`)
 LOG_STEP = 16  # blocks a log query reads between two points where it may be moved to another thread
 
 
@@ -147,7 +149,9 @@ class ChainIndex:
             fees.sort()
             self.db.put(P_FEES + _num(number), _dumps(fees))
         if logs_out:
-            self.db.put(P_LOGS + _num(number), _dumps(logs_out))
+            stored, keys = _encode_logs(logs_out)
+            self.db.put(P_LOGS + _num(number), stored)
+            self.db.put(P_LOG_KEYS + _num(number), _dumps(keys))
             sources = sorted({bytes.fromhex(l["address"][2:]) for l in logs_out})
             self.db.put(P_LOG_SRC + _num(number), len(logs_out).to_bytes(4, "big") + b"".join(sources))
             for addr in sources:
@@ -172,6 +176,7 @@ class ChainIndex:
                         self.db.put(P_LOG_TOPIC + bytes.fromhex(t[2:]) + _num(n), None)
                 self.db.put(P_LOGS + _num(n), None)
                 self.db.put(P_LOG_SRC + _num(n), None)
+                self.db.put(P_LOG_KEYS + _num(n), None)
             self.db.put(P_FEES + _num(n), None)
             self.db.put(P_META + f"block_pre_root/{n}".encode(), None)
             self.db.put(key, None)
@@ -219,9 +224,9 @@ class ChainIndex:
     ) -> list:
         """Logs in [from_block, to_block] matching the filter (eth_getLogs semantics).
 
-        `raw`: a block whose every log matches comes back as one `orjson.Fragment` of its
-        stored JSON (no decode, no re-encode: the RPC layer writes it as is) — only for
-        callers that hand the list straight to orjson.
+        `raw`: the list holds `orjson.Fragment`s of the stored JSON (a block whose every log
+        matches as one; otherwise one a log), not dicts: no decode, no re-encode, the RPC
+        layer writes them as they are — only for callers that hand the list straight to orjson.
         """
         return run_steps(self.log_steps(from_block, to_block, addresses, topics, limit, raw))
 
@@ -239,33 +244,47 @@ class ChainIndex:
             None if t is None else {data(x) for x in t} for t in (topics or [])
         ]
         whole_blocks = raw and not any(want_topics)  # only addresses filter: whole blocks may match
+        need = len(want_topics)  # a log with fewer topics than the filter's positions never matches
+        checks = [(position, want) for position, want in enumerate(want_topics) if want is not None]
         want_bytes = set(addresses) if addresses else None
         out: list = []
         count = 0
         for i, n in enumerate(blocks):
             if i and not i % LOG_STEP:
                 yield
-            raw_logs = self.db.get(P_LOGS + _num(n))
-            if raw_logs is None:
-                continue
+            key = _num(n)
             if whole_blocks:
-                src = self.db.get(P_LOG_SRC + _num(n))
+                src = self.db.get(P_LOG_SRC + key)
                 if src is not None and (want_bytes is None or all(
                         src[i:i + 20] in want_bytes for i in range(4, len(src), 20))):
                     count += int.from_bytes(src[:4], "big")
                     if limit and count > limit:
                         raise OverflowError(limit)
-                    out.append(orjson.Fragment(raw_logs[1:-1]))  # the array's items, spliced into ours
+                    out.append(orjson.Fragment(self.db.get(P_LOGS + key)[1:-1]))  # the array's items, in ours
                     continue
-            for log in orjson.loads(raw_logs):
-                if want_addr is not None and log["address"] not in want_addr:
+            stored = None
+            keys = self.db.get(P_LOG_KEYS + key)
+            if keys is not None:
+                entries = orjson.loads(keys)
+            else:  # a block indexed before match keys were stored
+                stored = self.db.get(P_LOGS + key)
+                if stored is None:
                     continue
-                if not _topics_match(log["topics"], want_topics):
+                stored, entries = _encode_logs(orjson.loads(stored))
+            for address, log_topics, start, end in entries:  # (the match inlined: it runs for every log)
+                if want_addr is not None and address not in want_addr or len(log_topics) < need:
                     continue
-                out.append(log)
-                count += 1
-                if limit and count > limit:
-                    raise OverflowError(limit)
+                for position, want in checks:
+                    if log_topics[position] not in want:
+                        break
+                else:
+                    if stored is None:
+                        stored = self.db.get(P_LOGS + key)
+                    piece = stored[start:end]
+                    out.append(orjson.Fragment(piece) if raw else orjson.loads(piece))
+                    count += 1
+                    if limit and count > limit:
+                        raise OverflowError(limit)
         return out
 
     def _candidate_blocks(self, lo, hi, addresses, topics) -> Generator[None, None, list[int]]:
@@ -273,23 +292,46 @@ class ChainIndex:
         index (the addresses; each constrained topic position, any of its topics). Scanning an index costs a key
         a block; reading a block's logs costs a decode of all of them, so a block that the filter's rarest part
         rules out is never read ("Transfer from one sender" read every block of the token before: the first
-        constrained part alone, the token's address, named them all)."""
-        parts = [(P_LOG_ADDR, addresses)] if addresses else []
-        parts += [(P_LOG_TOPIC, position) for position in topics or [] if position]
+        constrained part alone, the token's address, named them all).
+
+        The parts go rarest first by kind (an indexed argument, topics 1-3, names few blocks; an event signature
+        more; a contract every block it logged in). Once the blocks left are few against the range, the next
+        part is asked about each of them (a lookup a block) instead of being scanned over the whole range, and a
+        part that names each of the first `DENSE_SAMPLE` blocks asked about is not asked about the rest ("Transfer
+        from one sender" of a token: the sender names a few blocks; the token's address and the Transfer signature
+        name every block, each would be a lookup a block that rules nothing out)."""
+        parts = [(P_LOG_TOPIC, position) for position in (topics or [])[1:] if position]
+        if topics and topics[0]:
+            parts.append((P_LOG_TOPIC, topics[0]))
+        if addresses:
+            parts.append((P_LOG_ADDR, addresses))
         if not parts:
             return [
                 int.from_bytes(k[len(P_LOGS):], "big")
                 for k, _ in self.db.items(P_LOGS, _num(lo), _num(hi + 1))
             ]
         found: Optional[set[int]] = None
+        get = self.db.get
         for prefix, keys in parts:
-            blocks: set[int] = set()
-            for key in keys:  # (a step a key: a filter may list many alternatives)
-                p = prefix + key
-                for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
-                    blocks.add(int.from_bytes(k[len(p):], "big"))
+            if found is not None and 2 * len(found) * len(keys) <= hi - lo + 1:
+                ordered = sorted(found)  # (the oldest blocks are the sample)
+                kept = [n for n in ordered[:DENSE_SAMPLE]
+                        if any(get(prefix + key + _num(n)) is not None for key in keys)]
+                if len(kept) < len(ordered[:DENSE_SAMPLE]):  # it rules blocks out: ask about the rest too
+                    kept += [n for n in ordered[DENSE_SAMPLE:]
+                             if any(get(prefix + key + _num(n)) is not None for key in keys)]
+                    found = set(kept)
+                # else it names every block sampled (a token's address, the Transfer signature): the blocks'
+                # reads check it per log anyway, so asking about each block would only cost a lookup each
                 yield
-            found = blocks if found is None else found & blocks
+            else:
+                blocks: set[int] = set()
+                for key in keys:  # (a step a key: a filter may list many alternatives)
+                    p = prefix + key
+                    for k, _ in self.db.items(p, _num(lo), _num(hi + 1)):
+                        blocks.add(int.from_bytes(k[len(p):], "big"))
+                    yield
+                found = blocks if found is None else found & blocks
             if not found:
                 return []
         return sorted(found)
@@ -423,14 +465,19 @@ def _block_size(block: Any) -> int:
     return header + _list_overhead(body) + body + 2 * _list_overhead(0)
 
 
+def _encode_logs(logs: list[dict]) -> tuple[bytes, list[list]]:
+    """A block's logs as one JSON array (P_LOGS) and each log's match keys (P_LOG_KEYS): [address, topics, start,
+    end] of its slice of the array. A query matches on the keys (a small decode) and answers with the slices, so no
+    log is decoded into a dict or encoded again (a block of 7 transfers: 7.1 -> 4.3 µs to match; the answer's
+    encoding becomes a copy)."""
+    parts = [_dumps(log) for log in logs]
+    keys, start = [], 1
+    for log, part in zip(logs, parts):
+        end = start + len(part)
+        keys.append([log["address"], log["topics"], start, end])
+        start = end + 1
+    return b"[" + b",".join(parts) + b"]", keys
+
+
 def _list_overhead(payload: int) -> int:
     return 1 if payload < 56 else 1 + (payload.bit_length() + 7) // 8
-
-
-def _topics_match(log_topics: list[str], wanted: list[Optional[set[str]]]) -> bool:
-    if len(wanted) > len(log_topics):
-        return False
-    for have, want in zip(log_topics, wanted):
-        if want is not None and have not in want:
-            return False
-    return True

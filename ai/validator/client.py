@@ -671,10 +671,12 @@ class Validator:
                 if limits.done(tokens):
                     break
                 x = x.reshape(1, -1)
-            # a greedy decoding step (not a prefill): timed, to choose its thread count; a sampled answer stays on
-            # one thread, as its verifiers' exact check runs (bit-identical across counts here, not relied on)
-            step = x.shape[1] == 1 and getattr(prop.rule, "near_tie", True)
-            threads = self.priority.proposal_threads(steps) if step else 1
+            # a greedy decoding step is timed, to choose its thread count, and a greedy prefill runs on the chosen
+            # count too (untimed: it is not a step); a sampled answer stays on one thread, as its verifiers' exact
+            # check runs (bit-identical across counts here, not relied on)
+            greedy = getattr(prop.rule, "near_tie", True)
+            step = x.shape[1] == 1 and greedy
+            threads = self.priority.proposal_threads(steps) if greedy else 1
             priority.use_torch_threads(threads)
             began = time.perf_counter()
             outs = prop.feed(x, len(tokens))

@@ -82,20 +82,27 @@ class ThreadChooser:
     """Which torch thread count a decoding step runs on, from the timed steps of earlier ones.
 
     Per kind of step (``key``: model and stage range) it keeps the last ``WINDOW`` step times at each
-    count; each count is tried ``WARM`` times first, then the one with the lower median runs, and every
-    ``EXPLORE_EVERY``-th step tries the other (the machine's load changes). A median, not a moving
-    average: one step stalled by a preemption (40 ms against 11) once pushed a moving average past the
-    other count's, and the rare exploring steps took hundreds of steps to undo it. One chooser per process.
+    count; each count is tried ``WARM`` times first, then the one whose recent steps but the slowest
+    average less runs, and every ``EXPLORE_EVERY``-th step tries the other (the machine's load changes).
+    The slowest of the window is left out: one step stalled by a preemption (40 ms against 11) pushed a
+    plain average past the other count's. Not the median either: it ignores a disturbance that comes every
+    other step (two threads at 11.5 and 40 ms by turns are slower than one at 17.5). And exploring often:
+    a stage on two threads (11.5 ms) had a stretch of disturbed steps (16-29 ms) while other processes ran,
+    turned to one thread (17.5 ms) and, exploring once in 64 steps, stayed there for a whole computation
+    after the disturbance had gone: a count's steps older than ``STALE`` steps count only while it has no
+    newer ones, so one clean exploring step of the other count outweighs the stretch it lost in.
+    One chooser per process.
     """
 
     WARM = 3
     WINDOW = 5
-    EXPLORE_EVERY = 64
+    EXPLORE_EVERY = 16
+    STALE = 2 * EXPLORE_EVERY
 
     def __init__(self, counts: tuple[int, ...]) -> None:
         self.counts = tuple(dict.fromkeys(counts))
         self._lock = threading.Lock()
-        self._times: dict = {}  # key -> {count: deque of the last WINDOW step seconds}
+        self._times: dict = {}  # key -> {count: deque of the last WINDOW (step number, seconds)}
         self._steps: dict = {}  # key -> steps picked
 
     def pick(self, key) -> int:
@@ -107,19 +114,27 @@ class ThreadChooser:
             unwarmed = [n for n in self.counts if len(times[n]) < self.WARM]
             if unwarmed:
                 return unwarmed[step % len(unwarmed)]
-            ranked = sorted(self.counts, key=lambda n: statistics.median(times[n]))
+            ranked = sorted(self.counts, key=lambda n: self._typical(times[n], step))
             return ranked[1] if step % self.EXPLORE_EVERY == 0 else ranked[0]
 
     def record(self, key, count: int, seconds: float) -> None:
         with self._lock:
             window = self._times.get(key, {}).get(count)
             if window is not None:
-                window.append(seconds)
+                window.append((self._steps.get(key, 0), seconds))
+
+    def _typical(self, window, now: int) -> float:
+        """The mean of the count's recent steps but the slowest (a step stalled by chance aside); its steps of
+        the last ``STALE`` if it has any."""
+        fresh = [seconds for step, seconds in window if now - step <= self.STALE]
+        times = sorted(fresh or [seconds for _, seconds in window])
+        return statistics.fmean(times[:-1] or times)
 
     def averages(self, key) -> dict:
-        """The median step seconds at each count timed so far."""
+        """The typical step seconds (`_typical`) at each count timed so far."""
         with self._lock:
-            return {n: round(statistics.median(w), 6) for n, w in self._times.get(key, {}).items() if w}
+            now = self._steps.get(key, 0)
+            return {n: round(self._typical(w, now), 6) for n, w in self._times.get(key, {}).items() if w}
 
 
 def _read_group_nice(path: Path) -> Optional[int]:

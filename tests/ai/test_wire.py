@@ -22,7 +22,8 @@ def test_nothing_worth_moving_goes_as_json_unless_asked():
     assert wire.encode(msg) is None
     assert wire.decode(wire.encode(msg, always=True)) == msg
     # uppercase or odd-length hex is not moved (it would not read back the same)
-    for s in ("AB" * 64, "a" * 65, "0x" + "A" * 64):
+    # (nor hex that bytes.fromhex would take: spaces, one upper-case pair, a second prefix)
+    for s in ("AB" * 64, "a" * 65, "0x" + "A" * 64, "ab cd " * 20, "0x" + "ab" * 40 + "aB", "0x0x" + "ab" * 40):
         assert wire.encode({"x": s}) is None
 
 

@@ -1,4 +1,6 @@
 """eth_getLogs splices whole blocks' stored logs (orjson Fragments): the same JSON as decoding them."""
+import contextlib
+
 import orjson
 import pytest
 from eth_abi import encode
@@ -14,6 +16,27 @@ def _two_tokens():
     a = [x.address for x in c.accounts]
     deploy = bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**6])
     return c, a, c.transact(a[0], None, deploy).contract_address, c.transact(a[0], None, deploy).contract_address
+
+
+@contextlib.contextmanager
+def _blocks_examined(c):
+    """The numbers of the blocks whose logs a query examines (reads their match keys), while inside."""
+    from vm.store import index as index_module
+
+    reads: list[int] = []
+    db = c.index.db
+    real_get = db.get
+
+    def counting_get(key):
+        if key.startswith(index_module.P_LOG_KEYS):
+            reads.append(int.from_bytes(key[len(index_module.P_LOG_KEYS):], "big"))
+        return real_get(key)
+
+    db.get = counting_get
+    try:
+        yield reads
+    finally:
+        db.get = real_get
 
 
 def test_raw_logs_are_the_decoded_logs_byte_for_byte():
@@ -51,8 +74,6 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
     """Each constrained part of a filter (addresses; each topic position) narrows the blocks read: the
     intersection of their indexes, not the first part's alone. Results equal a brute-force filter of every
     log; a block none of the rarest part's topics is in is never read."""
-    from vm.store import index as index_module
-
     c, a, ta, tb = _two_tokens()
     n = c.nonce(a[0])
     first = c.head_number + 1
@@ -80,17 +101,7 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
             out.append(log)
         return out
 
-    reads: list[int] = []
-    db = c.index.db
-    real_get = db.get
-
-    def counting_get(key):
-        if key.startswith(index_module.P_LOG_KEYS):  # a block's logs examined (their match keys)
-            reads.append(int.from_bytes(key[len(index_module.P_LOG_KEYS):], "big"))
-        return real_get(key)
-
-    db.get = counting_get
-    try:
+    with _blocks_examined(c) as reads:
         cases = [  # (addresses, topics, blocks that may be read)
             ([ta], [[topic], None, [word(a[3])]], {first + 2, first + 6}),  # a[3] gets token A in blocks 2 and 6
             ([ta], [[topic], None, [word(a[3]), word(a[4])]], {first + 2, first + 3, first + 6, first + 7}),
@@ -110,8 +121,6 @@ def test_a_filter_reads_only_the_blocks_all_of_its_parts_name():
             assert set(reads) <= may_read, (addresses, topics, sorted(reads))
             raw = c.index.logs(0, head, addresses, topics, raw=True)
             assert orjson.dumps(raw) == orjson.dumps(got)
-    finally:
-        db.get = real_get
 
 
 def test_logs_are_sliced_from_the_stored_block_by_their_match_keys():
@@ -151,8 +160,6 @@ def test_a_part_that_names_every_sampled_block_is_not_asked_about_the_rest():
     """Past the rarest part, a part is looked up block by block; one that names each of the first DENSE_SAMPLE
     blocks is taken as naming all (the block reads check it per log), one that rules blocks out is asked about
     every block. Either way the answer is exactly the filter's."""
-    from vm.store import index as index_module
-
     c, a, ta, tb = _two_tokens()
     x, y = b"\x11" * 20, b"\x22" * 20
     n = c.nonce(a[0])
@@ -163,16 +170,7 @@ def test_a_part_that_names_every_sampled_block_is_not_asked_about_the_rest():
                        gas=100_000, nonce=n + i)])
     head = c.head_number
     topic = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")
-    reads: list[int] = []
-    real_get = c.index.db.get
-
-    def counting_get(key):
-        if key.startswith(index_module.P_LOG_KEYS):
-            reads.append(int.from_bytes(key[len(index_module.P_LOG_KEYS):], "big"))
-        return real_get(key)
-
-    c.index.db.get = counting_get
-    try:
+    with _blocks_examined(c) as reads:
         got_a = c.index.logs(0, head, [ta], [[topic], None, [x.rjust(32, b"\0")]])
         assert [int(log["blockNumber"], 16) for log in got_a] == list(range(first, first + 10))
         assert set(reads) == set(range(first, first + 20))  # A named the 8 sampled: all 20 of x's blocks read
@@ -180,5 +178,3 @@ def test_a_part_that_names_every_sampled_block_is_not_asked_about_the_rest():
         got_b = c.index.logs(0, head, [tb], [[topic], None, [x.rjust(32, b"\0")]])
         assert [int(log["blockNumber"], 16) for log in got_b] == list(range(first + 10, first + 20))
         assert set(reads) == set(range(first + 10, first + 20))  # B ruled the sampled out: only its blocks
-    finally:
-        c.index.db.get = real_get

@@ -314,13 +314,12 @@ class ChainIndex:
         get = self.db.get
         for prefix, keys in parts:
             if found is not None and 2 * len(found) * len(keys) <= hi - lo + 1:
+                def named(n: int) -> bool:  # (used at once, in this iteration)
+                    return any(get(prefix + key + _num(n)) is not None for key in keys)
+
                 ordered = sorted(found)  # (the oldest blocks are the sample)
-                kept = [n for n in ordered[:DENSE_SAMPLE]
-                        if any(get(prefix + key + _num(n)) is not None for key in keys)]
-                if len(kept) < len(ordered[:DENSE_SAMPLE]):  # it rules blocks out: ask about the rest too
-                    kept += [n for n in ordered[DENSE_SAMPLE:]
-                             if any(get(prefix + key + _num(n)) is not None for key in keys)]
-                    found = set(kept)
+                if not all(named(n) for n in ordered[:DENSE_SAMPLE]):  # it rules blocks out: ask about every block
+                    found = {n for n in ordered if named(n)}
                 # else it names every block sampled (a token's address, the Transfer signature): the blocks'
                 # reads check it per log anyway, so asking about each block would only cost a lookup each
                 yield

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -101,6 +102,7 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
         raise RuntimeError(f"cannot listen on {n.host}:{n.port}: {exc.strerror or exc}") from None
     port = runner.addresses[0][1] if runner.addresses else n.port
     _banner(node, n.host, port, options)
+    _freeze_heap()
     local: list = []
     ai_task = _schedule_ai(node, services, cfg, port, options, local) if cfg.aivm.enabled else None
     stop = asyncio.Event()
@@ -111,6 +113,17 @@ async def _run_node(cfg: config_mod.Config, ephemeral: bool, extras=None) -> Non
     console.print("shutting down…")
     await _shutdown(node, runner, ai_task, local, extras)
     console.print("stopped cleanly")
+
+
+def _freeze_heap() -> None:
+    """Everything start-up made (modules, classes, tables) out of the cyclic collector's way from now on.
+
+    A full collection walks every tracked object: with the start-up heap in it, one held the loop for
+    35-43 ms (two in the bench's 0.2 s eth_call phase), 100-117 ms once torch is loaded (inside a
+    quorum's answer); frozen, 3 ms. Frozen objects are still freed by reference counting; collecting
+    first keeps start-up's own garbage cycles out of the frozen set."""
+    gc.collect()
+    gc.freeze()
 
 
 def _schedule_ai(node, services, cfg: config_mod.Config, port: int, options, local: list):
@@ -186,6 +199,7 @@ async def _start_ai(node, services, cfg: config_mod.Config, port: int, options, 
                    hedge_after=float(n.ai_hedge_after))
     ai.max_gas_per_execution = cfg.aivm.max_gas_per_execution
     await ai.start()
+    _freeze_heap()  # torch and the models' Python side came with it
     console.print(f"distributed AI: models {', '.join(manifests)} loaded", highlight=False)
     validators = await _register_local_validators(node, ai, n.validators, options)
     # installed only now: a contract's AI call can wait for joining validators without needing the chain thread

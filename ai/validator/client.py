@@ -24,6 +24,7 @@ import asyncio
 import collections
 import concurrent.futures
 import functools
+import gc
 import logging
 import os
 import platform
@@ -278,6 +279,8 @@ class Validator:
         async with aiohttp.ClientSession(timeout=timeout) as self._session:
             watchdog = asyncio.create_task(self._watchdog())
             await asyncio.to_thread(self.load_models)
+            gc.collect()  # torch and the shards loaded: their objects out of the cyclic collector's walks
+            gc.freeze()  # (app/cli.py `_freeze_heap`: a full walk of that heap takes 100 ms and more)
             await self._join_when_reachable()
             if getattr(self, "bridge_state", None):  # bridge attester (bridge/attester.py), opt-in
                 from bridge.attester import start_in_validator

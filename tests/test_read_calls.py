@@ -1,9 +1,9 @@
 """eth_call and eth_estimateGas on the head's warm read state (vm/reader.py) answer as py-evm does.
 
-`ReadState.execute` runs a call through the blocks' lean interpreter loop and builds its free
-transaction without py-evm's copies of it; `vm.execution.call` (the path of calls with state
-overrides) runs py-evm's own `in_costless_state` and `costless_execute_transaction` with py-evm's
-own interpreter loop. Every call here goes through both on the same head: success, output, gas,
+`ReadState.execute` runs a call through the blocks' lean interpreter loop and executor steps and
+builds its free transaction without py-evm's copies of it; `vm.execution.call` (the path of calls
+with state overrides) runs py-evm's own `in_costless_state` and `costless_execute_transaction`
+with py-evm's own executor and interpreter loop. Every call here goes through both on the same head: success, output, gas,
 error text and logs must be equal, and a call py-evm rejects is rejected with the same words.
 """
 import pytest
@@ -79,9 +79,10 @@ def test_calls_on_the_read_state_equal_py_evms_costless_execution():
     assert int.from_bytes(calls["value"][1], "big") == 10**18
     assert calls["no sender"][1] == bytes(32) and calls["origin"][1] == bytes(12) + a[2]
     assert calls["balanceOf"][1] == encode(["uint256"], [5]) and calls["transfer"][4]  # the Transfer log
-    # and the read state ran them through the lean loop
+    # and the read state ran them the lean way
     view = chain.reader.state_for(chain.head)
     assert view.state.computation_class.__name__.startswith("Lean")
+    assert view.state.transaction_executor_class.__name__.startswith("Lean")
     assert isinstance(view, reader.ReadState)
 
 

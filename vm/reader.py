@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from eth.vm.spoof import SpoofTransaction
 
-from vm.lean_exec import lean_computation_class
+from vm.lean_exec import lean_computation_class, lean_executor_class
 
 
 class ReadState:
@@ -35,9 +35,10 @@ class ReadState:
         free = temp.header.copy(base_fee_per_gas=0) if hasattr(temp.header, "base_fee_per_gas") else temp.header
         self.vm = vm
         self.state = vm.build_state(db, free, vm.chain_context, prev_hashes)
-        # the blocks' interpreter loop (vm/lean_exec.py: same gas, same order, same errors; py-evm's
-        # own class where that loop does not apply): a call's opcodes cost what a transaction's do
+        # the blocks' interpreter loop and executor steps (vm/lean_exec.py: same gas, same order, same
+        # errors, no debug strings formatted per call; py-evm's own class where they do not apply)
         self.state.computation_class = lean_computation_class(self.state.computation_class)
+        self.state.transaction_executor_class = lean_executor_class(self.state)
 
     def execute(self, sender: bytes, to: Optional[bytes], data: bytes, value: int, gas: int,
                 gas_price: int) -> Any:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import os
 import statistics
 import threading
@@ -83,20 +84,25 @@ class ThreadChooser:
 
     Per kind of step (``key``: model and stage range) it keeps the last ``WINDOW`` step times at each
     count; each count is tried ``WARM`` times first, then the one whose recent steps but the slowest
-    average less runs, and every ``EXPLORE_EVERY``-th step tries the other (the machine's load changes).
+    average less runs, and now and then a step tries the other (the machine's load changes).
     The slowest of the window is left out: one step stalled by a preemption (40 ms against 11) pushed a
     plain average past the other count's. Not the median either: it ignores a disturbance that comes every
-    other step (two threads at 11.5 and 40 ms by turns are slower than one at 17.5). And exploring often:
-    a stage on two threads (11.5 ms) had a stretch of disturbed steps (16-29 ms) while other processes ran,
-    turned to one thread (17.5 ms) and, exploring once in 64 steps, stayed there for a whole computation
-    after the disturbance had gone: a count's steps older than ``STALE`` steps count only while it has no
-    newer ones, so one clean exploring step of the other count outweighs the stretch it lost in.
+    other step (two threads at 11.5 and 40 ms by turns are slower than one at 17.5). A count's steps older
+    than ``STALE`` steps count only while it has no newer ones, so one clean exploring step of the other
+    count outweighs a disturbed stretch it lost in.
+
+    When to explore: ``EXPLORE_EVERY`` steps after the last try, and that interval doubles (up to
+    ``EXPLORE_MAX``) each time a try is clearly slower than the count in use (``MARGIN``): a try costs a
+    whole slower step (5 ms of a stage's 11.5 on one thread, 10 ms of the last stage's 16), which at every
+    16th step was 2-4 % of a token's time. A switch starts the interval over.
     One chooser per process.
     """
 
     WARM = 3
     WINDOW = 5
     EXPLORE_EVERY = 16
+    EXPLORE_MAX = 64
+    MARGIN = 1.15
     STALE = 2 * EXPLORE_EVERY
 
     def __init__(self, counts: tuple[int, ...]) -> None:
@@ -104,6 +110,7 @@ class ThreadChooser:
         self._lock = threading.Lock()
         self._times: dict = {}  # key -> {count: deque of the last WINDOW (step number, seconds)}
         self._steps: dict = {}  # key -> steps picked
+        self._plans: dict = {}  # key -> _Plan
 
     def pick(self, key) -> int:
         if len(self.counts) == 1:
@@ -115,13 +122,29 @@ class ThreadChooser:
             if unwarmed:
                 return unwarmed[step % len(unwarmed)]
             ranked = sorted(self.counts, key=lambda n: self._typical(times[n], step))
-            return ranked[1] if step % self.EXPLORE_EVERY == 0 else ranked[0]
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = _Plan(ranked[0], step + self.EXPLORE_EVERY, self.EXPLORE_EVERY)
+            elif plan.count != ranked[0]:  # switched: tries as often as at first
+                plan.count, plan.interval, plan.due = ranked[0], self.EXPLORE_EVERY, step + self.EXPLORE_EVERY
+            if step < plan.due:
+                return ranked[0]
+            plan.due = step + plan.interval  # until this try's time is recorded
+            plan.trying = step
+            return ranked[1]
 
     def record(self, key, count: int, seconds: float) -> None:
         with self._lock:
             window = self._times.get(key, {}).get(count)
-            if window is not None:
-                window.append((self._steps.get(key, 0), seconds))
+            if window is None:
+                return
+            step = self._steps.get(key, 0)
+            window.append((step, seconds))
+            plan = self._plans.get(key)
+            if plan is not None and plan.trying == step and count != plan.count:
+                slower = seconds > self.MARGIN * self._typical(self._times[key][plan.count], step)
+                plan.interval = min(2 * plan.interval, self.EXPLORE_MAX) if slower else self.EXPLORE_EVERY
+                plan.due, plan.trying = step + plan.interval, None
 
     def _typical(self, window, now: int) -> float:
         """The mean of the count's recent steps but the slowest (a step stalled by chance aside); its steps of
@@ -135,6 +158,16 @@ class ThreadChooser:
         with self._lock:
             now = self._steps.get(key, 0)
             return {n: round(self._typical(w, now), 6) for n, w in self._times.get(key, {}).items() if w}
+
+
+@dataclasses.dataclass
+class _Plan:
+    """A chooser's state for one kind of step: the count in use, when the other is next tried, and how often."""
+
+    count: int
+    due: int
+    interval: int
+    trying: Optional[int] = None  # the step number of a try whose time is not recorded yet
 
 
 def _read_group_nice(path: Path) -> Optional[int]:

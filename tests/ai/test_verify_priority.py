@@ -227,8 +227,11 @@ def test_the_thread_chooser_runs_the_faster_count_and_keeps_trying_the_other():
     warm = picks[:2 * chooser.WARM]
     assert sorted(warm) == [1] * chooser.WARM + [2] * chooser.WARM  # each count timed before choosing
     later = picks[2 * chooser.WARM:]
-    assert later.count(2) == sum(1 for i in range(2 * chooser.WARM + 1, 201) if i % chooser.EXPLORE_EVERY == 0)
-    assert 0 < later.count(2) <= len(later) // chooser.EXPLORE_EVERY + 1
+    tries = [i for i, n in enumerate(later) if n == 2]
+    # the other count is tried, less often while each try confirms the choice: 16, 32, then every 64 steps
+    gaps = [b - a for a, b in zip(tries, tries[1:])]
+    assert gaps == [chooser.EXPLORE_EVERY * 2, chooser.EXPLORE_MAX] + [chooser.EXPLORE_MAX] * (len(gaps) - 2)
+    assert tries[0] == chooser.EXPLORE_EVERY and len(tries) == 4  # the first after EXPLORE_EVERY chosen steps
     # the machine changes (another process leaves a core free): two threads become faster and are chosen
     seconds = {1: 0.050, 2: 0.030}
     for _ in range(400):
@@ -312,7 +315,8 @@ def test_a_burst_of_disturbed_steps_does_not_turn_the_chooser_and_a_steady_one_d
 
 def test_the_chooser_returns_at_the_first_clean_exploring_step_after_a_disturbed_stretch():
     """Two threads disturbed for a stretch (30 ms against one thread's 17.5) lose; once the disturbance is over,
-    the first exploring step of two threads (11.5 ms) outweighs the stretch's steps, now stale."""
+    the first exploring step of two threads (11.5 ms) outweighs the stretch's steps, now stale. (Tries that
+    confirmed one thread during the stretch spaced the next out: it comes within ``EXPLORE_MAX`` steps.)"""
     key = ("distributed_ai_model", 0, 0)
     chooser = priority.ThreadChooser((1, 2))
     disturbed = True
@@ -327,4 +331,33 @@ def test_the_chooser_returns_at_the_first_clean_exploring_step_after_a_disturbed
         picks.append(n)
         chooser.record(key, n, 0.0175 if n == 1 else 0.0115)
     back = picks.index(2)
-    assert back < chooser.EXPLORE_EVERY and picks[back:].count(1) <= 2
+    assert back < chooser.EXPLORE_MAX and picks[back:].count(1) <= 2
+
+
+def test_a_switch_starts_the_tries_over():
+    """Tries space out while they confirm the count in use; a switch (the load changed: one thread became the
+    faster) starts them over at ``EXPLORE_EVERY``, and once the load is gone two threads come back at a try."""
+    key = ("distributed_ai_model", 2, 2)
+    chooser = priority.ThreadChooser((1, 2))
+    times = {1: 0.025, 2: 0.016}
+    for _ in range(200):  # two threads, tries every EXPLORE_MAX steps by now
+        n = chooser.pick(key)
+        chooser.record(key, n, times[n])
+    times = {1: 0.025, 2: 0.040}  # another process takes a core
+
+    def run(steps: int) -> list:
+        picks = []
+        for _ in range(steps):
+            n = chooser.pick(key)
+            picks.append(n)
+            chooser.record(key, n, times[n])
+        return picks
+
+    picks = run(100)
+    switch = picks.index(1)
+    assert switch <= 4 and picks[switch:switch + chooser.EXPLORE_EVERY] == [1] * chooser.EXPLORE_EVERY
+    assert picks[switch + chooser.EXPLORE_EVERY] == 2  # the first try, EXPLORE_EVERY steps after the switch
+    assert picks[-20:].count(1) >= 19
+    times = {1: 0.025, 2: 0.016}  # and leaves
+    picks = run(2 * chooser.EXPLORE_MAX)
+    assert picks.index(2) < chooser.EXPLORE_MAX and picks[-10:].count(2) >= 9

@@ -199,6 +199,9 @@ class Validator:
     # -- start-up --
     def load_models(self) -> None:
         """Load and verify every shard this validator holds (a tampered file stops start-up)."""
+        from models.catalog import MODELS
+
+        priority.spin_less_when_handing_off(self.holds, MODELS)  # before torch loads
         import torch
 
         from models import load_model
@@ -211,8 +214,6 @@ class Validator:
                 self._runners[(model_id, stage)] = self.endpoint
             else:
                 self._runners[(model_id, stage)] = load_model(model_id, self.cache_dir, stage=stage)
-        from models.catalog import MODELS
-
         if any(model_id in MODELS and MODELS[model_id].generates for model_id, _ in self.holds):
             from models import prompt_codec
 

@@ -361,3 +361,31 @@ def test_a_switch_starts_the_tries_over():
     times = {1: 0.025, 2: 0.016}  # and leaves
     picks = run(2 * chooser.EXPLORE_MAX)
     assert picks.index(2) < chooser.EXPLORE_MAX and picks[-10:].count(2) >= 9
+
+
+def test_a_validator_holding_part_of_a_text_model_spins_less_between_steps(monkeypatch):
+    """libgomp's idle spin is shortened (before torch loads) only where the validator hands decoding steps to
+    other processes: some stages of a text model, not all; a count or policy the user set stays."""
+    import torch
+
+    from models.catalog import MODELS
+
+    monkeypatch.delitem(sys.modules, "torch")  # as in a validator process before it loads its models
+    for name in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY"):  # recorded first, so the test leaves neither set
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    every = [("distributed_ai_model", 0), ("distributed_ai_model", 1), ("distributed_ai_model", 2), ("digits_cnn", 0)]
+    assert not priority.spin_less_when_handing_off(every, MODELS) and "GOMP_SPINCOUNT" not in os.environ
+    assert not priority.spin_less_when_handing_off([("risk-model", 0)], MODELS)  # sharded, but not text
+    assert priority.spin_less_when_handing_off([("distributed_ai_model", 1), ("digits_cnn", 0)], MODELS)
+    assert os.environ["GOMP_SPINCOUNT"] == str(priority.HANDOFF_SPINCOUNT)
+    monkeypatch.setenv("GOMP_SPINCOUNT", "123")
+    assert not priority.spin_less_when_handing_off([("distributed_ai_model", 1)], MODELS)
+    assert os.environ["GOMP_SPINCOUNT"] == "123"
+    monkeypatch.delenv("GOMP_SPINCOUNT")
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    assert not priority.spin_less_when_handing_off([("distributed_ai_model", 1)], MODELS)
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setitem(sys.modules, "torch", torch)  # loaded already: too late to change, nothing set
+    assert not priority.spin_less_when_handing_off([("distributed_ai_model", 1)], MODELS)
+    assert "GOMP_SPINCOUNT" not in os.environ

@@ -3,8 +3,9 @@
 `ReadState.execute` runs a call through the blocks' lean interpreter loop and executor steps and
 builds its free transaction without py-evm's copies of it; `vm.execution.call` (the path of calls
 with state overrides) runs py-evm's own `in_costless_state` and `costless_execute_transaction`
-with py-evm's own executor and interpreter loop. Every call here goes through both on the same head: success, output, gas,
-error text and logs must be equal, and a call py-evm rejects is rejected with the same words.
+with py-evm's own executor and interpreter loop. Every call here goes through both on the same
+head: success, output, gas, error text and logs must be equal, and a call py-evm rejects is
+rejected with the same words.
 """
 import pytest
 from eth_abi import encode

@@ -31,10 +31,10 @@ A validator that holds only some stages of a text model hands every decoding ste
 waits for the next input; torch's OpenMP (libgomp) keeps an idle worker spinning for 300,000 iterations
 after each parallel region (3.5 ms of a core on the bench's host), which took the core the next stage's
 process needed. Such a validator starts torch with ``GOMP_SPINCOUNT`` at ``HANDOFF_SPINCOUNT`` (≈0.35 ms,
-still longer than the gaps between one step's parallel regions): 3 validators one stage each, 50.9 ->
-46.3 ms a token (medians of 8 runs, alternating). A validator holding every stage keeps the default: its
-steps follow one another in the process (5 x 3 was 3 % slower with the lower count). A
-``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` set by the user is left as it is.
+still longer than the gaps between one step's parallel regions): 3 validators one stage each, 55 -> 48.5
+ms a token (medians of 8 runs, the trees before and after alternating). A validator holding every stage
+keeps the default: its steps follow one another in the process (5 x 3 was 3 % slower with the lower
+count). A ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` set by the user is left as it is.
 """
 from __future__ import annotations
 

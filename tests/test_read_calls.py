@@ -88,16 +88,41 @@ def test_calls_on_the_read_state_equal_py_evms_costless_execution():
 
 
 def test_gas_estimates_on_the_read_state_equal_py_evms():
+    """Both estimate paths give the least limit that succeeds: one less fails. Where the call needs exactly the gas
+    it used, that is found with the second execution; a sub-call that gets 63/64 of what is left needs more, and
+    the search finds it."""
     chain = Chain.ephemeral()
     a = [acct.address for acct in chain.accounts]
     art = compiled()
     token = chain.transact(a[0], None, bytes.fromhex(art["bytecode"][2:]) + encode(["uint256"], [10**24]),
                            0, 3_000_000).contract_address
+    chain.set_code(_address("store"), PROBES["store"])
+    # CALL(GAS, store, 0, 0, 0, 0, 0); revert unless it succeeded: the child's SSTORE needs its share of the gas
+    # (PUSH0 x5, PUSH20 store, GAS, CALL, ISZERO, PUSH1 0x21, JUMPI, STOP, JUMPDEST at 0x21, PUSH0 PUSH0 REVERT)
+    forwarder = "5f5f5f5f5f73" + _address("store").hex() + "5af115602157005b5f5ffd"
+    chain.set_code(_address("forwarder"), bytes.fromhex(forwarder))
+    runs = []
+    real = chain.call
+
+    def counted(*args, **kwargs):
+        runs.append(args)
+        return real(*args, **kwargs)
+
+    chain.call = counted
     estimates = []
     for to, data in [(token, SEL_TRANSFER + encode(["address", "uint256"], [a[1], 5])),
-                     (a[1], b""), (None, INIT)]:
+                     (a[1], b""), (None, INIT), (_address("forwarder"), b"")]:
+        runs.clear()
         mine = chain.estimate_gas(a[0], to, data)
+        used = len(runs)
         theirs = execution.estimate_gas(chain, execution.CallRequest(a[0], to, data), "latest")
         assert mine == theirs >= 21_000
-        estimates.append(mine)
-    assert estimates[0] > 21_000 and estimates[1] == 21_000 and estimates[2] > 53_000
+        assert real(a[0], to, data, 0, mine).success
+        if mine > 21_000:  # (below 21,000 a call is rejected outright)
+            assert not real(a[0], to, data, 0, mine - 1).success
+        estimates.append((mine, used, real(a[0], to, data).gas_used))
+    for estimate, used, gas_used in estimates[:3]:  # exactly what they used, found at the second execution
+        assert estimate == gas_used and used == 2
+    estimate, used, gas_used = estimates[3]
+    assert estimate > gas_used and used > 2  # the forwarder needs headroom for its child's 63/64
+    assert estimates[1][0] == 21_000 and estimates[2][0] > 53_000

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Callable, Optional
 
 from eth_utils import ValidationError
 
@@ -69,20 +69,8 @@ class ChainCalls:
         first = self.call(sender, to, data, value, cap, block=block)
         if not first.success:
             raise ExecutionFailed(first)
-        intrinsic = self._intrinsic_gas(to, data)
-        lo = max(first.gas_used, intrinsic) - 1
-        hi = cap
-        # most calls succeed with gas_used + refund headroom; try a tight guess first
-        guess = min(hi, max(lo + 1, (first.gas_used * 64) // 63 + 2300))
-        if self.call(sender, to, data, value, guess, block=block).success:
-            hi = guess
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self.call(sender, to, data, value, mid, block=block).success:
-                hi = mid
-            else:
-                lo = mid
-        return hi
+        return least_gas(lambda limit: self.call(sender, to, data, value, limit, block=block).success,
+                         first.gas_used, self._intrinsic_gas(to, data), cap)
 
     def _intrinsic_gas(self, to: Optional[bytes], data: bytes) -> int:
         zeros = data.count(0)
@@ -90,3 +78,30 @@ class ChainCalls:
         if not to:
             cost += 32000 + 2 * ((len(data) + 31) // 32)
         return cost
+
+
+def least_gas(succeeds: Callable[[int], bool], used: int, intrinsic: int, cap: int) -> int:
+    """The least gas limit with which the call succeeds, given that it succeeded at `cap` using `used`.
+
+    Below what it used it fails (the search's premise, geth's too). Most calls need exactly that
+    much: no sub-call keeps back its 1/64, no SSTORE comes near the 2,300 stipend check at the end.
+    So that limit is tried first (2 executions for an estimate instead of 13 for an ERC20
+    transfer); then a guess with that headroom, then a binary search between what failed and what
+    succeeded (both `eth_estimateGas` paths: `Chain.estimate_gas` and `vm.execution.estimate_gas`).
+    """
+    lo, hi = max(used, intrinsic) - 1, cap  # lo fails, hi succeeds
+    if hi - lo <= 1:
+        return hi
+    if succeeds(lo + 1):
+        return lo + 1
+    lo += 1
+    guess = min(hi, max(lo + 1, (used * 64) // 63 + 2300))
+    if succeeds(guess):
+        hi = guess
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if succeeds(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -19,6 +19,7 @@ from eth_utils import ValidationError
 
 from vm import codec
 from vm.chain import ExecutionFailed, ExecutionResult, TxRejected, _friendly_validation, _result_from_computation
+from vm.chain_calls import least_gas
 from vm.errors import Reason
 from vm.codec import InvalidValue
 
@@ -161,7 +162,7 @@ def call(chain: Any, req: CallRequest, block: Any = "latest", overrides: Optiona
 
 
 def estimate_gas(chain: Any, req: CallRequest, block: Any = "pending", overrides: Optional[dict] = None) -> int:
-    """Least gas limit with which the call succeeds, with state overrides (geth's binary search)."""
+    """Least gas limit with which the call succeeds, with state overrides (`vm.chain_calls.least_gas`)."""
     cap = min(req.gas or chain.config.gas_limit, chain.config.gas_limit)
 
     def run(gas: int) -> ExecutionResult:
@@ -171,18 +172,7 @@ def estimate_gas(chain: Any, req: CallRequest, block: Any = "pending", overrides
     first = run(cap)
     if not first.success:
         raise ExecutionFailed(first)
-    lo = max(first.gas_used, chain._intrinsic_gas(req.to, req.data)) - 1
-    hi = cap
-    guess = min(hi, max(lo + 1, (first.gas_used * 64) // 63 + 2300))
-    if run(guess).success:
-        hi = guess
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if run(mid).success:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return least_gas(lambda limit: run(limit).success, first.gas_used, chain._intrinsic_gas(req.to, req.data), cap)
 
 
 def create_access_list(chain: Any, req: CallRequest, block: Any = "pending",

@@ -39,6 +39,7 @@ class ReadState:
         # errors, no debug strings formatted per call; py-evm's own class where they do not apply)
         self.state.computation_class = lean_computation_class(self.state.computation_class)
         self.state.transaction_executor_class = lean_executor_class(self.state)
+        self._context_class = self.state.get_transaction_context_class()
 
     def execute(self, sender: bytes, to: Optional[bytes], data: bytes, value: int, gas: int,
                 gas_price: int) -> Any:
@@ -48,9 +49,8 @@ class ReadState:
         while the transaction context reports the caller's gas price), without its three copies
         of the transaction (rlp's `Serializable.copy` with its checks, a quarter of a plain
         call's time): the free transaction is built with gas price 0 in the first place."""
-        state = self.state
+        state, context_class = self.state, self._context_class
         snapshot = state.snapshot()
-        context_class = state.get_transaction_context_class()
 
         def context(tx: Any) -> Any:  # BaseState.get_transaction_context, the caller's gas price
             return context_class(gas_price=gas_price, origin=tx.sender)
@@ -60,7 +60,7 @@ class ReadState:
             utx = self.vm.create_unsigned_transaction(
                 nonce=state.get_nonce(sender), gas_price=0, gas=gas, to=to or b"", value=value, data=data,
             )
-            return state.apply_transaction(SpoofTransaction(utx, from_=sender, gas_price=0))
+            return state.apply_transaction(SpoofTransaction(utx, from_=sender))
         finally:
             del state.get_transaction_context
             state.revert(snapshot)

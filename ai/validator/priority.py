@@ -43,6 +43,7 @@ import contextlib
 import dataclasses
 import os
 import statistics
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator, Optional
@@ -70,8 +71,6 @@ def lower_thread_priority(step: int) -> None:
 def spin_less_when_handing_off(holds: list[tuple[str, int]], models: dict) -> bool:
     """Before torch loads: a shorter OpenMP idle spin if this validator holds only some stages of a text
     model (see the module's docstring); True if it set one."""
-    import sys
-
     if "torch" in sys.modules or "GOMP_SPINCOUNT" in os.environ or "OMP_WAIT_POLICY" in os.environ:
         return False
     held: dict = collections.defaultdict(set)

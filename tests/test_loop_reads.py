@@ -1,5 +1,6 @@
-"""Plain account reads of the latest view answer on the event loop (vm/api.py `NodeApi._here`), with
-the same values the reader threads give, across new blocks, dev edits and queued transactions."""
+"""Plain account reads and eth_calls of the latest view answer on the event loop (vm/api.py `NodeApi._here`,
+`_call_here`), with the same values the reader threads give, across new blocks, dev edits and queued
+transactions; a call that runs long or reaches a service precompile moves to a reader thread."""
 import asyncio
 from unittest import mock
 
@@ -250,6 +251,73 @@ def test_block_reads_answer_on_the_loop_with_what_a_reader_thread_reads():
                     object.__setattr__(node.chain.config, "fork", None)
                 assert hops == ["_block_record"]
         finally:
+            await node.stop()
+
+    asyncio.run(main())
+
+
+def test_eth_calls_run_on_the_loop_unless_they_run_long_or_reach_a_service_precompile():
+    from tests.test_read_calls import WRITE_THEN_LOOP
+    from vm.reader import service_precompiles
+
+    async def call(node, method, *params):
+        return await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+
+    async def main():
+        node = Node(NodeOptions())
+        await node.start()
+        try:
+            looper, caller = "0x" + "11" * 20, "0x" + "22" * 20
+            await rpc(node, "hardhat_setCode", looper, "0x" + WRITE_THEN_LOOP.hex())
+            first_service = sorted(service_precompiles())[0].hex()
+            await rpc(node, "hardhat_setCode", caller, "0x5f5f5f5f5f73" + first_service + "5af15f5260205ff3")
+            requests = [
+                ("eth_call", {"to": looper, "data": "0x01"}, "latest"),  # short: on the loop
+                # ≈250k turns of a loop: far past INLINE_CALL_BUDGET on any machine, then out of gas on a reader thread
+                ("eth_call", {"to": looper, "gas": hex(3_000_000)}, "latest"),
+                ("eth_call", {"to": caller}, "latest"),  # reaches a service precompile: never on the loop
+                ("eth_estimateGas", {"to": looper, "data": "0x01"}),  # the same for estimates
+                ("eth_estimateGas", {"to": looper, "gas": hex(3_000_000)}),
+                ("eth_estimateGas", {"to": caller}),
+            ]
+            hops, counting_read = _hop_counter(node)
+            here = []
+            with mock.patch.object(node, "read", counting_read):
+                for req in requests:
+                    here.append((await call(node, *req), list(hops)))
+                    hops.clear()
+            with mock.patch.object(type(node.api), "_here", lambda self, block: False):
+                there = [await call(node, *req) for req in requests]  # the reader threads' answers
+            assert [h for _, h in here] == [[], ["call"], ["call"], [], ["estimate_gas"], ["estimate_gas"]]
+            assert [r for r, _ in here] == there
+            assert there[0]["result"] == "0x" + "00" * 32 and "out of gas" in there[1]["error"]["message"]
+            assert int(there[3]["result"], 16) > 21_000 and "out of gas" in there[4]["error"]["message"]
+        finally:
+            await node.stop()
+
+    asyncio.run(main())
+
+
+def test_a_kept_call_result_waits_for_the_seal_of_an_answered_send():
+    """A send answered before its block is sealed (`Node._answer_before_seal`): an eth_call after it, even one whose
+    result on the previous head is kept (`CallCache`) or that runs on the loop, waits for the seal (the dispatcher's
+    `settled`) rather than answer from the head before it."""
+    async def main():
+        node = Node(NodeOptions())
+        await node.start()
+        loop = asyncio.get_running_loop()
+        try:
+            a = "0x" + node.chain.accounts[0].address.hex()
+            req = {"to": a, "data": "0x"}
+            await rpc(node, "eth_call", req, "latest")  # kept for this head
+            node._settling = seal = loop.create_future()
+            pending = asyncio.ensure_future(rpc(node, "eth_call", req, "latest"))
+            await asyncio.sleep(0.05)
+            assert not pending.done()
+            seal.set_result(None)
+            assert await asyncio.wait_for(pending, 5) == "0x"
+        finally:
+            node._settling = None
             await node.stop()
 
     asyncio.run(main())

@@ -16,6 +16,8 @@ from tests.test_lean_execution import NESTED_TEMPLATE, PROBES, SEL_TRANSFER, _ad
 from vm import execution, reader
 from vm.chain import Chain
 from vm.chain_records import TxRejected
+from vm.lean_exec import InlineBudget, NotInline
+from vm.reader import service_precompiles
 
 SEL_BALANCE_OF = keccak(b"balanceOf(address)")[:4]
 EXTRA = {
@@ -26,6 +28,8 @@ EXTRA = {
 }
 # init code that deploys one STOP byte: PUSH1 1 PUSH1 12 PUSH0 CODECOPY PUSH1 1 PUSH0 RETURN STOP
 INIT = bytes.fromhex("6001600c5f3960015ff300")
+# no calldata: SSTORE(0, 1), TSTORE(0, 7), then JUMPDEST PUSH1 12 JUMP for ever; calldata: return SLOAD(0) + TLOAD(0)
+WRITE_THEN_LOOP = bytes.fromhex("3660105760015f5560075f5d5b600c565b5f545f5c015f5260205ff3")
 
 
 def _outcome(fn):
@@ -36,9 +40,8 @@ def _outcome(fn):
     return (r.success, r.output, r.gas_used, r.error, [(g.address, tuple(g.topics), g.data) for g in r.logs])
 
 
-@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
-def test_calls_on_the_read_state_equal_py_evms_costless_execution():
-    chain = Chain.ephemeral()
+def _probe_calls(chain: Chain) -> dict:
+    """The probes, an ERC20 and the edge cases, deployed on `chain`: {label: chain.call's arguments}."""
     a = [acct.address for acct in chain.accounts]
     for name, code in {**PROBES, **EXTRA}.items():
         chain.set_code(_address(name), code)
@@ -64,6 +67,14 @@ def test_calls_on_the_read_state_equal_py_evms_costless_execution():
         "transfer": (a[1], token, SEL_TRANSFER + encode(["address", "uint256"], [a[2], 3]), 0, None, 0),
         "transfer reverts": (a[1], token, SEL_TRANSFER + encode(["address", "uint256"], [a[2], 10**30]), 0, None, 0),
     })
+    return calls
+
+
+@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
+def test_calls_on_the_read_state_equal_py_evms_costless_execution():
+    chain = Chain.ephemeral()
+    a = [acct.address for acct in chain.accounts]
+    calls = _probe_calls(chain)
     for label, (sender, to, data, value, gas, price) in calls.items():
         mine = _outcome(lambda: chain.call(sender, to, data, value, gas, price))
         req = execution.CallRequest(sender, to, data, value, gas, price)
@@ -126,3 +137,52 @@ def test_gas_estimates_on_the_read_state_equal_py_evms():
     estimate, used, gas_used = estimates[3]
     assert estimate > gas_used and used > 2  # the forwarder needs headroom for its child's 63/64
     assert estimates[1][0] == 21_000 and estimates[2][0] > 53_000
+
+
+class _RunsOutAtCheck(InlineBudget):
+    """A budget whose time is up at its n-th check: the same stop on any machine, however fast."""
+
+    __slots__ = ("left", "checks")
+
+    def __init__(self, left: int) -> None:
+        super().__init__(60, service_precompiles())
+        self.left, self.checks = left, 0
+
+    def check(self) -> None:
+        self.checks += 1
+        if self.checks > self.left:
+            raise NotInline("over its time")
+        super().check()
+
+
+@pytest.mark.filterwarnings("ignore:SELFDESTRUCT opcode present:DeprecationWarning")
+def test_a_call_under_a_budget_answers_as_without_one_or_stops_leaving_no_trace():
+    """The event loop's calls (vm/api.py `_call_here`) run under an `InlineBudget`: within it they answer exactly as
+    the reader threads do; past it they stop at a jump, and the state (storage, transient storage, warm slots) is
+    as before; they never start a service precompile (AI, consensus, bridges), not even from a sub-call."""
+    chain = Chain.ephemeral()
+    a = [acct.address for acct in chain.accounts]
+    for label, args in _probe_calls(chain).items():
+        budget = InlineBudget(60, service_precompiles())
+        assert _outcome(lambda: chain.call(*args, budget=budget)) == _outcome(lambda: chain.call(*args)), label
+
+    looper = _address("write then loop")
+    chain.set_code(looper, WRITE_THEN_LOOP)
+    before = _outcome(lambda: chain.call(a[0], looper, b"\x01"))
+    assert before[:2] == (True, bytes(32))
+    budget = _RunsOutAtCheck(3)
+    with pytest.raises(NotInline):
+        chain.call(a[0], looper, b"", 0, 10_000_000, budget=budget)
+    assert budget.checks == 4  # the frame's start, then every JUMP_CHECK jumps: stopped inside the loop
+    assert _outcome(lambda: chain.call(a[0], looper, b"\x01")) == before  # no write kept, same cold-slot gas
+    assert _outcome(lambda: chain.call(a[0], looper, b"", 0, 100_000))[:4] == (False, b"", 100_000, "out of gas")
+
+    service = sorted(service_precompiles())
+    # CALL(GAS, <the first service precompile>, 0, 0, 0, 0, 0); return what it left on the stack
+    caller = _address("calls a service precompile")
+    chain.set_code(caller, bytes.fromhex("5f5f5f5f5f73" + service[0].hex() + "5af15f5260205ff3"))
+    for to in service + [caller]:
+        budget = InlineBudget(60, service_precompiles())
+        with pytest.raises(NotInline, match="service precompile"):
+            chain.call(a[0], to, b"", budget=budget)
+        chain.call(a[0], to, b"")  # without a budget (a reader thread) it runs

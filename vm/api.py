@@ -4,8 +4,9 @@ Handlers in app/rpc/ parse params, call one method here, and shape the result;
 the logic lives in the node, the chain and the small vm/ modules this calls
 (fees, logs, lookups, execution, signing, txpool, tracing, dev_controls, ...).
 Methods run their work where it belongs: state reads on a reader thread
-(`Node.read`), work that builds its own py-evm state on the chain thread
-(`Node.run`). They raise domain errors (`vm.errors.NodeError` and the chain's
+(`Node.read`) or, short ones of the latest view, on the event loop itself (a
+hop costs more than they do), work that builds its own py-evm state on the
+chain thread (`Node.run`). They raise domain errors (`vm.errors.NodeError` and the chain's
 `TxRejected` / `UnknownBlock` / `ExecutionFailed`); `app/rpc/errors.py` maps
 them to JSON-RPC codes in one place.
 
@@ -21,11 +22,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from vm import dev_controls, execution, fees, forking, lookups, node_info, proofs, signing, state_dump, tracing, txpool
-from vm.chain import ExecutionFailed, TxRejected, UnknownBlock
+from vm.chain import ExecutionFailed, ExecutionResult, TxRejected, UnknownBlock
 from vm.codec import checksum, data
 from vm.errors import NodeError, Reason, invalid, refused, unavailable
 from vm.filter_hub import FilterHub
+from vm.lean_exec import InlineBudget, NotInline
 from vm.logs import log_query_steps
+from vm.reader import service_precompiles
 from vm.store.index import run_steps
 from vm.version import CLIENT_VERSION
 
@@ -60,7 +63,15 @@ class Deployment:
 _LATEST = ("latest", "pending", "safe", "finalized")  # tags that read the latest view
 INLINE_LOG_RANGE = 1024  # blocks: a log query over at most this many starts on the event loop (NodeApi.logs)
 INLINE_LOG_BUDGET = 0.003  # seconds it may run there before the rest moves to a reader thread
+INLINE_CALL_BUDGET = 0.002  # seconds an eth_call (or estimate) may run there before it runs again on a reader thread
 INLINE_FULL_TXS = 128  # a block's transactions read on the event loop for eth_getBlockBy*(full) (NodeApi.block)
+
+
+
+def _loop_budget() -> InlineBudget:
+    """What one eth_call or estimate may spend on the event loop (`NodeApi._call_here`)."""
+    return InlineBudget(INLINE_CALL_BUDGET, service_precompiles())
+
 
 class NodeApi:
     """Typed methods over one node: identity, fees, state, calls, sending, signing, blocks,
@@ -233,11 +244,24 @@ class NodeApi:
             args = (f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"),
                     f.get("gas_price") or 0, block)
             result = self.chain.cached_call(*args)  # the same call on the same head: no thread hop
+            if result is None and self._here(block):
+                result = self._call_here(args)
             if result is None:
                 result = await self.node.read(self.chain.call, *args)
         if not result.success:
             raise ExecutionFailed(result)
         return result.output
+
+    def _call_here(self, args: tuple) -> Optional[ExecutionResult]:
+        """An eth_call of the latest view run on the event loop, or None when it moves to a reader
+        thread: at a service precompile (it may wait for validators, which need this loop) or once
+        it has run INLINE_CALL_BUDGET (the loop is held that long at most, plus one frame's
+        straight-line code; the call then runs again, whole, there). Most calls take ≈0.2 ms: less
+        than the hop to a reader thread, which also shares the GIL with this loop."""
+        try:
+            return self.chain.call(*args, budget=_loop_budget())
+        except NotInline:
+            return None
 
     async def estimate_gas(self, fields: dict, block: Any = "pending", overrides: Optional[dict] = None) -> int:
         if self._scratch(block, overrides):
@@ -245,10 +269,13 @@ class NodeApi:
             return await self.node.run(
                 lambda: execution.estimate_gas(self.chain, req, lookups.at_block(self.node, block), overrides))
         f = fields
-        return await self.node.read(
-            self.chain.estimate_gas, f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0),
-            f.get("gas"), block,
-        )
+        args = (f.get("sender"), f.get("to"), f.get("data", b""), f.get("value", 0), f.get("gas"), block)
+        if self._here(block):  # its executions (2 for most calls) under one budget, as `_call_here`
+            try:
+                return self.chain.estimate_gas(*args, budget=_loop_budget())
+            except NotInline:
+                pass
+        return await self.node.read(self.chain.estimate_gas, *args)
 
     async def create_access_list(self, fields: dict, block: Any = "pending", overrides: Optional[dict] = None) -> dict:
         req = execution.CallRequest.from_fields(fields)

@@ -8,6 +8,7 @@ from eth_utils import ValidationError
 
 from vm.chain_records import BlockId, ExecutionFailed, ExecutionResult, TxRejected
 from vm.chain_results import _friendly_validation, _result_from_computation
+from vm.lean_exec import InlineBudget
 
 
 class ChainCalls:
@@ -22,14 +23,16 @@ class ChainCalls:
         gas: Optional[int] = None,
         gas_price: int = 0,
         block: BlockId = "latest",
+        budget: Optional[InlineBudget] = None,
     ) -> ExecutionResult:
-        """Execute without a transaction: nothing is kept (eth_call)."""
+        """Execute without a transaction: nothing is kept (eth_call). Under a `budget` (the event
+        loop's calls) it raises `NotInline` if it would run past it or reach a service precompile."""
         header = self.header_at(block)
         view = self.reader.state_for(header)
         key = self._call_key(sender, to, data, value, gas, gas_price)
         sender, gas = key[0], key[4]
         try:
-            comp = view.execute(sender, to, data, value, gas, gas_price)
+            comp = view.execute(sender, to, data, value, gas, gas_price, budget)
         except ValidationError as exc:
             raise TxRejected(_friendly_validation(str(exc))) from None
         result = _result_from_computation(comp, gas - comp.get_gas_remaining())
@@ -63,13 +66,15 @@ class ChainCalls:
         value: int = 0,
         gas: Optional[int] = None,
         block: BlockId = "pending",
+        budget: Optional[InlineBudget] = None,
     ) -> int:
-        """The least gas limit with which the call succeeds (binary search, geth-style)."""
+        """The least gas limit with which the call succeeds (binary search, geth-style); its executions
+        share one `budget` if given."""
         cap = min(gas or self.config.gas_limit, self.config.gas_limit)
-        first = self.call(sender, to, data, value, cap, block=block)
+        first = self.call(sender, to, data, value, cap, block=block, budget=budget)
         if not first.success:
             raise ExecutionFailed(first)
-        return least_gas(lambda limit: self.call(sender, to, data, value, limit, block=block).success,
+        return least_gas(lambda limit: self.call(sender, to, data, value, limit, block=block, budget=budget).success,
                          first.gas_used, self._intrinsic_gas(to, data), cap)
 
     def _intrinsic_gas(self, to: Optional[bytes], data: bytes) -> int:

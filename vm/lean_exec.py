@@ -15,6 +15,7 @@ covers the plugin's use.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Optional
 
 from eth._utils.address import generate_contract_address
@@ -203,7 +204,10 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
     # BaseComputation.apply_computation (py-evm 0.12.1b1), the loop's gas charge inlined
     from eth.vm.gas_meter import GasMeter
 
+    budget = getattr(transaction_context, "budget", None)  # a call on the event loop (InlineBudget)
     if cls.logger.show_debug2 or GasMeter.logger.show_debug2:  # py-evm logs every opcode and charge: let it
+        if budget is not None:  # py-evm's own loop has no place to check the budget
+            raise NotInline("py-evm's own loop")
         return super(_lean_parent(cls), cls).apply_computation(state, message, transaction_context, parent_computation)
     with cls(state, message, transaction_context) as computation:
         if computation.is_origin_computation:
@@ -214,6 +218,8 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
             computation.contracts_created = parent_computation.contracts_created
         if message.is_create:
             computation.contracts_created.append(message.storage_address)
+        if budget is not None:
+            budget.enter(message)
         precompile = computation.precompiles.get(message.code_address, _NO_RESULT)
         if precompile is not _NO_RESULT:
             if not message.is_delegation:
@@ -222,10 +228,43 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
         meter, code, stack = computation._gas_meter, computation.code, computation._stack
         if (type(meter) is GasMeter and type(code) is _CodeStream and type(stack) is _Stack
                 and type(computation._memory) is _Memory and _stock_stack_methods(cls)):
-            _run_lean(computation, code, meter, stack.values, _lean_table(computation.opcodes))
+            _run_lean(computation, code, meter, stack.values, _lean_table(computation.opcodes), budget)
+        elif budget is not None:
+            raise NotInline("py-evm's own loop")
         else:
             _run(computation, meter)
     return computation
+
+
+class NotInline(Exception):
+    """An execution under an `InlineBudget` stops: it would run past its time or reach a service
+    precompile. Not a VMError, so py-evm does not turn it into a failed computation: it leaves the
+    execution (whose state the caller reverts) and the call runs again, whole, on a reader thread."""
+
+
+class InlineBudget:
+    """How long a call may hold the event loop, checked at each frame's start and every
+    JUMP_CHECK jumps (every loop in EVM code jumps; between checks runs at most one frame's
+    straight-line code), and the addresses it must not run there: the AIVM service precompiles,
+    which may wait for validators or node services that need the loop."""
+
+    __slots__ = ("deadline", "refused", "jumps")
+    JUMP_CHECK = 64
+
+    def __init__(self, seconds: float, refused: frozenset) -> None:
+        self.deadline = time.perf_counter() + seconds
+        self.refused = refused
+        self.jumps = self.JUMP_CHECK
+
+    def enter(self, message: Any) -> None:
+        if message.code_address in self.refused or message.storage_address in self.refused:
+            raise NotInline("a service precompile")
+        self.check()
+
+    def check(self) -> None:
+        if time.perf_counter() > self.deadline:
+            raise NotInline("over its time")
+        self.jumps = self.JUMP_CHECK
 
 
 def _run(computation: Any, meter: Any) -> None:
@@ -253,7 +292,7 @@ def _run(computation: Any, meter: Any) -> None:
 
 
 # what the lean loop does itself for an opcode whose logic is one of py-evm's own functions
-_PUSH, _DUP, _SWAP, _POP, _NOP, _BINARY, _UNARY, _PLAIN, _MSTORE, _MLOAD = range(10)
+_PUSH, _DUP, _SWAP, _POP, _NOP, _BINARY, _UNARY, _PLAIN, _MSTORE, _MLOAD, _JUMP = range(11)
 _M = 2**256 - 1
 
 
@@ -265,6 +304,8 @@ def _lean_kinds() -> dict:
     kinds.update({getattr(swap, f"swap{n}"): (_SWAP, n) for n in range(1, 17)})
     kinds[stack.pop] = (_POP, None)
     kinds[flow.jumpdest] = (_NOP, None)
+    kinds[flow.jump] = (_JUMP, flow.jump)
+    kinds[flow.jumpi] = (_JUMP, flow.jumpi)
     # left = the top of the stack, right = the next (py-evm's `stack_pop_ints(2)` order)
     binary = {
         arithmetic.add: lambda left, right: (left + right) & _M,
@@ -321,14 +362,15 @@ _STOCK_STACK: dict = {}
 _TABLES: dict = {}
 
 
-def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list) -> None:
+def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list,
+              budget: Optional[InlineBudget] = None) -> None:
     """`_run` for py-evm's CodeStream, GasMeter, Stack and Memory: PUSH/DUP/SWAP/POP/JUMPDEST, the
     plain arithmetic and comparisons, and MLOAD/MSTORE within memory already paid for (an extension
     goes through py-evm's `mload`/`mstore`) done here on the stack's list, with py-evm's checks
     and errors word for word (eth/vm/stack.py, eth/vm/logic/*); every other opcode calls its
     logic function (constant gas charged here) or, when not a plain one, py-evm's opcode object.
     The code is walked as `CodeStream.__iter__` walks it: the byte at the program counter, then
-    one STOP past the end."""
+    one STOP past the end. A `budget` is checked every `InlineBudget.JUMP_CHECK` jumps."""
     raw = code._raw_code_bytes
     opcodes = computation.opcodes
     memory = computation._memory
@@ -393,6 +435,12 @@ def _run_lean(computation: Any, code: Any, meter: Any, values: list, table: list
                     arg(computation)
                 except Halt:
                     return
+            elif kind == _JUMP:
+                if budget is not None:
+                    budget.jumps -= 1
+                    if not budget.jumps:
+                        budget.check()
+                arg(computation)
             elif kind == _POP:
                 try:
                     pop()

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from eth.vm.spoof import SpoofTransaction
 
-from vm.lean_exec import lean_computation_class, lean_executor_class
+from vm.lean_exec import InlineBudget, lean_computation_class, lean_executor_class
 
 
 class ReadState:
@@ -40,20 +40,27 @@ class ReadState:
         self.state.computation_class = lean_computation_class(self.state.computation_class)
         self.state.transaction_executor_class = lean_executor_class(self.state)
         self._context_class = self.state.get_transaction_context_class()
+        self._budgeted_context_class = _budgeted(self._context_class)
 
     def execute(self, sender: bytes, to: Optional[bytes], data: bytes, value: int, gas: int,
-                gas_price: int) -> Any:
+                gas_price: int, budget: Optional[InlineBudget] = None) -> Any:
         """Run a call and throw its effects away; returns py-evm's computation.
 
         What py-evm's `costless_execute_transaction` does (a transaction of gas price 0 applied
         while the transaction context reports the caller's gas price), without its three copies
         of the transaction (rlp's `Serializable.copy` with its checks, a quarter of a plain
-        call's time): the free transaction is built with gas price 0 in the first place."""
-        state, context_class = self.state, self._context_class
+        call's time): the free transaction is built with gas price 0 in the first place.
+        Under a `budget` (on the event loop) it may raise `NotInline` part-way; the state is
+        reverted all the same."""
+        state = self.state
         snapshot = state.snapshot()
+        context_class = self._context_class if budget is None else self._budgeted_context_class
 
         def context(tx: Any) -> Any:  # BaseState.get_transaction_context, the caller's gas price
-            return context_class(gas_price=gas_price, origin=tx.sender)
+            ctx = context_class(gas_price=gas_price, origin=tx.sender)
+            if budget is not None:
+                ctx.budget = budget  # the lean loop checks it (vm/lean_exec.py)
+            return ctx
 
         state.get_transaction_context = context
         try:
@@ -64,6 +71,31 @@ class ReadState:
         finally:
             del state.get_transaction_context
             state.revert(snapshot)
+
+
+def _budgeted(context_class: Any) -> Any:
+    """The transaction context class with a slot for an `InlineBudget` (py-evm's use __slots__)."""
+    cached = _BUDGETED.get(context_class)
+    if cached is None:
+        cached = _BUDGETED[context_class] = type(f"Budgeted{context_class.__name__}", (context_class,),
+                                                 {"__slots__": ("budget",), "__module__": __name__})
+    return cached
+
+
+_BUDGETED: dict = {}
+
+
+_SERVICE_PRECOMPILES: Optional[frozenset] = None
+
+
+def service_precompiles() -> frozenset:
+    """The AIVM precompiles' addresses (0x0100 and up): AI, consensus, bridges."""
+    global _SERVICE_PRECOMPILES
+    if _SERVICE_PRECOMPILES is None:
+        from precompiles.registry import py_evm_table
+
+        _SERVICE_PRECOMPILES = frozenset(py_evm_table())
+    return _SERVICE_PRECOMPILES
 
 
 class CallCache:
@@ -99,9 +131,6 @@ class CallCache:
         self._view = (None, {})
 
 
-_SERVICE_PRECOMPILES: Optional[frozenset] = None
-
-
 def touches_service_precompile(computation: Any) -> bool:
     """True when some frame of this execution ran an AIVM precompile (0x0100 and up):
     its outcome may depend on node services (validators, bridges), not on state alone."""
@@ -110,15 +139,11 @@ def touches_service_precompile(computation: Any) -> bool:
 
 def _deterministic(computation: Any) -> bool:
     """True when no frame of the call ran an AIVM precompile (0x0100 and up)."""
-    global _SERVICE_PRECOMPILES
-    if _SERVICE_PRECOMPILES is None:
-        from precompiles.registry import py_evm_table
-
-        _SERVICE_PRECOMPILES = frozenset(py_evm_table())
+    service = service_precompiles()
     todo = [computation]
     while todo:
         comp = todo.pop()
-        if comp.msg.code_address in _SERVICE_PRECOMPILES or comp.msg.storage_address in _SERVICE_PRECOMPILES:
+        if comp.msg.code_address in service or comp.msg.storage_address in service:
             return False
         todo.extend(comp.children)
     return True

@@ -261,7 +261,8 @@ def test_eth_calls_run_on_the_loop_unless_they_run_long_or_reach_a_service_preco
     from vm.reader import service_precompiles
 
     async def call(node, method, *params):
-        return await dispatch.handle_one(node, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+        req = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        return await dispatch.handle_one(node, req)
 
     async def main():
         node = Node(NodeOptions())
@@ -273,7 +274,7 @@ def test_eth_calls_run_on_the_loop_unless_they_run_long_or_reach_a_service_preco
             await rpc(node, "hardhat_setCode", caller, "0x5f5f5f5f5f73" + first_service + "5af15f5260205ff3")
             requests = [
                 ("eth_call", {"to": looper, "data": "0x01"}, "latest"),  # short: on the loop
-                # ≈250k turns of a loop: far past INLINE_CALL_BUDGET on any machine, then out of gas on a reader thread
+                # ≈250k turns of a loop: far past INLINE_CALL_BUDGET on any machine; out of gas on a reader thread
                 ("eth_call", {"to": looper, "gas": hex(3_000_000)}, "latest"),
                 ("eth_call", {"to": caller}, "latest"),  # reaches a service precompile: never on the loop
                 ("eth_estimateGas", {"to": looper, "data": "0x01"}),  # the same for estimates
@@ -299,9 +300,9 @@ def test_eth_calls_run_on_the_loop_unless_they_run_long_or_reach_a_service_preco
 
 
 def test_a_kept_call_result_waits_for_the_seal_of_an_answered_send():
-    """A send answered before its block is sealed (`Node._answer_before_seal`): an eth_call after it, even one whose
-    result on the previous head is kept (`CallCache`) or that runs on the loop, waits for the seal (the dispatcher's
-    `settled`) rather than answer from the head before it."""
+    """A send answered before its block is sealed (`Node._answer_before_seal`): an eth_call after it, even one
+    whose result on the previous head is kept (`CallCache`) or that runs on the loop, waits for the seal (the
+    dispatcher's `settled`) rather than answer from the head before it."""
     async def main():
         node = Node(NodeOptions())
         await node.start()

@@ -186,3 +186,14 @@ def test_a_call_under_a_budget_answers_as_without_one_or_stops_leaving_no_trace(
         with pytest.raises(NotInline, match="service precompile"):
             chain.call(a[0], to, b"", budget=budget)
         chain.call(a[0], to, b"")  # without a budget (a reader thread) it runs
+
+
+def test_a_budget_is_refused_where_py_evms_own_loop_would_run(monkeypatch):
+    """A read state whose computation class is not the lean one (a py-evm it was not copied from) never runs a
+    budgeted call: py-evm's loop would neither check the time nor keep a service precompile off the event loop."""
+    monkeypatch.setattr(reader, "lean_computation_class", lambda base: base)
+    chain = Chain.ephemeral()
+    a = [acct.address for acct in chain.accounts]
+    with pytest.raises(NotInline, match="own loop"):
+        chain.call(a[0], a[1], b"", budget=InlineBudget(60, service_precompiles()))
+    assert chain.call(a[0], a[1], b"").success

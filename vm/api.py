@@ -6,9 +6,9 @@ the logic lives in the node, the chain and the small vm/ modules this calls
 Methods run their work where it belongs: state reads on a reader thread
 (`Node.read`) or, short ones of the latest view, on the event loop itself (a
 hop costs more than they do), work that builds its own py-evm state on the
-chain thread (`Node.run`). They raise domain errors (`vm.errors.NodeError` and the chain's
-`TxRejected` / `UnknownBlock` / `ExecutionFailed`); `app/rpc/errors.py` maps
-them to JSON-RPC codes in one place.
+chain thread (`Node.run`). They raise domain errors (`vm.errors.NodeError` and
+the chain's `TxRejected` / `UnknownBlock` / `ExecutionFailed`);
+`app/rpc/errors.py` maps them to JSON-RPC codes in one place.
 
 What the application attaches to the node after start-up (the AI service, the
 bridge hub, the config, the dashboard's sources) is read through the typed
@@ -65,7 +65,6 @@ INLINE_LOG_RANGE = 1024  # blocks: a log query over at most this many starts on 
 INLINE_LOG_BUDGET = 0.003  # seconds it may run there before the rest moves to a reader thread
 INLINE_CALL_BUDGET = 0.002  # seconds an eth_call (or estimate) may run there before it runs again on a reader thread
 INLINE_FULL_TXS = 128  # a block's transactions read on the event loop for eth_getBlockBy*(full) (NodeApi.block)
-
 
 
 def _loop_budget() -> InlineBudget:

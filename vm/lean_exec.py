@@ -236,6 +236,11 @@ def _apply_computation(cls: Any, state: Any, message: Any, transaction_context: 
     return computation
 
 
+def checks_budgets(computation_class: Any) -> bool:
+    """Whether executions of this computation class check an `InlineBudget` (the lean loop's class)."""
+    return getattr(computation_class.apply_computation, "__func__", None) is _apply_computation
+
+
 class NotInline(Exception):
     """An execution under an `InlineBudget` stops: it would run past its time or reach a service
     precompile. Not a VMError, so py-evm does not turn it into a failed computation: it leaves the

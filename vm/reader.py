@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from eth.vm.spoof import SpoofTransaction
 
-from vm.lean_exec import InlineBudget, lean_computation_class, lean_executor_class
+from vm.lean_exec import InlineBudget, NotInline, checks_budgets, lean_computation_class, lean_executor_class
 
 
 class ReadState:
@@ -41,6 +41,7 @@ class ReadState:
         self.state.transaction_executor_class = lean_executor_class(self.state)
         self._context_class = self.state.get_transaction_context_class()
         self._budgeted_context_class = _budgeted(self._context_class)
+        self._checks_budgets = checks_budgets(self.state.computation_class)
 
     def execute(self, sender: bytes, to: Optional[bytes], data: bytes, value: int, gas: int,
                 gas_price: int, budget: Optional[InlineBudget] = None) -> Any:
@@ -52,6 +53,8 @@ class ReadState:
         call's time): the free transaction is built with gas price 0 in the first place.
         Under a `budget` (on the event loop) it may raise `NotInline` part-way; the state is
         reverted all the same."""
+        if budget is not None and not self._checks_budgets:  # py-evm's own loop would never check it
+            raise NotInline("py-evm's own loop")
         state = self.state
         snapshot = state.snapshot()
         context_class = self._context_class if budget is None else self._budgeted_context_class
